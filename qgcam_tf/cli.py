@@ -1,0 +1,83 @@
+"""Command line interface ``qgcam`` (also ``python -m qgcam_tf``).
+
+Each subcommand lives in its own module under :mod:`qgcam_tf.commands` and defines
+``NAME``, ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``. Every bad argument
+or input gets one clear error line and a non-zero exit, never a traceback (``--debug``
+shows it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import pkgutil
+import sys
+
+__all__ = ["main", "CLIError"]
+
+
+class CLIError(Exception):
+    """A user error: printed as one line, exit status 2."""
+
+
+def _quiet_tensorflow() -> None:
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import logging
+
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    import absl.logging
+
+    absl.logging.set_verbosity(absl.logging.ERROR)
+
+
+def _commands() -> dict:
+    from qgcam_tf import commands
+
+    found = {}
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"qgcam_tf.commands.{info.name}")
+        found[module.NAME] = module
+    return found
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2 (argparse prints usage too; keep it short)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="qgcam", description="Quantum Grad-CAM for hybrid CNN + VQC models.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for name, module in _commands().items():
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv=None) -> int:
+    _quiet_tensorflow()
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except KeyboardInterrupt:
+        print(f"qgcam {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except (CLIError, ValueError, TypeError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
+            FileExistsError, PermissionError) as e:
+        if args.debug:
+            raise
+        print(f"qgcam {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # an unexpected failure still gets one line; --debug shows more
+        if args.debug:
+            raise
+        print(f"qgcam {args.command}: error: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

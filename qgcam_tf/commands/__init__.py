@@ -1,0 +1,1 @@
+"""Subcommands of ``qgcam``: one module each (``NAME``, ``HELP``, ``add_arguments``, ``run``)."""

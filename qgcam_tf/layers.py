@@ -1,0 +1,140 @@
+"""``VQCLayer``: the variational quantum circuit as a tf_keras layer, on either executor."""
+
+from __future__ import annotations
+
+import math
+
+import tensorflow as tf
+import tf_keras as keras
+
+from qgcam_tf.circuits import VQCSpec, build_vqc, encoding_angles, readout_operators, vqc_qubits
+from qgcam_tf.tf_executor import CompiledCircuit
+
+__all__ = ["VQCLayer", "BACKENDS"]
+
+BACKENDS = ("tfq", "tf")
+
+
+class _TFQExecutor:
+    """TensorFlow Quantum (qsim) expectations with the Adjoint differentiator."""
+
+    def __init__(self, spec: VQCSpec):
+        import tensorflow_quantum as tfq  # imported lazily: the exported path must not need it
+
+        circuit, inputs, weights = build_vqc(spec)
+        self._circuit = tfq.convert_to_tensor([circuit])
+        self._operators = tfq.convert_to_tensor([readout_operators(spec)])
+        self._names = tf.constant([str(s) for s in inputs + weights])
+        self._op = tfq.differentiators.Adjoint().generate_differentiable_op(
+            analytic_op=tfq.get_expectation_op()
+        )
+
+    def __call__(self, symbol_values: tf.Tensor) -> tf.Tensor:
+        batch = tf.shape(symbol_values)[0]
+        return self._op(
+            tf.tile(self._circuit, [batch]),
+            self._names,
+            symbol_values,
+            tf.tile(self._operators, [batch, 1]),
+        )
+
+
+class _TFExecutor:
+    """The same circuit compiled to core TensorFlow ops (exportable, XLA-compilable)."""
+
+    def __init__(self, spec: VQCSpec):
+        circuit, inputs, weights = build_vqc(spec)
+        self._compiled = CompiledCircuit(circuit, inputs + weights, qubits=vqc_qubits(spec))
+        self._signs = self._compiled.z_signs([[l] for l in range(spec.n_outputs)])
+
+    def __call__(self, symbol_values: tf.Tensor) -> tf.Tensor:
+        return self._compiled.expectation_z(symbol_values, self._signs)
+
+
+def make_executor(spec: VQCSpec, backend: str):
+    """Returns a callable ``symbol_values [B, 2n + 3 depth n] -> <Z_l> [B, n_outputs]``."""
+    if backend == "tfq":
+        return _TFQExecutor(spec)
+    if backend == "tf":
+        return _TFExecutor(spec)
+    raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+
+
+@keras.utils.register_keras_serializable(package="qgcam_tf")
+class VQCLayer(keras.layers.Layer):
+    """The paper's variational quantum circuit; inputs are fed as symbol values.
+
+    The inputs ``x`` become the encoding angles ``atan(x)`` and ``atan(x**2)`` in
+    TensorFlow, so gradients flow to ``x`` (and further back to the CNN) as well as to the
+    weights ``theta``.
+
+    Args:
+        spec: circuit shape (:class:`~qgcam_tf.VQCSpec`) or its dict form.
+        backend: ``"tfq"`` (TensorFlow Quantum, adjoint gradients; training default) or
+            ``"tf"`` (the circuit compiled to core TensorFlow ops; exportable).
+        jit_compile: compile the ``tf`` executor with XLA.
+        **kwargs: passed to ``tf_keras.layers.Layer``.
+
+    Input shape:
+        ``[batch, n_qubits]`` float32.
+
+    Output shape:
+        ``[batch, n_outputs]`` float32, the expectations ``<Z_l>`` in ``[-1, 1]``.
+
+    Raises:
+        ValueError: unknown backend, or XLA asked for the ``tfq`` backend.
+    """
+
+    def __init__(self, spec, backend: str = "tfq", *, jit_compile: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.spec = spec if isinstance(spec, VQCSpec) else VQCSpec.from_dict(spec)
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        if jit_compile and backend != "tf":
+            raise ValueError(f"jit_compile=True needs backend='tf', got backend={backend!r}")
+        self.backend = backend
+        self.jit_compile = bool(jit_compile)
+        self._executor = make_executor(self.spec, backend)
+        self._run = (
+            tf.function(self._forward, jit_compile=True) if self.jit_compile else self._forward
+        )
+
+    def build(self, input_shape):
+        n = input_shape[-1]
+        if n is not None and n != self.spec.n_qubits:
+            raise ValueError(
+                f"VQCLayer expects inputs of width n_qubits={self.spec.n_qubits}, got {n}"
+            )
+        self.theta = self.add_weight(
+            name="theta",
+            shape=self.spec.theta_shape,
+            initializer=keras.initializers.RandomUniform(0.0, 2.0 * math.pi),
+            trainable=True,
+        )
+        super().build(input_shape)
+
+    def _forward(self, x, theta):
+        return self._executor(symbol_values(x, theta))
+
+    def call(self, inputs):
+        return self._run(tf.cast(inputs, tf.float32), self.theta)
+
+    def compute_output_shape(self, input_shape):
+        return tf.TensorShape(input_shape)[:-1].concatenate([self.spec.n_outputs])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            spec=self.spec.to_dict(), backend=self.backend, jit_compile=self.jit_compile
+        )
+        return config
+
+
+def symbol_values(x: tf.Tensor, theta: tf.Tensor) -> tf.Tensor:
+    """Symbol values ``[B, 2n + 3 depth n]`` for inputs ``x`` [B, n] and ``theta``.
+
+    The column order is that of ``input_symbols + weight_symbols`` from ``build_vqc``.
+    """
+    angles = encoding_angles(x)
+    flat = tf.reshape(tf.cast(theta, tf.float32), [1, -1])
+    return tf.concat([angles, tf.tile(flat, [tf.shape(angles)[0], 1])], axis=1)
