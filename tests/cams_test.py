@@ -1,0 +1,159 @@
+"""The CAM family against NumPy references built from the same activations and gradients.
+
+The references take activations and gradients one sample at a time (each with its own
+target class), so the batched, one-class-per-sample path is checked as well.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras as keras
+
+from qgcam_tf.cams import CAM_METHODS, CentreCAM, GradCAMPlusPlus, RandomCAM, ScoreCAM, make_cam
+from qgcam_tf.circuits import VQCSpec
+from qgcam_tf.gradcam import QGradCAM
+from qgcam_tf.models import build_classical_twin, build_hybrid_model
+
+CLASSES = np.array([0, 1, 2, 1, 0, 2])
+
+
+@pytest.fixture(scope="module")
+def hybrid():
+    """Tiny hybrid model: 8x8 input, 4x4x6 qgcam_conv, 4 qubits, 3 classes."""
+    keras.utils.set_random_seed(7)
+    return build_hybrid_model((8, 8, 1), 3, vqc=VQCSpec(n_qubits=4, depth=1, n_outputs=3), conv_filters=(4, 6))
+
+
+@pytest.fixture(scope="module")
+def images():
+    """Six 8x8 images (module-scoped twin of conftest's tiny_images)."""
+    return np.random.default_rng(1234).uniform(size=(6, 8, 8, 1)).astype(np.float32)
+
+
+def per_sample_acts_grads(model, images, classes, score_layer="vqc"):
+    """Activations and d score[class] / d activations, one sample at a time (NumPy)."""
+    probe = keras.Model(model.inputs, [model.get_layer("qgcam_conv").output, model.get_layer(score_layer).output])
+    acts, grads = [], []
+    for x, c in zip(images, classes):
+        with tf.GradientTape() as tape:
+            a, s = probe(x[None], training=False)
+            target = s[0, int(c)]
+        acts.append(a.numpy()[0])
+        grads.append(tape.gradient(target, a).numpy()[0])
+    return np.stack(acts).astype(np.float64), np.stack(grads).astype(np.float64)
+
+
+def np_resize(m, out_h, out_w):
+    """Bilinear resize with half-pixel centres (what tf.image.resize does), in NumPy."""
+    h, w = m.shape
+
+    def axis(n_in, n_out):
+        src = np.clip((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0, n_in - 1)
+        lo = np.floor(src).astype(int)
+        return lo, np.minimum(lo + 1, n_in - 1), src - lo
+
+    y0, y1, fy = axis(h, out_h)
+    x0, x1, fx = axis(w, out_w)
+    top = m[y0][:, x0] * (1 - fx) + m[y0][:, x1] * fx
+    bot = m[y1][:, x0] * (1 - fx) + m[y1][:, x1] * fx
+    return top * (1 - fy)[:, None] + bot * fy[:, None]
+
+
+def np_normalize(m):
+    return (m - m.min()) / (m.max() - m.min() + 1e-7)
+
+
+def np_cams(method, acts, grads):
+    """Reference maps on the conv grid, [B, h, w]."""
+    if method == "qgradcam":
+        w = grads.mean(axis=(1, 2))
+        return np.maximum(np.einsum("bhwk,bk->bhw", acts, w), 0)
+    if method == "gradcam++":
+        g2, g3 = grads**2, grads**3
+        denom = 2 * g2 + acts.sum(axis=(1, 2), keepdims=True) * g3
+        alpha = np.where(denom != 0, g2 / np.where(denom == 0, 1, denom), 0)
+        w = (alpha * np.maximum(grads, 0)).sum(axis=(1, 2))
+        return np.maximum(np.einsum("bhwk,bk->bhw", acts, w), 0)
+    if method == "hirescam":
+        return np.maximum((grads * acts).sum(-1), 0)
+    if method == "layercam":
+        return np.maximum((np.maximum(grads, 0) * acts).sum(-1), 0)
+    raise KeyError(method)
+
+
+@pytest.mark.parametrize("method", ["qgradcam", "gradcam++", "hirescam", "layercam"])
+def test_gradient_methods_match_numpy(hybrid, images, method):
+    """Batched maps (one class per sample) equal the NumPy formula on per-sample gradients."""
+    acts, grads = per_sample_acts_grads(hybrid, images, CLASSES)
+    assert np.abs(grads).max() > 1e-4  # the reference is not trivially zero
+    res = make_cam(method, hybrid, batch_size=4)(images, CLASSES)
+    ref = np_cams(method, acts, grads)
+    np.testing.assert_allclose(res.activations_maps, ref, rtol=1e-4, atol=1e-6)
+    ref_maps = np.stack([np_normalize(np_resize(r, 8, 8)) for r in ref])
+    np.testing.assert_allclose(res.maps, ref_maps, atol=1e-4)
+    np.testing.assert_array_equal(res.class_index, CLASSES)
+
+
+def test_gradcam_plus_plus_weights(hybrid, images):
+    """Grad-CAM++ weights equal sum_ij alpha_ij ReLU(g_ij) computed in NumPy."""
+    acts, grads = per_sample_acts_grads(hybrid, images, CLASSES)
+    g2, g3 = grads**2, grads**3
+    alpha = g2 / (2 * g2 + acts.sum(axis=(1, 2), keepdims=True) * g3)
+    ref = (np.nan_to_num(alpha) * np.maximum(grads, 0)).sum(axis=(1, 2))
+    res = GradCAMPlusPlus(hybrid)(images, CLASSES)
+    np.testing.assert_allclose(res.weights, ref, rtol=1e-4, atol=1e-7)
+
+
+def test_score_cam_matches_numpy(hybrid, images):
+    """Score-CAM weight k = probability of the class for the image masked by normalised up(A^k)."""
+    acts, _ = per_sample_acts_grads(hybrid, images, CLASSES)
+    weights = np.zeros(acts.shape[::3])
+    for b in range(len(images)):
+        masks = np.stack([np_normalize(np_resize(acts[b, :, :, k], 8, 8)) for k in range(acts.shape[-1])])
+        probs = hybrid.predict(images[b][None] * masks[..., None].astype(np.float32), verbose=0)
+        weights[b] = probs[:, CLASSES[b]]
+    res = ScoreCAM(hybrid, batch_size=4, mask_batch_size=5)(images, CLASSES)
+    np.testing.assert_allclose(res.weights, weights, rtol=1e-4, atol=1e-6)
+    ref = np.maximum(np.einsum("bhwk,bk->bhw", acts, weights), 0)
+    np.testing.assert_allclose(res.activations_maps, ref, rtol=1e-4, atol=1e-6)
+
+
+def test_classical_twin_gradcam_matches_numpy(images):
+    """QGradCAM on the twin's logits is classical Grad-CAM: mean-gradient weights in NumPy."""
+    keras.utils.set_random_seed(3)
+    twin = build_classical_twin((8, 8, 1), 3, conv_filters=(4, 6))
+    acts, grads = per_sample_acts_grads(twin, images, CLASSES, score_layer="logits")
+    res = QGradCAM(twin, score_layer="logits")(images, CLASSES)
+    np.testing.assert_allclose(res.activations_maps, np_cams("qgradcam", acts, grads), rtol=1e-4, atol=1e-6)
+
+
+def test_centre_baseline_is_a_centred_gaussian(hybrid, images):
+    """The centre map on a 4x4 grid is exp(-((i+0.5-2)^2 + (j+0.5-2)^2) / 2) with unit = 1."""
+    res = CentreCAM(hybrid)(images, CLASSES)
+    c = (np.arange(4) + 0.5 - 2.0) / 1.0
+    ref = np.exp(-0.5 * (c[:, None] ** 2 + c[None, :] ** 2))
+    np.testing.assert_allclose(res.activations_maps, np.broadcast_to(ref, (6, 4, 4)), atol=1e-6)
+
+
+def test_random_baseline_is_seeded_uniform_noise(hybrid, images):
+    """Same seed, same maps; another seed, other maps; grid values are U(0, 1) (mean within 0.1)."""
+    a = RandomCAM(hybrid, seed=1)(images, CLASSES).activations_maps
+    b = RandomCAM(hybrid, seed=1)(images, CLASSES).activations_maps
+    c = RandomCAM(hybrid, seed=2)(images, CLASSES).activations_maps
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+    assert a.min() >= 0 and a.max() < 1 and abs(a.mean() - 0.5) < 0.1
+
+
+def test_registry_and_errors(hybrid):
+    """The registry holds every method; unknown names and bad options raise clear errors."""
+    assert set(CAM_METHODS) == {"qgradcam", "gradcam++", "hirescam", "layercam", "scorecam", "random", "centre"}
+    assert CAM_METHODS["qgradcam"] is QGradCAM
+    with pytest.raises(ValueError, match="method must be one of"):
+        make_cam("gradcam+++", hybrid)
+    with pytest.raises(ValueError, match="mask_batch_size must be >= 1, got 0"):
+        ScoreCAM(hybrid, mask_batch_size=0)
+    with pytest.raises(ValueError, match="class_index must be in"):
+        make_cam("layercam", hybrid)(np.zeros((2, 8, 8, 1), np.float32), [0, 3])
