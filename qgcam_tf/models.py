@@ -118,7 +118,8 @@ def build_hybrid_model(
     images = keras.Input(shape, name="images")
     features = _backbone(images, conv_filters)
     h = keras.layers.GlobalAveragePooling2D(name="gap")(features)
-    h = keras.layers.BatchNormalization(name="bn")(h)
+    # momentum 0.9: the moving statistics settle within the few hundred steps of a short run
+    h = keras.layers.BatchNormalization(momentum=0.9, name="bn")(h)
     if int(conv_filters[-1]) != spec.n_qubits:
         h = keras.layers.Dense(spec.n_qubits, name="to_qubits")(h)
     scores = VQCLayer(spec, backend, jit_compile=jit_compile, name=VQC_LAYER)(h)
@@ -138,7 +139,7 @@ def build_classical_twin(
     shape = _check_shape(input_shape)
     images = keras.Input(shape, name="images")
     h = keras.layers.GlobalAveragePooling2D(name="gap")(_backbone(images, conv_filters))
-    h = keras.layers.BatchNormalization(name="bn")(h)
+    h = keras.layers.BatchNormalization(momentum=0.9, name="bn")(h)
     logits = keras.layers.Dense(n_classes, name="logits")(h)
     probs = keras.layers.Softmax(name="probabilities")(logits)
     return keras.Model(images, probs, name=name)

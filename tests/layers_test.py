@@ -1,0 +1,115 @@
+"""Tests for qgcam_tf.layers.VQCLayer against cirq.Simulator and finite differences."""
+
+import cirq
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras as keras
+
+from qgcam_tf.circuits import VQCSpec, build_vqc, vqc_qubits
+from qgcam_tf.layers import VQCLayer, symbol_values
+
+
+def cirq_expectations(spec, x, theta):
+    """<Z_l> of the resolved circuit from cirq.Simulator in float64 (the reference)."""
+    circuit, inputs, weights = build_vqc(spec)
+    values = np.concatenate([np.arctan(x), np.arctan(x**2)])
+    resolver = dict(zip(map(str, inputs), values)) | dict(zip(map(str, weights), np.ravel(theta)))
+    psi = cirq.Simulator(dtype=np.complex128).simulate(
+        circuit, resolver, qubit_order=vqc_qubits(spec)
+    ).final_state_vector
+    probs = np.abs(psi) ** 2
+    idx = np.arange(2**spec.n_qubits)
+    return np.array(
+        [probs @ (1 - 2 * ((idx >> (spec.n_qubits - 1 - l)) & 1)) for l in range(spec.n_outputs)]
+    )
+
+
+def make_layer(spec, backend, theta, **kwargs):
+    layer = VQCLayer(spec, backend, **kwargs)
+    layer.build((None, spec.n_qubits))
+    layer.theta.assign(theta.astype(np.float32))
+    return layer
+
+
+CASES = [(2, 1), (2, 3), (4, 1), (4, 2), (6, 2), (6, 3)]
+
+
+@pytest.mark.parametrize("backend", ["tfq", "tf"])
+@pytest.mark.parametrize("n,depth", CASES)
+def test_expectations_match_cirq(backend, n, depth, rng):
+    """Both executors equal cirq.Simulator within 1e-5 for random x and theta."""
+    spec = VQCSpec(n, depth, n)
+    theta = rng.uniform(0, 2 * np.pi, size=spec.theta_shape)
+    x = rng.normal(scale=1.5, size=(3, n))
+    got = make_layer(spec, backend, theta)(x.astype(np.float32)).numpy()
+    ref = np.stack([cirq_expectations(spec, xi, theta) for xi in x])
+    np.testing.assert_allclose(got, ref, atol=1e-5)
+
+
+def _fd(fun, point, h=1e-4):
+    grads = np.zeros_like(point)
+    for i in np.ndindex(point.shape):
+        up, down = point.copy(), point.copy()
+        up[i] += h
+        down[i] -= h
+        grads[i] = (fun(up) - fun(down)) / (2 * h)
+    return grads
+
+
+@pytest.mark.parametrize("backend", ["tfq", "tf"])
+@pytest.mark.parametrize("n,depth", [(2, 2), (4, 1), (4, 3)])
+def test_gradients_match_finite_differences(backend, n, depth, rng):
+    """d<Z_l>/dx and d<Z_l>/dtheta equal central differences of the cirq reference."""
+    spec = VQCSpec(n, depth, n)
+    theta = rng.uniform(0, 2 * np.pi, size=spec.theta_shape)
+    x = rng.normal(size=n)
+    l = int(rng.integers(n))
+    layer = make_layer(spec, backend, theta)
+    xt = tf.constant(x[None].astype(np.float32))
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        out = layer(xt)[0, l]
+    gx, gtheta = tape.gradient(out, [xt, layer.theta])
+    ref_x = _fd(lambda p: cirq_expectations(spec, p, theta)[l], x)
+    ref_theta = _fd(lambda p: cirq_expectations(spec, x, p)[l], theta)
+    np.testing.assert_allclose(gx.numpy()[0], ref_x, atol=2e-5)
+    np.testing.assert_allclose(gtheta.numpy(), ref_theta, atol=2e-5)
+
+
+def test_backends_share_weights_and_agree(rng):
+    """Weights trained on tfq run unchanged on tf (and with XLA): same outputs."""
+    spec = VQCSpec(5, 2, 3)
+    theta = rng.uniform(0, 2 * np.pi, size=spec.theta_shape)
+    x = rng.normal(size=(4, 5)).astype(np.float32)
+    outs = [make_layer(spec, b, theta, **kw)(x).numpy() for b, kw in [("tfq", {}), ("tf", {}), ("tf", {"jit_compile": True})]]
+    np.testing.assert_allclose(outs[0], outs[1], atol=1e-5)
+    np.testing.assert_allclose(outs[1], outs[2], atol=1e-5)
+
+
+def test_symbol_values_layout(rng):
+    """symbol_values puts atan(x), atan(x^2), then theta row-major, per sample."""
+    theta = rng.uniform(size=(2, 3, 3)).astype(np.float32)
+    x = rng.normal(size=(2, 3)).astype(np.float32)
+    v = symbol_values(x, theta).numpy()
+    np.testing.assert_allclose(v[:, :3], np.arctan(x), rtol=1e-6)
+    np.testing.assert_allclose(v[:, 3:6], np.arctan(x**2), rtol=1e-6)
+    np.testing.assert_allclose(v[1, 6:], theta.ravel())
+
+
+def test_config_round_trip_and_output_shape():
+    """get_config rebuilds an equal layer; compute_output_shape gives [B, n_outputs]."""
+    layer = VQCLayer(VQCSpec(4, 2, 3), "tf", name="vqc")
+    clone = VQCLayer.from_config(layer.get_config())
+    assert clone.spec == layer.spec and clone.backend == "tf"
+    assert layer.compute_output_shape((7, 4)).as_list() == [7, 3]
+
+
+def test_layer_errors():
+    """Unknown backends, XLA on tfq and a wrong input width raise ValueError naming them."""
+    with pytest.raises(ValueError, match="backend must be one of"):
+        VQCLayer(VQCSpec(2, 1, 2), "qiskit")
+    with pytest.raises(ValueError, match="jit_compile=True needs backend='tf'"):
+        VQCLayer(VQCSpec(2, 1, 2), "tfq", jit_compile=True)
+    with pytest.raises(ValueError, match="n_qubits=3, got 4"):
+        keras.Sequential([keras.Input((4,)), VQCLayer(VQCSpec(3, 1, 2), "tf")])
