@@ -85,17 +85,17 @@ def save_photo_figure(
     return path
 
 
-def explain_photo_figures(model, paths: Sequence[str], metadata: dict, out_dir: str) -> list[str]:
-    """``qgcam explain`` hook: each photo with its maps for every class (paper Fig. 5).
+def explain_photo_figures(out_dir, images, cam, result, metadata, labels=None, *,
+                          max_photos: int = 6) -> list[str]:
+    """``qgcam explain`` hook (``DatasetAdapter.explain_figures``): each photo with its maps
+    for every class (paper Fig. 5).
 
     Returns:
         The PNG paths written (``out_dir/photos_qgradcam.png``).
     """
-    from qgcam_tf.data.images import load_images
-    from qgcam_tf.gradcam import QGradCAM
-
-    images = load_images(paths, metadata.get("input_shape", (64, 64, 3)))
     names = metadata.get("class_names") or ["cat", "dog"]
-    maps, probs = class_maps(QGradCAM(model), images, len(names))
+    n = min(len(images), max_photos)
+    maps, probs = class_maps(cam, images[:n], len(names))
     out = os.path.join(out_dir, "photos_qgradcam.png")
-    return [save_photo_figure(images, maps, names, out, probabilities=probs)]
+    return [save_photo_figure(images[:n], maps, names, out, probabilities=probs,
+                              labels=None if labels is None else labels[:n])]

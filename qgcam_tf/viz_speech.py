@@ -97,21 +97,25 @@ def save_speech_figure(
     return path
 
 
-def explain_speech_figures(model, paths: Sequence[str], metadata: dict, out_dir: str) -> list[str]:
-    """``qgcam explain`` hook: QGrad-CAM of each audio file's predicted class as one figure.
+def explain_speech_figures(out_dir, images, cam, result, metadata, labels=None, *,
+                           max_clips: int = 6) -> list[str]:
+    """``qgcam explain`` hook (``DatasetAdapter.explain_figures``): Figs. 6-7 for the inputs.
 
-    The speech marks come from each file's own signal (energy based).
+    The speech band is recovered from each input's own energy
+    (:func:`qgcam_tf.data.speech.speech_frames_from_images`).
 
     Returns:
         The PNG paths written (``out_dir/speech_qgradcam.png``).
     """
-    from qgcam_tf.data.speech import load_clip_files
-    from qgcam_tf.gradcam import QGradCAM
+    from qgcam_tf.data.speech import speech_frames_from_images
 
-    images, speech = load_clip_files(paths, metadata)
-    result = QGradCAM(model)(images)
+    n = min(len(images), max_clips)
     names = metadata.get("class_names") or [str(i) for i in range(result.scores.shape[1])]
-    titles = [f"{os.path.basename(p)}: {names[c]} ({result.probabilities[i, c]:.2f})"
-              for i, (p, c) in enumerate(zip(paths, result.class_index))]
+    titles = []
+    for i in range(n):
+        pred = int(np.argmax(result.probabilities[i]))
+        head = f"{names[int(labels[i])]}, " if labels is not None else ""
+        titles.append(f"{head}pred {names[pred]} ({result.probabilities[i, pred]:.2f})")
     out = os.path.join(out_dir, "speech_qgradcam.png")
-    return [save_speech_figure(images, result.maps, speech, out, titles=titles)]
+    speech = speech_frames_from_images(images[:n])
+    return [save_speech_figure(images[:n], result.maps[:n], speech, out, titles=titles)]

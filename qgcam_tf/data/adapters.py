@@ -1,4 +1,4 @@
-"""A :class:`DatasetAdapter` with the optional hooks the experiments use."""
+"""A :class:`DatasetAdapter` with the optional post-training hook the experiments use."""
 
 from __future__ import annotations
 
@@ -12,14 +12,11 @@ __all__ = ["ExperimentAdapter"]
 
 @dataclasses.dataclass(frozen=True)
 class ExperimentAdapter(DatasetAdapter):
-    """A dataset adapter with two optional hooks.
+    """A dataset adapter with an ``extra_metrics`` hook (besides ``explain_figures``).
 
     Attributes:
         extra_metrics: ``(bundle, run_dir) -> dict`` merged into ``metrics.json`` after
             training (``qgcam train`` calls it).
-        explain_figures: ``(model, paths, metadata, out_dir) -> list of PNG paths``: the
-            dataset's paper-style figures for ``qgcam explain``.
     """
 
     extra_metrics: Callable | None = None
-    explain_figures: Callable | None = None

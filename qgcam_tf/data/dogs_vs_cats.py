@@ -27,10 +27,11 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
-from qgcam_tf.data.adapters import ExperimentAdapter
-from qgcam_tf.data.registry import DatasetBundle, register
+from qgcam_tf.data.registry import DatasetAdapter, DatasetBundle, register
 
-__all__ = ["CLASS_NAMES", "find_photos", "read_photos", "augment", "load_dogs_vs_cats"]
+__all__ = [
+    "CLASS_NAMES", "find_photos", "read_photos", "augment", "load_dogs_vs_cats", "load_photo_files",
+]
 
 log = logging.getLogger(__name__)
 CLASS_NAMES = ("cat", "dog")
@@ -223,20 +224,39 @@ def load_dogs_vs_cats(options: dict) -> DatasetBundle:
     )
 
 
+def load_photo_files(paths: Sequence[str], metadata: dict) -> np.ndarray:
+    """Photos as model inputs, float32 ``[B, H, W, 3]``, decoded and resized as in training.
+
+    Raises:
+        FileNotFoundError: a file does not exist.
+        ValueError: no paths, or a file is not a readable image.
+    """
+    if not paths:
+        raise ValueError("no image files given")
+    size = int(metadata.get("input_shape", (64, 64, 3))[0])
+    out = []
+    for p in paths:
+        if not os.path.isfile(p):
+            raise FileNotFoundError(f"image file {p!r} does not exist")
+        try:
+            out.append(_decode(p, size))
+        except (tf.errors.InvalidArgumentError, tf.errors.OpError):
+            raise ValueError(f"{p!r} is not a readable JPEG/PNG/BMP/GIF image") from None
+    return np.stack(out).astype(np.float32) / 255.0
+
+
 def _load_files(paths, metadata: dict) -> np.ndarray:
-    from qgcam_tf.data.images import load_images
-
-    return load_images(paths, metadata.get("input_shape", (64, 64, 3)))
+    return load_photo_files(paths, metadata)
 
 
-def _explain_figures(model, paths, metadata: dict, out_dir: str) -> list[str]:
+def _explain_figures(out_dir, images, cam, result, metadata, labels) -> list[str]:
     from qgcam_tf.viz_photos import explain_photo_figures
 
-    return explain_photo_figures(model, paths, metadata, out_dir)
+    return explain_photo_figures(out_dir, images, cam, result, metadata, labels)
 
 
 register(
-    ExperimentAdapter(
+    DatasetAdapter(
         "dogs-vs-cats", load_dogs_vs_cats, _load_files,
         "Kaggle Dogs vs. Cats photos (cat.N.jpg / dog.N.jpg, or class folders)",
         explain_figures=_explain_figures,

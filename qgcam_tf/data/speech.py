@@ -44,6 +44,8 @@ __all__ = [
     "load_speech",
     "background_attention",
     "attention_ratio",
+    "speech_frames_from_images",
+    "load_clip_files",
 ]
 
 log = logging.getLogger(__name__)
@@ -369,10 +371,24 @@ def _extra_metrics(bundle: SpeechBundle, run_dir: str) -> dict:
     return background_attention(load_model(run_dir), x, y, bundle.test_speech_frames, bundle.class_names)
 
 
-def _explain_figures(model, paths, metadata: dict, out_dir: str) -> list[str]:
+def speech_frames_from_images(images: np.ndarray, *, threshold_db: float = 30.0,
+                              floor_db: float = -60.0) -> np.ndarray:
+    """Energy-based speech marks ``[B, n_frames]`` recovered from log-mel images.
+
+    Used where only the model input exists (``qgcam explain``): the mel power is summed per
+    frame and thresholded as in :func:`qgcam_tf.data.audio.speech_frames`. For a noisy input
+    the noise raises the background, so the marks are only approximate.
+    """
+    db = np.asarray(images, np.float64)[..., 0] * -audio.DB_FLOOR + audio.DB_FLOOR
+    frame_db = 10.0 * np.log10(np.sum(10.0 ** (db / 10.0), axis=1))
+    loudest = frame_db.max(axis=-1, keepdims=True)
+    return (frame_db > loudest - threshold_db) & (frame_db > floor_db)
+
+
+def _explain_figures(out_dir, images, cam, result, metadata, labels) -> list[str]:
     from qgcam_tf.viz_speech import explain_speech_figures
 
-    return explain_speech_figures(model, paths, metadata, out_dir)
+    return explain_speech_figures(out_dir, images, cam, result, metadata, labels)
 
 
 register(
