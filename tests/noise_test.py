@@ -250,3 +250,53 @@ def test_cli_missing_model_exits_2(capsys, tmp_path):
     assert main(["noise", "--model", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "nope" in err[0]
+
+
+def test_run_sweep_zero_noise_reproduces_the_model(tiny_images):
+    """At strength 0 the sweep gives the model's own accuracy and maps; noise moves them."""
+    from qgcam_tf import robustness as rb
+    from qgcam_tf.gradcam import QGradCAM
+
+    model, _ = _tiny_cam()
+    images = np.concatenate([tiny_images, tiny_images[:, ::-1]])
+    labels = np.arange(len(images)) % 3
+    configs = [
+        rb.NoiseConfig("depolarizing", s, s, nz.make_noise("depolarizing", s, method="density"))
+        for s in (0.0, 0.3)
+    ] + [rb.NoiseConfig("depolarizing", 0.0, 0.0, nz.make_noise("depolarizing", 0.0), shots=50)]
+    rows, example = rb.run_sweep(model, images, labels, configs, repeats=2, seed=1)
+    clean = np.argmax(model.predict(images, verbose=0), -1)
+    assert rows[0]["accuracy_mean"] == pytest.approx(np.mean(clean == labels))
+    for m in rb.MAP_METRICS:
+        assert rows[0][f"{m}_mean"] == pytest.approx(1.0, abs=1e-4)
+        assert rows[1][f"{m}_mean"] < 0.999
+    assert rows[0]["repeats"] == 1 and rows[2]["repeats"] == 2 and rows[2]["pearson_std"] > 0
+    np.testing.assert_allclose(example["reference"], QGradCAM(model)(images[:1]).maps[0], atol=1e-5)
+
+
+@pytest.mark.slow
+def test_cli_sweep_writes_csv_and_plots(tmp_path, capsys):
+    """`qgcam noise` on an MNIST-shaped model writes noise.csv, noise.png and noise_maps.png."""
+    from qgcam_tf.cli import main
+    from qgcam_tf.data.mnist import load_mnist
+    from qgcam_tf.models import build_hybrid_model, save_model
+
+    try:
+        load_mnist(None)
+    except (FileNotFoundError, ImportError) as e:
+        pytest.skip(f"embedded MNIST not available: {e}")
+    tf.keras.utils.set_random_seed(0)
+    model = build_hybrid_model((28, 28, 1), 10, vqc=VQCSpec(10, 1, 10), backend="tf", conv_filters=(4,))
+    save_model(model, str(tmp_path / "run"), metadata={"dataset": "mnist", "input_shape": [28, 28, 1]})
+    out = tmp_path / "out"
+    code = main(["noise", "--model", str(tmp_path / "run"), "--out", str(out), "--preset", "depolarizing",
+                 "rainbow", "--strengths", "0", "0.05", "--count", "3", "--repeats", "2", "--repetitions", "10"])
+    assert code == 0, capsys.readouterr().err
+    with open(out / "noise.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["preset"], float(r["strength"])) for r in rows] == [
+        ("depolarizing", 0.0), ("depolarizing", 0.05), ("rainbow", 1.0)]
+    assert float(rows[0]["pearson_mean"]) == pytest.approx(1.0, abs=1e-4)
+    assert {r["method"] for r in rows} == {"trajectories"}
+    for name in ("noise.png", "noise_maps.png", "noise.json"):
+        assert (out / name).stat().st_size > 1000
