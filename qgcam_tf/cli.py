@@ -21,15 +21,31 @@ class CLIError(Exception):
     """A user error: printed as one line, exit status 2."""
 
 
-def _quiet_tensorflow() -> None:
+def _quiet_tensorflow(debug: bool) -> None:
+    """Loads TensorFlow with its C++ start-up chatter (CUDA probing on a CPU machine) muted.
+
+    Those lines come from native code before logging is configured, so no environment
+    variable silences them; stderr is redirected at the file-descriptor level while
+    TensorFlow loads and probes devices, then restored. ``--debug`` keeps them.
+    """
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if debug:
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
     import logging
 
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    import absl.logging
-
-    absl.logging.set_verbosity(absl.logging.ERROR)
 
 
 def _commands() -> dict:
@@ -59,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    _quiet_tensorflow()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    _quiet_tensorflow("--debug" in argv)
     args = build_parser().parse_args(argv)
     try:
         return int(args._run(args) or 0)

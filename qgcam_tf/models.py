@@ -152,7 +152,7 @@ def save_model(model: keras.Model, run_dir: str, *, metadata: dict | None = None
     config on load, so both executors share one on-disk format.
     """
     config = {"keras_model": json.loads(model.to_json()), "metadata": metadata or {}}
-    with atomic_path(os.path.join(run_dir, MODEL_WEIGHTS), suffix=".h5") as tmp:
+    with atomic_path(os.path.join(run_dir, MODEL_WEIGHTS), suffix=".weights.h5") as tmp:
         model.save_weights(tmp)
     write_json_atomic(os.path.join(run_dir, MODEL_CONFIG), config)
 

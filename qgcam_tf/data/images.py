@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["load_image", "load_images"]
+__all__ = ["load_array", "load_image", "load_images"]
 
 
 def load_image(path: str, shape: Sequence[int]) -> np.ndarray:
@@ -45,8 +45,39 @@ def load_image(path: str, shape: Sequence[int]) -> np.ndarray:
     return np.clip(image.numpy(), 0.0, 1.0).astype(np.float32)
 
 
+def load_array(path: str, shape: Sequence[int]) -> np.ndarray:
+    """Reads a ``.npy`` of model inputs, ``[H, W, C]`` or ``[B, H, W, C]`` in [0, 1].
+
+    Unlike picture files, arrays are not resized: they must already have the model's shape.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: unreadable, wrong shape or dtype, NaN/inf, or values outside [0, 1].
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"array file {path!r} does not exist")
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{path!r} is not a readable .npy file: {e}") from None
+    expected = tuple(int(s) for s in shape)
+    if array.ndim == len(expected):
+        array = array[None]
+    if array.shape[1:] != expected:
+        raise ValueError(f"{path!r}: images must have shape [B, {', '.join(map(str, expected))}], got {array.shape}")
+    if array.dtype.kind not in "fiu":
+        raise ValueError(f"{path!r}: images must be numeric, got dtype {array.dtype}")
+    array = array.astype(np.float32)
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{path!r}: images contain NaN or infinite values")
+    if array.size and (array.min() < 0.0 or array.max() > 1.0):
+        raise ValueError(f"{path!r}: pixel values must be in [0, 1], got [{array.min()}, {array.max()}]")
+    return array
+
+
 def load_images(paths: Sequence[str], shape: Sequence[int]) -> np.ndarray:
-    """:func:`load_image` for each path, stacked into ``[B, H, W, C]``."""
+    """Picture files (resized) and ``.npy`` arrays, stacked into ``[B, H, W, C]``."""
     if not paths:
         raise ValueError("no image files given")
-    return np.stack([load_image(p, shape) for p in paths])
+    parts = [load_array(p, shape) if p.endswith(".npy") else load_image(p, shape)[None] for p in paths]
+    return np.concatenate(parts)

@@ -1,0 +1,98 @@
+"""Tests for qgcam_tf.models: architecture, save/reload, executor swap."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import tf_keras as keras
+
+from qgcam_tf.circuits import VQCSpec
+from qgcam_tf.models import build_classical_twin, build_hybrid_model, load_model, read_metadata, save_model
+
+
+def _tiny(backend="tfq"):
+    keras.utils.set_random_seed(0)
+    return build_hybrid_model((8, 8, 1), 3, vqc=VQCSpec(4, 1, 3), backend=backend, conv_filters=(4, 6))
+
+
+def test_architecture_names_and_shapes():
+    """The model has qgcam_conv, GAP, BN, Dense to n qubits, the VQC, a scale and a softmax."""
+    model = _tiny()
+    names = [l.name for l in model.layers]
+    assert names[-6:] == ["gap", "bn", "to_qubits", "vqc", "scale", "probabilities"]
+    assert model.get_layer("qgcam_conv").output_shape == (None, 4, 4, 6)
+    assert model.get_layer("vqc").theta.shape == (1, 4, 3)
+
+
+def test_probabilities_are_softmax_of_scaled_scores(tiny_images):
+    """probabilities = softmax(scale * <Z>) computed by hand from the VQC output."""
+    model = _tiny("tf")
+    probe = keras.Model(model.inputs, [model.get_layer("vqc").output, model.output])
+    scores, probs = (t.numpy() for t in probe(tiny_images))
+    logits = scores * model.get_layer("scale").scale.numpy()
+    ref = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    np.testing.assert_allclose(probs, ref, atol=1e-6)
+
+
+@pytest.mark.parametrize("backend", ["tfq", "tf"])
+def test_save_and_reload_predicts_the_same(tmp_path, tiny_images, backend):
+    """A saved and reloaded model predicts the same, on its own and on the other executor."""
+    model = _tiny(backend)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(tiny_images, np.array([0, 1, 2, 0, 1, 2]), epochs=2, verbose=0)  # move weights
+    save_model(model, str(tmp_path), metadata={"dataset": "toy", "class_names": ["a", "b", "c"]})
+    before = model.predict(tiny_images, verbose=0)
+    for other in (None, "tf", "tfq"):
+        again = load_model(str(tmp_path), backend=other)
+        np.testing.assert_allclose(again.predict(tiny_images, verbose=0), before, atol=1e-5)
+    assert read_metadata(str(tmp_path))["class_names"] == ["a", "b", "c"]
+    assert sorted(os.listdir(tmp_path)) == ["model.json", "model.weights.h5"]  # no temp files left
+
+
+def test_classical_twin_shares_the_backbone():
+    """The twin has the same conv layers and a Dense 'logits' head."""
+    twin = build_classical_twin((8, 8, 1), 3, conv_filters=(4, 6))
+    hybrid = _tiny()
+    assert twin.get_layer("qgcam_conv").output_shape == hybrid.get_layer("qgcam_conv").output_shape
+    assert twin.get_layer("logits").units == 3
+
+
+def test_load_errors(tmp_path):
+    """Missing directory, missing files and corrupt JSON give clear errors."""
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_model(str(tmp_path / "nope"))
+    with pytest.raises(FileNotFoundError, match="model.json"):
+        load_model(str(tmp_path))
+    (tmp_path / "model.json").write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        load_model(str(tmp_path))
+    save_model(_tiny(), str(tmp_path))
+    with pytest.raises(ValueError, match="backend must be one of"):
+        load_model(str(tmp_path), backend="gpu")
+    (tmp_path / "model.weights.h5").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="cannot read weights"):
+        load_model(str(tmp_path))
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(input_shape=(8, 8), n_classes=3), "input_shape"),
+        (dict(input_shape=(8, 8, 1), n_classes=1), "n_classes"),
+        (dict(input_shape=(8, 8, 1), n_classes=3, vqc=VQCSpec(4, 1, 2)), "n_outputs"),
+        (dict(input_shape=(8, 8, 1), n_classes=3, backend="cuda"), "backend"),
+    ],
+)
+def test_build_errors(kwargs, match):
+    """Invalid builder arguments raise ValueError naming the argument."""
+    with pytest.raises(ValueError, match=match):
+        build_hybrid_model(**kwargs)
+
+
+def test_config_is_plain_json(tmp_path):
+    """model.json holds the Keras config with the VQC spec, readable without TensorFlow."""
+    save_model(_tiny(), str(tmp_path))
+    config = json.loads((tmp_path / "model.json").read_text())
+    vqc = [l for l in config["keras_model"]["config"]["layers"] if l["name"] == "vqc"][0]
+    assert vqc["config"]["spec"] == {"n_qubits": 4, "depth": 1, "n_outputs": 3, "ansatz": "paper"}
