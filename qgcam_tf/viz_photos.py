@@ -13,7 +13,7 @@ import numpy as np
 
 from qgcam_tf.fileio import atomic_path
 
-__all__ = ["save_photo_figure", "class_maps", "explain_photo_figures"]
+__all__ = ["save_photo_figure", "class_maps", "explain_photo_figures", "test_split_figure"]
 
 
 def class_maps(cam, images: np.ndarray, n_classes: int):
@@ -99,3 +99,23 @@ def explain_photo_figures(out_dir, images, cam, result, metadata, labels=None, *
     out = os.path.join(out_dir, "photos_qgradcam.png")
     return [save_photo_figure(images[:n], maps, names, out, probabilities=probs,
                               labels=None if labels is None else labels[:n])]
+
+
+def test_split_figure(model, bundle, path: str, *, per_class: int = 2, seed: int = 0) -> str:
+    """Fig. 5 from a photo bundle's test split: ``per_class`` photos of each class with the
+    map of every class.
+
+    Raises:
+        ValueError: the bundle has no test arrays.
+    """
+    from qgcam_tf.gradcam import QGradCAM
+
+    if bundle.test_arrays is None:
+        raise ValueError("bundle has no test arrays")
+    x, y = bundle.test_arrays
+    rng = np.random.default_rng(seed)
+    picked = []
+    for c in range(len(bundle.class_names)):
+        picked += rng.permutation(np.flatnonzero(y == c))[:per_class].tolist()
+    maps, probs = class_maps(QGradCAM(model), x[picked], len(bundle.class_names))
+    return save_photo_figure(x[picked], maps, bundle.class_names, path, probabilities=probs, labels=y[picked])

@@ -13,7 +13,7 @@ import numpy as np
 
 from qgcam_tf.fileio import atomic_path
 
-__all__ = ["save_speech_figure", "explain_speech_figures"]
+__all__ = ["save_speech_figure", "explain_speech_figures", "test_split_figure"]
 
 BAND_SPEECH = (0.20, 0.65, 0.30)
 BAND_BACKGROUND = (0.75, 0.75, 0.75)
@@ -119,3 +119,34 @@ def explain_speech_figures(out_dir, images, cam, result, metadata, labels=None, 
     out = os.path.join(out_dir, "speech_qgradcam.png")
     speech = speech_frames_from_images(images[:n])
     return [save_speech_figure(images[:n], result.maps[:n], speech, out, titles=titles)]
+
+
+def test_split_figure(model, bundle, path: str, *, per_class: int = 2, seed: int = 0) -> str:
+    """Figs. 6-7 from a speech bundle's test split, with the speech band of the *clean* signal.
+
+    Picks ``per_class`` correctly classified clips of each class that have both speech and
+    non-speech frames; each title gives the clip's background-attention ratio.
+
+    Raises:
+        ValueError: the bundle has no test arrays or speech marks.
+    """
+    from qgcam_tf.data.speech import attention_ratio
+    from qgcam_tf.gradcam import QGradCAM
+
+    if bundle.test_arrays is None or getattr(bundle, "test_speech_frames", None) is None:
+        raise ValueError("bundle has no test arrays with speech marks (use the speech dataset)")
+    x, y = bundle.test_arrays
+    marks = bundle.test_speech_frames
+    result = QGradCAM(model)(x)
+    ratio = attention_ratio(result.maps, marks)
+    ok = (result.class_index == y) & np.isfinite(ratio)
+    rng = np.random.default_rng(seed)
+    picked = []
+    for c in sorted(set(y.tolist()), reverse=True):  # noisy first, as in the paper
+        pool = rng.permutation(np.flatnonzero(ok & (y == c)))
+        picked += pool[:per_class].tolist()
+    if not picked:
+        raise ValueError("no correctly classified test clips with speech and non-speech frames")
+    names = bundle.class_names
+    titles = [f"{names[y[i]]} (attention ratio {ratio[i]:.2f})" for i in picked]
+    return save_speech_figure(x[picked], result.maps[picked], marks[picked], path, titles=titles)

@@ -219,3 +219,25 @@ def test_train_command_writes_background_attention(tmp_path):
     with open(out / "model.json") as f:
         meta = json.load(f)["metadata"]
     assert meta["snr_db"] == [0.0, 5.0] and meta["noise"] == ["recorded"]
+
+
+def test_marks_from_images_match_marks_from_signal(tmp_path):
+    """Speech marks recovered from a clean log-mel image equal the marks of its signal."""
+    paths = _write_clips(tmp_path, 3)
+    images, marks = speech.load_clip_files(paths, {})
+    np.testing.assert_array_equal(speech.speech_frames_from_images(images), marks)
+
+
+def test_speech_figure_png_and_shape_errors(tmp_path):
+    """Figs. 6-7 are written as a PNG; mismatched maps or marks are rejected."""
+    import matplotlib.image
+
+    from qgcam_tf.viz_speech import save_speech_figure
+
+    rng = np.random.default_rng(0)
+    spec, maps = rng.uniform(size=(2, 64, 64, 1)), rng.uniform(size=(2, 64, 64))
+    marks = rng.uniform(size=(2, 64)) < 0.5
+    path = save_speech_figure(spec, maps, marks, str(tmp_path / "fig.png"), titles=["a", "b"])
+    assert matplotlib.image.imread(path).shape[0] > 100
+    with pytest.raises(ValueError, match="speech"):
+        save_speech_figure(spec, maps, marks[:, :10], str(tmp_path / "bad.png"))
