@@ -15,8 +15,8 @@ a test. The batch work (ranking, masking, blurring, imputation) is pure TensorFl
   fill them by noisy linear imputation, and read the class probability.
 * :func:`map_stability`: agreement of two sets of maps (Pearson correlation, top-k IoU).
 
-Ranking ties (e.g. a flat region of a map) are broken by the pixel's row-major index, so
-every metric is deterministic.
+Ranking ties (e.g. the flat zero region of a ReLU'd map) are broken in a seeded random
+order (``tie_seed``; None: by row-major index), so every metric is deterministic.
 
 References:
     Petsiuk, Das, Saenko. RISE: Randomized Input Sampling for Explanation of Black-box
@@ -106,10 +106,25 @@ def _class_prob(predict_fn: PredictFn, images: tf.Tensor, class_index: tf.Tensor
     return tf.gather(probs, class_index, axis=1, batch_dims=1)
 
 
-def pixel_ranks(maps: tf.Tensor) -> tf.Tensor:
-    """Rank of each pixel, 0 = most salient: int32 ``[B, H, W]`` (ties by row-major index)."""
+def pixel_ranks(maps: tf.Tensor, *, tie_seed: int | None = None) -> tf.Tensor:
+    """Rank of each pixel, 0 = most salient: int32 ``[B, H, W]``.
+
+    Args:
+        maps: ``[B, H, W]`` saliency maps.
+        tie_seed: None breaks ties by row-major index; an int breaks them in a seeded
+            random order. ReLU'd CAM maps are exactly 0 on large regions; ordering those
+            row by row would delete the top rows (often background) first and bias the
+            curves, so the metrics break ties at random by default.
+    """
+    maps = tf.convert_to_tensor(maps, tf.float32)
     flat = tf.reshape(maps, [tf.shape(maps)[0], -1])
-    order = tf.argsort(-flat, axis=1, stable=True)
+    if tie_seed is None:
+        order = tf.argsort(-flat, axis=1, stable=True)
+    else:
+        noise = tf.random.stateless_uniform(tf.shape(flat), seed=[int(tie_seed), 0])
+        perm = tf.argsort(noise, axis=1)
+        shuffled = tf.gather(flat, perm, axis=1, batch_dims=1)
+        order = tf.gather(perm, tf.argsort(-shuffled, axis=1, stable=True), axis=1, batch_dims=1)
     ranks = tf.argsort(order, axis=1, stable=True)
     return tf.reshape(ranks, tf.shape(maps))
 
@@ -144,8 +159,9 @@ def gaussian_blur(images: tf.Tensor, *, sigma: float, kernel_size: int | None = 
 class _RankedPixelCurve:
     """Moves pixels from a start image to an end image in map order; AUC of the probability."""
 
-    def __init__(self, *, steps: int = 28):
+    def __init__(self, *, steps: int = 28, tie_seed: int | None = 0):
         self.steps = _check_int("steps", steps, 1)
+        self.tie_seed = tie_seed
 
     def endpoints(self, images: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """(start canvas, final canvas); the salient pixels go from start to final first."""
@@ -165,7 +181,7 @@ class _RankedPixelCurve:
         """
         images, maps, ci = _check_inputs(images, maps, class_index)
         start, end = self.endpoints(images)
-        ranks = pixel_ranks(maps)[..., None]
+        ranks = pixel_ranks(maps, tie_seed=self.tie_seed)[..., None]
         n_pixels = int(images.shape[1] * images.shape[2])
         curve = []
         for k in range(self.steps + 1):
@@ -182,10 +198,11 @@ class DeletionAUC(_RankedPixelCurve):
     Args:
         steps: number of equal steps from no pixel to all pixels removed.
         baseline: value a removed pixel takes (0 = black, as in RISE).
+        tie_seed: how equal map values are ordered (:func:`pixel_ranks`).
     """
 
-    def __init__(self, *, steps: int = 28, baseline: float = 0.0):
-        super().__init__(steps=steps)
+    def __init__(self, *, steps: int = 28, baseline: float = 0.0, tie_seed: int | None = 0):
+        super().__init__(steps=steps, tie_seed=tie_seed)
         self.baseline = float(baseline)
 
     def endpoints(self, images):
@@ -199,10 +216,11 @@ class InsertionAUC(_RankedPixelCurve):
         steps: number of equal steps from the blurred image to the full image.
         blur_sigma: standard deviation (pixels) of the Gaussian blur of the canvas. RISE
             used 5 on 224-pixel images; the default suits 28-pixel digits.
+        tie_seed: how equal map values are ordered (:func:`pixel_ranks`).
     """
 
-    def __init__(self, *, steps: int = 28, blur_sigma: float = 2.0):
-        super().__init__(steps=steps)
+    def __init__(self, *, steps: int = 28, blur_sigma: float = 2.0, tie_seed: int | None = 0):
+        super().__init__(steps=steps, tie_seed=tie_seed)
         if not blur_sigma > 0:
             raise ValueError(f"blur_sigma must be > 0, got {blur_sigma!r}")
         self.blur_sigma = float(blur_sigma)
@@ -314,7 +332,7 @@ class ROAD:
     Args:
         percentiles: removal percentages in (0, 100).
         noise: std of the imputation noise.
-        seed: seed of the noise.
+        seed: seed of the noise and of the order of equal map values (:func:`pixel_ranks`).
     """
 
     def __init__(self, *, percentiles=ROAD_PERCENTILES, noise: float = 0.01, seed: int | None = 0):
@@ -327,7 +345,7 @@ class ROAD:
 
     def __call__(self, predict_fn: PredictFn, images, maps, class_index) -> MetricResult:
         images, maps, ci = _check_inputs(images, maps, class_index)
-        ranks = pixel_ranks(maps)
+        ranks = pixel_ranks(maps, tie_seed=self.seed)
         n_pixels = int(images.shape[1] * images.shape[2])
         morf, lerf = [], []
         for i, p in enumerate(self.percentiles):
@@ -347,13 +365,14 @@ class ROAD:
 
 
 # -- stability ----------------------------------------------------------------------------------
-def map_stability(maps_a, maps_b, *, top_fraction: float = 0.2) -> dict[str, np.ndarray]:
+def map_stability(maps_a, maps_b, *, top_fraction: float = 0.2, tie_seed: int | None = 0) -> dict[str, np.ndarray]:
     """Agreement of two sets of maps of the same images, per sample.
 
     Args:
         maps_a: ``[B, H, W]`` maps.
         maps_b: ``[B, H, W]`` maps (e.g. of noisy copies of the images, or another method).
         top_fraction: fraction of pixels in the top-k sets compared by IoU.
+        tie_seed: how equal values enter the top-k sets (:func:`pixel_ranks`).
 
     Returns:
         ``{"pearson": [B], "iou": [B]}``: Pearson correlation of the pixel values (0 where a
@@ -374,7 +393,7 @@ def map_stability(maps_a, maps_b, *, top_fraction: float = 0.2) -> dict[str, np.
     denom = tf.sqrt(tf.reduce_sum(da * da, 1) * tf.reduce_sum(db * db, 1))
     pearson = tf.where(denom > EPSILON, tf.reduce_sum(da * db, 1) / tf.maximum(denom, EPSILON), 0.0)
     k = max(1, int(round(top_fraction * fa.shape[1])))
-    top_a, top_b = pixel_ranks(a) < k, pixel_ranks(b) < k
+    top_a, top_b = pixel_ranks(a, tie_seed=tie_seed) < k, pixel_ranks(b, tie_seed=tie_seed) < k
     inter = tf.reduce_sum(tf.cast(top_a & top_b, tf.float32), axis=[1, 2])
     union = tf.reduce_sum(tf.cast(top_a | top_b, tf.float32), axis=[1, 2])
     return {"pearson": pearson.numpy(), "iou": (inter / union).numpy()}

@@ -152,7 +152,19 @@ def test_map_stability_by_hand():
 def test_pixel_ranks_break_ties_by_index():
     """Equal values rank in row-major order; the largest value ranks 0."""
     maps = np.array([[[0.5, 1.0], [0.5, 0.5]]], np.float32)
-    np.testing.assert_array_equal(qm.pixel_ranks(maps).numpy(), [[[1, 0], [2, 3]]])
+    np.testing.assert_array_equal(qm.pixel_ranks(maps, tie_seed=None).numpy(), [[[1, 0], [2, 3]]])
+
+
+def test_pixel_ranks_seeded_random_ties():
+    """With a tie seed, the two 1-valued pixels still rank first; the 14 zeros get a seeded shuffle."""
+    maps = np.zeros((1, 4, 4), np.float32)
+    maps[0, 3, 3] = maps[0, 2, 1] = 1.0
+    a = qm.pixel_ranks(maps, tie_seed=5).numpy().reshape(-1)
+    np.testing.assert_array_equal(a, qm.pixel_ranks(maps, tie_seed=5).numpy().reshape(-1))
+    assert sorted(a[[9, 15]]) == [0, 1] and sorted(a) == list(range(16))
+    zeros = np.delete(a, [9, 15])
+    assert not np.all(np.diff(zeros) > 0)  # not row-major
+    assert not np.array_equal(a, qm.pixel_ranks(maps, tie_seed=6).numpy().reshape(-1))
 
 
 def test_mean_ci_student_t():
