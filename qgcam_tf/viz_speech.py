@@ -124,8 +124,9 @@ def explain_speech_figures(out_dir, images, cam, result, metadata, labels=None, 
 def test_split_figure(model, bundle, path: str, *, per_class: int = 2, seed: int = 0) -> str:
     """Figs. 6-7 from a speech bundle's test split, with the speech band of the *clean* signal.
 
-    Picks ``per_class`` correctly classified clips of each class that have both speech and
-    non-speech frames; each title gives the clip's background-attention ratio.
+    Picks at random ``per_class`` correctly classified clips of each class among those with
+    25-75 % non-speech frames (any with both kinds of frame if there are none); each title
+    gives the clip's background-attention ratio.
 
     Raises:
         ValueError: the bundle has no test arrays or speech marks.
@@ -139,7 +140,10 @@ def test_split_figure(model, bundle, path: str, *, per_class: int = 2, seed: int
     marks = bundle.test_speech_frames
     result = QGradCAM(model)(x)
     ratio = attention_ratio(result.maps, marks)
+    share = (~marks).mean(axis=1)
     ok = (result.class_index == y) & np.isfinite(ratio)
+    if np.any(ok & (share >= 0.25) & (share <= 0.75)):
+        ok &= (share >= 0.25) & (share <= 0.75)  # clips with a clear speech/background split
     rng = np.random.default_rng(seed)
     picked = []
     for c in sorted(set(y.tolist()), reverse=True):  # noisy first, as in the paper

@@ -241,3 +241,11 @@ def test_speech_figure_png_and_shape_errors(tmp_path):
     assert matplotlib.image.imread(path).shape[0] > 100
     with pytest.raises(ValueError, match="speech"):
         save_speech_figure(spec, maps, marks[:, :10], str(tmp_path / "bad.png"))
+
+
+def test_load_speech_on_shared_timit_layout():
+    """The TIMIT-format fixture loads end to end: TRAIN 8 and TEST 4 clips, two examples each."""
+    root = shared_data("speech-mini", "timit-format")
+    bundle = speech.load_speech({"data_dir": root, "noise": "white", "snr_db": "0:10", "seed": 0})
+    assert (bundle.n_train, bundle.n_test) == (16, 8)
+    assert bundle.metadata["options"]["data_dir"] == root and bundle.metadata["snr_db"] == [0.0, 10.0]

@@ -237,7 +237,11 @@ def load_dogs_vs_cats(options: dict) -> DatasetBundle:
         n_train=len(x_tr),
         n_test=len(x_te),
         model_kwargs={"conv_filters": _conv_filters(options.get("conv_filters"))},
-        metadata={"dataset": "dogs-vs-cats", "input_shape": list(shape), "test_split": found["test_source"]},
+        metadata={"dataset": "dogs-vs-cats", "input_shape": list(shape), "test_split": found["test_source"],
+                  # what `load` needs to rebuild this test split (e.g. for `qgcam explain`)
+                  "options": {"data_dir": options.get("data_dir"), "image_size": size,
+                              "test_dir": options.get("test_dir"),
+                              "test_fraction": float(options.get("test_fraction", 0.1))}},
         test_arrays=(x_te, y_te),
     )
 

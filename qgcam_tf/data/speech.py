@@ -286,7 +286,12 @@ def load_speech(options: dict) -> SpeechBundle:
         # two poolings: qgcam_conv is 16 x 16 on 64 x 64, i.e. one map column per 4 frames
         model_kwargs={"conv_filters": (8, 16, 16)},
         metadata={"dataset": "speech", "input_shape": list(shape), "spectrogram": cfg.to_dict(),
-                  "noise": list(kinds), "snr_db": list(snr), "labels": labels},
+                  "noise": list(kinds), "snr_db": list(snr), "labels": labels,
+                  # what `load` needs to rebuild this test split (e.g. for `qgcam explain`)
+                  "options": {"data_dir": options.get("data_dir"), "noise_dir": noise_dir,
+                              "noise": ",".join(kinds), "snr_db": str(options.get("snr_db", 5)),
+                              "labels": labels, "duration_s": cfg.duration_s,
+                              "test_fraction": float(options.get("test_fraction", 0.2))}},
         test_arrays=(x_te, y_te),
         test_speech_frames=marks_te,
     )
