@@ -98,7 +98,9 @@ class DensityCircuit:
 
         for op in circuit.all_operations():
             if cirq.is_measurement(op):
-                raise UnsupportedGateError(f"unsupported operation {op!r}: expectations need no measurement")
+                raise UnsupportedGateError(
+                    f"unsupported operation {op!r}: expectations need no measurement"
+                )
             if cirq.is_parameterized(op) or cirq.has_unitary(op):
                 (parsed,) = _parse(cirq.Circuit(op), qindex, sindex)
             elif len(op.qubits) == 1 and cirq.has_kraus(op):
@@ -111,7 +113,9 @@ class DensityCircuit:
                     "and single-qubit channels"
                 )
             if isinstance(parsed, _Single):
-                pending[parsed.qubit].append(parsed if parsed.matrix is None else _unitary_superop(parsed.matrix))
+                pending[parsed.qubit].append(
+                    parsed if parsed.matrix is None else _unitary_superop(parsed.matrix)
+                )
                 continue
             if not opened:
                 program.append(("open", dict(flush(range(self.n_qubits)))))
@@ -148,7 +152,9 @@ class DensityCircuit:
         for factor in run:
             if isinstance(factor, _Single):
                 u = self._gate_matrix(factor, values)  # [B, 2, 2]
-                s = tf.reshape(u[:, :, None, :, None] * tf.math.conj(u)[:, None, :, None, :], [-1, 4, 4])
+                s = tf.reshape(
+                    u[:, :, None, :, None] * tf.math.conj(u)[:, None, :, None, :], [-1, 4, 4]
+                )
             else:
                 s = tf.constant(factor, tf.complex64)
             total = s if total is None else tf.linalg.matmul(s, total)
@@ -168,7 +174,6 @@ class DensityCircuit:
         """Final density matrices ``[B, 2**n, 2**n]`` complex64 for ``symbol_values`` [B, S]."""
         values = tf.convert_to_tensor(symbol_values, tf.float32)
         batch = tf.shape(values)[0]
-        n = self.n_qubits
         rho = None
         for kind, payload in self._program:
             if kind == "open":
@@ -198,7 +203,9 @@ class DensityCircuit:
         rho = None
         for q in range(self.n_qubits):
             if q in runs:
-                r = tf.linalg.matvec(self._run_superop(runs[q], values), tf.constant(_ZERO, tf.complex64))
+                r = tf.linalg.matvec(
+                    self._run_superop(runs[q], values), tf.constant(_ZERO, tf.complex64)
+                )
             else:
                 r = tf.constant(_ZERO, tf.complex64)
             r = tf.reshape(r, [-1, 2, 2])
@@ -208,7 +215,9 @@ class DensityCircuit:
                 rho = r
             else:
                 d = tf.shape(rho)[1]
-                rho = tf.reshape(rho[:, :, None, :, None] * r[:, None, :, None, :], [-1, 2 * d, 2 * d])
+                rho = tf.reshape(
+                    rho[:, :, None, :, None] * r[:, None, :, None, :], [-1, 2 * d, 2 * d]
+                )
         return rho
 
     def expectation_z(self, symbol_values: tf.Tensor, signs: np.ndarray) -> tf.Tensor:

@@ -56,7 +56,7 @@ from collections.abc import Sequence
 import cirq
 import numpy as np
 
-from qgcam_tf.circuits import VQCSpec, build_vqc, readout_operators, vqc_qubits
+from qgcam_tf.circuits import VQCSpec, build_vqc, vqc_qubits
 
 __all__ = [
     "CHANNELS",
@@ -98,7 +98,11 @@ def _check_probability(name: str, value) -> float:
 def _check_execution(method, repetitions) -> None:
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if isinstance(repetitions, bool) or not isinstance(repetitions, (int, np.integer)) or repetitions < 1:
+    if (
+        isinstance(repetitions, bool)
+        or not isinstance(repetitions, (int, np.integer))
+        or repetitions < 1
+    ):
         raise ValueError(f"repetitions must be an int >= 1, got {repetitions!r}")
 
 
@@ -261,7 +265,9 @@ def noisy_qubits(spec: VQCSpec, noise: NoiseModel) -> list:
     if noise.qubits is None:
         return vqc_qubits(spec)
     if len(noise.qubits) != spec.n_qubits:
-        raise ValueError(f"noise.qubits has {len(noise.qubits)} qubits for n_qubits={spec.n_qubits}")
+        raise ValueError(
+            f"noise.qubits has {len(noise.qubits)} qubits for n_qubits={spec.n_qubits}"
+        )
     return list(noise.qubits)
 
 
@@ -361,7 +367,13 @@ def _device_graph(calibration):
 
 def _search(qubits, edges, n: int, *, cycle: bool, budget: int = 200_000):
     """Lowest-cost simple cycle (or path) of ``n`` qubits found within ``budget`` steps."""
-    neighbours = {q: sorted((p for p in qubits if frozenset((p, q)) in edges), key=lambda p: edges[frozenset((p, q))]) for q in qubits}
+    neighbours = {
+        q: sorted(
+            (p for p in qubits if frozenset((p, q)) in edges),
+            key=lambda p: edges[frozenset((p, q))],
+        )
+        for q in qubits
+    }
     best, steps = None, 0
 
     def cost(path):
@@ -467,6 +479,8 @@ def hardware_noise(device: str, spec: VQCSpec) -> NoiseModel:
 class _TrajectoryExecutor:
     """TFQ's noisy backend: ``repetitions`` Monte-Carlo trajectories per row, averaged."""
 
+    max_batch = 1024
+
     def __init__(self, spec: VQCSpec, noise: NoiseModel, repetitions: int):
         import tensorflow as tf
         import tensorflow_quantum as tfq
@@ -485,6 +499,10 @@ class _TrajectoryExecutor:
     def __call__(self, symbol_values):
         tf = self._tf
         values = tf.convert_to_tensor(symbol_values, tf.float32)
+        rows = values.shape[0]
+        if rows is not None and rows > self.max_batch:  # bounds the tiled circuit strings
+            parts = [self(values[i : i + self.max_batch]) for i in range(0, rows, self.max_batch)]
+            return tf.concat(parts, axis=0)
         batch = tf.shape(values)[0]
         return self._op(
             tf.tile(self._circuit, [batch]),

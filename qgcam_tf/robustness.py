@@ -21,7 +21,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import math
-import os
 import time
 
 import numpy as np
@@ -34,7 +33,16 @@ from qgcam_tf.metrics import map_stability, mean_ci
 from qgcam_tf.models import VQC_LAYER
 from qgcam_tf.noise import NoiseModel, noisy_executor
 
-__all__ = ["NoiseConfig", "MAP_METRICS", "compare_maps", "noisy_predict", "run_sweep", "write_csv", "plot_sweep", "plot_maps"]
+__all__ = [
+    "NoiseConfig",
+    "MAP_METRICS",
+    "compare_maps",
+    "noisy_predict",
+    "run_sweep",
+    "write_csv",
+    "plot_sweep",
+    "plot_maps",
+]
 
 MAP_METRICS = ("pearson", "iou", "ssim")
 COLUMNS = (
@@ -68,14 +76,23 @@ def compare_maps(reference: np.ndarray, maps: np.ndarray) -> dict[str, np.ndarra
     """Per-image Pearson, top-20% IoU and SSIM of ``maps`` against ``reference`` [B, H, W]."""
     out = map_stability(reference, maps, top_fraction=0.2)
     ssim = tf.image.ssim(
-        tf.constant(reference[..., None], tf.float32), tf.constant(maps[..., None], tf.float32),
-        max_val=1.0, filter_size=min(11, *reference.shape[1:]),
+        tf.constant(reference[..., None], tf.float32),
+        tf.constant(maps[..., None], tf.float32),
+        max_val=1.0,
+        filter_size=min(11, *reference.shape[1:]),
     )
     return {"pearson": out["pearson"], "iou": out["iou"], "ssim": ssim.numpy()}
 
 
-def noisy_predict(model, images: np.ndarray, noise: NoiseModel | None, *, shots: int | None = None,
-                  rng: np.random.Generator | None = None, batch_size: int = 256) -> np.ndarray:
+def noisy_predict(
+    model,
+    images: np.ndarray,
+    noise: NoiseModel | None,
+    *,
+    shots: int | None = None,
+    rng: np.random.Generator | None = None,
+    batch_size: int = 256,
+) -> np.ndarray:
     """Class probabilities ``[B, C]`` with the VQC run on the noisy executor (and shots)."""
     vqc = model.get_layer(VQC_LAYER)
     head = _head(model)
@@ -99,7 +116,9 @@ def _head(model):
 
 
 def _noisy_maps(cam: QGradCAM, images, class_index, config: NoiseConfig, seed: int) -> np.ndarray:
-    weights = cam.explicit_weights(images, class_index, shots=config.shots, noise=config.model, seed=seed)
+    weights = cam.explicit_weights(
+        images, class_index, shots=config.shots, noise=config.model, seed=seed
+    )
     maps = []
     for start in range(0, len(images), cam.batch_size):
         batch = tf.constant(images[start : start + cam.batch_size])
@@ -109,8 +128,16 @@ def _noisy_maps(cam: QGradCAM, images, class_index, config: NoiseConfig, seed: i
     return np.concatenate(maps)
 
 
-def run_sweep(model, images: np.ndarray, labels: np.ndarray, configs: list[NoiseConfig], *,
-              repeats: int = 3, seed: int = 0, progress=None) -> tuple[list[dict], dict]:
+def run_sweep(
+    model,
+    images: np.ndarray,
+    labels: np.ndarray,
+    configs: list[NoiseConfig],
+    *,
+    repeats: int = 3,
+    seed: int = 0,
+    progress=None,
+) -> tuple[list[dict], dict]:
     """Evaluates every configuration; returns the table rows and the maps of image 0.
 
     Args:
@@ -147,10 +174,14 @@ def run_sweep(model, images: np.ndarray, labels: np.ndarray, configs: list[Noise
             if progress is not None:
                 progress.update(1)
         row = {
-            "preset": config.preset, "strength": config.strength, "x": config.x,
-            "shots": config.shots or "", "method": _method(config, model),
+            "preset": config.preset,
+            "strength": config.strength,
+            "x": config.x,
+            "shots": config.shots or "",
+            "method": _method(config, model),
             "repetitions": config.model.repetitions if config.model else "",
-            "images": len(images), "repeats": reps,
+            "images": len(images),
+            "repeats": reps,
         }
         for name, values in [("accuracy", acc)] + list(metric.items()):
             values = np.asarray(values, np.float64)  # [reps, B]
@@ -217,8 +248,14 @@ def plot_sweep(rows: list[dict], path: str, *, title: str = "") -> None:
             style = "o--" if preset in ("rainbow", "weber") else "o-"
             ax.errorbar(x, y, yerr=err, fmt=style, capsize=3, label=label, markersize=4)
         ax.set_xlabel("noise strength (hardware: mean 2-qubit depolarizing p)")
-        ax.set_title({"accuracy": "test accuracy", "pearson": "Pearson r vs noiseless map",
-                      "iou": "IoU of top-20% pixels", "ssim": "SSIM vs noiseless map"}[name])
+        ax.set_title(
+            {
+                "accuracy": "test accuracy",
+                "pearson": "Pearson r vs noiseless map",
+                "iou": "IoU of top-20% pixels",
+                "ssim": "SSIM vs noiseless map",
+            }[name]
+        )
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     if title:

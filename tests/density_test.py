@@ -22,12 +22,23 @@ def _mixed_circuit(qubits):
     """Symbolic rotations, permutation and dense two-qubit gates, and five channel kinds."""
     q0, q1, q2 = qubits
     return cirq.Circuit(
-        cirq.H(q0), cirq.rx(A).on(q1), cirq.ry(2 * B + 0.3).on(q2), cirq.depolarize(0.05).on(q0),
-        cirq.CNOT(q0, q1), cirq.amplitude_damp(0.1).on(q1), cirq.rz(C).on(q1), cirq.T(q2),
-        cirq.CZ(q1, q2), cirq.phase_damp(0.2).on(q2), cirq.SWAP(q0, q2),
-        cirq.FSimGate(0.4, 0.7).on(q0, q1), cirq.bit_flip(0.07).on(q0),
-        cirq.generalized_amplitude_damp(0.3, 0.2).on(q1), cirq.XPowGate(exponent=A).on(q2),
-        cirq.CNOT(q2, q0), cirq.ry(B).on(q0),
+        cirq.H(q0),
+        cirq.rx(A).on(q1),
+        cirq.ry(2 * B + 0.3).on(q2),
+        cirq.depolarize(0.05).on(q0),
+        cirq.CNOT(q0, q1),
+        cirq.amplitude_damp(0.1).on(q1),
+        cirq.rz(C).on(q1),
+        cirq.T(q2),
+        cirq.CZ(q1, q2),
+        cirq.phase_damp(0.2).on(q2),
+        cirq.SWAP(q0, q2),
+        cirq.FSimGate(0.4, 0.7).on(q0, q1),
+        cirq.bit_flip(0.07).on(q0),
+        cirq.generalized_amplitude_damp(0.3, 0.2).on(q1),
+        cirq.XPowGate(exponent=A).on(q2),
+        cirq.CNOT(q2, q0),
+        cirq.ry(B).on(q0),
     )
 
 
@@ -45,7 +56,11 @@ def test_density_matrix_matches_cirq(rng):
     qubits = cirq.LineQubit.range(3)
     circuit = _mixed_circuit(qubits)
     values = rng.uniform(-np.pi, np.pi, size=(5, 3)).astype(np.float32)
-    got = DensityCircuit(circuit, [A, B, C], qubits=qubits).density_matrix(tf.constant(values)).numpy()
+    got = (
+        DensityCircuit(circuit, [A, B, C], qubits=qubits)
+        .density_matrix(tf.constant(values))
+        .numpy()
+    )
     np.testing.assert_allclose(got, _reference(circuit, qubits, [A, B, C], values), atol=1e-5)
 
 
@@ -55,19 +70,27 @@ def test_grid_qubits_and_qubit_order(rng):
     circuit = _mixed_circuit(grid)
     order = [grid[2], grid[0], grid[1]]
     values = rng.uniform(-np.pi, np.pi, size=(3, 3)).astype(np.float32)
-    got = DensityCircuit(circuit, [A, B, C], qubits=order).density_matrix(tf.constant(values)).numpy()
+    got = (
+        DensityCircuit(circuit, [A, B, C], qubits=order).density_matrix(tf.constant(values)).numpy()
+    )
     np.testing.assert_allclose(got, _reference(circuit, order, [A, B, C], values), atol=1e-5)
 
 
 def test_noiseless_matches_state_vector_executor(rng):
     """Without channels, <Z> from rho equals the state-vector executor's within 1e-5."""
     qubits = cirq.LineQubit.range(3)
-    circuit = cirq.Circuit(op for op in _mixed_circuit(qubits).all_operations() if cirq.has_unitary(op) or cirq.is_parameterized(op))
+    circuit = cirq.Circuit(
+        op
+        for op in _mixed_circuit(qubits).all_operations()
+        if cirq.has_unitary(op) or cirq.is_parameterized(op)
+    )
     values = tf.constant(rng.uniform(-3, 3, size=(4, 3)).astype(np.float32))
     dens = DensityCircuit(circuit, [A, B, C], qubits=qubits)
     vec = CompiledCircuit(circuit, [A, B, C], qubits=qubits)
     signs = vec.z_signs([[0], [1], [2], [0, 2]])
-    np.testing.assert_allclose(dens.expectation_z(values, signs), vec.expectation_z(values, signs), atol=1e-5)
+    np.testing.assert_allclose(
+        dens.expectation_z(values, signs), vec.expectation_z(values, signs), atol=1e-5
+    )
 
 
 def test_gradients_match_finite_differences(rng):

@@ -34,7 +34,9 @@ def _model(n, preset, strength):
 
 
 def _values(spec, rng, rows=3):
-    return rng.uniform(-np.pi, np.pi, size=(rows, 2 * spec.n_qubits + 3 * spec.depth * spec.n_qubits)).astype(np.float32)
+    return rng.uniform(
+        -np.pi, np.pi, size=(rows, 2 * spec.n_qubits + 3 * spec.depth * spec.n_qubits)
+    ).astype(np.float32)
 
 
 def _cirq_reference(spec, noise, values):
@@ -45,7 +47,9 @@ def _cirq_reference(spec, noise, values):
     bits = (np.arange(2**n)[:, None] >> (n - 1 - np.arange(spec.n_outputs))[None]) & 1
     out = []
     for row in values:
-        rho = sim.simulate(circuit, cirq.ParamResolver(dict(zip(symbols, map(float, row)))), qubit_order=qubits)
+        rho = sim.simulate(
+            circuit, cirq.ParamResolver(dict(zip(symbols, map(float, row)))), qubit_order=qubits
+        )
         out.append(np.real(np.diag(rho.final_density_matrix)) @ (1 - 2 * bits))
     return np.array(out)
 
@@ -63,7 +67,9 @@ def test_density_executor_matches_cirq(n, preset, strength, rng):
     assert np.abs(clean - ref).max() > 1e-3
 
 
-@pytest.mark.parametrize("n,preset,strength", [c for c in CASES if c[0] == 3] + [(4, "rainbow", None)])
+@pytest.mark.parametrize(
+    "n,preset,strength", [c for c in CASES if c[0] == 3] + [(4, "rainbow", None)]
+)
 def test_trajectories_match_cirq_within_4_standard_errors(n, preset, strength, rng):
     """TFQ trajectory means agree with the exact noisy expectations within 4 standard errors."""
     spec, noise = _model(n, preset, strength)
@@ -85,7 +91,9 @@ def test_zero_noise_is_the_paper_circuit(rng):
     assert circuit == cirq.Circuit(build_vqc(spec)[0].all_operations())
     values = tf.constant(_values(spec, rng))
     exact = make_executor(spec, "tf")(values).numpy()
-    np.testing.assert_allclose(nz.noisy_executor(spec, nz.NoiseModel(), method="density")(values), exact, atol=1e-5)
+    np.testing.assert_allclose(
+        nz.noisy_executor(spec, nz.NoiseModel(), method="density")(values), exact, atol=1e-5
+    )
 
 
 def test_channel_convention_after_every_gate():
@@ -126,10 +134,14 @@ def test_hardware_preset_follows_calibration(device, n):
     def metric(name, qubit):
         return float(cal[name][(qubit,)][0])
 
-    expected_readout = [(metric("single_qubit_p00_error", x) + metric("single_qubit_p11_error", x)) / 2 for x in q]
+    expected_readout = [
+        (metric("single_qubit_p00_error", x) + metric("single_qubit_p11_error", x)) / 2 for x in q
+    ]
     np.testing.assert_allclose(noise.readout, expected_readout, rtol=1e-12)
     t1_ns = np.array([metric("single_qubit_idle_t1_micros", x) * 1000 for x in q])
-    np.testing.assert_allclose(noise.amplitude_damping, 1 - np.exp(-nz.SINGLE_QUBIT_NS / t1_ns), rtol=1e-9)
+    np.testing.assert_allclose(
+        noise.amplitude_damping, 1 - np.exp(-nz.SINGLE_QUBIT_NS / t1_ns), rtol=1e-9
+    )
     dep2 = np.array(noise.two_qubit_depolarizing)
     # where T1/T_phi already explain a pair's XEB error the remaining depolarizing is 0
     assert np.all((dep2 >= 0) & (dep2 < 0.05)) and dep2.mean() > 1e-3
@@ -188,7 +200,10 @@ def test_shot_weights_converge_as_inverse_sqrt_shots(tiny_images):
 @pytest.mark.parametrize(
     "kwargs,match",
     [
-        (dict(depolarizing=-0.1), r"NoiseModel.depolarizing must be a probability in \[0, 1\], got -0.1"),
+        (
+            dict(depolarizing=-0.1),
+            r"NoiseModel.depolarizing must be a probability in \[0, 1\], got -0.1",
+        ),
         (dict(amplitude_damping=1.5), r"amplitude_damping .*got 1.5"),
         (dict(readout=(0.1, float("nan"))), r"readout .*got nan"),
         (dict(two_qubit_phase_damping=((0.1, 2.0),)), r"two_qubit_phase_damping .*got 2.0"),
@@ -220,7 +235,14 @@ def test_invalid_presets_and_arguments_raise():
     _, cam = _tiny_cam()
     with pytest.raises(ValueError, match="shots must be an int >= 1 or None, got 0"):
         cam.explicit_weights(np.zeros((1, 8, 8, 1), np.float32), noise=nz.NoiseModel(), shots=0)
-    assert nz.presets() == ("rainbow", "weber", "depolarizing", "amplitude_damping", "phase_damping", "readout")
+    assert nz.presets() == (
+        "rainbow",
+        "weber",
+        "depolarizing",
+        "amplitude_damping",
+        "phase_damping",
+        "readout",
+    )
 
 
 @pytest.mark.parametrize(
@@ -286,16 +308,42 @@ def test_cli_sweep_writes_csv_and_plots(tmp_path, capsys):
     except (FileNotFoundError, ImportError) as e:
         pytest.skip(f"embedded MNIST not available: {e}")
     tf.keras.utils.set_random_seed(0)
-    model = build_hybrid_model((28, 28, 1), 10, vqc=VQCSpec(10, 1, 10), backend="tf", conv_filters=(4,))
-    save_model(model, str(tmp_path / "run"), metadata={"dataset": "mnist", "input_shape": [28, 28, 1]})
+    model = build_hybrid_model(
+        (28, 28, 1), 10, vqc=VQCSpec(10, 1, 10), backend="tf", conv_filters=(4,)
+    )
+    save_model(
+        model, str(tmp_path / "run"), metadata={"dataset": "mnist", "input_shape": [28, 28, 1]}
+    )
     out = tmp_path / "out"
-    code = main(["noise", "--model", str(tmp_path / "run"), "--out", str(out), "--preset", "depolarizing",
-                 "rainbow", "--strengths", "0", "0.05", "--count", "3", "--repeats", "2", "--repetitions", "10"])
+    code = main(
+        [
+            "noise",
+            "--model",
+            str(tmp_path / "run"),
+            "--out",
+            str(out),
+            "--preset",
+            "depolarizing",
+            "rainbow",
+            "--strengths",
+            "0",
+            "0.05",
+            "--count",
+            "3",
+            "--repeats",
+            "2",
+            "--repetitions",
+            "10",
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     with open(out / "noise.csv") as f:
         rows = list(csv.DictReader(f))
     assert [(r["preset"], float(r["strength"])) for r in rows] == [
-        ("depolarizing", 0.0), ("depolarizing", 0.05), ("rainbow", 1.0)]
+        ("depolarizing", 0.0),
+        ("depolarizing", 0.05),
+        ("rainbow", 1.0),
+    ]
     assert float(rows[0]["pearson_mean"]) == pytest.approx(1.0, abs=1e-4)
     assert {r["method"] for r in rows} == {"trajectories"}
     for name in ("noise.png", "noise_maps.png", "noise.json"):

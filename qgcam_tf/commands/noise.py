@@ -6,7 +6,9 @@ import argparse
 import os
 
 NAME = "noise"
-HELP = "sweep noise strength, hardware presets and shots; write noise.csv, noise.png, noise_maps.png"
+HELP = (
+    "sweep noise strength, hardware presets and shots; write noise.csv, noise.png, noise_maps.png"
+)
 
 
 def _probability(text: str) -> float:
@@ -54,23 +56,57 @@ def _positive(text: str) -> int:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from qgcam_tf.noise import METHODS, presets
 
-    p.add_argument("--model", required=True, help="run directory of the hybrid model (`qgcam train`)")
+    p.add_argument(
+        "--model", required=True, help="run directory of the hybrid model (`qgcam train`)"
+    )
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--preset", nargs="+", choices=presets(), default=["depolarizing", "rainbow"],
-                   help="noise presets to sweep (default: depolarizing rainbow)")
-    p.add_argument("--strengths", nargs="+", type=_probability, default=[0.0, 0.01, 0.02, 0.05],
-                   help="probabilities swept for the channel presets (default: 0 0.01 0.02 0.05)")
-    p.add_argument("--scales", nargs="+", type=_scale, default=[1.0],
-                   help="factors on the calibrated error rates of rainbow/weber (default: 1)")
-    p.add_argument("--shots", nargs="+", type=_shots, default=[None],
-                   help="shots per expectation, ints or 'none' for exact expectations (default: none)")
+    p.add_argument(
+        "--preset",
+        nargs="+",
+        choices=presets(),
+        default=["depolarizing", "rainbow"],
+        help="noise presets to sweep (default: depolarizing rainbow)",
+    )
+    p.add_argument(
+        "--strengths",
+        nargs="+",
+        type=_probability,
+        default=[0.0, 0.01, 0.02, 0.05],
+        help="probabilities swept for the channel presets (default: 0 0.01 0.02 0.05)",
+    )
+    p.add_argument(
+        "--scales",
+        nargs="+",
+        type=_scale,
+        default=[1.0],
+        help="factors on the calibrated error rates of rainbow/weber (default: 1)",
+    )
+    p.add_argument(
+        "--shots",
+        nargs="+",
+        type=_shots,
+        default=[None],
+        help="shots per expectation, ints or 'none' for exact expectations (default: none)",
+    )
     p.add_argument("--count", type=_positive, default=100, help="test images (default 100)")
-    p.add_argument("--repeats", type=_positive, default=3,
-                   help="repeats of each random configuration (trajectories/shots; default 3)")
-    p.add_argument("--method", choices=METHODS, default="auto",
-                   help="noisy simulation: exact density matrix, TFQ trajectories, or auto (<= 8 qubits: density)")
-    p.add_argument("--repetitions", type=_positive, default=100,
-                   help="trajectories per expectation for the trajectory method (default 100)")
+    p.add_argument(
+        "--repeats",
+        type=_positive,
+        default=3,
+        help="repeats of each random configuration (trajectories/shots; default 3)",
+    )
+    p.add_argument(
+        "--method",
+        choices=METHODS,
+        default="auto",
+        help="simulation: exact density matrix, TFQ trajectories, or auto (<= 8 qubits: density)",
+    )
+    p.add_argument(
+        "--repetitions",
+        type=_positive,
+        default=100,
+        help="trajectories per expectation for the trajectory method (default 100)",
+    )
     p.add_argument("--data-dir", help="dataset files (default: the embedded/default location)")
     p.add_argument("--seed", type=int, default=0)
 
@@ -109,7 +145,9 @@ def run(args) -> int:
     spec = model.get_layer(VQC_LAYER).spec
     configs = build_configs(args, spec)
     dataset = metadata.get("dataset", "mnist")
-    bundle = get_adapter(dataset).load({"data_dir": args.data_dir, "seed": args.seed, "batch_size": 64})
+    bundle = get_adapter(dataset).load(
+        {"data_dir": args.data_dir, "seed": args.seed, "batch_size": 64}
+    )
     if bundle.test_arrays is None:
         raise ValueError(f"dataset {dataset!r} provides no test arrays")
     x_test, y_test = bundle.test_arrays
@@ -120,25 +158,42 @@ def run(args) -> int:
 
     total = sum(args.repeats if rb._is_random(c, model) else 1 for c in configs)
     with tqdm(total=total, desc="noise sweep", unit="run") as bar:
-        rows, example = rb.run_sweep(model, images, labels, configs, repeats=args.repeats, seed=args.seed,
-                                     progress=bar)
+        rows, example = rb.run_sweep(
+            model, images, labels, configs, repeats=args.repeats, seed=args.seed, progress=bar
+        )
     os.makedirs(args.out, exist_ok=True)
-    paths = {name: os.path.join(args.out, name) for name in ("noise.csv", "noise.png", "noise_maps.png", "noise.json")}
+    paths = {
+        name: os.path.join(args.out, name)
+        for name in ("noise.csv", "noise.png", "noise_maps.png", "noise.json")
+    }
     rb.write_csv(rows, paths["noise.csv"])
     title = f"{dataset}: {len(images)} test images, {spec.n_qubits} qubits, depth {spec.depth}"
     rb.plot_sweep(rows, paths["noise.png"], title=title)
     rb.plot_maps(example, paths["noise_maps.png"])
-    write_json_atomic(paths["noise.json"], {
-        "model": os.path.abspath(args.model), "dataset": dataset, "count": len(images),
-        "presets": args.preset, "strengths": args.strengths, "scales": args.scales,
-        "shots": args.shots, "repeats": args.repeats, "method": args.method,
-        "repetitions": args.repetitions, "seed": args.seed, "rows": rows,
-    })
+    write_json_atomic(
+        paths["noise.json"],
+        {
+            "model": os.path.abspath(args.model),
+            "dataset": dataset,
+            "count": len(images),
+            "presets": args.preset,
+            "strengths": args.strengths,
+            "scales": args.scales,
+            "shots": args.shots,
+            "repeats": args.repeats,
+            "method": args.method,
+            "repetitions": args.repetitions,
+            "seed": args.seed,
+            "rows": rows,
+        },
+    )
     for r in rows:
         shots = f"{r['shots']} shots" if r["shots"] else "exact"
-        print(f"{r['preset']:>17} {r['strength']:<6g} {shots:>11}  acc {r['accuracy_mean']:.3f}  "
-              f"pearson {r['pearson_mean']:.3f}±{r['pearson_std']:.3f}  iou {r['iou_mean']:.3f}  "
-              f"ssim {r['ssim_mean']:.3f}  ({r['seconds']} s)")
+        print(
+            f"{r['preset']:>17} {r['strength']:<6g} {shots:>11}  acc {r['accuracy_mean']:.3f}  "
+            f"pearson {r['pearson_mean']:.3f}±{r['pearson_std']:.3f}  iou {r['iou_mean']:.3f}  "
+            f"ssim {r['ssim_mean']:.3f}  ({r['seconds']} s)"
+        )
     for path in paths.values():
         print(f"wrote {path}")
     return 0
