@@ -25,6 +25,7 @@ __all__ = [
     "rest_predict",
     "rest_predict_body",
     "rest_predict_url",
+    "summarize_error",
 ]
 
 REST_FORMATS = ("instances", "inputs")
@@ -102,7 +103,7 @@ def decode_rest_response(body: dict) -> dict[str, np.ndarray]:
         ValueError: the body is an error (``{"error": ...}``) or has neither format.
     """
     if "error" in body:
-        raise ValueError(f"TF Serving error: {body['error']}")
+        raise ValueError(f"TF Serving error: {summarize_error(str(body['error']))}")
     if "outputs" in body:
         outputs = body["outputs"]
         if not isinstance(outputs, dict):  # a signature with one output is unnamed
@@ -149,6 +150,18 @@ def decode_grpc_response(response) -> dict[str, np.ndarray]:
     return {k: tf.make_ndarray(v) for k, v in response.outputs.items()}
 
 
+def summarize_error(message: str) -> str:
+    """One line from a TensorFlow error message: the failed assertion when there is one.
+
+    TensorFlow reports a failed ``tf.debugging.Assert`` over several lines (graph execution
+    error, node names); the export's checks put the readable part after "assertion failed:".
+    """
+    marker = "assertion failed:"
+    if marker in message:
+        message = message[message.index(marker) :].split("\n")[0]
+    return " ".join(message.split())
+
+
 def rest_predict(url: str, body: dict, *, timeout: float = 30.0) -> dict[str, np.ndarray]:
     """POSTs ``body`` to a REST Predict ``url``; returns the decoded outputs.
 
@@ -171,7 +184,7 @@ def rest_predict(url: str, body: dict, *, timeout: float = 30.0) -> dict[str, np
             text = json.loads(text).get("error", text)
         except (json.JSONDecodeError, AttributeError):
             pass
-        raise ValueError(f"{url} answered HTTP {e.code}: {text}") from None
+        raise ValueError(f"{url} answered HTTP {e.code}: {summarize_error(str(text))}") from None
     except (urllib.error.URLError, OSError) as e:
         raise ConnectionError(f"cannot reach {url}: {getattr(e, 'reason', e)}") from None
 
@@ -193,6 +206,9 @@ def grpc_predict(target: str, request, *, timeout: float = 30.0) -> dict[str, np
         except grpc.RpcError as e:
             code = e.code()
             if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-                raise ConnectionError(f"cannot reach {target}: {code.name}: {e.details()}") from None
-            raise ValueError(f"{target} answered {code.name}: {e.details()}") from None
+                raise ConnectionError(
+                    f"cannot reach {target}: {code.name}: {summarize_error(e.details() or '')}"
+                ) from None
+            details = summarize_error(e.details() or "")
+            raise ValueError(f"{target} answered {code.name}: {details}") from None
     return decode_grpc_response(response)
