@@ -19,7 +19,16 @@ from qgcam_tf import metrics as qm
 from qgcam_tf.cams import CAM_METHODS
 from qgcam_tf.fileio import atomic_path
 
-__all__ = ["METRICS", "COLUMNS", "evaluate_methods", "summarize", "write_tables", "plot_curves", "plot_examples"]
+__all__ = [
+    "METRICS",
+    "COLUMNS",
+    "evaluate_methods",
+    "summarize",
+    "paired_differences",
+    "write_tables",
+    "plot_curves",
+    "plot_examples",
+]
 
 METRICS = ("deletion", "insertion", "avg_drop", "increase", "road", "stability")
 # (column, better direction) in table order; one metric may fill several columns.
@@ -144,6 +153,29 @@ def summarize(results: dict, *, confidence: float = 0.95) -> list[dict]:
             continue
         for column, values in res["values"].items():
             mean, half = qm.mean_ci(values, confidence=confidence)
+            rows.append(dict(method=label, metric=column, better=direction[column], mean=mean, ci=half, n=len(values)))
+    return rows
+
+
+def paired_differences(results: dict, *, confidence: float = 0.95) -> list[dict]:
+    """Per-image differences to the random baseline of the same model, as summary rows.
+
+    ``twin:<method>`` rows are paired with ``twin:random``, the others with ``random``; the
+    same images are scored by both, so the paired interval is much tighter than comparing
+    two independent intervals. Rows: ``{method, metric, better, mean, ci, n}`` of
+    ``method - random``; methods without a random row of their model are left out.
+    """
+    direction = {col: d for cols in COLUMNS.values() for col, d in cols}
+    rows = []
+    for label, res in results.items():
+        prefix = label.split(":")[0] + ":" if ":" in label else ""
+        reference = results.get(prefix + "random")
+        if label.startswith("_") or label == prefix + "random" or reference is None:
+            continue
+        for column, values in res["values"].items():
+            if column.startswith("stability") or column not in reference["values"]:
+                continue  # random maps are not meant to be stable; a difference says nothing
+            mean, half = qm.mean_ci(values - reference["values"][column], confidence=confidence)
             rows.append(dict(method=label, metric=column, better=direction[column], mean=mean, ci=half, n=len(values)))
     return rows
 

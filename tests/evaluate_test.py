@@ -79,6 +79,22 @@ def test_summary_tables_by_hand(tmp_path):
     assert "| qgradcam | 2.000 ± 2.484 |" in md
 
 
+def test_paired_differences_by_hand():
+    """Differences pair each model with its own random rows: [1,2,3] - [2,2,2] -> 0 +- 2.484."""
+    v = lambda *x: {"deletion": np.array(x), "stability_iou": np.array(x)}  # noqa: E731
+    results = {
+        "qgradcam": {"values": v(1.0, 2.0, 3.0)},
+        "random": {"values": v(2.0, 2.0, 2.0)},
+        "twin:gradcam": {"values": v(0.0, 0.0, 0.3)},
+        "twin:random": {"values": v(0.5, 0.5, 0.5)},
+    }
+    rows = {(r["method"], r["metric"]): r for r in ev.paired_differences(results)}
+    assert set(rows) == {("qgradcam", "deletion"), ("twin:gradcam", "deletion")}
+    assert rows[("qgradcam", "deletion")]["mean"] == pytest.approx(0.0)
+    assert rows[("qgradcam", "deletion")]["ci"] == pytest.approx(2.484138, rel=1e-5)
+    assert rows[("twin:gradcam", "deletion")]["mean"] == pytest.approx(-0.4)
+
+
 def test_evaluate_unknown_names_raise(tiny_hybrid, tiny_images):
     """Unknown methods or metrics raise ValueError listing the valid ones."""
     with pytest.raises(ValueError, match="methods must be among"):
@@ -115,7 +131,8 @@ def test_cli_end_to_end(mnist_runs, tmp_path, capsys):
             "--out", str(out), "--count", "6", "--methods", "qgradcam", "random",
             "--metrics", "deletion,insertion", "--steps", "4", "--batch-size", "4"]
     assert main(argv) == 0
-    for name in ("evaluation.csv", "evaluation.md", "evaluate_curves.png", "evaluate_maps.png", "evaluation.json"):
+    for name in ("evaluation.csv", "evaluation.md", "evaluate_curves.png", "evaluate_maps.png", "evaluation.json",
+                 "evaluation_vs_random.csv", "evaluation_vs_random.md"):
         assert (out / name).stat().st_size > 0
     with open(out / "evaluation.csv") as f:
         rows = {(r["method"], r["metric"]): float(r["mean"]) for r in csv.DictReader(f)}

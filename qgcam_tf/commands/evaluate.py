@@ -101,6 +101,10 @@ def run(args) -> int:
     os.makedirs(args.out, exist_ok=True)
     csv_path, md_path = os.path.join(args.out, "evaluation.csv"), os.path.join(args.out, "evaluation.md")
     ev.write_tables(rows, csv_path, md_path)
+    diff_rows = ev.paired_differences(results)
+    diff_csv, diff_md = (os.path.join(args.out, f"evaluation_vs_random.{ext}") for ext in ("csv", "md"))
+    if diff_rows:
+        ev.write_tables(diff_rows, diff_csv, diff_md)
     curves = os.path.join(args.out, "evaluate_curves.png")
     ev.plot_curves(results, curves, title=f"{dataset}: {len(images)} test images, mean curves (AUC)")
     examples = os.path.join(args.out, "evaluate_maps.png")
@@ -128,9 +132,16 @@ def run(args) -> int:
         "backend": args.backend,
         "seed": args.seed,
         "rows": rows,
+        "vs_random": diff_rows,
     })
     with open(md_path) as f:
         print(f.read(), end="")
-    for path in (csv_path, md_path, curves, examples, npz, summary):
+    written = [csv_path, md_path, curves, examples, npz, summary]
+    if diff_rows:
+        with open(diff_md) as f:
+            print("\nper-image difference to the random baseline of the same model (mean ± 95% CI):")
+            print(f.read(), end="")
+        written += [diff_csv, diff_md]
+    for path in written:
         print(f"wrote {path}")
     return 0
