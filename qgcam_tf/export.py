@@ -142,11 +142,12 @@ class _Servable(tf.Module):
         images = self._checked_images(images)
         class_index = self._checked_class_index(class_index, images)
         out = self._run.cam.explain_tensors(images, class_index)
+        # Static shapes make the signature (saved_model_cli show, /metadata) self-describing.
         return {
-            "probabilities": out["probabilities"],
-            "class_index": out["class_index"],
-            "heatmap": out["maps"],
-            "weights": out["weights"],
+            "probabilities": tf.ensure_shape(out["probabilities"], [None, self.n_classes]),
+            "class_index": tf.ensure_shape(out["class_index"], [None]),
+            "heatmap": tf.ensure_shape(out["maps"], [None, self.height, self.width]),
+            "weights": tf.ensure_shape(out["weights"], [None, None]),
         }
 
 
