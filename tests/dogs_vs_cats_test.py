@@ -137,6 +137,10 @@ def test_image_size_and_file_errors(tmp_path):
     """image_size < 8, an empty path list, and a missing or broken file are named in the error."""
     with pytest.raises(ValueError, match="image_size must be >= 8"):
         dvc.load_dogs_vs_cats({"data_dir": str(tmp_path), "image_size": 4})
+    with pytest.raises(ValueError, match="augment must be 'none' or a comma list"):
+        dvc.load_dogs_vs_cats({"data_dir": str(tmp_path), "augment": "flip,zoom"})
+    with pytest.raises(ValueError, match="conv_filters must be a comma list"):
+        dvc.load_dogs_vs_cats({"data_dir": str(tmp_path), "conv_filters": "16,x"})
     meta = {"input_shape": [16, 16, 3]}
     with pytest.raises(ValueError, match="no image files"):
         dvc.load_photo_files([], meta)
