@@ -41,6 +41,7 @@ __all__ = [
     "export_saved_model",
     "rebuild_on_tf",
     "saved_model_ops",
+    "verify_export",
 ]
 
 SERVING_SIGNATURE = "serving_default"
@@ -289,6 +290,38 @@ def saved_model_ops(path: str) -> set[str]:
             ops.update(node.op for node in function.node_def)
     # A node may call a library function directly by its name; that is not an op type.
     return ops - functions
+
+
+def verify_export(version_dir: str, model: keras.Model, *, atol: float = 1e-5, seed: int = 0) -> dict:
+    """Loads an export back and checks it against ``model`` on a few random images.
+
+    Checks that every op of the SavedModel is registered in this process without being a
+    TensorFlow Quantum op, and that both signatures return ``model``'s probabilities.
+
+    Returns:
+        ``{"ops": number of op types, "max_abs_diff": largest probability difference}``.
+
+    Raises:
+        ValueError: an op is unregistered or from TFQ, or the outputs differ by > ``atol``.
+    """
+    from tensorflow.python.framework import op_def_registry
+
+    ops = saved_model_ops(version_dir)
+    foreign = sorted(op for op in ops if op_def_registry.get(op) is None or op.startswith("Tfq"))
+    if foreign:
+        raise ValueError(f"export {version_dir!r} holds ops stock TensorFlow lacks: {foreign}")
+    loaded = tf.saved_model.load(version_dir)
+    shape = [int(d) for d in model.input_shape[1:]]
+    images = tf.constant(np.random.default_rng(seed).uniform(size=[2] + shape), tf.float32)
+    expected = model(images, training=False).numpy()
+    served = loaded.signatures[SERVING_SIGNATURE](images=images)["probabilities"].numpy()
+    explained = loaded.signatures[EXPLAIN_SIGNATURE](
+        images=images, class_index=tf.constant([-1, -1], tf.int64)
+    )["probabilities"].numpy()
+    diff = float(max(np.abs(served - expected).max(), np.abs(explained - expected).max()))
+    if not diff <= atol:
+        raise ValueError(f"export {version_dir!r} differs from the model by {diff:.3g} > {atol}")
+    return {"ops": len(ops), "max_abs_diff": diff}
 
 
 def read_export_metadata(version_dir: str) -> dict:

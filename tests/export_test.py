@@ -21,6 +21,7 @@ from qgcam_tf.export import (
     read_export_metadata,
     rebuild_on_tf,
     saved_model_ops,
+    verify_export,
 )
 from qgcam_tf.gradcam import QGradCAM
 from qgcam_tf.layers import VQCLayer
@@ -255,6 +256,16 @@ def test_force_replaces_a_version_with_new_weights(tiny, tmp_path):
     images = sample_images(3)
     got = tf.saved_model.load(path).signatures["serving_default"](images=tf.constant(images))
     np.testing.assert_allclose(got["probabilities"].numpy(), model(images).numpy(), atol=PROB_ATOL)
+
+
+def test_verify_export_accepts_the_model_and_rejects_another(tiny):
+    """verify_export passes for the exported weights and fails for changed ones."""
+    model = load_model(tiny.run_dir, backend="tf")
+    check = verify_export(tiny.version_dir, model)
+    assert check["max_abs_diff"] <= 1e-5 and check["ops"] > 20
+    model.get_layer("scale").scale.assign(-3.0)
+    with pytest.raises(ValueError, match=r"differs from the model by .* > 1e-05"):
+        verify_export(tiny.version_dir, model)
 
 
 def test_rebuild_on_tf_keeps_weights_and_outputs(tiny):
