@@ -490,7 +490,12 @@ class _TrajectoryExecutor:
         self._circuit = tfq.convert_to_tensor([circuit])
         self._operators = tfq.convert_to_tensor([noisy_readout_operators(spec, noise)])
         self._names = tf.constant([str(s) for s in symbols])
-        self._repetitions = int(repetitions)
+        # without channels every trajectory is the same state: one is exact
+        noisy = any(
+            not cirq.is_parameterized(op) and not cirq.has_unitary(op)
+            for op in circuit.all_operations()
+        )
+        self._repetitions = int(repetitions) if noisy else 1
         self._n_outputs = spec.n_outputs
         self._op = tfq.differentiators.ParameterShift().generate_differentiable_op(
             sampled_op=tfq.noise.expectation

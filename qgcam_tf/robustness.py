@@ -245,9 +245,9 @@ def plot_sweep(rows: list[dict], path: str, *, title: str = "") -> None:
             y = [r[f"{name}_mean"] for r in group]
             err = [math.hypot(r[f"{name}_std"], r[f"{name}_ci95"]) for r in group]
             label = preset + (f", {shots} shots" if shots else "")
-            style = "o--" if preset in ("rainbow", "weber") else "o-"
+            style = "s--" if preset in ("rainbow", "weber") else "o-"
             ax.errorbar(x, y, yerr=err, fmt=style, capsize=3, label=label, markersize=4)
-        ax.set_xlabel("noise strength (hardware: mean 2-qubit depolarizing p)")
+        ax.set_xlabel("noise strength p")
         ax.set_title(
             {
                 "accuracy": "test accuracy",
@@ -258,8 +258,11 @@ def plot_sweep(rows: list[dict], path: str, *, title: str = "") -> None:
         )
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
-    if title:
-        fig.suptitle(title)
+    note = (
+        "hardware presets (squares) at their mean two-qubit depolarizing p; "
+        "bars: repeat std (+) 95% CI over images"
+    )
+    fig.suptitle(f"{title}\n{note}" if title else note, fontsize=10)
     fig.tight_layout()
     with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=110, format="png")

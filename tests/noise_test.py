@@ -91,9 +91,9 @@ def test_zero_noise_is_the_paper_circuit(rng):
     assert circuit == cirq.Circuit(build_vqc(spec)[0].all_operations())
     values = tf.constant(_values(spec, rng))
     exact = make_executor(spec, "tf")(values).numpy()
-    np.testing.assert_allclose(
-        nz.noisy_executor(spec, nz.NoiseModel(), method="density")(values), exact, atol=1e-5
-    )
+    for method in ("density", "trajectories"):
+        run = nz.noisy_executor(spec, nz.NoiseModel(), method=method)
+        np.testing.assert_allclose(run(values), exact, atol=1e-5)
 
 
 def test_channel_convention_after_every_gate():
