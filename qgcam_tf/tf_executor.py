@@ -431,7 +431,8 @@ class CompiledCircuit:
         for i, c in g.exponent.coeffs.items():
             t = t + c * values[:, i]
         shift = np.array([1.0 + 2.0 * g.global_shift], np.float32)
-        return self._rotations(t[:, None], _PAULI_MATRIX[g.pauli][None], shift)[:, 0]
+        # Named through the class: qgcam_tf.density borrows this method for its own class.
+        return CompiledCircuit._rotations(t[:, None], _PAULI_MATRIX[g.pauli][None], shift)[:, 0]
 
     @staticmethod
     def _rotations(angles: tf.Tensor, paulis: np.ndarray, shifts: np.ndarray) -> tf.Tensor:
