@@ -62,8 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def query(args) -> dict[str, np.ndarray]:
-    """Sends one request as the arguments say; returns the outputs."""
+def query(args) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Sends one request as the arguments say; returns the image sent and the outputs."""
     image = load_image(args.image, channels=args.channels, size=args.size)
     class_index = args.class_index if args.signature == "explain" else None
     if args.protocol == "rest":
@@ -84,6 +84,9 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         image, outputs = query(args)
+        missing = {"class_index", "probabilities"} - set(outputs)
+        if missing:
+            raise ValueError(f"the response lacks {sorted(missing)}: is this a qgcam export?")
     except (ValueError, FileNotFoundError, ConnectionError) as e:
         print(f"serve_client: error: {e}", file=sys.stderr)
         return 2
