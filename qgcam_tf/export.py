@@ -292,7 +292,9 @@ def saved_model_ops(path: str) -> set[str]:
     return ops - functions
 
 
-def verify_export(version_dir: str, model: keras.Model, *, atol: float = 1e-5, seed: int = 0) -> dict:
+def verify_export(
+    version_dir: str, model: keras.Model, *, atol: float = 1e-5, seed: int = 0
+) -> dict:
     """Loads an export back and checks it against ``model`` on a few random images.
 
     Checks that every op of the SavedModel is registered in this process without being a

@@ -90,7 +90,8 @@ def rest_predict_body(
         raise ValueError(f"fmt must be one of {REST_FORMATS}, got {fmt!r}")
     inputs = predict_inputs(images, class_index, signature_name=signature_name)
     if fmt == "inputs":
-        return {"signature_name": signature_name, "inputs": {k: v.tolist() for k, v in inputs.items()}}
+        columns = {k: v.tolist() for k, v in inputs.items()}
+        return {"signature_name": signature_name, "inputs": columns}
     batch = len(inputs["images"])
     instances = [{k: v[i].tolist() for k, v in inputs.items()} for i in range(batch)]
     return {"signature_name": signature_name, "instances": instances}

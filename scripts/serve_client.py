@@ -67,7 +67,9 @@ def query(args) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     image = load_image(args.image, channels=args.channels, size=args.size)
     class_index = args.class_index if args.signature == "explain" else None
     if args.protocol == "rest":
-        url = serving.rest_predict_url(args.host, args.port or 8501, args.model_name, version=args.version)
+        url = serving.rest_predict_url(
+            args.host, args.port or 8501, args.model_name, version=args.version
+        )
         body = serving.rest_predict_body(
             image, class_index, signature_name=args.signature, fmt=args.format
         )

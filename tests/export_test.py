@@ -201,22 +201,26 @@ def test_saved_model_cli_runs_explain(tiny, reference, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     probs, cam = ref["tf"]
-    np.testing.assert_allclose(np.load(tmp_path / "out" / "heatmap.npy"), cam.maps, atol=MAP_ATOL)
-    np.testing.assert_allclose(np.load(tmp_path / "out" / "probabilities.npy"), probs, atol=PROB_ATOL)
-    np.testing.assert_array_equal(np.load(tmp_path / "out" / "class_index.npy"), cam.class_index)
+    out = tmp_path / "out"
+    np.testing.assert_allclose(np.load(out / "heatmap.npy"), cam.maps, atol=MAP_ATOL)
+    np.testing.assert_allclose(np.load(out / "probabilities.npy"), probs, atol=PROB_ATOL)
+    np.testing.assert_array_equal(np.load(out / "class_index.npy"), cam.class_index)
 
 
 GOOD = sample_images(2)
+IMAGES_MSG = r"images must be float32 \[batch, 8, 8, 1\] in \[0, 1\]; got shape\] "
+RANGE_MSG = r"class_index must be in \[0, 3\) or -1 \(predicted class\); got\] "
+LENGTH_MSG = r"class_index must be int64 \[batch\] with batch =\] \[2\] \[; got shape\] "
 BAD_INPUTS = [
-    ("serving_default", dict(images=GOOD[0]), r"images must be float32 \[batch, 8, 8, 1\].*got shape\] \[8 8 1\]"),
-    ("serving_default", dict(images=GOOD[:, :7]), r"images must be float32 \[batch, 8, 8, 1\].*\[2 7 8 1\]"),
-    ("serving_default", dict(images=np.repeat(GOOD, 3, axis=-1)), r"\[2 8 8 3\]"),
-    ("serving_default", dict(images=np.where(GOOD > 0.5, np.nan, GOOD)), "images contain NaN or infinite"),
-    ("explain", dict(images=GOOD, class_index=np.array([0, 3])), r"class_index must be in \[0, 3\) or -1.*\[0 3\]"),
-    ("explain", dict(images=GOOD, class_index=np.array([-2, 0])), r"class_index must be in \[0, 3\)"),
-    ("explain", dict(images=GOOD, class_index=np.array([0])), r"class_index must be int64 \[batch\].*\[2\].*\[1\]"),
-    ("explain", dict(images=GOOD, class_index=np.array(0)), r"class_index must be int64 \[batch\]"),
-    ("explain", dict(images=GOOD[..., 0], class_index=np.array([0, 0])), r"images must be float32"),
+    ("serving_default", dict(images=GOOD[0]), IMAGES_MSG + r"\[8 8 1\]"),
+    ("serving_default", dict(images=GOOD[:, :7]), IMAGES_MSG + r"\[2 7 8 1\]"),
+    ("serving_default", dict(images=np.repeat(GOOD, 3, axis=-1)), IMAGES_MSG + r"\[2 8 8 3\]"),
+    ("serving_default", dict(images=np.where(GOOD > 0.5, np.nan, GOOD)), "images contain NaN or"),
+    ("explain", dict(images=GOOD, class_index=np.array([0, 3])), RANGE_MSG + r"\[0 3\]"),
+    ("explain", dict(images=GOOD, class_index=np.array([-2, 0])), RANGE_MSG + r"\[-2 0\]"),
+    ("explain", dict(images=GOOD, class_index=np.array([0])), LENGTH_MSG + r"\[1\]"),
+    ("explain", dict(images=GOOD, class_index=np.array(0)), LENGTH_MSG + r"\[\]"),
+    ("explain", dict(images=GOOD[..., 0], class_index=np.array([0, 0])), IMAGES_MSG + r"\[2 8 8\]"),
 ]
 
 

@@ -177,7 +177,10 @@ def test_generic_circuit_z_products_match_cirq():
 @pytest.mark.parametrize(
     "op_factory,match",
     [
-        (lambda q, s: cirq.ISwapPowGate(exponent=s).on(q[0], q[1]), r"ISWAP\*\*sympy.Symbol\('a'\)"),
+        (
+            lambda q, s: cirq.ISwapPowGate(exponent=s).on(q[0], q[1]),
+            r"ISWAP\*\*sympy.Symbol\('a'\)",
+        ),
         (lambda q, s: cirq.CZPowGate(exponent=s).on(q[0], q[1]), r"CZ\*\*sympy.Symbol\('a'\)"),
         (lambda q, s: cirq.measure(q[0], key="m"), r"cirq.measure\(cirq.LineQubit\(0\)"),
         (lambda q, s: cirq.depolarize(0.1).on(q[0]), r"depolarize\(p=0.1\).*no unitary"),

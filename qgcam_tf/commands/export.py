@@ -7,9 +7,13 @@ HELP = "export a trained run as a SavedModel for TF Serving (serving_default + e
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--model", required=True, metavar="RUN_DIR", help="run directory of `qgcam train`")
-    p.add_argument("--out", required=True, metavar="EXPORT_DIR", help="model base directory TF Serving watches")
-    p.add_argument("--version", type=int, default=1, help="version sub-directory (int >= 1, default 1)")
+    p.add_argument(
+        "--model", required=True, metavar="RUN_DIR", help="run directory of `qgcam train`"
+    )
+    p.add_argument(
+        "--out", required=True, metavar="EXPORT_DIR", help="model base directory TF Serving watches"
+    )
+    p.add_argument("--version", type=int, default=1, help="version sub-directory (>= 1, default 1)")
     p.add_argument("--force", action="store_true", help="replace an existing version")
 
 
