@@ -31,6 +31,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Input dtypes of the signatures (DESIGN.md); a JSON body carries no dtypes.
 DTYPES = {"images": np.float32, "class_index": np.int64}
 DEFAULT, EXPLAIN = "serving_default", "explain"
+SIGNATURE_INPUTS = {DEFAULT: {"images"}, EXPLAIN: {"images", "class_index"}}
 
 
 @pytest.fixture(scope="module")
@@ -62,13 +63,40 @@ def _run(loaded, signature: str, inputs: dict) -> dict:
     return {k: v.numpy() for k, v in loaded.signatures[signature](**tensors).items()}
 
 
+def _leaves(value):
+    if isinstance(value, list):
+        for item in value:
+            yield from _leaves(item)
+    else:
+        yield value
+
+
+def _tensor(name: str, value) -> np.ndarray:
+    """One JSON value as TF Serving's parser reads it: dtype from the signature, shape
+    from the nesting; DT_INT64 takes JSON integers only, DT_FLOAT any JSON number."""
+    for leaf in _leaves(value):
+        assert not isinstance(leaf, bool), (name, leaf)
+        allowed = (int,) if DTYPES[name] is np.int64 else (int, float)
+        assert isinstance(leaf, allowed), f"{name}: {leaf!r} is not a JSON {allowed}"
+    return np.asarray(value, DTYPES[name])
+
+
 def _decode_rest_request(body: dict) -> tuple[str, dict]:
-    """Signature name and named inputs of a REST predict body, per TF Serving's docs."""
-    signature = body.get("signature_name", "serving_default")
-    if "instances" in body:  # row format: one object per example, stacked per input name
+    """Signature name and named inputs of a REST predict body, by the rules of TF Serving's
+    JSON parser (tensorflow_serving/util/json_tensor.cc, FillPredictRequestFromJson)."""
+    assert ("instances" in body) != ("inputs" in body), "exactly one of instances / inputs"
+    signature = body.get("signature_name", DEFAULT)
+    names = SIGNATURE_INPUTS[signature]
+    if "instances" in body:  # row format: every object has exactly the input names
         rows = body["instances"]
-        return signature, {k: np.asarray([r[k] for r in rows], DTYPES[k]) for k in rows[0]}
-    return signature, {k: np.asarray(v, DTYPES[k]) for k, v in body["inputs"].items()}
+        assert rows and all(isinstance(r, dict) and set(r) == names for r in rows), names
+        tensors = {k: [_tensor(k, r[k]) for r in rows] for k in names}
+        for k, items in tensors.items():
+            assert len({t.shape for t in items}) == 1, f"{k}: instances differ in shape"
+        return signature, {k: np.stack(items) for k, items in tensors.items()}
+    columns = body["inputs"]  # columnar format: an object of named inputs
+    assert isinstance(columns, dict) and set(columns) == names, names
+    return signature, {k: _tensor(k, v) for k, v in columns.items()}
 
 
 def _rest_response(outputs: dict, fmt: str) -> dict:
