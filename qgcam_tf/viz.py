@@ -95,7 +95,7 @@ def save_grid(
     plt = _pyplot()
     columns = max(1, min(columns, len(images)))
     rows = -(-len(images) // columns)
-    fig, axes = plt.subplots(rows, 2 * columns, figsize=(2.0 * 2 * columns, 2.2 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, 2 * columns, figsize=(2.0 * 2 * columns, 2.6 * rows), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for i, (image, heat) in enumerate(zip(images, maps)):
