@@ -76,7 +76,7 @@ class _ForwardOnlyCAM(BaseCAM):
 
 
 class ScoreCAM(_ForwardOnlyCAM):
-    """Score-CAM: :math:`w_k = p_c(X \\odot \\mathrm{norm}(\\mathrm{up}(A^k)))`, forward passes only.
+    """Score-CAM: :math:`w_k = p_c(X \\odot \\mathrm{norm}(\\mathrm{up}(A^k)))`; forward only.
 
     Each conv map, upsampled to the input and min-max scaled to [0, 1], masks the image;
     the model's probability of the target class for the masked image is the map's weight.
@@ -99,7 +99,9 @@ class ScoreCAM(_ForwardOnlyCAM):
         b, k = shape[0], shape[3]
         maps = tf.transpose(activations, [0, 3, 1, 2])  # [B, K, h, w]
         maps = tf.reshape(maps, [b * k, shape[1], shape[2]])
-        masks = normalize_maps(tf.image.resize(maps[..., None], tf.shape(images)[1:3], method="bilinear")[..., 0])
+        masks = normalize_maps(
+            tf.image.resize(maps[..., None], tf.shape(images)[1:3], method="bilinear")[..., 0]
+        )
         masks = tf.reshape(masks, tf.concat([[b, k], tf.shape(images)[1:3]], 0))
         masked = images[:, None] * masks[..., None]  # [B, K, H, W, C]
         masked = tf.reshape(masked, tf.concat([[b * k], tf.shape(images)[1:]], 0))
@@ -141,7 +143,7 @@ class RandomCAM(_ForwardOnlyCAM):
 
 
 class CentreCAM(_ForwardOnlyCAM):
-    """Baseline: a Gaussian bump at the image centre (std = a quarter of the side); ignores the model."""
+    """Baseline: a Gaussian bump at the centre (std a quarter of the side); ignores the model."""
 
     def get_cam_weights(self, activations, grads, images, class_index):
         return tf.zeros(tf.shape(activations)[::3])

@@ -99,9 +99,13 @@ def evaluate_methods(
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     images = np.asarray(images, np.float32)
     predict = make_predict_fn(model)
-    probs = np.concatenate([predict(images[i : i + batch_size]).numpy() for i in range(0, len(images), batch_size)])
+    probs = np.concatenate(
+        [predict(images[i : i + batch_size]).numpy() for i in range(0, len(images), batch_size)]
+    )
     ci = np.argmax(probs, axis=1).astype(np.int64)
-    noisy = np.clip(images + np.random.default_rng(seed).normal(0, noise_std, images.shape), 0, 1).astype(np.float32)
+    noisy = np.clip(
+        images + np.random.default_rng(seed).normal(0, noise_std, images.shape), 0, 1
+    ).astype(np.float32)
     scorers = {
         "deletion": qm.DeletionAUC(steps=steps),
         "insertion": qm.InsertionAUC(steps=steps),
@@ -153,7 +157,16 @@ def summarize(results: dict, *, confidence: float = 0.95) -> list[dict]:
             continue
         for column, values in res["values"].items():
             mean, half = qm.mean_ci(values, confidence=confidence)
-            rows.append(dict(method=label, metric=column, better=direction[column], mean=mean, ci=half, n=len(values)))
+            rows.append(
+                dict(
+                    method=label,
+                    metric=column,
+                    better=direction[column],
+                    mean=mean,
+                    ci=half,
+                    n=len(values),
+                )
+            )
     return rows
 
 
@@ -176,13 +189,24 @@ def paired_differences(results: dict, *, confidence: float = 0.95) -> list[dict]
             if column.startswith("stability") or column not in reference["values"]:
                 continue  # random maps are not meant to be stable; a difference says nothing
             mean, half = qm.mean_ci(values - reference["values"][column], confidence=confidence)
-            rows.append(dict(method=label, metric=column, better=direction[column], mean=mean, ci=half, n=len(values)))
+            rows.append(
+                dict(
+                    method=label,
+                    metric=column,
+                    better=direction[column],
+                    mean=mean,
+                    ci=half,
+                    n=len(values),
+                )
+            )
     return rows
 
 
 def _markdown(rows: list[dict]) -> str:
     methods = list(dict.fromkeys(r["method"] for r in rows))
-    columns = [c for cols in COLUMNS.values() for c, _ in cols if any(r["metric"] == c for r in rows)]
+    columns = [
+        c for cols in COLUMNS.values() for c, _ in cols if any(r["metric"] == c for r in rows)
+    ]
     arrow = {"lower": "↓", "higher": "↑"}
     better = {r["metric"]: r["better"] for r in rows}
     cell = {(r["method"], r["metric"]): r for r in rows}
@@ -200,7 +224,9 @@ def _markdown(rows: list[dict]) -> str:
 def write_tables(rows: list[dict], csv_path: str, md_path: str) -> None:
     """Writes the rows as CSV (long form) and as a method x metric Markdown table."""
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=["method", "metric", "better", "mean", "ci", "n"], lineterminator="\n")
+    writer = csv.DictWriter(
+        buf, fieldnames=["method", "metric", "better", "mean", "ci", "n"], lineterminator="\n"
+    )
     writer.writeheader()
     for r in rows:
         writer.writerow({**r, "mean": f"{r['mean']:.6f}", "ci": f"{r['ci']:.6f}"})
@@ -225,7 +251,11 @@ def plot_curves(results: dict, path: str, *, title: str = "") -> None:
             curves = res["curves"][name]
             x = np.linspace(0, 1, curves.shape[1])
             auc = curves.mean(axis=0)
-            style = "--" if label.startswith("twin") else ("-." if label in ("random", "centre") else "-")
+            style = (
+                "--"
+                if label.startswith("twin")
+                else ("-." if label in ("random", "centre") else "-")
+            )
             ax.plot(x, auc, style, label=f"{label} ({qm.trapezoid_auc(curves).mean():.3f})")
         ax.set_xlabel("fraction of pixels " + ("removed" if name == "deletion" else "inserted"))
         ax.set_ylabel("probability of the explained class")
@@ -249,13 +279,19 @@ def plot_examples(images: np.ndarray, results: dict, path: str, *, columns: int 
 
     rows = [k for k in results if not k.startswith("_")]
     n = min(columns, len(images), *(len(results[r]["maps_example"]) for r in rows))
-    fig, axes = plt.subplots(len(rows) + 1, n, figsize=(1.3 * n + 1.2, 1.3 * (len(rows) + 1)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(rows) + 1, n, figsize=(1.3 * n + 1.2, 1.3 * (len(rows) + 1)), squeeze=False
+    )
     for j in range(n):
         img = images[j]
-        axes[0, j].imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray" if img.shape[-1] == 1 else None)
+        axes[0, j].imshow(
+            img[..., 0] if img.shape[-1] == 1 else img, cmap="gray" if img.shape[-1] == 1 else None
+        )
         for i, label in enumerate(rows, start=1):
             axes[i, j].imshow(img[..., 0] if img.shape[-1] == 1 else img.mean(-1), cmap="gray")
-            axes[i, j].imshow(results[label]["maps_example"][j], cmap="jet", alpha=0.5, vmin=0, vmax=1)
+            axes[i, j].imshow(
+                results[label]["maps_example"][j], cmap="jet", alpha=0.5, vmin=0, vmax=1
+            )
     for i, label in enumerate(["input"] + rows):
         axes[i, 0].set_ylabel(label, fontsize=8)
     for ax in axes.flat:

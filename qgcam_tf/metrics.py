@@ -102,7 +102,9 @@ def _check_int(name: str, value, low: int) -> int:
 def _class_prob(predict_fn: PredictFn, images: tf.Tensor, class_index: tf.Tensor) -> tf.Tensor:
     probs = tf.convert_to_tensor(predict_fn(images), tf.float32)
     if probs.shape.rank != 2 or probs.shape[0] != images.shape[0]:
-        raise ValueError(f"predict_fn must return [B, n_classes] with B={images.shape[0]}, got {probs.shape}")
+        raise ValueError(
+            f"predict_fn must return [B, n_classes] with B={images.shape[0]}, got {probs.shape}"
+        )
     return tf.gather(probs, class_index, axis=1, batch_dims=1)
 
 
@@ -210,7 +212,7 @@ class DeletionAUC(_RankedPixelCurve):
 
 
 class InsertionAUC(_RankedPixelCurve):
-    """RISE insertion: the most salient pixels are copied onto a blurred canvas first (higher is better).
+    """RISE insertion: salient pixels are copied onto a blurred canvas first (higher is better).
 
     Args:
         steps: number of equal steps from the blurred image to the full image.
@@ -239,19 +241,26 @@ def _masked_confidence(predict_fn, images, maps, class_index):
 
 class AverageDrop:
     """Per-sample ``max(0, Y - O) / Y`` (in %), Y the class probability of the image and O
-    that of the image multiplied by its map; its mean is Grad-CAM++'s Average Drop (lower is better)."""
+    that of the image multiplied by its map; its mean is Grad-CAM++'s Average Drop (lower is
+    better)."""
 
     def __call__(self, predict_fn: PredictFn, images, maps, class_index) -> MetricResult:
         y, o = _masked_confidence(predict_fn, images, maps, class_index)
-        return MetricResult(values=100.0 * np.maximum(0.0, y - o) / (y + EPSILON), extra={"original": y, "explained": o})
+        return MetricResult(
+            values=100.0 * np.maximum(0.0, y - o) / (y + EPSILON),
+            extra={"original": y, "explained": o},
+        )
 
 
 class IncreaseInConfidence:
-    """Per-sample ``100 * [O > Y]``; its mean is Grad-CAM++'s Increase in Confidence (higher is better)."""
+    """Per-sample ``100 * [O > Y]``; its mean is Grad-CAM++'s Increase in Confidence (higher is
+    better)."""
 
     def __call__(self, predict_fn: PredictFn, images, maps, class_index) -> MetricResult:
         y, o = _masked_confidence(predict_fn, images, maps, class_index)
-        return MetricResult(values=100.0 * (o > y).astype(np.float64), extra={"original": y, "explained": o})
+        return MetricResult(
+            values=100.0 * (o > y).astype(np.float64), extra={"original": y, "explained": o}
+        )
 
 
 # -- ROAD ---------------------------------------------------------------------------------------
@@ -315,7 +324,11 @@ def noisy_linear_impute(
         p = r + (rs_new / (rs + 1e-30)) * p
         rs = rs_new
     if noise > 0:
-        gen = tf.random.Generator.from_seed(seed) if seed is not None else tf.random.Generator.from_non_deterministic_state()
+        gen = (
+            tf.random.Generator.from_seed(seed)
+            if seed is not None
+            else tf.random.Generator.from_non_deterministic_state()
+        )
         sol = sol + mask * float(noise) * gen.normal(tf.shape(sol))
     out = (1.0 - mask) * x + mask * sol
     return tf.transpose(tf.reshape(out, [b, c, h, w]), [0, 2, 3, 1])
@@ -326,7 +339,8 @@ class ROAD:
 
     For each percentile p in ``percentiles`` the top p % (MoRF) or bottom p % (LeRF) of
     the pixels by the map are removed and filled by :func:`noisy_linear_impute`.
-    ``values`` is the combined score :math:`\\frac{1}{|P|}\\sum_p (\\mathrm{LeRF}_p - \\mathrm{MoRF}_p)/2`
+    ``values`` is the combined score
+    :math:`\\frac{1}{|P|}\\sum_p (\\mathrm{LeRF}_p - \\mathrm{MoRF}_p)/2`
     (higher is better); ``extra`` holds the ``morf`` and ``lerf`` curves ``[B, |P|]``.
 
     Args:
@@ -352,7 +366,12 @@ class ROAD:
             n = int(round(p * n_pixels / 100.0))
             seed = None if self.seed is None else self.seed + 2 * i
             most = noisy_linear_impute(images, ranks < n, noise=self.noise, seed=seed)
-            least = noisy_linear_impute(images, ranks >= n_pixels - n, noise=self.noise, seed=None if seed is None else seed + 1)
+            least = noisy_linear_impute(
+                images,
+                ranks >= n_pixels - n,
+                noise=self.noise,
+                seed=None if seed is None else seed + 1,
+            )
             morf.append(_class_prob(predict_fn, most, ci))
             lerf.append(_class_prob(predict_fn, least, ci))
         morf, lerf = tf.stack(morf, 1).numpy(), tf.stack(lerf, 1).numpy()
@@ -365,7 +384,9 @@ class ROAD:
 
 
 # -- stability ----------------------------------------------------------------------------------
-def map_stability(maps_a, maps_b, *, top_fraction: float = 0.2, tie_seed: int | None = 0) -> dict[str, np.ndarray]:
+def map_stability(
+    maps_a, maps_b, *, top_fraction: float = 0.2, tie_seed: int | None = 0
+) -> dict[str, np.ndarray]:
     """Agreement of two sets of maps of the same images, per sample.
 
     Args:

@@ -23,7 +23,9 @@ CLASSES = np.array([0, 1, 2, 1, 0, 2])
 def hybrid():
     """Tiny hybrid model: 8x8 input, 4x4x6 qgcam_conv, 4 qubits, 3 classes."""
     keras.utils.set_random_seed(7)
-    return build_hybrid_model((8, 8, 1), 3, vqc=VQCSpec(n_qubits=4, depth=1, n_outputs=3), conv_filters=(4, 6))
+    return build_hybrid_model(
+        (8, 8, 1), 3, vqc=VQCSpec(n_qubits=4, depth=1, n_outputs=3), conv_filters=(4, 6)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +36,9 @@ def images():
 
 def per_sample_acts_grads(model, images, classes, score_layer="vqc"):
     """Activations and d score[class] / d activations, one sample at a time (NumPy)."""
-    probe = keras.Model(model.inputs, [model.get_layer("qgcam_conv").output, model.get_layer(score_layer).output])
+    probe = keras.Model(
+        model.inputs, [model.get_layer("qgcam_conv").output, model.get_layer(score_layer).output]
+    )
     acts, grads = [], []
     for x, c in zip(images, classes):
         with tf.GradientTape() as tape:
@@ -111,7 +115,9 @@ def test_score_cam_matches_numpy(hybrid, images):
     acts, _ = per_sample_acts_grads(hybrid, images, CLASSES)
     weights = np.zeros(acts.shape[::3])
     for b in range(len(images)):
-        masks = np.stack([np_normalize(np_resize(acts[b, :, :, k], 8, 8)) for k in range(acts.shape[-1])])
+        masks = np.stack(
+            [np_normalize(np_resize(acts[b, :, :, k], 8, 8)) for k in range(acts.shape[-1])]
+        )
         probs = hybrid.predict(images[b][None] * masks[..., None].astype(np.float32), verbose=0)
         weights[b] = probs[:, CLASSES[b]]
     res = ScoreCAM(hybrid, batch_size=4, mask_batch_size=5)(images, CLASSES)
@@ -126,7 +132,9 @@ def test_classical_twin_gradcam_matches_numpy(images):
     twin = build_classical_twin((8, 8, 1), 3, conv_filters=(4, 6))
     acts, grads = per_sample_acts_grads(twin, images, CLASSES, score_layer="logits")
     res = QGradCAM(twin, score_layer="logits")(images, CLASSES)
-    np.testing.assert_allclose(res.activations_maps, np_cams("qgradcam", acts, grads), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(
+        res.activations_maps, np_cams("qgradcam", acts, grads), rtol=1e-4, atol=1e-6
+    )
 
 
 def test_centre_baseline_is_a_centred_gaussian(hybrid, images):
@@ -149,7 +157,15 @@ def test_random_baseline_is_seeded_uniform_noise(hybrid, images):
 
 def test_registry_and_errors(hybrid):
     """The registry holds every method; unknown names and bad options raise clear errors."""
-    assert set(CAM_METHODS) == {"qgradcam", "gradcam++", "hirescam", "layercam", "scorecam", "random", "centre"}
+    assert set(CAM_METHODS) == {
+        "qgradcam",
+        "gradcam++",
+        "hirescam",
+        "layercam",
+        "scorecam",
+        "random",
+        "centre",
+    }
     assert CAM_METHODS["qgradcam"] is QGradCAM
     with pytest.raises(ValueError, match="method must be one of"):
         make_cam("gradcam+++", hybrid)

@@ -22,7 +22,9 @@ from qgcam_tf.models import build_classical_twin, build_hybrid_model, save_model
 def tiny_hybrid():
     """8x8 hybrid model, 4 qubits, 3 classes."""
     keras.utils.set_random_seed(11)
-    return build_hybrid_model((8, 8, 1), 3, vqc=VQCSpec(n_qubits=4, depth=1, n_outputs=3), conv_filters=(4, 6))
+    return build_hybrid_model(
+        (8, 8, 1), 3, vqc=VQCSpec(n_qubits=4, depth=1, n_outputs=3), conv_filters=(4, 6)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +32,14 @@ def mnist_runs(tmp_path_factory):
     """Run directories of a small 28x28 hybrid (10 qubits, depth 1) and a classical twin."""
     root = tmp_path_factory.mktemp("runs")
     keras.utils.set_random_seed(5)
-    meta = {"dataset": "mnist", "input_shape": [28, 28, 1], "class_names": [str(d) for d in range(10)]}
-    hybrid = build_hybrid_model((28, 28, 1), 10, vqc=VQCSpec(n_qubits=10, depth=1, n_outputs=10), conv_filters=(2, 4))
+    meta = {
+        "dataset": "mnist",
+        "input_shape": [28, 28, 1],
+        "class_names": [str(d) for d in range(10)],
+    }
+    hybrid = build_hybrid_model(
+        (28, 28, 1), 10, vqc=VQCSpec(n_qubits=10, depth=1, n_outputs=10), conv_filters=(2, 4)
+    )
     twin = build_classical_twin((28, 28, 1), 10, conv_filters=(2, 4))
     save_model(hybrid, str(root / "hybrid"), metadata=meta)
     save_model(twin, str(root / "twin"), metadata=meta)
@@ -39,15 +47,23 @@ def mnist_runs(tmp_path_factory):
 
 
 def test_evaluate_methods_equals_direct_metrics(tiny_hybrid, tiny_images):
-    """Per-sample deletion and stability values equal the metrics applied to the CAM maps directly."""
+    """Per-sample deletion and stability values equal the metrics applied to the maps directly."""
     res = ev.evaluate_methods(
-        tiny_hybrid, tiny_images, methods=["qgradcam", "centre"], metrics=["deletion", "stability"],
-        batch_size=4, steps=4, noise_std=0.05, seed=0,
+        tiny_hybrid,
+        tiny_images,
+        methods=["qgradcam", "centre"],
+        metrics=["deletion", "stability"],
+        batch_size=4,
+        steps=4,
+        noise_std=0.05,
+        seed=0,
     )
     predict = ev.make_predict_fn(tiny_hybrid)
     ci = np.argmax(predict(tiny_images).numpy(), axis=1)
     np.testing.assert_array_equal(res["_class_index"], ci)
-    noisy = np.clip(tiny_images + np.random.default_rng(0).normal(0, 0.05, tiny_images.shape), 0, 1).astype(np.float32)
+    noisy = np.clip(
+        tiny_images + np.random.default_rng(0).normal(0, 0.05, tiny_images.shape), 0, 1
+    ).astype(np.float32)
     for name, cls in (("qgradcam", QGradCAM), ("centre", CentreCAM)):
         maps = cls(tiny_hybrid)(tiny_images, ci).maps
         direct = qm.DeletionAUC(steps=4)(predict, tiny_images, maps, ci)
@@ -67,8 +83,12 @@ def test_summary_tables_by_hand(tmp_path):
     }
     rows = ev.summarize(results)
     assert [(r["method"], r["metric"], r["better"]) for r in rows] == [
-        ("qgradcam", "deletion", "lower"), ("random", "deletion", "lower")]
-    assert rows[0]["mean"] == pytest.approx(2.0) and rows[0]["ci"] == pytest.approx(2.484138, rel=1e-5)
+        ("qgradcam", "deletion", "lower"),
+        ("random", "deletion", "lower"),
+    ]
+    assert rows[0]["mean"] == pytest.approx(2.0) and rows[0]["ci"] == pytest.approx(
+        2.484138, rel=1e-5
+    )
     assert rows[1]["ci"] == pytest.approx(0.0)
     ev.write_tables(rows, str(tmp_path / "t.csv"), str(tmp_path / "t.md"))
     with open(tmp_path / "t.csv") as f:
@@ -106,12 +126,15 @@ def test_evaluate_unknown_names_raise(tiny_hybrid, tiny_images):
 def test_cli_errors(mnist_runs, tmp_path, capsys):
     """Bad arguments exit 2 with one line naming the problem, never a traceback."""
     out = str(tmp_path / "out")
-    hybrid, twin = str(mnist_runs / "hybrid"), str(mnist_runs / "twin")
+    hybrid = str(mnist_runs / "hybrid")
     cases = [
         (["--model", str(tmp_path / "missing"), "--out", out], "does not exist"),
         (["--model", hybrid, "--out", out, "--count", "0"], "--count must be >= 1, got 0"),
         (["--model", hybrid, "--out", out, "--count", "20000"], "--count must be <= 10000"),
-        (["--model", hybrid, "--out", out, "--twin", hybrid, "--count", "2"], "is not a classical twin"),
+        (
+            ["--model", hybrid, "--out", out, "--twin", hybrid, "--count", "2"],
+            "is not a classical twin",
+        ),
     ]
     for argv, message in cases:
         assert main(["evaluate", *argv]) == 2
@@ -125,14 +148,38 @@ def test_cli_errors(mnist_runs, tmp_path, capsys):
 
 
 def test_cli_end_to_end(mnist_runs, tmp_path, capsys):
-    """A small run writes the table, curves and per-sample values, and the table means match them."""
+    """A small run writes table, curves and per-sample values; the table means match them."""
     out = tmp_path / "eval"
-    argv = ["evaluate", "--model", str(mnist_runs / "hybrid"), "--twin", str(mnist_runs / "twin"),
-            "--out", str(out), "--count", "6", "--methods", "qgradcam", "random",
-            "--metrics", "deletion,insertion", "--steps", "4", "--batch-size", "4"]
+    argv = [
+        "evaluate",
+        "--model",
+        str(mnist_runs / "hybrid"),
+        "--twin",
+        str(mnist_runs / "twin"),
+        "--out",
+        str(out),
+        "--count",
+        "6",
+        "--methods",
+        "qgradcam",
+        "random",
+        "--metrics",
+        "deletion,insertion",
+        "--steps",
+        "4",
+        "--batch-size",
+        "4",
+    ]
     assert main(argv) == 0
-    for name in ("evaluation.csv", "evaluation.md", "evaluate_curves.png", "evaluate_maps.png", "evaluation.json",
-                 "evaluation_vs_random.csv", "evaluation_vs_random.md"):
+    for name in (
+        "evaluation.csv",
+        "evaluation.md",
+        "evaluate_curves.png",
+        "evaluate_maps.png",
+        "evaluation.json",
+        "evaluation_vs_random.csv",
+        "evaluation_vs_random.md",
+    ):
         assert (out / name).stat().st_size > 0
     with open(out / "evaluation.csv") as f:
         rows = {(r["method"], r["metric"]): float(r["mean"]) for r in csv.DictReader(f)}
@@ -140,6 +187,10 @@ def test_cli_end_to_end(mnist_runs, tmp_path, capsys):
     per = np.load(out / "per_sample.npz")
     for method in ("qgradcam", "twin:gradcam"):
         assert len(per[f"{method}/deletion"]) == 6
-        assert rows[(method, "insertion")] == pytest.approx(per[f"{method}/insertion"].mean(), abs=1e-6)
-        assert rows[(method, "deletion")] == pytest.approx(qm.trapezoid_auc(per[f"{method}/curve_deletion"]).mean(), abs=1e-6)
+        assert rows[(method, "insertion")] == pytest.approx(
+            per[f"{method}/insertion"].mean(), abs=1e-6
+        )
+        assert rows[(method, "deletion")] == pytest.approx(
+            qm.trapezoid_auc(per[f"{method}/curve_deletion"]).mean(), abs=1e-6
+        )
     assert "| twin:gradcam |" in capsys.readouterr().out

@@ -28,7 +28,7 @@ def ramp():
 
 
 def test_deletion_auc_by_hand():
-    """Deleting the brightest pixels first gives AUC 1/6, the darkest first 1/3; class 1 is 1 - it."""
+    """Deleting the brightest pixels first gives AUC 1/6, darkest first 1/3; class 1 is 1 - it."""
     img = np.repeat(ramp(), 3, axis=0)
     m = img[..., 0]
     maps = np.stack([m[0], -m[0], m[0]])
@@ -40,7 +40,7 @@ def test_deletion_auc_by_hand():
 
 
 def test_deletion_baseline_value():
-    """Removed pixels take the baseline: all-ones image, baseline 0.5, steps 2 -> curve 1, .75, .5."""
+    """Removed pixels take the baseline: ones image, baseline 0.5, 2 steps -> curve 1, .75, .5."""
     img = np.ones((1, 4, 4, 1), np.float32)
     maps = ramp()[..., 0]
     res = qm.DeletionAUC(steps=2, baseline=0.5)(mean_model, img, maps, np.array([0]))
@@ -49,7 +49,7 @@ def test_deletion_baseline_value():
 
 
 def test_insertion_auc_by_hand():
-    """Half-lit image: the canvas is the 3-tap blur [a, b, a]; inserting column 1 first lifts the mean."""
+    """Half-lit image: canvas = 3-tap blur [a, b, a]; inserting column 1 first lifts the mean."""
     img = np.zeros((1, 4, 4, 1), np.float32)
     img[:, :, :2] = 1.0
     # sigma 0.5 -> half width ceil(2 * 0.5) = 1, taps exp(-2), 1, exp(-2) normalised
@@ -74,7 +74,7 @@ def test_gaussian_blur_matches_scipy(rng):
 
 
 def test_average_drop_and_increase_by_hand():
-    """Grey 0.8 image: a half map halves the mean (drop 50 %); a full map changes nothing; class 1 rises."""
+    """Grey 0.8 image: half map halves the mean (drop 50 %); full map keeps it; class 1 rises."""
     img = np.full((3, 4, 4, 1), 0.8, np.float32)
     half = np.zeros((4, 4), np.float32)
     half[:, :2] = 1.0
@@ -128,7 +128,9 @@ def test_imputation_matches_dense_solve(rng):
     out = qm.noisy_linear_impute(img, removed, noise=0.0).numpy()
     for b in range(2):
         for c in range(2):
-            np.testing.assert_allclose(out[b, :, :, c], _dense_imputation(img[b, :, :, c], removed[b]), atol=1e-5)
+            np.testing.assert_allclose(
+                out[b, :, :, c], _dense_imputation(img[b, :, :, c], removed[b]), atol=1e-5
+            )
 
 
 def test_imputation_noise_only_on_removed_pixels(rng):
@@ -156,7 +158,7 @@ def test_pixel_ranks_break_ties_by_index():
 
 
 def test_pixel_ranks_seeded_random_ties():
-    """With a tie seed, the two 1-valued pixels still rank first; the 14 zeros get a seeded shuffle."""
+    """With a tie seed the two 1-valued pixels rank first; the 14 zeros get a seeded shuffle."""
     maps = np.zeros((1, 4, 4), np.float32)
     maps[0, 3, 3] = maps[0, 2, 1] = 1.0
     a = qm.pixel_ranks(maps, tie_seed=5).numpy().reshape(-1)

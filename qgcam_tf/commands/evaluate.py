@@ -24,21 +24,42 @@ def add_arguments(p) -> None:
     from qgcam_tf.cams import CAM_METHODS
     from qgcam_tf.evaluation import METRICS
 
-    p.add_argument("--model", required=True, help="run directory of the hybrid model (`qgcam train`)")
+    p.add_argument(
+        "--model", required=True, help="run directory of the hybrid model (`qgcam train`)"
+    )
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--methods", nargs="+", type=_names(tuple(CAM_METHODS)), default=[list(CAM_METHODS)],
-                   help=f"CAM methods, space or comma separated (default: all of {', '.join(CAM_METHODS)})")
-    p.add_argument("--metrics", nargs="+", type=_names(METRICS), default=[list(METRICS)],
-                   help=f"metrics (default: all of {', '.join(METRICS)})")
-    p.add_argument("--count", type=int, default=500, help="test images (spread over classes; default 500)")
+    p.add_argument(
+        "--methods",
+        nargs="+",
+        type=_names(tuple(CAM_METHODS)),
+        default=[list(CAM_METHODS)],
+        help=f"CAM methods, space or comma separated (default: all of {', '.join(CAM_METHODS)})",
+    )
+    p.add_argument(
+        "--metrics",
+        nargs="+",
+        type=_names(METRICS),
+        default=[list(METRICS)],
+        help=f"metrics (default: all of {', '.join(METRICS)})",
+    )
+    p.add_argument(
+        "--count", type=int, default=500, help="test images (spread over classes; default 500)"
+    )
     p.add_argument("--twin", help="run directory of a classical twin (`qgcam train --classical`)")
     twin = ["gradcam" if m == "qgradcam" else m for m in CAM_METHODS]
-    p.add_argument("--twin-methods", nargs="+", type=_names(tuple(twin)), default=[["gradcam", "random"]],
-                   help="methods run on the twin (default: gradcam random)")
+    p.add_argument(
+        "--twin-methods",
+        nargs="+",
+        type=_names(tuple(twin)),
+        default=[["gradcam", "random"]],
+        help="methods run on the twin (default: gradcam random)",
+    )
     p.add_argument("--data-dir", help="dataset files (default: the embedded/default location)")
     p.add_argument("--steps", type=int, default=28, help="steps of the deletion/insertion curves")
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--backend", choices=("tfq", "tf"), default="tfq", help="VQC executor (same weights)")
+    p.add_argument(
+        "--backend", choices=("tfq", "tf"), default="tfq", help="VQC executor (same weights)"
+    )
     p.add_argument("--seed", type=int, default=0)
 
 
@@ -56,7 +77,11 @@ def run(args) -> int:
     from qgcam_tf.fileio import atomic_path, write_json_atomic
     from qgcam_tf.models import load_model, read_metadata
 
-    for name, value in (("--count", args.count), ("--steps", args.steps), ("--batch-size", args.batch_size)):
+    for name, value in (
+        ("--count", args.count),
+        ("--steps", args.steps),
+        ("--batch-size", args.batch_size),
+    ):
         if value < 1:
             raise ValueError(f"{name} must be >= 1, got {value}")
     methods, metrics = _flat(args.methods), _flat(args.metrics)
@@ -69,9 +94,13 @@ def run(args) -> int:
         if "logits" not in [layer.name for layer in twin.layers]:
             raise ValueError(f"--twin {args.twin!r} is not a classical twin (no 'logits' layer)")
         if tuple(twin.input_shape[1:]) != tuple(model.input_shape[1:]):
-            raise ValueError(f"--twin takes inputs {twin.input_shape[1:]}, the model {model.input_shape[1:]}")
+            raise ValueError(
+                f"--twin takes inputs {twin.input_shape[1:]}, the model {model.input_shape[1:]}"
+            )
     dataset = metadata.get("dataset", "mnist")
-    bundle = get_adapter(dataset).load({"data_dir": args.data_dir, "seed": args.seed, "batch_size": 64})
+    bundle = get_adapter(dataset).load(
+        {"data_dir": args.data_dir, "seed": args.seed, "batch_size": 64}
+    )
     if bundle.test_arrays is None:
         raise ValueError(f"dataset {dataset!r} provides no test arrays to evaluate on")
     x_test, y_test = bundle.test_arrays
@@ -92,21 +121,34 @@ def run(args) -> int:
             names = ["qgradcam" if m == "gradcam" else m for m in twin_methods]
             labels_twin = {n: f"twin:{m}" for n, m in zip(names, twin_methods)}
             twin_results = ev.evaluate_methods(
-                twin, images, methods=names, score_layer="logits", labels=labels_twin, progress=bar, **common
+                twin,
+                images,
+                methods=names,
+                score_layer="logits",
+                labels=labels_twin,
+                progress=bar,
+                **common,
             )
             accuracy["twin"] = float(np.mean(twin_results["_class_index"] == labels))
             results.update({k: v for k, v in twin_results.items() if not k.startswith("_")})
 
     rows = ev.summarize(results)
     os.makedirs(args.out, exist_ok=True)
-    csv_path, md_path = os.path.join(args.out, "evaluation.csv"), os.path.join(args.out, "evaluation.md")
+    csv_path, md_path = (
+        os.path.join(args.out, "evaluation.csv"),
+        os.path.join(args.out, "evaluation.md"),
+    )
     ev.write_tables(rows, csv_path, md_path)
     diff_rows = ev.paired_differences(results)
-    diff_csv, diff_md = (os.path.join(args.out, f"evaluation_vs_random.{ext}") for ext in ("csv", "md"))
+    diff_csv, diff_md = (
+        os.path.join(args.out, f"evaluation_vs_random.{ext}") for ext in ("csv", "md")
+    )
     if diff_rows:
         ev.write_tables(diff_rows, diff_csv, diff_md)
     curves = os.path.join(args.out, "evaluate_curves.png")
-    ev.plot_curves(results, curves, title=f"{dataset}: {len(images)} test images, mean curves (AUC)")
+    ev.plot_curves(
+        results, curves, title=f"{dataset}: {len(images)} test images, mean curves (AUC)"
+    )
     examples = os.path.join(args.out, "evaluate_maps.png")
     ev.plot_examples(images, results, examples)
     npz = os.path.join(args.out, "per_sample.npz")
@@ -119,27 +161,32 @@ def run(args) -> int:
     with atomic_path(npz, suffix=".npz") as tmp:
         np.savez_compressed(tmp, **arrays)
     summary = os.path.join(args.out, "evaluation.json")
-    write_json_atomic(summary, {
-        "model": os.path.abspath(args.model),
-        "twin": os.path.abspath(args.twin) if args.twin else None,
-        "dataset": dataset,
-        "count": len(images),
-        "accuracy_on_these_images": accuracy,
-        "methods": methods,
-        "twin_methods": twin_methods if twin is not None else [],
-        "metrics": metrics,
-        "steps": args.steps,
-        "backend": args.backend,
-        "seed": args.seed,
-        "rows": rows,
-        "vs_random": diff_rows,
-    })
+    write_json_atomic(
+        summary,
+        {
+            "model": os.path.abspath(args.model),
+            "twin": os.path.abspath(args.twin) if args.twin else None,
+            "dataset": dataset,
+            "count": len(images),
+            "accuracy_on_these_images": accuracy,
+            "methods": methods,
+            "twin_methods": twin_methods if twin is not None else [],
+            "metrics": metrics,
+            "steps": args.steps,
+            "backend": args.backend,
+            "seed": args.seed,
+            "rows": rows,
+            "vs_random": diff_rows,
+        },
+    )
     with open(md_path) as f:
         print(f.read(), end="")
     written = [csv_path, md_path, curves, examples, npz, summary]
     if diff_rows:
         with open(diff_md) as f:
-            print("\nper-image difference to the random baseline of the same model (mean ± 95% CI):")
+            print(
+                "\nper-image difference to the random baseline of the same model (mean ± 95% CI):"
+            )
             print(f.read(), end="")
         written += [diff_csv, diff_md]
     for path in written:
