@@ -30,8 +30,6 @@ import tensorflow as tf
 from qgcam_tf.tf_executor import (
     CompiledCircuit,
     UnsupportedGateError,
-    _embed_monomial,
-    _monomial,
     _Multi,
     _parse,
     _Single,
@@ -67,6 +65,7 @@ class DensityCircuit:
     _gate_matrix = CompiledCircuit._gate_matrix
     z_signs = CompiledCircuit.z_signs
     _apply_dense_rows = CompiledCircuit._apply_dense
+    _emit_multi = CompiledCircuit._emit_multi  # monomial gates fuse into one gather
 
     def __init__(self, circuit: cirq.Circuit, symbol_names: Sequence, *, qubits=None):
         qubits = list(qubits) if qubits is not None else sorted(circuit.all_qubits())
@@ -132,18 +131,6 @@ class DensityCircuit:
             if blocks:
                 program.append(("single", blocks))
         return program
-
-    def _emit_multi(self, program: list, op: _Multi) -> None:
-        mono = _monomial(op.matrix)
-        if mono is None:
-            program.append(("dense", op))
-            return
-        src, phase = _embed_monomial(op.qubits, *mono, self.n_qubits)
-        if program and program[-1][0] == "monomial":
-            src0, ph0 = program[-1][1]
-            program[-1] = ("monomial", (src0[src], phase * ph0[src]))
-        else:
-            program.append(("monomial", (src, phase)))
 
     # ---------------------------------------------------------------- execute
     def _run_superop(self, run: list, values: tf.Tensor) -> tf.Tensor:

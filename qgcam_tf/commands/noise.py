@@ -11,46 +11,30 @@ HELP = (
 )
 
 
-def _probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a probability in [0, 1], got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be a probability in [0, 1], got {text!r}")
-    return value
+def _typed(convert, ok, expected: str):
+    """An argparse type: ``convert(text)`` that must pass ``ok``, else one clear error."""
+
+    def parse(text: str):
+        error = argparse.ArgumentTypeError(f"must be {expected}, got {text!r}")
+        try:
+            value = convert(text)
+        except ValueError:
+            raise error from None
+        if not ok(value):
+            raise error
+        return value
+
+    return parse
 
 
-def _scale(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value >= 0.0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
-    return value
-
-
-def _shots(text: str):
-    if text.lower() == "none":
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an int >= 1 or 'none', got {text!r}")
-    return value
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an int >= 1, got {text!r}")
-    return value
+_probability = _typed(float, lambda v: 0.0 <= v <= 1.0, "a probability in [0, 1]")
+_scale = _typed(float, lambda v: 0.0 <= v < float("inf"), "a finite number >= 0")
+_positive = _typed(int, lambda v: v >= 1, "an int >= 1")
+_shots = _typed(
+    lambda t: None if t.lower() == "none" else int(t),
+    lambda v: v is None or v >= 1,
+    "an int >= 1 or 'none'",
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
