@@ -116,3 +116,19 @@ def test_quick_benchmark_writes_valid_json_and_markdown(tmp_path):
     assert r["machine"]["cpu"] in md and "| executor | n=4 |" in md
     assert "## Training" in md and "## Explanations" in md and "## Targets" in md
     assert r["targets"]["qgradcam_tf_over_gradcam"]["value"] == pytest.approx(r["qgradcam_over_gradcam"]["tf"])
+
+
+def test_update_doc_replaces_only_the_marked_block(tmp_path):
+    """The tables go between the markers; text around them is kept; no markers is an error."""
+    doc = tmp_path / "perf.md"
+    doc.write_text(f"# Perf\n\nintro\n\n{bm.DOC_BEGIN}\nold table\n{bm.DOC_END}\n\noutro\n")
+    bm.update_doc(str(doc), "# qgcam benchmark\n\nMachine: X\n\n## VQC\n\n| a |\n")
+    assert doc.read_text() == (
+        f"# Perf\n\nintro\n\n{bm.DOC_BEGIN}\nMachine: X\n\n### VQC\n\n| a |\n{bm.DOC_END}\n\noutro\n"
+    )
+    plain = tmp_path / "plain.md"
+    plain.write_text("no markers\n")
+    with pytest.raises(ValueError, match="has no .* block to update"):
+        bm.update_doc(str(plain), "x\n")
+    with pytest.raises(FileNotFoundError, match="not found"):
+        bm.update_doc(str(tmp_path / "missing.md"), "x\n")
