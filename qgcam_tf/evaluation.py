@@ -236,15 +236,26 @@ def write_tables(rows: list[dict], csv_path: str, md_path: str) -> None:
         f.write(_markdown(rows))
 
 
-def plot_curves(results: dict, path: str, *, title: str = "") -> None:
-    """Mean deletion and insertion curves of every method (one PNG, two panels)."""
+def plot_curves(results: dict, path: str, *, title: str = "") -> bool:
+    """Mean deletion and insertion curves of every method (one PNG, one panel per metric).
+
+    Returns:
+        False (and writes nothing) when the results hold neither curve.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    for ax, name in zip(axes, ("deletion", "insertion")):
+    names = [
+        n
+        for n in ("deletion", "insertion")
+        if any(n in r.get("curves", {}) for k, r in results.items() if not k.startswith("_"))
+    ]
+    if not names:
+        return False
+    fig, axes = plt.subplots(1, len(names), figsize=(5.5 * len(names), 4.2), squeeze=False)
+    for ax, name in zip(axes[0], names):
         for label, res in results.items():
             if label.startswith("_") or name not in res["curves"]:
                 continue
@@ -268,6 +279,7 @@ def plot_curves(results: dict, path: str, *, title: str = "") -> None:
     with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=110)
     plt.close(fig)
+    return True
 
 
 def plot_examples(images: np.ndarray, results: dict, path: str, *, columns: int = 6) -> None:

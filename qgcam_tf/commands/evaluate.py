@@ -146,7 +146,7 @@ def run(args) -> int:
     if diff_rows:
         ev.write_tables(diff_rows, diff_csv, diff_md)
     curves = os.path.join(args.out, "evaluate_curves.png")
-    ev.plot_curves(
+    has_curves = ev.plot_curves(
         results, curves, title=f"{dataset}: {len(images)} test images, mean curves (AUC)"
     )
     examples = os.path.join(args.out, "evaluate_maps.png")
@@ -181,7 +181,7 @@ def run(args) -> int:
     )
     with open(md_path) as f:
         print(f.read(), end="")
-    written = [csv_path, md_path, curves, examples, npz, summary]
+    written = [csv_path, md_path] + ([curves] if has_curves else []) + [examples, npz, summary]
     if diff_rows:
         with open(diff_md) as f:
             print(
