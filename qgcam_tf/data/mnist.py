@@ -177,7 +177,7 @@ def _load_bundle(options: dict):
         class_names=CLASS_NAMES,
         n_train=len(x_train),
         n_test=len(x_test),
-        model_kwargs={"conv_filters": (16, 32)},
+        model_kwargs={"conv_filters": (32, 64)},
         metadata={"dataset": "mnist", "input_shape": [28, 28, 1]},
         test_arrays=(x_test, y_test),
     )
