@@ -11,8 +11,8 @@ traced. The export has the two signatures of DESIGN.md:
 
 Inputs are checked inside the graph, so a bad request gets ``INVALID_ARGUMENT`` with a
 message saying what was expected, from ``tf.saved_model.load``, ``saved_model_cli`` and
-TF Serving alike. The signatures declare inputs of unknown rank for that reason: a declared
-shape would be rejected before the graph runs, with a message that names no model.
+TF Serving alike. The signatures declare inputs of unknown rank, so that nothing in the
+graph can take a declared dimension as given: the checks see the shape that arrives.
 
 The version directory is written under a temporary name and renamed, so a server watching
 ``EXPORT_DIR`` never sees half a version; ``assets.extra/tf_serving_warmup_requests`` holds
