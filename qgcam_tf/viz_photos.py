@@ -31,6 +31,7 @@ def save_photo_figure(
     probabilities: np.ndarray | None = None,
     labels: Sequence[int] | None = None,
     alpha: float = 0.45,
+    dpi: int = 100,
 ) -> str:
     """One row per photo: the photo, then its QGrad-CAM overlay for each class.
 
@@ -42,6 +43,7 @@ def save_photo_figure(
         probabilities: ``[B, C]`` model output, shown in the titles.
         labels: ``[B]`` true classes, shown in the titles.
         alpha: weight of the heatmap in the overlay.
+        dpi: resolution of the PNG.
 
     Returns:
         ``path``.
@@ -80,7 +82,7 @@ def save_photo_figure(
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
+        fig.savefig(tmp, dpi=dpi, format="png")
     plt.close(fig)
     return path
 
@@ -101,7 +103,7 @@ def explain_photo_figures(out_dir, images, cam, result, metadata, labels=None, *
                               labels=None if labels is None else labels[:n])]
 
 
-def test_split_figure(model, bundle, path: str, *, per_class: int = 2, seed: int = 0) -> str:
+def test_split_figure(model, bundle, path: str, *, per_class: int = 2, seed: int = 0, dpi: int = 100) -> str:
     """Fig. 5 from a photo bundle's test split: ``per_class`` photos of each class with the
     map of every class.
 
@@ -118,4 +120,5 @@ def test_split_figure(model, bundle, path: str, *, per_class: int = 2, seed: int
     for c in range(len(bundle.class_names)):
         picked += rng.permutation(np.flatnonzero(y == c))[:per_class].tolist()
     maps, probs = class_maps(QGradCAM(model), x[picked], len(bundle.class_names))
-    return save_photo_figure(x[picked], maps, bundle.class_names, path, probabilities=probs, labels=y[picked])
+    return save_photo_figure(x[picked], maps, bundle.class_names, path, probabilities=probs, labels=y[picked],
+                             dpi=dpi)

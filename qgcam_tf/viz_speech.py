@@ -46,6 +46,7 @@ def save_speech_figure(
     *,
     titles: Sequence[str] | None = None,
     alpha: float = 0.5,
+    dpi: int = 100,
 ) -> str:
     """One row per clip: log-mel spectrogram | QGrad-CAM overlay, each over a band marking
     speech (green) and non-speech (grey) frames.
@@ -58,6 +59,7 @@ def save_speech_figure(
         path: PNG to write.
         titles: one label per clip (e.g. "noisy, predicted noisy").
         alpha: weight of the heatmap in the overlay.
+        dpi: resolution of the PNG.
 
     Returns:
         ``path``.
@@ -92,7 +94,7 @@ def save_speech_figure(
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
+        fig.savefig(tmp, dpi=dpi, format="png")
     plt.close(fig)
     return path
 
@@ -121,7 +123,7 @@ def explain_speech_figures(out_dir, images, cam, result, metadata, labels=None, 
     return [save_speech_figure(images[:n], result.maps[:n], speech, out, titles=titles)]
 
 
-def test_split_figure(model, bundle, path: str, *, per_class: int = 2, seed: int = 0) -> str:
+def test_split_figure(model, bundle, path: str, *, per_class: int = 2, seed: int = 0, dpi: int = 100) -> str:
     """Figs. 6-7 from a speech bundle's test split, with the speech band of the *clean* signal.
 
     Picks at random ``per_class`` correctly classified clips of each class among those with
@@ -153,4 +155,4 @@ def test_split_figure(model, bundle, path: str, *, per_class: int = 2, seed: int
         raise ValueError("no correctly classified test clips with speech and non-speech frames")
     names = bundle.class_names
     titles = [f"{names[y[i]]} (attention ratio {ratio[i]:.2f})" for i in picked]
-    return save_speech_figure(x[picked], result.maps[picked], marks[picked], path, titles=titles)
+    return save_speech_figure(x[picked], result.maps[picked], marks[picked], path, titles=titles, dpi=dpi)

@@ -4,7 +4,7 @@ then explain (Fig. 5: each photo with the maps of both classes).
 Example (the shared 1000-photo sample; the full Kaggle set works the same with
 --data-dir kaggle/ holding train/):
     python scripts/dogs_vs_cats.py --data-dir ../shared/data/dogs-vs-cats-mini \
-        --out runs/dogs_vs_cats --epochs 30 --baseline
+        --out runs/dogs_vs_cats --epochs 30 --qubits 8 --baseline
 """
 
 import argparse
@@ -21,7 +21,8 @@ def parse_args(argv=None):
     p.add_argument("--out", default="runs/dogs_vs_cats", help="run directory (the twin: OUT-classical)")
     p.add_argument("--epochs", type=int, default=30, choices=range(1, 501), metavar="1..500")
     p.add_argument("--image-size", type=int, default=64, choices=range(16, 513), metavar="16..512")
-    p.add_argument("--qubits", type=int, default=4, choices=range(2, 17), metavar="2..16")
+    p.add_argument("--qubits", type=int, default=8, choices=range(2, 17), metavar="2..16")
+    p.add_argument("--learning-rate", type=float, default=2e-3, help="Adam step (0 < lr <= 0.1)")
     p.add_argument("--depth", type=int, default=2, choices=range(1, 9), metavar="1..8")
     p.add_argument("--limit", type=int, default=None, help="use only this many training photos")
     p.add_argument("--baseline", action="store_true", help="also train the classical twin")
@@ -32,6 +33,8 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if not 0.0 < args.learning_rate <= 0.1:
+        raise SystemExit(f"--learning-rate must be in (0, 0.1], got {args.learning_rate}")
     from qgcam_tf.cli import main as qgcam
     from qgcam_tf.data.registry import get_adapter
     from qgcam_tf.models import load_model
@@ -40,7 +43,7 @@ def main(argv=None) -> int:
     common = ["--data-dir", args.data_dir, "--seed", str(args.seed)]
     train = ["train", "--dataset", "dogs-vs-cats", *common, "--image-size", str(args.image_size),
              "--epochs", str(args.epochs), "--qubits", str(args.qubits), "--depth", str(args.depth),
-             "--batch-size", "32", "--force"]
+             "--learning-rate", str(args.learning_rate), "--batch-size", "32", "--force"]
     if args.limit:
         train += ["--limit", str(args.limit)]
     runs = [(args.out, [])] + ([(args.out + "-classical", ["--classical"])] if args.baseline else [])
@@ -50,7 +53,7 @@ def main(argv=None) -> int:
     bundle = get_adapter("dogs-vs-cats").load({"data_dir": args.data_dir, "image_size": args.image_size,
                                                "seed": args.seed, "limit": 1})
     figure = args.figure or os.path.join(args.out, "dogs_vs_cats_test_split.png")
-    print("wrote", test_split_figure(load_model(args.out, backend="tf"), bundle, figure, seed=args.seed))
+    print("wrote", test_split_figure(load_model(args.out), bundle, figure, seed=args.seed))
     return qgcam(["explain", "--model", args.out, "--dataset", "dogs-vs-cats", *common,
                   "--out", os.path.join(args.out, "explain"), "--count", "6"])
 

@@ -54,7 +54,7 @@ def main(argv=None) -> int:
         "snr_db": args.snr_db, "seed": args.seed, "limit": args.limit,
     })
     figure = args.figure or os.path.join(args.out, "speech_test_split.png")
-    print("wrote", test_split_figure(load_model(args.out, backend="tf"), bundle, figure, seed=args.seed))
+    print("wrote", test_split_figure(load_model(args.out), bundle, figure, seed=args.seed))
     return qgcam(["explain", "--model", args.out, "--dataset", "speech", *common,
                   "--out", os.path.join(args.out, "explain"), "--count", "6"])
 

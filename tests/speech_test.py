@@ -179,6 +179,7 @@ def test_background_attention_uses_correct_clips_only():
     assert got["background_attention_n"] == {"noisy": int(noisy.sum()), "clean": int(clean.sum())}
     if noisy.any():
         np.testing.assert_allclose(got["background_attention"], ratio[noisy].mean(), rtol=1e-5)
+        np.testing.assert_allclose(got["background_attention_median"]["noisy"], np.median(ratio[noisy]), rtol=1e-5)
     if clean.any():
         np.testing.assert_allclose(got["background_attention_clean"], ratio[clean].mean(), rtol=1e-5)
 

@@ -43,6 +43,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--noise-dir", help="speech: folder of background-noise recordings")
     p.add_argument("--snr-db", help="speech: SNR of the noisy clips in dB, a number or LOW:HIGH")
     p.add_argument("--image-size", type=_positive(int), help="dogs-vs-cats: side of the square input")
+    p.add_argument("--recalibrate-bn", action="store_true",
+                   help="after training, recompute BatchNorm statistics on the training data, "
+                        "save, and measure the test accuracy again (qgcam_tf/recalibrate.py)")
 
 
 def dataset_options(args) -> dict:
@@ -83,12 +86,17 @@ def run(args) -> int:
         force=args.force,
     )
     extra_metrics = getattr(adapter, "extra_metrics", None)  # e.g. speech: background_attention
-    if extra_metrics is not None:
+    if extra_metrics is not None or args.recalibrate_bn:
         import os
 
         from qgcam_tf.fileio import write_json_atomic
 
-        metrics.update(extra_metrics(bundle, args.out))
+        if args.recalibrate_bn:
+            from qgcam_tf.recalibrate import recalibrate_run
+
+            metrics.update(recalibrate_run(args.out, bundle))
+        if extra_metrics is not None:
+            metrics.update(extra_metrics(bundle, args.out))
         write_json_atomic(os.path.join(args.out, "metrics.json"), metrics)
     print(json.dumps(metrics, indent=2))
     return 0

@@ -18,7 +18,8 @@ Speech / non-speech marks come from the clean clip's frame energies; a map's
 Options (``qgcam train --option KEY=VALUE`` or the dedicated flags): ``noise_dir``,
 ``noise`` (comma list of ``recorded,white,pink,brown``), ``snr_db`` (``5`` or a range
 ``0:10``), ``labels`` (``binary``: clean/noisy, or ``type``: clean + one class per noise
-kind), ``duration_s``, ``test_fraction``, ``limit``, ``seed``, ``batch_size``.
+kind), ``duration_s``, ``fmax`` (top of the mel filterbank, Hz; default 7600), ``test_fraction``,
+``limit``, ``seed``, ``batch_size``.
 """
 
 from __future__ import annotations
@@ -250,7 +251,8 @@ def load_speech(options: dict) -> SpeechBundle:
         raise ValueError(f"labels must be 'binary' or 'type', got {labels!r}")
     kinds = _parse_kinds(options.get("noise"), noise_dir)
     snr = _parse_snr(options.get("snr_db", 5))
-    cfg = audio.SpectrogramConfig(duration_s=float(options.get("duration_s", 1.0)))
+    cfg = audio.SpectrogramConfig(duration_s=float(options.get("duration_s", 1.0)),
+                                  fmax=float(options.get("fmax", 7600.0)))
     splits = find_clips(options.get("data_dir"), test_fraction=float(options.get("test_fraction", 0.2)), seed=seed)
     rng = np.random.default_rng(seed)
     limit = options.get("limit")
@@ -290,7 +292,7 @@ def load_speech(options: dict) -> SpeechBundle:
                   # what `load` needs to rebuild this test split (e.g. for `qgcam explain`)
                   "options": {"data_dir": options.get("data_dir"), "noise_dir": noise_dir,
                               "noise": ",".join(kinds), "snr_db": str(options.get("snr_db", 5)),
-                              "labels": labels, "duration_s": cfg.duration_s,
+                              "labels": labels, "duration_s": cfg.duration_s, "fmax": cfg.fmax,
                               "test_fraction": float(options.get("test_fraction", 0.2))}},
         test_arrays=(x_te, y_te),
         test_speech_frames=marks_te,
@@ -350,7 +352,8 @@ def background_attention(model, images, labels, speech, class_names, *, batch_si
 
     Returns:
         ``{"background_attention": noisy mean, "background_attention_clean": clean mean,
-        "background_attention_n": {"noisy": k, "clean": m}}``
+        "background_attention_n": {"noisy": k, "clean": m},
+        "background_attention_median": {"noisy": ..., "clean": ...}}``
     """
     from qgcam_tf.gradcam import QGradCAM
 
@@ -361,11 +364,14 @@ def background_attention(model, images, labels, speech, class_names, *, batch_si
     out = {}
     for name, mask in (("noisy", correct & ~clean), ("clean", correct & clean)):
         vals = ratio[mask & np.isfinite(ratio)]
-        out[name] = (float(vals.mean()) if vals.size else None, int(vals.size))
+        out[name] = (float(vals.mean()) if vals.size else None, int(vals.size),
+                     float(np.median(vals)) if vals.size else None)
     return {
         "background_attention": out["noisy"][0],
         "background_attention_clean": out["clean"][0],
         "background_attention_n": {"noisy": out["noisy"][1], "clean": out["clean"][1]},
+        # the ratio is bounded by 1/share, so clips with few non-speech frames weigh on the mean
+        "background_attention_median": {"noisy": out["noisy"][2], "clean": out["clean"][2]},
     }
 
 
