@@ -205,6 +205,6 @@ def load_model(run_dir: str, *, backend: str | None = None, jit_compile: bool = 
         raise FileNotFoundError(f"{weights!r} not found")
     try:
         model.load_weights(weights)
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, KeyError) as e:  # h5py raises KeyError for foreign layouts
         raise ValueError(f"cannot read weights {weights!r}: {e}") from None
     return model

@@ -93,6 +93,17 @@ def _imports(path: str, modules: dict[str, str]) -> tuple[set[str], set[str]]:
     return local, external
 
 
+def _top_level_imports(path: str) -> set[str]:
+    tree = ast.parse(open(os.path.join(ROOT, path)).read())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
 def _deps(local, external, own=None) -> str:
     items = sorted(f'":{t}"' for t in local if t != own) + sorted(f'requirement("{e}")' for e in external)
     if not items:
@@ -116,14 +127,24 @@ def render() -> str:
         local, external = _imports(path, modules)
         local |= _dynamic(path, modules)
         out.append(f'py_library(\n    name = "{_target(path)}",\n    srcs = ["{path}"],\n{_deps(local, external, _target(path))})\n')
+    helpers = {
+        os.path.basename(p)[:-3]: p
+        for p in _files("tests")
+        if not p.endswith("_test.py") and os.path.basename(p) != "conftest.py"
+    }
     for path in _files("tests"):
         if not path.endswith("_test.py"):
             continue
         local, external = _imports(path, modules)
+        extra = sorted(helpers[n] for n in _top_level_imports(path) if n in helpers)
+        for helper in extra:  # shared test helpers bring their own imports
+            more_local, more_external = _imports(helper, modules)
+            local, external = local | more_local, external | more_external
         local.add("qgcam_tf")
         name = os.path.basename(path)[:-3]
+        srcs = ", ".join(f'"{s}"' for s in [path, "tests/conftest.py", *extra])
         out.append(
-            f'py_test(\n    name = "{name}",\n    size = "large",\n    srcs = ["{path}", "tests/conftest.py"],\n'
+            f'py_test(\n    name = "{name}",\n    size = "large",\n    srcs = [{srcs}],\n'
             f'    main = "{path}",\n{_deps(local, external | {"pytest"})})\n'
         )
     return "\n".join(out)
