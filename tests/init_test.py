@@ -1,0 +1,33 @@
+"""Tests for the public API in qgcam_tf/__init__.py."""
+
+import importlib
+import os
+import subprocess
+import sys
+
+import pytest
+
+import qgcam_tf as qg
+
+
+def test_every_public_name_resolves_to_its_module():
+    """Each name in __all__ is importable and is the object defined in its module."""
+    for name in qg.__all__:
+        obj = getattr(qg, name)
+        module = importlib.import_module(qg._EXPORTS[name])
+        assert getattr(module, name) is obj
+
+
+def test_unknown_name_raises_attribute_error():
+    """A name outside the API is an AttributeError that names it."""
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        qg.nope  # noqa: B018
+
+
+def test_import_sets_legacy_keras_before_tensorflow():
+    """Importing qgcam_tf in a clean process sets TF_USE_LEGACY_KERAS=1 and keeps TF unloaded."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
+    env["PYTHONPATH"] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = "import os, sys, qgcam_tf; print(os.environ['TF_USE_LEGACY_KERAS'], 'tensorflow' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["1", "False"]
