@@ -185,9 +185,10 @@ def run_sweep(
         }
         for name, values in [("accuracy", acc)] + list(metric.items()):
             values = np.asarray(values, np.float64)  # [reps, B]
-            row[f"{name}_mean"] = float(values.mean())
-            row[f"{name}_std"] = float(values.mean(axis=1).std(ddof=1)) if reps > 1 else 0.0
-            row[f"{name}_ci95"] = mean_ci(values.mean(axis=0))[1]
+            std = float(values.mean(axis=1).std(ddof=1)) if reps > 1 else 0.0
+            row[f"{name}_mean"] = round(float(values.mean()), 6)
+            row[f"{name}_std"] = round(std, 6)
+            row[f"{name}_ci95"] = round(mean_ci(values.mean(axis=0))[1], 6)
         row["seconds"] = round(time.time() - start, 1)
         rows.append(row)
     return rows, example
