@@ -43,7 +43,8 @@ def main(argv=None) -> int:
     common = ["--data-dir", args.data_dir, "--seed", str(args.seed)]
     train = ["train", "--dataset", "dogs-vs-cats", *common, "--image-size", str(args.image_size),
              "--epochs", str(args.epochs), "--qubits", str(args.qubits), "--depth", str(args.depth),
-             "--learning-rate", str(args.learning_rate), "--batch-size", "32", "--force"]
+             "--learning-rate", str(args.learning_rate), "--batch-size", "32", "--recalibrate-bn",
+             "--force"]
     if args.limit:
         train += ["--limit", str(args.limit)]
     runs = [(args.out, [])] + ([(args.out + "-classical", ["--classical"])] if args.baseline else [])
@@ -53,7 +54,7 @@ def main(argv=None) -> int:
     bundle = get_adapter("dogs-vs-cats").load({"data_dir": args.data_dir, "image_size": args.image_size,
                                                "seed": args.seed, "limit": 1})
     figure = args.figure or os.path.join(args.out, "dogs_vs_cats_test_split.png")
-    print("wrote", test_split_figure(load_model(args.out), bundle, figure, seed=args.seed))
+    print("wrote", test_split_figure(load_model(args.out), bundle, figure, seed=args.seed, dpi=72))
     return qgcam(["explain", "--model", args.out, "--dataset", "dogs-vs-cats", *common,
                   "--out", os.path.join(args.out, "explain"), "--count", "6"])
 

@@ -44,7 +44,7 @@ def main(argv=None) -> int:
         options += ["--option", f"noise={args.noise}"]
     train = ["train", "--dataset", "speech", *common, *options, "--out", args.out, "--epochs",
              str(args.epochs), "--qubits", str(args.qubits), "--depth", str(args.depth),
-             "--batch-size", "32", "--force"]
+             "--batch-size", "32", "--recalibrate-bn", "--force"]
     if args.limit:
         train += ["--limit", str(args.limit)]
     if qgcam(train):
@@ -54,7 +54,7 @@ def main(argv=None) -> int:
         "snr_db": args.snr_db, "seed": args.seed, "limit": args.limit,
     })
     figure = args.figure or os.path.join(args.out, "speech_test_split.png")
-    print("wrote", test_split_figure(load_model(args.out), bundle, figure, seed=args.seed))
+    print("wrote", test_split_figure(load_model(args.out), bundle, figure, seed=args.seed, dpi=72))
     return qgcam(["explain", "--model", args.out, "--dataset", "speech", *common,
                   "--out", os.path.join(args.out, "explain"), "--count", "6"])
 
