@@ -180,23 +180,26 @@ def _permute(state: tf.Tensor, src: np.ndarray) -> tf.Tensor:
 
 def _kron(mats: tf.Tensor) -> tf.Tensor:
     """Kronecker product of ``[..., k, 2, 2]`` along the ``k`` axis: ``[..., 2**k, 2**k]``."""
-    k = mats.shape[-3]
-    out = mats[..., 0, :, :]
-    for j in range(1, k):
-        m = mats[..., j, :, :]
+    factors = tf.unstack(mats, axis=-3)  # one op (its gradient: one stack), not k slices
+    out = factors[0]
+    for m in factors[1:]:
         d = out.shape[-1]
-        out = out[..., :, None, :, None] * m[..., None, :, None, :]
-        out = tf.reshape(out, tf.concat([tf.shape(out)[:-4], [2 * d, 2 * d]], axis=0))
+        lead = tf.shape(out)[:-2]
+        # reshapes, not strided slices: their gradients are reshapes too
+        a = tf.reshape(out, tf.concat([lead, [d, 1, d, 1]], axis=0))
+        b = tf.reshape(m, tf.concat([tf.shape(m)[:-2], [1, 2, 1, 2]], axis=0))
+        out = tf.reshape(a * b, tf.concat([lead, [2 * d, 2 * d]], axis=0))
     return out
 
 
 def _kron_vectors(vecs: tf.Tensor) -> tf.Tensor:
     """Kronecker product of ``[B, k, 2]`` along ``k``, as a balanced tree: ``[B, 2**k]``."""
-    parts = [vecs[:, j, :] for j in range(vecs.shape[1])]
+    parts = tf.unstack(vecs, axis=1)
     while len(parts) > 1:
         joined = []
         for a, b in zip(parts[0::2], parts[1::2]):
-            joined.append(tf.reshape(a[:, :, None] * b[:, None, :], [-1, a.shape[1] * b.shape[1]]))
+            outer = tf.expand_dims(a, 2) * tf.expand_dims(b, 1)
+            joined.append(tf.reshape(outer, [-1, a.shape[1] * b.shape[1]]))
         if len(parts) % 2:
             joined.append(parts[-1])
         parts = joined
@@ -439,8 +442,8 @@ class CompiledCircuit:
         """``[..., G, 2, 2]`` matrices ``e^{i pi t s}((1+w)/2 I + (1-w)/2 P)`` for ``angles`` t."""
         half = (0.5 * np.pi) * angles
         # w = e^{i pi t}: (1+w)/2 = e^{i half} cos(half), (1-w)/2 = -i e^{i half} sin(half)
-        cos = tf.complex(tf.cos(half), tf.zeros_like(half))[..., None, None]
-        sin = tf.complex(tf.zeros_like(half), -tf.sin(half))[..., None, None]
+        cos = tf.expand_dims(tf.expand_dims(tf.complex(tf.cos(half), tf.zeros_like(half)), -1), -1)
+        sin = tf.expand_dims(tf.expand_dims(tf.complex(tf.zeros_like(half), -tf.sin(half)), -1), -1)
         m = cos * tf.constant(np.eye(2), tf.complex64) + sin * tf.constant(paulis, tf.complex64)
         if np.allclose(shifts, 0.0):  # rx/ry/rz: global_shift -1/2, no phase
             return m
@@ -475,9 +478,10 @@ class CompiledCircuit:
     def _fuse(pool: tf.Tensor, table: np.ndarray, batched: bool) -> tf.Tensor:
         """Products over a block's runs: ``[(B,) k, 2, 2]`` (gate ``l`` acts after ``l-1``)."""
         g = tf.gather(pool, tf.constant(table), axis=1 if batched else 0)
-        m = g[:, 0] if batched else g[0]
-        for l in range(1, table.shape[0]):
-            m = tf.linalg.matmul(g[:, l] if batched else g[l], m)
+        steps = tf.unstack(g, axis=1 if batched else 0)
+        m = steps[0]
+        for step in steps[1:]:
+            m = tf.linalg.matmul(step, m)
         return m
 
     def state(self, symbol_values: tf.Tensor, shared_values: tf.Tensor | None = None) -> tf.Tensor:
@@ -525,7 +529,7 @@ class CompiledCircuit:
         mats = self._fuse(pool, block.table, block.batched)  # [(B,) k, 2, 2]
         for start, size in block.chunks:
             q0 = block.qubits[start]
-            sub = mats[..., start : start + size, :, :]
+            sub = mats[..., start : start + size, :, :] if len(block.chunks) > 1 else mats
             m = _kron(sub) if size > 1 else sub[..., 0, :, :]  # [(B,) C, C]
             c, rest = 2**size, 2 ** (n - q0 - size)
             if rest == 1:
