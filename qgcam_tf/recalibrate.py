@@ -20,7 +20,9 @@ import tf_keras as keras
 __all__ = ["recalibrate_batchnorm", "recalibrate_run"]
 
 
-def recalibrate_batchnorm(model: keras.Model, dataset: tf.data.Dataset, *, max_batches: int | None = None) -> int:
+def recalibrate_batchnorm(
+    model: keras.Model, dataset: tf.data.Dataset, *, max_batches: int | None = None
+) -> int:
     """Sets every BatchNormalization layer's moving mean/variance to the statistics of its
     inputs over ``dataset`` (inference mode, final weights), layer by layer in model order.
 
@@ -35,7 +37,7 @@ def recalibrate_batchnorm(model: keras.Model, dataset: tf.data.Dataset, *, max_b
     Raises:
         ValueError: ``dataset`` is empty.
     """
-    layers = [l for l in model.layers if isinstance(l, keras.layers.BatchNormalization)]
+    layers = [x for x in model.layers if isinstance(x, keras.layers.BatchNormalization)]
     for layer in layers:
         probe = keras.Model(model.inputs, layer.input)
         axes = None
@@ -82,4 +84,8 @@ def recalibrate_run(run_dir: str, bundle) -> dict:
     recalibrate_batchnorm(model, bundle.train)
     after = _accuracy(model, bundle.test)
     save_model(model, run_dir, metadata=read_metadata(os.path.join(run_dir)))
-    return {"test_accuracy": after, "test_accuracy_before_bn_recalibration": before, "bn_recalibrated": True}
+    return {
+        "test_accuracy": after,
+        "test_accuracy_before_bn_recalibration": before,
+        "bn_recalibrated": True,
+    }

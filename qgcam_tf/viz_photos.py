@@ -62,7 +62,8 @@ def save_photo_figure(
     maps = np.asarray(maps, np.float32)
     if images.ndim != 4 or maps.shape != (len(class_names),) + images.shape[:3]:
         raise ValueError(
-            f"need images [B, H, W, C] and maps [{len(class_names)}, B, H, W]; got {images.shape}, {maps.shape}"
+            f"need images [B, H, W, C] and maps [{len(class_names)}, B, H, W]; "
+            f"got {images.shape}, {maps.shape}"
         )
     n, c = len(images), len(class_names)
     fig, axes = plt.subplots(n, c + 1, figsize=(1.7 * (c + 1), 1.8 * n), squeeze=False)
@@ -71,7 +72,9 @@ def save_photo_figure(
         if labels is not None:
             head = f"true {class_names[int(labels[i])]}"
         if probabilities is not None:
-            head += f", p({class_names[int(np.argmax(probabilities[i]))]})={probabilities[i].max():.2f}"
+            head += (
+                f", p({class_names[int(np.argmax(probabilities[i]))]})={probabilities[i].max():.2f}"
+            )
         axes[i, 0].imshow(np.clip(images[i], 0, 1))
         axes[i, 0].set_title(head, fontsize=7)
         for k in range(c):
@@ -87,8 +90,9 @@ def save_photo_figure(
     return path
 
 
-def explain_photo_figures(out_dir, images, cam, result, metadata, labels=None, *,
-                          max_photos: int = 6) -> list[str]:
+def explain_photo_figures(
+    out_dir, images, cam, result, metadata, labels=None, *, max_photos: int = 6
+) -> list[str]:
     """``qgcam explain`` hook (``DatasetAdapter.explain_figures``): each photo with its maps
     for every class (paper Fig. 5).
 
@@ -99,11 +103,21 @@ def explain_photo_figures(out_dir, images, cam, result, metadata, labels=None, *
     n = min(len(images), max_photos)
     maps, probs = class_maps(cam, images[:n], len(names))
     out = os.path.join(out_dir, "photos_qgradcam.png")
-    return [save_photo_figure(images[:n], maps, names, out, probabilities=probs,
-                              labels=None if labels is None else labels[:n])]
+    return [
+        save_photo_figure(
+            images[:n],
+            maps,
+            names,
+            out,
+            probabilities=probs,
+            labels=None if labels is None else labels[:n],
+        )
+    ]
 
 
-def test_split_figure(model, bundle, path: str, *, per_class: int = 2, seed: int = 0, dpi: int = 100) -> str:
+def test_split_figure(
+    model, bundle, path: str, *, per_class: int = 2, seed: int = 0, dpi: int = 100
+) -> str:
     """Fig. 5 from a photo bundle's test split: ``per_class`` photos of each class with the
     map of every class.
 
@@ -120,5 +134,6 @@ def test_split_figure(model, bundle, path: str, *, per_class: int = 2, seed: int
     for c in range(len(bundle.class_names)):
         picked += rng.permutation(np.flatnonzero(y == c))[:per_class].tolist()
     maps, probs = class_maps(QGradCAM(model), x[picked], len(bundle.class_names))
-    return save_photo_figure(x[picked], maps, bundle.class_names, path, probabilities=probs, labels=y[picked],
-                             dpi=dpi)
+    return save_photo_figure(
+        x[picked], maps, bundle.class_names, path, probabilities=probs, labels=y[picked], dpi=dpi
+    )

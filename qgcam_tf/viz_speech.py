@@ -27,10 +27,21 @@ def _band(speech: np.ndarray) -> np.ndarray:
 def _draw(ax, image: np.ndarray, speech: np.ndarray, title: str) -> None:
     n_mels, n_frames = image.shape[:2]
     band_h = max(2.0, n_mels / 12)
-    ax.imshow(image, origin="lower", aspect="auto", cmap=None if image.ndim == 3 else "magma",
-              extent=(-0.5, n_frames - 0.5, -0.5, n_mels - 0.5), vmin=0.0, vmax=1.0)
-    ax.imshow(_band(speech), origin="lower", aspect="auto",
-              extent=(-0.5, n_frames - 0.5, -1.5 - band_h, -1.5))
+    ax.imshow(
+        image,
+        origin="lower",
+        aspect="auto",
+        cmap=None if image.ndim == 3 else "magma",
+        extent=(-0.5, n_frames - 0.5, -0.5, n_mels - 0.5),
+        vmin=0.0,
+        vmax=1.0,
+    )
+    ax.imshow(
+        _band(speech),
+        origin="lower",
+        aspect="auto",
+        extent=(-0.5, n_frames - 0.5, -1.5 - band_h, -1.5),
+    )
     ax.set_ylim(-1.5 - band_h, n_mels - 0.5)
     ax.set_xlim(-0.5, n_frames - 0.5)
     ax.set_title(title, fontsize=8)
@@ -99,8 +110,9 @@ def save_speech_figure(
     return path
 
 
-def explain_speech_figures(out_dir, images, cam, result, metadata, labels=None, *,
-                           max_clips: int = 6) -> list[str]:
+def explain_speech_figures(
+    out_dir, images, cam, result, metadata, labels=None, *, max_clips: int = 6
+) -> list[str]:
     """``qgcam explain`` hook (``DatasetAdapter.explain_figures``): Figs. 6-7 for the inputs.
 
     The speech band is recovered from each input's own energy
@@ -123,7 +135,9 @@ def explain_speech_figures(out_dir, images, cam, result, metadata, labels=None, 
     return [save_speech_figure(images[:n], result.maps[:n], speech, out, titles=titles)]
 
 
-def test_split_figure(model, bundle, path: str, *, per_class: int = 2, seed: int = 0, dpi: int = 100) -> str:
+def test_split_figure(
+    model, bundle, path: str, *, per_class: int = 2, seed: int = 0, dpi: int = 100
+) -> str:
     """Figs. 6-7 from a speech bundle's test split, with the speech band of the *clean* signal.
 
     Picks at random ``per_class`` correctly classified clips of each class among those with
@@ -155,4 +169,6 @@ def test_split_figure(model, bundle, path: str, *, per_class: int = 2, seed: int
         raise ValueError("no correctly classified test clips with speech and non-speech frames")
     names = bundle.class_names
     titles = [f"{names[y[i]]} (attention ratio {ratio[i]:.2f})" for i in picked]
-    return save_speech_figure(x[picked], result.maps[picked], marks[picked], path, titles=titles, dpi=dpi)
+    return save_speech_figure(
+        x[picked], result.maps[picked], marks[picked], path, titles=titles, dpi=dpi
+    )

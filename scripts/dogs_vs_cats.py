@@ -16,9 +16,13 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--data-dir", required=True, help="Kaggle train/ (+ test/) or class folders")
-    p.add_argument("--out", default="runs/dogs_vs_cats", help="run directory (the twin: OUT-classical)")
+    p.add_argument(
+        "--out", default="runs/dogs_vs_cats", help="run directory (the twin: OUT-classical)"
+    )
     p.add_argument("--epochs", type=int, default=30, choices=range(1, 501), metavar="1..500")
     p.add_argument("--image-size", type=int, default=64, choices=range(16, 513), metavar="16..512")
     p.add_argument("--qubits", type=int, default=8, choices=range(2, 17), metavar="2..16")
@@ -27,7 +31,9 @@ def parse_args(argv=None):
     p.add_argument("--limit", type=int, default=None, help="use only this many training photos")
     p.add_argument("--baseline", action="store_true", help="also train the classical twin")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--figure", help="paper-style figure PNG (default OUT/dogs_vs_cats_test_split.png)")
+    p.add_argument(
+        "--figure", help="paper-style figure PNG (default OUT/dogs_vs_cats_test_split.png)"
+    )
     return p.parse_args(argv)
 
 
@@ -41,22 +47,53 @@ def main(argv=None) -> int:
     from qgcam_tf.viz_photos import test_split_figure
 
     common = ["--data-dir", args.data_dir, "--seed", str(args.seed)]
-    train = ["train", "--dataset", "dogs-vs-cats", *common, "--image-size", str(args.image_size),
-             "--epochs", str(args.epochs), "--qubits", str(args.qubits), "--depth", str(args.depth),
-             "--learning-rate", str(args.learning_rate), "--batch-size", "32", "--recalibrate-bn",
-             "--force"]
+    train = [
+        "train",
+        "--dataset",
+        "dogs-vs-cats",
+        *common,
+        "--image-size",
+        str(args.image_size),
+        "--epochs",
+        str(args.epochs),
+        "--qubits",
+        str(args.qubits),
+        "--depth",
+        str(args.depth),
+        "--learning-rate",
+        str(args.learning_rate),
+        "--batch-size",
+        "32",
+        "--recalibrate-bn",
+        "--force",
+    ]
     if args.limit:
         train += ["--limit", str(args.limit)]
-    runs = [(args.out, [])] + ([(args.out + "-classical", ["--classical"])] if args.baseline else [])
+    runs = [(args.out, [])] + (
+        [(args.out + "-classical", ["--classical"])] if args.baseline else []
+    )
     for out, extra in runs:
         if qgcam([*train, "--out", out, *extra]):
             return 1
-    bundle = get_adapter("dogs-vs-cats").load({"data_dir": args.data_dir, "image_size": args.image_size,
-                                               "seed": args.seed, "limit": 1})
+    bundle = get_adapter("dogs-vs-cats").load(
+        {"data_dir": args.data_dir, "image_size": args.image_size, "seed": args.seed, "limit": 1}
+    )
     figure = args.figure or os.path.join(args.out, "dogs_vs_cats_test_split.png")
     print("wrote", test_split_figure(load_model(args.out), bundle, figure, seed=args.seed, dpi=72))
-    return qgcam(["explain", "--model", args.out, "--dataset", "dogs-vs-cats", *common,
-                  "--out", os.path.join(args.out, "explain"), "--count", "6"])
+    return qgcam(
+        [
+            "explain",
+            "--model",
+            args.out,
+            "--dataset",
+            "dogs-vs-cats",
+            *common,
+            "--out",
+            os.path.join(args.out, "explain"),
+            "--count",
+            "6",
+        ]
+    )
 
 
 if __name__ == "__main__":

@@ -16,15 +16,23 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--data-dir", help="mnist.npz or an IDX folder (default: the embedded copy)")
     p.add_argument("--out", default="runs/mnist", help="run directory")
     p.add_argument("--epochs", type=int, default=2, choices=range(1, 201), metavar="1..200")
     p.add_argument("--qubits", type=int, default=10, choices=range(10, 17), metavar="10..16")
     p.add_argument("--depth", type=int, default=2, choices=range(1, 9), metavar="1..8")
     p.add_argument("--limit", type=int, default=None, help="use only this many training digits")
-    p.add_argument("--count", type=int, default=10, choices=range(1, 101), metavar="1..100",
-                   help="test digits to explain")
+    p.add_argument(
+        "--count",
+        type=int,
+        default=10,
+        choices=range(1, 101),
+        metavar="1..100",
+        help="test digits to explain",
+    )
     p.add_argument("--seed", type=int, default=0)
     return p.parse_args(argv)
 
@@ -34,14 +42,43 @@ def main(argv=None) -> int:
     from qgcam_tf.cli import main as qgcam
 
     data = ["--data-dir", args.data_dir] if args.data_dir else []
-    train = ["train", "--dataset", "mnist", *data, "--out", args.out, "--epochs", str(args.epochs),
-             "--qubits", str(args.qubits), "--depth", str(args.depth), "--seed", str(args.seed), "--force"]
+    train = [
+        "train",
+        "--dataset",
+        "mnist",
+        *data,
+        "--out",
+        args.out,
+        "--epochs",
+        str(args.epochs),
+        "--qubits",
+        str(args.qubits),
+        "--depth",
+        str(args.depth),
+        "--seed",
+        str(args.seed),
+        "--force",
+    ]
     if args.limit:
         train += ["--limit", str(args.limit)]
     if qgcam(train):
         return 1
-    return qgcam(["explain", "--model", args.out, "--dataset", "mnist", *data, "--out",
-                  os.path.join(args.out, "explain"), "--count", str(args.count), "--seed", str(args.seed)])
+    return qgcam(
+        [
+            "explain",
+            "--model",
+            args.out,
+            "--dataset",
+            "mnist",
+            *data,
+            "--out",
+            os.path.join(args.out, "explain"),
+            "--count",
+            str(args.count),
+            "--seed",
+            str(args.seed),
+        ]
+    )
 
 
 if __name__ == "__main__":

@@ -14,8 +14,12 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data-dir", required=True, help="TIMIT root (TRAIN/, TEST/) or a folder of WAV files")
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--data-dir", required=True, help="TIMIT root (TRAIN/, TEST/) or a folder of WAV files"
+    )
     p.add_argument("--noise-dir", help="background-noise recordings (default: coloured noise only)")
     p.add_argument("--noise", default=None, help="comma list of recorded,white,pink,brown")
     p.add_argument("--snr-db", default="5", help="SNR in dB, a number or LOW:HIGH (default 5)")
@@ -42,21 +46,55 @@ def main(argv=None) -> int:
         options += ["--noise-dir", args.noise_dir]
     if args.noise:
         options += ["--option", f"noise={args.noise}"]
-    train = ["train", "--dataset", "speech", *common, *options, "--out", args.out, "--epochs",
-             str(args.epochs), "--qubits", str(args.qubits), "--depth", str(args.depth),
-             "--batch-size", "32", "--recalibrate-bn", "--force"]
+    train = [
+        "train",
+        "--dataset",
+        "speech",
+        *common,
+        *options,
+        "--out",
+        args.out,
+        "--epochs",
+        str(args.epochs),
+        "--qubits",
+        str(args.qubits),
+        "--depth",
+        str(args.depth),
+        "--batch-size",
+        "32",
+        "--recalibrate-bn",
+        "--force",
+    ]
     if args.limit:
         train += ["--limit", str(args.limit)]
     if qgcam(train):
         return 1
-    bundle = get_adapter("speech").load({
-        "data_dir": args.data_dir, "noise_dir": args.noise_dir, "noise": args.noise,
-        "snr_db": args.snr_db, "seed": args.seed, "limit": args.limit,
-    })
+    bundle = get_adapter("speech").load(
+        {
+            "data_dir": args.data_dir,
+            "noise_dir": args.noise_dir,
+            "noise": args.noise,
+            "snr_db": args.snr_db,
+            "seed": args.seed,
+            "limit": args.limit,
+        }
+    )
     figure = args.figure or os.path.join(args.out, "speech_test_split.png")
     print("wrote", test_split_figure(load_model(args.out), bundle, figure, seed=args.seed, dpi=72))
-    return qgcam(["explain", "--model", args.out, "--dataset", "speech", *common,
-                  "--out", os.path.join(args.out, "explain"), "--count", "6"])
+    return qgcam(
+        [
+            "explain",
+            "--model",
+            args.out,
+            "--dataset",
+            "speech",
+            *common,
+            "--out",
+            os.path.join(args.out, "explain"),
+            "--count",
+            "6",
+        ]
+    )
 
 
 if __name__ == "__main__":

@@ -115,14 +115,16 @@ def test_coloured_noise_rejects_unknown_colour():
 
 @pytest.mark.parametrize("snr", [-5.0, 0.0, 5.0, 20.0])
 def test_mix_at_snr_measured_equals_requested(snr):
-    """The measured SNR of the mixture equals the requested one within 0.1 dB (short noise is tiled)."""
+    """The mixture's measured SNR equals the requested one within 0.1 dB (short noise is tiled)."""
     rng = np.random.default_rng(1)
     speech = _tone(1.0) * np.hanning(SR).astype(np.float32)
     noise = rng.standard_normal(3000).astype(np.float32) * 3.0
     mixture, scaled = audio.mix_at_snr(speech, noise, snr)
     assert mixture.shape == speech.shape
     np.testing.assert_allclose(mixture - speech, scaled, atol=1e-6)
-    measured = 10 * np.log10(np.mean(speech.astype(np.float64) ** 2) / np.mean(scaled.astype(np.float64) ** 2))
+    measured = 10 * np.log10(
+        np.mean(speech.astype(np.float64) ** 2) / np.mean(scaled.astype(np.float64) ** 2)
+    )
     assert abs(measured - snr) < 0.1
     assert abs(audio.snr_db(speech, scaled) - snr) < 0.1
 
@@ -159,7 +161,9 @@ def test_log_mel_equals_numpy_reference():
     assert got.shape == (cfg.n_mels, cfg.n_frames)
     np.testing.assert_allclose(got, _reference_log_mel(x, cfg), atol=2e-3)
     # a 700 Hz tone: the loudest band is the one whose centre is nearest 700 Hz
-    mel_hz = tf.signal.linear_to_mel_weight_matrix(cfg.n_mels, cfg.fft_length // 2 + 1, SR, cfg.fmin, cfg.fmax)
+    mel_hz = tf.signal.linear_to_mel_weight_matrix(
+        cfg.n_mels, cfg.fft_length // 2 + 1, SR, cfg.fmin, cfg.fmax
+    )
     peak_band = int(np.argmax(mel_hz.numpy()[int(700 / (SR / cfg.fft_length))]))
     assert abs(int(np.argmax(got[:, 40])) - peak_band) <= 1
 

@@ -35,7 +35,9 @@ def test_shared_mini_layout_train_and_test():
     for split, n in (("train", 1000), ("test", 200)):
         paths, labels = found[split]
         assert len(paths) == n and np.bincount(labels).tolist() == [n // 2, n // 2]
-        assert all(os.path.basename(p).startswith(dvc.CLASS_NAMES[y]) for p, y in zip(paths, labels))
+        assert all(
+            os.path.basename(p).startswith(dvc.CLASS_NAMES[y]) for p, y in zip(paths, labels)
+        )
     # the train/ folder alone: a held-out part of it becomes the test split
     held = dvc.find_photos(os.path.join(root, "train"), test_fraction=0.1)
     assert held["test_source"] == "held out"
@@ -74,7 +76,9 @@ def test_broken_files_are_skipped_and_counted(tmp_path, caplog):
     good = (tmp_path / "cat.0.jpg").read_bytes()
     (tmp_path / "dog.102.jpg").write_bytes(good[:40])
     with caplog.at_level(logging.WARNING, logger="qgcam_tf.data.dogs_vs_cats"):
-        bundle = dvc.load_dogs_vs_cats({"data_dir": str(tmp_path), "test_fraction": 0.5, "image_size": 16})
+        bundle = dvc.load_dogs_vs_cats(
+            {"data_dir": str(tmp_path), "test_fraction": 0.5, "image_size": 16}
+        )
     assert bundle.n_train + bundle.n_test == 16
     counts = [int(part.split()[0]) for part in caplog.text.split("skipped ")[1:]]
     assert sum(counts) == 3
@@ -94,7 +98,10 @@ def test_class_folder_layout(tmp_path):
     all_paths = found["train"][0] + found["test"][0]
     all_labels = np.concatenate([found["train"][1], found["test"][1]])
     assert len(all_paths) == 10
-    assert all(os.path.basename(os.path.dirname(p)) == dvc.CLASS_NAMES[y] + "s" for p, y in zip(all_paths, all_labels))
+    assert all(
+        os.path.basename(os.path.dirname(p)) == dvc.CLASS_NAMES[y] + "s"
+        for p, y in zip(all_paths, all_labels)
+    )
 
 
 def test_unlabelled_kaggle_test1_is_not_a_test_split(tmp_path, caplog):
@@ -173,8 +180,14 @@ def test_photo_figure_png_and_shape_errors(tmp_path):
 
     rng = np.random.default_rng(0)
     images, maps = rng.uniform(size=(2, 16, 16, 3)), rng.uniform(size=(2, 2, 16, 16))
-    path = save_photo_figure(images, maps, ("cat", "dog"), str(tmp_path / "fig.png"),
-                             probabilities=np.array([[0.7, 0.3], [0.2, 0.8]]), labels=[0, 1])
+    path = save_photo_figure(
+        images,
+        maps,
+        ("cat", "dog"),
+        str(tmp_path / "fig.png"),
+        probabilities=np.array([[0.7, 0.3], [0.2, 0.8]]),
+        labels=[0, 1],
+    )
     assert matplotlib.image.imread(path).shape[0] > 100
     with pytest.raises(ValueError, match="maps"):
         save_photo_figure(images, maps[:1], ("cat", "dog"), str(tmp_path / "bad.png"))

@@ -1,4 +1,4 @@
-"""Executes every notebook in notebooks/ top to bottom (at the small size each one is written for)."""
+"""Executes every notebook in notebooks/ top to bottom (each at its small size)."""
 
 from __future__ import annotations
 
@@ -53,8 +53,18 @@ def test_notebook_runs(name):
         else:
             shared_data(part)
     book = _read(name)
-    client = NotebookClient(book, timeout=TIMEOUT_S, kernel_name="python3",
-                            resources={"metadata": {"path": NOTEBOOK_DIR}})
+    client = NotebookClient(
+        book,
+        timeout=TIMEOUT_S,
+        kernel_name="python3",
+        resources={"metadata": {"path": NOTEBOOK_DIR}},
+    )
     client.execute()
-    errors = [o for c in book.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    errors = [
+        o
+        for c in book.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.output_type == "error"
+    ]
     assert not errors

@@ -30,8 +30,12 @@ def test_moving_statistics_equal_numpy_statistics(rng):
     for name, axes in (("bn1", (0, 1, 2)), ("bn2", (0,))):
         layer = model.get_layer(name)
         inputs = keras.Model(model.inputs, layer.input)(data).numpy().astype(np.float64)
-        np.testing.assert_allclose(layer.moving_mean.numpy(), inputs.mean(axis=axes), rtol=1e-4, atol=1e-6)
-        np.testing.assert_allclose(layer.moving_variance.numpy(), inputs.var(axis=axes), rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(
+            layer.moving_mean.numpy(), inputs.mean(axis=axes), rtol=1e-4, atol=1e-6
+        )
+        np.testing.assert_allclose(
+            layer.moving_variance.numpy(), inputs.var(axis=axes), rtol=1e-4, atol=1e-6
+        )
 
 
 def test_empty_dataset_is_an_error():

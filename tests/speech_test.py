@@ -1,4 +1,4 @@
-"""Tests of qgcam_tf.data.speech: TIMIT/WAV readers, clean-vs-noisy examples, background attention."""
+"""Tests of qgcam_tf.data.speech: TIMIT/WAV readers, clean/noisy examples, background attention."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def _write_clips(folder, n: int, *, sr: int = SR, ext: str = ".wav", fmt: str = 
 
 
 def test_find_clips_reads_shared_timit_layout():
-    """The TIMIT-format fixture gives TRAIN (8) and TEST (4) splits of upper-case SPHERE .WAV files."""
+    """The TIMIT-format fixture gives TRAIN (8) and TEST (4) splits of upper-case SPHERE files."""
     root = shared_data("speech-mini", "timit-format")
     splits = speech.find_clips(root)
     assert len(splits["train"]) == 8 and len(splits["test"]) == 4
@@ -55,8 +55,11 @@ def test_timit_word_and_phone_files(tmp_path):
     with open(stem + ".PHN", "w") as f:
         f.write("0 4800 h#\n4800 6000 sh\n")
     notes = speech.read_timit_annotations(wav)
-    assert notes == {"text": "She had your dark suit.", "words": [(4800, 8000, "she"), (8000, 11200, "had")],
-                     "phones": [(0, 4800, "h#"), (4800, 6000, "sh")]}
+    assert notes == {
+        "text": "She had your dark suit.",
+        "words": [(4800, 8000, "she"), (8000, 11200, "had")],
+        "phones": [(0, 4800, "h#"), (4800, 6000, "sh")],
+    }
 
 
 def test_find_clips_wav_folder_skips_embedded_timit(tmp_path):
@@ -106,8 +109,15 @@ def test_load_speech_skips_broken_files_and_labels_pairs(tmp_path, caplog):
     good = (tmp_path / "clip00.wav").read_bytes()
     (tmp_path / "cut.wav").write_bytes(good[:30])
     with caplog.at_level(logging.WARNING, logger="qgcam_tf.data.speech"):
-        bundle = speech.load_speech({"data_dir": str(tmp_path), "noise": "white,pink", "snr_db": "0",
-                                     "test_fraction": 0.3, "seed": 2})
+        bundle = speech.load_speech(
+            {
+                "data_dir": str(tmp_path),
+                "noise": "white,pink",
+                "snr_db": "0",
+                "test_fraction": 0.3,
+                "seed": 2,
+            }
+        )
     assert "skipped 3 of" in caplog.text or caplog.text.count("skipping") >= 3
     x, y = bundle.test_arrays
     assert bundle.class_names == ("clean", "noisy") and bundle.input_shape == (64, 64, 1)
@@ -124,8 +134,15 @@ def test_load_speech_skips_broken_files_and_labels_pairs(tmp_path, caplog):
 def test_type_labels_one_class_per_noise_kind(tmp_path):
     """labels=type gives classes clean + each noise kind, assigned round robin."""
     _write_clips(tmp_path, 6)
-    bundle = speech.load_speech({"data_dir": str(tmp_path), "noise": "white,brown", "labels": "type",
-                                 "test_fraction": 0.5, "seed": 0})
+    bundle = speech.load_speech(
+        {
+            "data_dir": str(tmp_path),
+            "noise": "white,brown",
+            "labels": "type",
+            "test_fraction": 0.5,
+            "seed": 0,
+        }
+    )
     assert bundle.class_names == ("clean", "white", "brown")
     _, y = bundle.test_arrays
     assert set(y[0::2]) == {0} and set(y[1::2]) <= {1, 2}
@@ -164,8 +181,13 @@ def test_background_attention_uses_correct_clips_only():
     from qgcam_tf.models import build_hybrid_model
 
     tf.keras.utils.set_random_seed(0)
-    model = build_hybrid_model((16, 16, 1), 2, vqc=VQCSpec(n_qubits=2, depth=1, n_outputs=2),
-                               backend="tf", conv_filters=(4, 4))
+    model = build_hybrid_model(
+        (16, 16, 1),
+        2,
+        vqc=VQCSpec(n_qubits=2, depth=1, n_outputs=2),
+        backend="tf",
+        conv_filters=(4, 4),
+    )
     rng = np.random.default_rng(0)
     x = rng.uniform(size=(8, 16, 16, 1)).astype(np.float32)
     marks = rng.uniform(size=(8, 16)) < 0.6
@@ -179,9 +201,13 @@ def test_background_attention_uses_correct_clips_only():
     assert got["background_attention_n"] == {"noisy": int(noisy.sum()), "clean": int(clean.sum())}
     if noisy.any():
         np.testing.assert_allclose(got["background_attention"], ratio[noisy].mean(), rtol=1e-5)
-        np.testing.assert_allclose(got["background_attention_median"]["noisy"], np.median(ratio[noisy]), rtol=1e-5)
+        np.testing.assert_allclose(
+            got["background_attention_median"]["noisy"], np.median(ratio[noisy]), rtol=1e-5
+        )
     if clean.any():
-        np.testing.assert_allclose(got["background_attention_clean"], ratio[clean].mean(), rtol=1e-5)
+        np.testing.assert_allclose(
+            got["background_attention_clean"], ratio[clean].mean(), rtol=1e-5
+        )
 
 
 def test_load_files_match_training_inputs(tmp_path):
@@ -209,9 +235,29 @@ def test_train_command_writes_background_attention(tmp_path):
     for i in range(6):
         soundfile.write(str(noise_dir / f"n{i}.wav"), 0.1 * rng.standard_normal(SR), SR)
     out = tmp_path / "run"
-    code = main(["train", "--dataset", "speech", "--data-dir", str(tmp_path / "speech"),
-                 "--noise-dir", str(noise_dir), "--snr-db", "0:5", "--out", str(out),
-                 "--epochs", "1", "--qubits", "2", "--depth", "1", "--backend", "tf"])
+    code = main(
+        [
+            "train",
+            "--dataset",
+            "speech",
+            "--data-dir",
+            str(tmp_path / "speech"),
+            "--noise-dir",
+            str(noise_dir),
+            "--snr-db",
+            "0:5",
+            "--out",
+            str(out),
+            "--epochs",
+            "1",
+            "--qubits",
+            "2",
+            "--depth",
+            "1",
+            "--backend",
+            "tf",
+        ]
+    )
     assert code == 0
     with open(out / "metrics.json") as f:
         metrics = json.load(f)
@@ -249,4 +295,7 @@ def test_load_speech_on_shared_timit_layout():
     root = shared_data("speech-mini", "timit-format")
     bundle = speech.load_speech({"data_dir": root, "noise": "white", "snr_db": "0:10", "seed": 0})
     assert (bundle.n_train, bundle.n_test) == (16, 8)
-    assert bundle.metadata["options"]["data_dir"] == root and bundle.metadata["snr_db"] == [0.0, 10.0]
+    assert bundle.metadata["options"]["data_dir"] == root and bundle.metadata["snr_db"] == [
+        0.0,
+        10.0,
+    ]

@@ -58,8 +58,13 @@ class SpectrogramConfig:
         fmin: float = 60.0,
         fmax: float = 7600.0,
     ):
-        for name, value in (("sample_rate", sample_rate), ("n_mels", n_mels), ("n_frames", n_frames),
-                            ("frame_length", frame_length), ("fft_length", fft_length)):
+        for name, value in (
+            ("sample_rate", sample_rate),
+            ("n_mels", n_mels),
+            ("n_frames", n_frames),
+            ("frame_length", frame_length),
+            ("fft_length", fft_length),
+        ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         if not duration_s > 0:
@@ -67,7 +72,9 @@ class SpectrogramConfig:
         if fft_length < frame_length:
             raise ValueError(f"fft_length ({fft_length}) must be >= frame_length ({frame_length})")
         if not 0 <= fmin < fmax <= sample_rate / 2:
-            raise ValueError(f"need 0 <= fmin < fmax <= sample_rate/2, got fmin={fmin}, fmax={fmax}")
+            raise ValueError(
+                f"need 0 <= fmin < fmax <= sample_rate/2, got fmin={fmin}, fmax={fmax}"
+            )
         self.sample_rate, self.duration_s = int(sample_rate), float(duration_s)
         self.n_mels, self.n_frames = int(n_mels), int(n_frames)
         self.frame_length, self.fft_length = int(frame_length), int(fft_length)
@@ -83,9 +90,16 @@ class SpectrogramConfig:
         return int(math.ceil(self.n_samples / self.n_frames))
 
     def to_dict(self) -> dict:
-        return dict(sample_rate=self.sample_rate, duration_s=self.duration_s, n_mels=self.n_mels,
-                    n_frames=self.n_frames, frame_length=self.frame_length,
-                    fft_length=self.fft_length, fmin=self.fmin, fmax=self.fmax)
+        return dict(
+            sample_rate=self.sample_rate,
+            duration_s=self.duration_s,
+            n_mels=self.n_mels,
+            n_frames=self.n_frames,
+            frame_length=self.frame_length,
+            fft_length=self.fft_length,
+            fmin=self.fmin,
+            fmax=self.fmax,
+        )
 
     @classmethod
     def from_dict(cls, d: dict) -> "SpectrogramConfig":
@@ -112,7 +126,9 @@ def read_audio(path: str) -> tuple[np.ndarray, int]:
             audio, rate = tf.audio.decode_wav(tf.io.read_file(path))
             data, rate = audio.numpy(), int(rate.numpy())
         except (tf.errors.InvalidArgumentError, tf.errors.OpError):
-            raise ValueError(f"{path!r} is not readable audio (WAV/SPHERE/FLAC/OGG): {sf_error}") from None
+            raise ValueError(
+                f"{path!r} is not readable audio (WAV/SPHERE/FLAC/OGG): {sf_error}"
+            ) from None
     if data.shape[0] == 0:
         raise ValueError(f"audio file {path!r} holds no samples")
     samples = data.mean(axis=1).astype(np.float32)
@@ -156,8 +172,13 @@ def coloured_noise(colour: str, n: int, rng: np.random.Generator) -> np.ndarray:
 
 def snr_db(signal: np.ndarray, noise: np.ndarray) -> float:
     """``10 log10(mean(signal^2) / mean(noise^2))``."""
-    return float(10.0 * np.log10(np.mean(np.square(signal, dtype=np.float64)) /
-                                 np.mean(np.square(noise, dtype=np.float64))))
+    return float(
+        10.0
+        * np.log10(
+            np.mean(np.square(signal, dtype=np.float64))
+            / np.mean(np.square(noise, dtype=np.float64))
+        )
+    )
 
 
 def mix_at_snr(speech: np.ndarray, noise: np.ndarray, snr: float) -> tuple[np.ndarray, np.ndarray]:
@@ -184,9 +205,17 @@ def mix_at_snr(speech: np.ndarray, noise: np.ndarray, snr: float) -> tuple[np.nd
 
 def _power_frames(signals: tf.Tensor, cfg: SpectrogramConfig) -> tf.Tensor:
     """``|STFT|^2 / (sum window)^2``: [..., n_frames, fft_length//2 + 1]."""
-    stft = tf.signal.stft(signals, cfg.frame_length, cfg.frame_step, cfg.fft_length,
-                          window_fn=tf.signal.hann_window, pad_end=True)
-    norm = (cfg.frame_length / 2.0) ** 2  # (sum of a Hann window)^2: a full-scale sine peaks near 0 dB
+    stft = tf.signal.stft(
+        signals,
+        cfg.frame_length,
+        cfg.frame_step,
+        cfg.fft_length,
+        window_fn=tf.signal.hann_window,
+        pad_end=True,
+    )
+    norm = (
+        cfg.frame_length / 2.0
+    ) ** 2  # (sum of a Hann window)^2: a full-scale sine peaks near 0 dB
     return tf.square(tf.abs(stft))[..., : cfg.n_frames, :] / norm
 
 
@@ -208,7 +237,10 @@ def log_mel(signals, cfg: SpectrogramConfig | None = None) -> tf.Tensor:
 
 
 def speech_frames(
-    signals, cfg: SpectrogramConfig | None = None, *, threshold_db: float = 30.0,
+    signals,
+    cfg: SpectrogramConfig | None = None,
+    *,
+    threshold_db: float = 30.0,
     floor_db: float = -60.0,
 ) -> np.ndarray:
     """Energy-based speech marks: bool ``[..., n_frames]``.

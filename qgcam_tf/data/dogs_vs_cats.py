@@ -17,8 +17,8 @@ the log. Training batches are augmented inside ``tf.data``: option ``augment``, 
 of ``flip`` (horizontal), ``crop`` (a random crop of up to 1/8 of the side) and ``brightness``
 (+-0.1), or ``none``; default ``flip``.
 
-Options: ``image_size``, ``augment``, ``conv_filters`` (comma list, default ``16,32,64,128``: the last
-block is ``qgcam_conv``, after three poolings), ``test_dir``, ``test_fraction``, ``limit``,
+Options: ``image_size``, ``augment``, ``conv_filters`` (comma list, default ``16,32,64,128``:
+the last block is ``qgcam_conv``, after three poolings), ``test_dir``, ``test_fraction``, ``limit``,
 ``seed``, ``batch_size``.
 """
 
@@ -35,7 +35,12 @@ import tensorflow as tf
 from qgcam_tf.data.registry import DatasetAdapter, DatasetBundle, register
 
 __all__ = [
-    "CLASS_NAMES", "find_photos", "read_photos", "augment", "load_dogs_vs_cats", "load_photo_files",
+    "CLASS_NAMES",
+    "find_photos",
+    "read_photos",
+    "augment",
+    "load_dogs_vs_cats",
+    "load_photo_files",
 ]
 
 log = logging.getLogger(__name__)
@@ -45,14 +50,18 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 
 def _images_in(folder: str) -> list[str]:
     return sorted(
-        os.path.join(folder, f) for f in os.listdir(folder)
+        os.path.join(folder, f)
+        for f in os.listdir(folder)
         if f.lower().endswith(IMAGE_EXTENSIONS) and os.path.isfile(os.path.join(folder, f))
     )
 
 
 def _subdirs(folder: str) -> dict[str, str]:
-    return {d.lower(): os.path.join(folder, d) for d in sorted(os.listdir(folder))
-            if os.path.isdir(os.path.join(folder, d))}
+    return {
+        d.lower(): os.path.join(folder, d)
+        for d in sorted(os.listdir(folder))
+        if os.path.isdir(os.path.join(folder, d))
+    }
 
 
 def _labelled(folder: str) -> tuple[list[str], list[str]]:
@@ -79,8 +88,9 @@ def _class_of(name: str) -> str:
     return name[:-1] if name in ("cats", "dogs") else name
 
 
-def find_photos(data_dir: str, *, test_dir: str | None = None, test_fraction: float = 0.1,
-                seed: int = 0) -> dict:
+def find_photos(
+    data_dir: str, *, test_dir: str | None = None, test_fraction: float = 0.1, seed: int = 0
+) -> dict:
     """Labelled photo paths by split.
 
     Returns:
@@ -112,8 +122,11 @@ def find_photos(data_dir: str, *, test_dir: str | None = None, test_fraction: fl
         test_paths, test_names = _labelled(test_dir)
         source = "folder"
         if not test_paths:
-            log.warning("%s has no labelled photos (Kaggle's test1?): holding out %.0f%% of train",
-                        test_dir, 100 * test_fraction)
+            log.warning(
+                "%s has no labelled photos (Kaggle's test1?): holding out %.0f%% of train",
+                test_dir,
+                100 * test_fraction,
+            )
             source = "held out"
     if source == "held out":
         held = [_hash01(os.path.basename(p), seed) < test_fraction for p in train_paths]
@@ -163,8 +176,13 @@ def read_photos(paths: Sequence[str], labels: np.ndarray, *, size: int, what: st
         except (tf.errors.InvalidArgumentError, tf.errors.OpError):
             skipped.append(p)
     if skipped:
-        log.warning("%s: skipped %d unreadable file(s) of %d, e.g. %s", what, len(skipped),
-                    len(paths), skipped[0])
+        log.warning(
+            "%s: skipped %d unreadable file(s) of %d, e.g. %s",
+            what,
+            len(skipped),
+            len(paths),
+            skipped[0],
+        )
     if not images:
         return np.zeros((0, size, size, 3), np.uint8), np.zeros((0,), np.int64), skipped
     return np.stack(images), np.asarray(kept, np.int64), skipped
@@ -199,7 +217,9 @@ def _augmentations(value) -> tuple[str, ...]:
     kinds = tuple(k.strip() for k in str(value).split(",") if k.strip() and k.strip() != "none")
     bad = [k for k in kinds if k not in AUGMENTATIONS]
     if bad:
-        raise ValueError(f"augment must be 'none' or a comma list of {AUGMENTATIONS}, got {value!r}")
+        raise ValueError(
+            f"augment must be 'none' or a comma list of {AUGMENTATIONS}, got {value!r}"
+        )
     return kinds
 
 
@@ -232,8 +252,12 @@ def load_dogs_vs_cats(options: dict) -> DatasetBundle:
     batch = int(options.get("batch_size") or 32)
     kinds = _augmentations(options.get("augment"))
     filters = _conv_filters(options.get("conv_filters"))
-    found = find_photos(options.get("data_dir"), test_dir=options.get("test_dir"),
-                        test_fraction=float(options.get("test_fraction", 0.1)), seed=seed)
+    found = find_photos(
+        options.get("data_dir"),
+        test_dir=options.get("test_dir"),
+        test_fraction=float(options.get("test_fraction", 0.1)),
+        seed=seed,
+    )
     paths, labels = found["train"]
     if options.get("limit"):
         keep = np.random.default_rng(seed).permutation(len(paths))[: int(options["limit"])]
@@ -242,14 +266,22 @@ def load_dogs_vs_cats(options: dict) -> DatasetBundle:
     x_te, y_te, _ = read_photos(*found["test"], size=size, what="test photos")
     if len(x_tr) == 0 or len(x_te) == 0:
         raise ValueError(f"no readable photos in the {'train' if len(x_tr) == 0 else 'test'} split")
-    log.info("dogs-vs-cats: %d train, %d test (%s) photos at %dx%d", len(x_tr), len(x_te),
-             found["test_source"], size, size)
+    log.info(
+        "dogs-vs-cats: %d train, %d test (%s) photos at %dx%d",
+        len(x_tr),
+        len(x_te),
+        found["test_source"],
+        size,
+        size,
+    )
     x_te = x_te.astype(np.float32) / 255.0
     train = (
         tf.data.Dataset.from_tensor_slices((x_tr, y_tr))
         .shuffle(len(x_tr), seed=seed, reshuffle_each_iteration=True)
-        .map(lambda x, y: (augment(tf.cast(x, tf.float32) / 255.0, seed=seed, kinds=kinds), y),
-             num_parallel_calls=tf.data.AUTOTUNE)
+        .map(
+            lambda x, y: (augment(tf.cast(x, tf.float32) / 255.0, seed=seed, kinds=kinds), y),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
         .batch(batch)
         .prefetch(tf.data.AUTOTUNE)
     )
@@ -262,11 +294,19 @@ def load_dogs_vs_cats(options: dict) -> DatasetBundle:
         n_train=len(x_tr),
         n_test=len(x_te),
         model_kwargs={"conv_filters": filters},
-        metadata={"dataset": "dogs-vs-cats", "input_shape": list(shape), "test_split": found["test_source"],
-                  # what `load` needs to rebuild this test split (e.g. for `qgcam explain`)
-                  "options": {"data_dir": options.get("data_dir"), "image_size": size,
-                              "test_dir": options.get("test_dir"), "augment": ",".join(kinds) or "none",
-                              "test_fraction": float(options.get("test_fraction", 0.1))}},
+        metadata={
+            "dataset": "dogs-vs-cats",
+            "input_shape": list(shape),
+            "test_split": found["test_source"],
+            # what `load` needs to rebuild this test split (e.g. for `qgcam explain`)
+            "options": {
+                "data_dir": options.get("data_dir"),
+                "image_size": size,
+                "test_dir": options.get("test_dir"),
+                "augment": ",".join(kinds) or "none",
+                "test_fraction": float(options.get("test_fraction", 0.1)),
+            },
+        },
         test_arrays=(x_te, y_te),
     )
 
@@ -304,7 +344,9 @@ def _explain_figures(out_dir, images, cam, result, metadata, labels) -> list[str
 
 register(
     DatasetAdapter(
-        "dogs-vs-cats", load_dogs_vs_cats, _load_files,
+        "dogs-vs-cats",
+        load_dogs_vs_cats,
+        _load_files,
         "Kaggle Dogs vs. Cats photos (cat.N.jpg / dog.N.jpg, or class folders)",
         explain_figures=_explain_figures,
     )

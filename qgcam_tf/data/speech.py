@@ -69,18 +69,26 @@ def _is_timit_root(path: str) -> bool:
         names = {n.upper(): n for n in os.listdir(path)}
     except OSError:
         return False
-    return any(s in names and os.path.isdir(os.path.join(path, names[s])) for s in ("TRAIN", "TEST"))
+    return any(
+        s in names and os.path.isdir(os.path.join(path, names[s])) for s in ("TRAIN", "TEST")
+    )
 
 
 def _audio_files(root: str, *, skip_timit: bool) -> list[str]:
     found = []
     for dirpath, dirnames, filenames in os.walk(root):
         if skip_timit and dirpath != root and _is_timit_root(dirpath):
-            log.warning("skipping %s: it is a TIMIT layout (pass it as the data directory)", dirpath)
+            log.warning(
+                "skipping %s: it is a TIMIT layout (pass it as the data directory)", dirpath
+            )
             dirnames[:] = []
             continue
         dirnames.sort()
-        found += [os.path.join(dirpath, f) for f in sorted(filenames) if f.lower().endswith(AUDIO_EXTENSIONS)]
+        found += [
+            os.path.join(dirpath, f)
+            for f in sorted(filenames)
+            if f.lower().endswith(AUDIO_EXTENSIONS)
+        ]
     return found
 
 
@@ -102,8 +110,12 @@ def find_clips(data_dir: str, *, test_fraction: float = 0.2, seed: int = 0) -> d
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
     if _is_timit_root(data_dir):
         names = {n.upper(): n for n in os.listdir(data_dir)}
-        splits = {s.lower(): _audio_files(os.path.join(data_dir, names[s]), skip_timit=False)
-                  if s in names else [] for s in ("TRAIN", "TEST")}
+        splits = {
+            s.lower(): _audio_files(os.path.join(data_dir, names[s]), skip_timit=False)
+            if s in names
+            else []
+            for s in ("TRAIN", "TEST")
+        }
         if not splits["train"] or not splits["test"]:
             # a TIMIT copy with only one split: hold out part of it
             files = splits["train"] + splits["test"]
@@ -224,7 +236,9 @@ def make_examples(clips, noises, *, cfg, kinds, snr, labels, rng):
     for i, clip in enumerate(clips):
         seg = _segment(clip, cfg, rng)
         kind = kinds[i % len(kinds)]
-        noisy, _ = audio.mix_at_snr(seg, _noise_for(kind, noises, cfg.n_samples, rng), rng.uniform(*snr))
+        noisy, _ = audio.mix_at_snr(
+            seg, _noise_for(kind, noises, cfg.n_samples, rng), rng.uniform(*snr)
+        )
         signals += [seg + dither(), noisy + dither()]
         cleans += [seg, seg]
         ys += [0, 1 if labels == "binary" else 1 + kinds.index(kind)]
@@ -232,7 +246,9 @@ def make_examples(clips, noises, *, cfg, kinds, snr, labels, rng):
 
 
 def _spectrogram_images(signals: np.ndarray, cfg, batch: int = 256) -> np.ndarray:
-    parts = [audio.log_mel(signals[i : i + batch], cfg).numpy() for i in range(0, len(signals), batch)]
+    parts = [
+        audio.log_mel(signals[i : i + batch], cfg).numpy() for i in range(0, len(signals), batch)
+    ]
     return np.concatenate(parts)[..., None].astype(np.float32)
 
 
@@ -251,9 +267,12 @@ def load_speech(options: dict) -> SpeechBundle:
         raise ValueError(f"labels must be 'binary' or 'type', got {labels!r}")
     kinds = _parse_kinds(options.get("noise"), noise_dir)
     snr = _parse_snr(options.get("snr_db", 5))
-    cfg = audio.SpectrogramConfig(duration_s=float(options.get("duration_s", 1.0)),
-                                  fmax=float(options.get("fmax", 7600.0)))
-    splits = find_clips(options.get("data_dir"), test_fraction=float(options.get("test_fraction", 0.2)), seed=seed)
+    cfg = audio.SpectrogramConfig(
+        duration_s=float(options.get("duration_s", 1.0)), fmax=float(options.get("fmax", 7600.0))
+    )
+    splits = find_clips(
+        options.get("data_dir"), test_fraction=float(options.get("test_fraction", 0.2)), seed=seed
+    )
     rng = np.random.default_rng(seed)
     limit = options.get("limit")
     if limit:
@@ -271,8 +290,12 @@ def load_speech(options: dict) -> SpeechBundle:
     for s in ("train", "test"):
         clips, kept = _read_all(splits[s], cfg, f"speech {s}")
         if not clips:
-            raise ValueError(f"no readable speech clips in the {s} split of {options.get('data_dir')!r}")
-        signals, clean, y = make_examples(clips, noises[s], cfg=cfg, kinds=kinds, snr=snr, labels=labels, rng=rng)
+            raise ValueError(
+                f"no readable speech clips in the {s} split of {options.get('data_dir')!r}"
+            )
+        signals, clean, y = make_examples(
+            clips, noises[s], cfg=cfg, kinds=kinds, snr=snr, labels=labels, rng=rng
+        )
         arrays[s] = (_spectrogram_images(signals, cfg), y, audio.speech_frames(clean, cfg))
     class_names = CLASS_NAMES if labels == "binary" else ("clean",) + kinds
     (x_tr, y_tr, _), (x_te, y_te, marks_te) = arrays["train"], arrays["test"]
@@ -287,13 +310,25 @@ def load_speech(options: dict) -> SpeechBundle:
         n_test=len(x_te),
         # two poolings: qgcam_conv is 16 x 16 on 64 x 64, i.e. one map column per 4 frames
         model_kwargs={"conv_filters": (8, 16, 16)},
-        metadata={"dataset": "speech", "input_shape": list(shape), "spectrogram": cfg.to_dict(),
-                  "noise": list(kinds), "snr_db": list(snr), "labels": labels,
-                  # what `load` needs to rebuild this test split (e.g. for `qgcam explain`)
-                  "options": {"data_dir": options.get("data_dir"), "noise_dir": noise_dir,
-                              "noise": ",".join(kinds), "snr_db": str(options.get("snr_db", 5)),
-                              "labels": labels, "duration_s": cfg.duration_s, "fmax": cfg.fmax,
-                              "test_fraction": float(options.get("test_fraction", 0.2))}},
+        metadata={
+            "dataset": "speech",
+            "input_shape": list(shape),
+            "spectrogram": cfg.to_dict(),
+            "noise": list(kinds),
+            "snr_db": list(snr),
+            "labels": labels,
+            # what `load` needs to rebuild this test split (e.g. for `qgcam explain`)
+            "options": {
+                "data_dir": options.get("data_dir"),
+                "noise_dir": noise_dir,
+                "noise": ",".join(kinds),
+                "snr_db": str(options.get("snr_db", 5)),
+                "labels": labels,
+                "duration_s": cfg.duration_s,
+                "fmax": cfg.fmax,
+                "test_fraction": float(options.get("test_fraction", 0.2)),
+            },
+        },
         test_arrays=(x_te, y_te),
         test_speech_frames=marks_te,
     )
@@ -313,7 +348,9 @@ def load_clip_files(paths: Sequence[str], metadata: dict) -> tuple[np.ndarray, n
     segments = []
     for p in paths:
         samples, rate = audio.read_audio(p)
-        segments.append(_segment(audio.resample(samples, rate, cfg.sample_rate), cfg, np.random.default_rng(0)))
+        segments.append(
+            _segment(audio.resample(samples, rate, cfg.sample_rate), cfg, np.random.default_rng(0))
+        )
     signals = np.stack(segments)
     return _spectrogram_images(signals, cfg), audio.speech_frames(signals, cfg)
 
@@ -335,17 +372,25 @@ def attention_ratio(maps: np.ndarray, speech: np.ndarray) -> np.ndarray:
     maps = np.asarray(maps, np.float64)
     speech = np.asarray(speech, bool)
     if maps.ndim != 3 or speech.shape != (maps.shape[0], maps.shape[2]):
-        raise ValueError(f"maps [B, F, T] and speech [B, T] disagree: {maps.shape} vs {speech.shape}")
+        raise ValueError(
+            f"maps [B, F, T] and speech [B, T] disagree: {maps.shape} vs {speech.shape}"
+        )
     per_frame = maps.sum(axis=1)
     total = per_frame.sum(axis=1)
     background = np.where(~speech, per_frame, 0.0).sum(axis=1)
     share = (~speech).mean(axis=1)
     valid = (share > 0) & (share < 1) & (total > 0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(valid, background / np.where(total > 0, total, 1.0) / np.where(valid, share, 1.0), np.nan)
+        return np.where(
+            valid,
+            background / np.where(total > 0, total, 1.0) / np.where(valid, share, 1.0),
+            np.nan,
+        )
 
 
-def background_attention(model, images, labels, speech, class_names, *, batch_size: int = 64) -> dict:
+def background_attention(
+    model, images, labels, speech, class_names, *, batch_size: int = 64
+) -> dict:
     """Mean :func:`attention_ratio` of correctly classified clean and noisy clips.
 
     Maps are QGrad-CAM maps of the predicted (= true) class.
@@ -364,8 +409,11 @@ def background_attention(model, images, labels, speech, class_names, *, batch_si
     out = {}
     for name, mask in (("noisy", correct & ~clean), ("clean", correct & clean)):
         vals = ratio[mask & np.isfinite(ratio)]
-        out[name] = (float(vals.mean()) if vals.size else None, int(vals.size),
-                     float(np.median(vals)) if vals.size else None)
+        out[name] = (
+            float(vals.mean()) if vals.size else None,
+            int(vals.size),
+            float(np.median(vals)) if vals.size else None,
+        )
     return {
         "background_attention": out["noisy"][0],
         "background_attention_clean": out["clean"][0],
@@ -379,11 +427,14 @@ def _extra_metrics(bundle: SpeechBundle, run_dir: str) -> dict:
     from qgcam_tf.models import load_model
 
     x, y = bundle.test_arrays
-    return background_attention(load_model(run_dir), x, y, bundle.test_speech_frames, bundle.class_names)
+    return background_attention(
+        load_model(run_dir), x, y, bundle.test_speech_frames, bundle.class_names
+    )
 
 
-def speech_frames_from_images(images: np.ndarray, *, threshold_db: float = 30.0,
-                              floor_db: float = -60.0) -> np.ndarray:
+def speech_frames_from_images(
+    images: np.ndarray, *, threshold_db: float = 30.0, floor_db: float = -60.0
+) -> np.ndarray:
     """Energy-based speech marks ``[B, n_frames]`` recovered from log-mel images.
 
     Used where only the model input exists (``qgcam explain``): the mel power is summed per
@@ -404,8 +455,11 @@ def _explain_figures(out_dir, images, cam, result, metadata, labels) -> list[str
 
 register(
     ExperimentAdapter(
-        "speech", load_speech, _load_files,
+        "speech",
+        load_speech,
+        _load_files,
         "speech clips (TIMIT layout or WAV folder) clean vs with background noise",
-        extra_metrics=_extra_metrics, explain_figures=_explain_figures,
+        extra_metrics=_extra_metrics,
+        explain_figures=_explain_figures,
     )
 )
