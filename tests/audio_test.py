@@ -79,6 +79,19 @@ def test_read_errors(tmp_path):
         audio.read_audio(str(text))
 
 
+def test_truncated_wav_and_sphere_are_errors(tmp_path):
+    """A WAV or SPHERE file cut inside its sample data (header promises more) is an error."""
+    for name, fmt in (("a.wav", "WAV"), ("B.WAV", "NIST")):
+        good = tmp_path / name
+        soundfile.write(str(good), _tone(0.5), SR, format=fmt, subtype="PCM_16")
+        cut = tmp_path / ("cut_" + name)
+        data = good.read_bytes()
+        cut.write_bytes(data[: len(data) - 1000])
+        with pytest.raises(ValueError, match="is truncated: its header declares"):
+            audio.read_audio(str(cut))
+        assert len(audio.read_audio(str(good))[0]) == SR // 2
+
+
 def test_resample_8k_tone_to_16k():
     """A 440 Hz tone at 8 kHz resampled to 16 kHz equals the tone sampled at 16 kHz."""
     y = audio.resample(_tone(0.5, sr=8000), 8000, SR)

@@ -106,17 +106,54 @@ class SpectrogramConfig:
         return cls(**{k: d[k] for k in cls().to_dict() if k in d})
 
 
+def _declared_bytes(path: str) -> tuple[int, int] | None:
+    """``(declared, present)`` sample-data bytes of a RIFF/WAVE or NIST SPHERE file, or None
+    when the header does not say (another format, or a streaming WAV with size 0 / 0xFFFFFFFF)."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        pos = 12
+        while pos + 8 <= len(head):
+            chunk, length = head[pos : pos + 4], int.from_bytes(head[pos + 4 : pos + 8], "little")
+            if chunk == b"data":
+                if length in (0, 0xFFFFFFFF):
+                    return None
+                return length, size - (pos + 8)
+            pos += 8 + length + (length & 1)
+        return None
+    if head[:8] == b"NIST_1A\n":
+        fields = {}
+        for line in head.decode("ascii", "replace").splitlines()[1:]:
+            parts = line.split()
+            if len(parts) == 3 and parts[1] == "-i":
+                fields[parts[0]] = int(parts[2])
+        header = int(head[8:16].strip() or 1024)
+        if "sample_count" not in fields or fields.get("sample_coding", "pcm") != "pcm":
+            return None
+        width = fields.get("sample_n_bytes", 2) * fields.get("channel_count", 1)
+        return fields["sample_count"] * width, size - header
+    return None
+
+
 def read_audio(path: str) -> tuple[np.ndarray, int]:
     """Reads an audio file as float32 mono samples in [-1, 1] and its sample rate.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        ValueError: the file is empty, truncated, or not audio.
+        ValueError: the file is empty, truncated (a WAV or SPHERE header promises more sample
+            data than the file holds), or not audio.
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f"audio file {path!r} does not exist")
     if os.path.getsize(path) == 0:
         raise ValueError(f"audio file {path!r} is empty")
+    declared = _declared_bytes(path)
+    if declared is not None and declared[1] < declared[0]:
+        raise ValueError(
+            f"audio file {path!r} is truncated: its header declares {declared[0]} bytes of "
+            f"samples, the file holds {max(declared[1], 0)}"
+        )
     import soundfile
 
     try:
