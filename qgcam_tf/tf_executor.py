@@ -527,6 +527,8 @@ class CompiledCircuit:
     def _apply_block(self, state, block: _Block, pool):
         n = self.n_qubits
         mats = self._fuse(pool, block.table, block.batched)  # [(B,) k, 2, 2]
+        if not block.batched and block.qubits == list(range(n)) and len(block.chunks) > 1:
+            return self._apply_layer_cycling(state, mats, block)
         for start, size in block.chunks:
             q0 = block.qubits[start]
             sub = mats[..., start : start + size, :, :] if len(block.chunks) > 1 else mats
@@ -542,6 +544,24 @@ class CompiledCircuit:
                 else:
                     shaped = tf.reshape(state, [-1, c, rest])
                     out = tf.linalg.matmul(m, shaped)
+            state = tf.reshape(out, [-1, 2**n])
+        return state
+
+    def _apply_layer_cycling(self, state, mats, block: _Block):
+        """A batch-shared layer on every qubit: one plain 2-D matmul per chunk.
+
+        The last chunk's qubits are the fastest-varying index, so ``[B * rest, C] @ M^T``
+        applies its matrix; a transpose then moves them to the front, which makes the
+        previous chunk the last. After every chunk the qubit order is back where it began.
+        Plain matmuls (and their gradients) beat broadcast batched ones several times over.
+        """
+        n = self.n_qubits
+        for (start, size) in reversed(block.chunks):
+            sub = mats[start : start + size]
+            m = _kron(sub) if size > 1 else sub[0]  # [C, C]
+            c = 2**size
+            out = tf.linalg.matmul(tf.reshape(state, [-1, c]), m, transpose_b=True)
+            out = tf.transpose(tf.reshape(out, [-1, 2 ** (n - size), c]), [0, 2, 1])
             state = tf.reshape(out, [-1, 2**n])
         return state
 
