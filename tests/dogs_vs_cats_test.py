@@ -142,6 +142,8 @@ def test_directory_errors(tmp_path, setup, error, match):
 
 def test_image_size_and_file_errors(tmp_path):
     """image_size < 8, an empty path list, and a missing or broken file are named in the error."""
+    with pytest.raises(ValueError, match="needs a data directory"):
+        dvc.load_dogs_vs_cats({"data_dir": None})
     with pytest.raises(ValueError, match="image_size must be >= 8"):
         dvc.load_dogs_vs_cats({"data_dir": str(tmp_path), "image_size": 4})
     with pytest.raises(ValueError, match="augment must be 'none' or a comma list"):

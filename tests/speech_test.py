@@ -95,6 +95,8 @@ def test_load_speech_option_errors(tmp_path, options, error, match):
 
 def test_load_speech_empty_folder(tmp_path):
     """A folder without audio files is rejected with the expected layouts in the message."""
+    with pytest.raises(ValueError, match="needs a data directory"):
+        speech.find_clips(None)
     (tmp_path / "notes.txt").write_text("no audio here")
     with pytest.raises(ValueError, match="holds no audio files"):
         speech.find_clips(str(tmp_path))

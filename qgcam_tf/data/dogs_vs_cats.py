@@ -101,7 +101,11 @@ def find_photos(
         FileNotFoundError: ``data_dir`` (or ``test_dir``) does not exist.
         ValueError: no labelled photos, fewer than two classes, or a bad ``test_fraction``.
     """
-    if not data_dir or not os.path.isdir(data_dir):
+    if not data_dir:
+        raise ValueError(
+            "dogs-vs-cats needs a data directory (--data-dir): Kaggle train/ or class folders"
+        )
+    if not os.path.isdir(data_dir):
         raise FileNotFoundError(f"Dogs vs Cats directory {data_dir!r} does not exist")
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")

@@ -104,7 +104,9 @@ def find_clips(data_dir: str, *, test_fraction: float = 0.2, seed: int = 0) -> d
         FileNotFoundError: ``data_dir`` does not exist.
         ValueError: it holds no audio files, or ``test_fraction`` is not in (0, 1).
     """
-    if not data_dir or not os.path.isdir(data_dir):
+    if not data_dir:
+        raise ValueError("speech needs a data directory (--data-dir): a TIMIT root or a WAV folder")
+    if not os.path.isdir(data_dir):
         raise FileNotFoundError(f"speech data directory {data_dir!r} does not exist")
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
