@@ -14,6 +14,7 @@ from qgcam_tf.circuits import VQCSpec
 from qgcam_tf.data.registry import DatasetBundle
 from qgcam_tf.fileio import write_json_atomic
 from qgcam_tf.models import build_classical_twin, build_hybrid_model, save_model
+from qgcam_tf.recalibrate import recalibrate_batchnorm
 
 __all__ = ["train_model"]
 
@@ -62,6 +63,7 @@ def train_model(
     learning_rate: float = 5e-3,
     seed: int = 0,
     force: bool = False,
+    recalibrate_bn: bool = True,
     verbose: int = 1,
 ) -> dict:
     """Trains (or resumes training) and writes the run directory.
@@ -81,6 +83,10 @@ def train_model(
         learning_rate: Adam learning rate.
         seed: seeds weights and shuffling.
         force: replace a finished run in ``run_dir``.
+        recalibrate_bn: after ``fit``, set the BatchNorm moving statistics to those of the
+            final weights on the training data (:mod:`qgcam_tf.recalibrate`): the moving
+            averages trail features that keep growing during training, and inference-mode
+            accuracy suffered for it (measured in docs/experiments.md).
         verbose: Keras progress bar (1) or none (0).
 
     Returns:
@@ -131,6 +137,12 @@ def train_model(
     train_seconds = checkpoint.elapsed()
     if verbose:
         print(f"evaluating on {bundle.n_test} test examples", flush=True)
+    extra = {}
+    if recalibrate_bn:
+        _, extra["test_accuracy_before_bn_recalibration"] = model.evaluate(bundle.test, verbose=0)
+        if verbose:
+            print("recalibrating BatchNorm statistics on the training data", flush=True)
+        extra["bn_recalibrated"] = recalibrate_batchnorm(model, bundle.train) > 0
     loss, accuracy = model.evaluate(bundle.test, verbose=verbose)
     save_model(model, run_dir, metadata=metadata)
     metrics = {
@@ -148,6 +160,7 @@ def train_model(
         "learning_rate": learning_rate,
         "seed": seed,
         "tensorflow": tf.__version__,
+        **extra,
     }
     write_json_atomic(metrics_path, metrics)
     shutil.rmtree(os.path.join(run_dir, BACKUP_DIR), ignore_errors=True)

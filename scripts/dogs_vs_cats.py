@@ -64,7 +64,6 @@ def main(argv=None) -> int:
         str(args.learning_rate),
         "--batch-size",
         "32",
-        "--recalibrate-bn",
         "--force",
     ]
     if args.limit:

@@ -62,7 +62,6 @@ def main(argv=None) -> int:
         str(args.depth),
         "--batch-size",
         "32",
-        "--recalibrate-bn",
         "--force",
     ]
     if args.limit:

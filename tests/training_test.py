@@ -43,6 +43,14 @@ def test_train_learns_and_writes_run_dir(tmp_path):
     y = np.array([l for _, l in _toy_bundle().test.unbatch().as_numpy_iterator()])
     acc = (model.predict(x, verbose=0).argmax(1) == y).mean()
     assert abs(acc - metrics["test_accuracy"]) < 1e-6  # the saved model is the evaluated one
+    import tf_keras as keras
+
+    features = keras.Model(model.inputs, model.get_layer("bn").input)
+    train_x = np.concatenate([b.numpy() for b, _ in _toy_bundle().train])
+    np.testing.assert_allclose(  # BatchNorm statistics are those of the final weights
+        model.get_layer("bn").moving_mean.numpy(), features(train_x).numpy().mean(0), rtol=1e-4, atol=1e-6
+    )
+    assert metrics["bn_recalibrated"] is True
     assert not (tmp_path / "backup").exists()
     with pytest.raises(ValueError, match="already holds a finished run"):
         train_model(_toy_bundle(), str(tmp_path), epochs=1, n_qubits=4, depth=1, verbose=0)

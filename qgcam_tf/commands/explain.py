@@ -59,7 +59,12 @@ def run(args) -> int:
     else:
         if args.dataset and args.dataset != dataset:
             raise ValueError(f"--dataset {args.dataset} does not match the model's dataset {dataset!r}")
-        bundle = adapter.load({"data_dir": args.data_dir, "seed": args.seed, "batch_size": 64})
+        # The loader options saved at training time (noise folder, image size, ...) rebuild
+        # the same test split; --data-dir points at a moved copy of the data.
+        options = {**metadata.get("options", {}), "seed": args.seed, "batch_size": 64}
+        if args.data_dir:
+            options["data_dir"] = args.data_dir
+        bundle = adapter.load(options)
         if bundle.test_arrays is None:
             raise ValueError(f"dataset {dataset!r} provides no test arrays to pick examples from")
         x_test, y_test = bundle.test_arrays

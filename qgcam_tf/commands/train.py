@@ -43,9 +43,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--noise-dir", help="speech: folder of background-noise recordings")
     p.add_argument("--snr-db", help="speech: SNR of the noisy clips in dB, a number or LOW:HIGH")
     p.add_argument("--image-size", type=_positive(int), help="dogs-vs-cats: side of the square input")
-    p.add_argument("--recalibrate-bn", action="store_true",
-                   help="after training, recompute BatchNorm statistics on the training data, "
-                        "save, and measure the test accuracy again (qgcam_tf/recalibrate.py)")
+    p.add_argument("--no-recalibrate-bn", dest="recalibrate_bn", action="store_false",
+                   help="keep BatchNorm's moving statistics as training left them (default: "
+                        "recompute them on the training data with the final weights)")
 
 
 def dataset_options(args) -> dict:
@@ -84,17 +84,14 @@ def run(args) -> int:
         learning_rate=args.learning_rate,
         seed=args.seed,
         force=args.force,
+        recalibrate_bn=args.recalibrate_bn,
     )
     extra_metrics = getattr(adapter, "extra_metrics", None)  # e.g. speech: background_attention
-    if extra_metrics is not None or args.recalibrate_bn:
+    if extra_metrics is not None:
         import os
 
         from qgcam_tf.fileio import write_json_atomic
 
-        if args.recalibrate_bn:
-            from qgcam_tf.recalibrate import recalibrate_run
-
-            metrics.update(recalibrate_run(args.out, bundle))
         if extra_metrics is not None:
             metrics.update(extra_metrics(bundle, args.out))
         write_json_atomic(os.path.join(args.out, "metrics.json"), metrics)
