@@ -42,6 +42,10 @@ _EXPORTS = {
     "ROAD": "qgcam_tf.metrics",
     "map_stability": "qgcam_tf.metrics",
     "evaluate_methods": "qgcam_tf.evaluation",
+    "NoiseModel": "qgcam_tf.noise",
+    "make_noise": "qgcam_tf.noise",
+    "noisy_executor": "qgcam_tf.noise",
+    "presets": "qgcam_tf.noise",
     "load_mnist": "qgcam_tf.data.mnist",
     "train_model": "qgcam_tf.training",
 }
