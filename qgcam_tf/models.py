@@ -6,7 +6,6 @@ import json
 import os
 from collections.abc import Sequence
 
-import tensorflow as tf
 import tf_keras as keras
 
 from qgcam_tf.circuits import VQCSpec

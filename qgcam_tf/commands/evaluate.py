@@ -72,8 +72,7 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from qgcam_tf import evaluation as ev
-    from qgcam_tf.commands.explain import pick_per_class
-    from qgcam_tf.data.registry import get_adapter
+    from qgcam_tf.data.registry import test_examples
     from qgcam_tf.fileio import atomic_path, write_json_atomic
     from qgcam_tf.models import load_model, read_metadata
 
@@ -98,16 +97,9 @@ def run(args) -> int:
                 f"--twin takes inputs {twin.input_shape[1:]}, the model {model.input_shape[1:]}"
             )
     dataset = metadata.get("dataset", "mnist")
-    bundle = get_adapter(dataset).load(
-        {"data_dir": args.data_dir, "seed": args.seed, "batch_size": 64}
+    images, labels, idx = test_examples(
+        metadata, count=args.count, seed=args.seed, data_dir=args.data_dir
     )
-    if bundle.test_arrays is None:
-        raise ValueError(f"dataset {dataset!r} provides no test arrays to evaluate on")
-    x_test, y_test = bundle.test_arrays
-    if args.count > len(x_test):
-        raise ValueError(f"--count must be <= {len(x_test)} (test examples), got {args.count}")
-    idx = pick_per_class(y_test, args.count, len(bundle.class_names), args.seed)
-    images, labels = x_test[idx].astype(np.float32), y_test[idx]
 
     n_batches = -(-len(images) // args.batch_size)
     total = n_batches * (len(methods) + (len(twin_methods) if twin is not None else 0))

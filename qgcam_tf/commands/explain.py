@@ -23,24 +23,10 @@ def add_arguments(p) -> None:
     p.add_argument("--seed", type=int, default=0)
 
 
-def pick_per_class(labels, count: int, n_classes: int, seed: int = 0):
-    """Indices of ``count`` examples, cycling over the classes (one per class first)."""
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    pools = [list(rng.permutation(np.flatnonzero(labels == c))) for c in range(n_classes)]
-    picked = []
-    while len(picked) < count and any(pools):
-        for pool in pools:
-            if pool and len(picked) < count:
-                picked.append(int(pool.pop(0)))
-    return np.array(picked, dtype=np.int64)
-
-
 def run(args) -> int:
     import numpy as np
 
-    from qgcam_tf.data.registry import get_adapter
+    from qgcam_tf.data.registry import get_adapter, test_examples
     from qgcam_tf.fileio import atomic_path
     from qgcam_tf.gradcam import QGradCAM
     from qgcam_tf.models import load_model, read_metadata
@@ -59,17 +45,7 @@ def run(args) -> int:
     else:
         if args.dataset and args.dataset != dataset:
             raise ValueError(f"--dataset {args.dataset} does not match the model's dataset {dataset!r}")
-        # The loader options saved at training time (noise folder, image size, ...) rebuild
-        # the same test split; --data-dir points at a moved copy of the data.
-        options = {**metadata.get("options", {}), "seed": args.seed, "batch_size": 64}
-        if args.data_dir:
-            options["data_dir"] = args.data_dir
-        bundle = adapter.load(options)
-        if bundle.test_arrays is None:
-            raise ValueError(f"dataset {dataset!r} provides no test arrays to pick examples from")
-        x_test, y_test = bundle.test_arrays
-        idx = pick_per_class(y_test, args.count, len(names), args.seed)
-        images, labels = x_test[idx], y_test[idx]
+        images, labels, _ = test_examples(metadata, count=args.count, seed=args.seed, data_dir=args.data_dir)
     model = load_model(args.model, backend=args.backend)
     cam = QGradCAM(model)
     result = cam(images, class_index=args.class_index)

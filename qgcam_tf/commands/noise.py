@@ -113,12 +113,10 @@ def build_configs(args, spec) -> list:
 
 
 def run(args) -> int:
-    import numpy as np
     from tqdm import tqdm
 
     from qgcam_tf import robustness as rb
-    from qgcam_tf.commands.explain import pick_per_class
-    from qgcam_tf.data.registry import get_adapter
+    from qgcam_tf.data.registry import test_examples
     from qgcam_tf.fileio import write_json_atomic
     from qgcam_tf.models import VQC_LAYER, load_model, read_metadata
 
@@ -129,16 +127,9 @@ def run(args) -> int:
     spec = model.get_layer(VQC_LAYER).spec
     configs = build_configs(args, spec)
     dataset = metadata.get("dataset", "mnist")
-    bundle = get_adapter(dataset).load(
-        {"data_dir": args.data_dir, "seed": args.seed, "batch_size": 64}
+    images, labels, _ = test_examples(
+        metadata, count=args.count, seed=args.seed, data_dir=args.data_dir
     )
-    if bundle.test_arrays is None:
-        raise ValueError(f"dataset {dataset!r} provides no test arrays")
-    x_test, y_test = bundle.test_arrays
-    if args.count > len(x_test):
-        raise ValueError(f"--count must be <= {len(x_test)} (test examples), got {args.count}")
-    idx = pick_per_class(y_test, args.count, len(bundle.class_names), args.seed)
-    images, labels = x_test[idx].astype(np.float32), np.asarray(y_test[idx])
 
     total = sum(args.repeats if rb._is_random(c, model) else 1 for c in configs)
     with tqdm(total=total, desc="noise sweep", unit="run") as bar:

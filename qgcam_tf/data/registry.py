@@ -77,6 +77,48 @@ def get_adapter(name: str) -> DatasetAdapter:
     return DATASETS[name]
 
 
+def pick_per_class(labels, count: int, n_classes: int, seed: int = 0) -> np.ndarray:
+    """Indices of ``count`` examples, cycling over the classes (one per class first)."""
+    rng = np.random.default_rng(seed)
+    pools = [list(rng.permutation(np.flatnonzero(labels == c))) for c in range(n_classes)]
+    picked = []
+    while len(picked) < count and any(pools):
+        for pool in pools:
+            if pool and len(picked) < count:
+                picked.append(int(pool.pop(0)))
+    return np.array(picked, dtype=np.int64)
+
+
+def test_examples(metadata: dict, *, count: int, seed: int = 0, data_dir: str | None = None):
+    """``count`` test examples of a trained run's dataset, spread over the classes.
+
+    The loader options saved at training time (noise folder, image size, SNR, ...) rebuild
+    the same test split; ``data_dir`` points at a moved copy of the data.
+
+    Returns:
+        ``(images float32 [count, H, W, C], labels int [count], indices int64 [count])``,
+        the indices into the test split.
+
+    Raises:
+        ValueError: ``count`` is not in ``[1, number of test examples]``, or the dataset
+            has no in-memory test split.
+    """
+    if count < 1:
+        raise ValueError(f"--count must be >= 1, got {count}")
+    dataset = metadata.get("dataset", "mnist")
+    options = {**metadata.get("options", {}), "seed": seed, "batch_size": 64}
+    if data_dir:
+        options["data_dir"] = data_dir
+    bundle = get_adapter(dataset).load(options)
+    if bundle.test_arrays is None:
+        raise ValueError(f"dataset {dataset!r} provides no test arrays to pick examples from")
+    x_test, y_test = bundle.test_arrays
+    if count > len(x_test):
+        raise ValueError(f"--count must be <= {len(x_test)} (test examples), got {count}")
+    idx = pick_per_class(y_test, count, len(bundle.class_names), seed)
+    return x_test[idx].astype(np.float32), np.asarray(y_test[idx]), idx
+
+
 def dataset_names() -> list[str]:
     _load_builtin()
     return sorted(DATASETS)
