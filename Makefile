@@ -30,7 +30,7 @@ test: setup
 	$(PY) -m pytest -q -rs tests
 
 bench: setup
-	$(VENV)/bin/qgcam benchmark --out benchmarks/results
+	$(VENV)/bin/qgcam benchmark --out benchmarks/results --update-doc docs/performance.md README.md
 
 clean:
 	rm -rf $(VENV) runs
