@@ -86,14 +86,12 @@ def run(args) -> int:
         force=args.force,
         recalibrate_bn=args.recalibrate_bn,
     )
-    extra_metrics = getattr(adapter, "extra_metrics", None)  # e.g. speech: background_attention
-    if extra_metrics is not None:
+    if adapter.extra_metrics is not None:  # e.g. speech: background_attention
         import os
 
         from qgcam_tf.fileio import write_json_atomic
 
-        if extra_metrics is not None:
-            metrics.update(extra_metrics(bundle, args.out))
+        metrics.update(adapter.extra_metrics(bundle, args.out))
         write_json_atomic(os.path.join(args.out, "metrics.json"), metrics)
     print(json.dumps(metrics, indent=2))
     return 0

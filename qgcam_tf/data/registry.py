@@ -55,6 +55,9 @@ class DatasetAdapter:
     # Called as explain_figures(out_dir, images, cam, result, metadata, labels) and returns
     # the paths it wrote.
     explain_figures: Callable | None = None
+    # Optional: (bundle, run_dir) -> dict merged into metrics.json after `qgcam train`
+    # (speech: background_attention).
+    extra_metrics: Callable | None = None
 
 
 DATASETS: dict[str, DatasetAdapter] = {}

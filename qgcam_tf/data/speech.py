@@ -34,8 +34,7 @@ import numpy as np
 import tensorflow as tf
 
 from qgcam_tf.data import audio
-from qgcam_tf.data.adapters import ExperimentAdapter
-from qgcam_tf.data.registry import DatasetBundle, register
+from qgcam_tf.data.registry import DatasetAdapter, DatasetBundle, register
 
 __all__ = [
     "CLASS_NAMES",
@@ -456,7 +455,7 @@ def _explain_figures(out_dir, images, cam, result, metadata, labels) -> list[str
 
 
 register(
-    ExperimentAdapter(
+    DatasetAdapter(
         "speech",
         load_speech,
         _load_files,
