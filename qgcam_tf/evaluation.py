@@ -18,6 +18,7 @@ import tensorflow as tf
 from qgcam_tf import metrics as qm
 from qgcam_tf.cams import CAM_METHODS
 from qgcam_tf.fileio import atomic_path
+from qgcam_tf.viz import pyplot, save_figure
 
 __all__ = [
     "METRICS",
@@ -242,10 +243,7 @@ def plot_curves(results: dict, path: str, *, title: str = "") -> bool:
     Returns:
         False (and writes nothing) when the results hold neither curve.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     names = [
         n
@@ -276,18 +274,13 @@ def plot_curves(results: dict, path: str, *, title: str = "") -> bool:
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110, tight=False)
     return True
 
 
 def plot_examples(images: np.ndarray, results: dict, path: str, *, columns: int = 6) -> None:
     """The first images (top row) and each method's maps for them (one row per method)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     rows = [k for k in results if not k.startswith("_")]
     n = min(columns, len(images), *(len(results[r]["maps_example"]) for r in rows))
@@ -310,6 +303,4 @@ def plot_examples(images: np.ndarray, results: dict, path: str, *, columns: int 
         ax.set_xticks([])
         ax.set_yticks([])
     fig.tight_layout()
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100, tight=False)

@@ -27,6 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from qgcam_tf.fileio import atomic_path
+from qgcam_tf.viz import overlay, pyplot, save_figure
 from qgcam_tf.gradcam import QGradCAM, _sample
 from qgcam_tf.layers import symbol_values
 from qgcam_tf.metrics import map_stability, mean_ci
@@ -223,18 +224,9 @@ def write_csv(rows: list[dict], path: str) -> None:
         writer.writerows(rows)
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_sweep(rows: list[dict], path: str, *, title: str = "") -> None:
     """``noise.png``: accuracy and map agreement vs strength, one line per preset and shots."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 4, figsize=(16, 3.6))
     lines: dict[tuple, list[dict]] = {}
     for row in rows:
@@ -265,16 +257,13 @@ def plot_sweep(rows: list[dict], path: str, *, title: str = "") -> None:
     )
     fig.suptitle(f"{title}\n{note}" if title else note, fontsize=10)
     fig.tight_layout()
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
+    save_figure(fig, path, dpi=110, tight=False)
 
 
 def plot_maps(example: dict, path: str) -> None:
     """One image's QGrad-CAM map without noise and at each configuration of the sweep."""
-    from qgcam_tf.viz import overlay
 
-    plt = _pyplot()
+    plt = pyplot()
     panels = [("noiseless", example["reference"])] + [
         (f"{c.preset} {c.strength:g}" + (f"\n{c.shots} shots" if c.shots else ""), m)
         for c, m in example["maps"]
@@ -289,6 +278,4 @@ def plot_maps(example: dict, path: str) -> None:
     for ax in axes:
         ax.axis("off")
     fig.tight_layout()
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
+    save_figure(fig, path, dpi=110, tight=False)

@@ -9,10 +9,11 @@ import numpy as np
 
 from qgcam_tf.fileio import atomic_path
 
-__all__ = ["overlay", "save_overlay", "save_grid"]
+__all__ = ["overlay", "pyplot", "save_figure", "save_overlay", "save_grid"]
 
 
-def _pyplot():
+def pyplot():
+    """``matplotlib.pyplot`` on the Agg backend (no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -42,16 +43,18 @@ def overlay(image: np.ndarray, heatmap: np.ndarray, *, alpha: float = 0.5, cmap:
     return np.clip((1.0 - alpha) * rgb + alpha * colours, 0.0, 1.0)
 
 
-def _save(fig, path: str) -> None:
-    plt = _pyplot()
+def save_figure(fig, path: str, *, dpi: int = 120, tight: bool = True) -> str:
+    """Writes ``fig`` as a PNG atomically (a reader never sees half a file) and closes it."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png")
-    plt.close(fig)
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight" if tight else None, format="png")
+    pyplot().close(fig)
+    return path
 
 
 def save_overlay(image: np.ndarray, heatmap: np.ndarray, path: str, *, title: str = "") -> None:
     """Writes one ``input | overlay`` PNG."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(4.4, 2.4))
     _show_input(axes[0], image)
     axes[1].imshow(overlay(image, heatmap))
@@ -59,7 +62,7 @@ def save_overlay(image: np.ndarray, heatmap: np.ndarray, path: str, *, title: st
         ax.axis("off")
     if title:
         fig.suptitle(title, fontsize=9)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def _show_input(ax, image):
@@ -92,7 +95,7 @@ def save_grid(
     images, maps = np.asarray(images), np.asarray(maps)
     if len(images) != len(maps) or len(images) == 0:
         raise ValueError(f"need as many maps as images (>0), got {len(images)} and {len(maps)}")
-    plt = _pyplot()
+    plt = pyplot()
     columns = max(1, min(columns, len(images)))
     rows = -(-len(images) // columns)
     fig, axes = plt.subplots(rows, 2 * columns, figsize=(2.0 * 2 * columns, 2.6 * rows), squeeze=False)
@@ -108,7 +111,7 @@ def save_grid(
     if suptitle:
         fig.suptitle(suptitle, fontsize=10)
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def ensure_dir(path: str) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from qgcam_tf.fileio import atomic_path
+from qgcam_tf.viz import overlay, pyplot, save_figure
 
 __all__ = ["save_photo_figure", "class_maps", "explain_photo_figures", "test_split_figure"]
 
@@ -51,12 +51,8 @@ def save_photo_figure(
     Raises:
         ValueError: the shapes disagree.
     """
-    import matplotlib
+    plt = pyplot()
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from qgcam_tf.viz import overlay
 
     images = np.asarray(images, np.float32)
     maps = np.asarray(maps, np.float32)
@@ -83,10 +79,7 @@ def save_photo_figure(
         for ax in axes[i]:
             ax.axis("off")
     fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=dpi, format="png")
-    plt.close(fig)
+    save_figure(fig, path, dpi=dpi, tight=False)
     return path
 
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from qgcam_tf.fileio import atomic_path
+from qgcam_tf.viz import overlay, pyplot, save_figure
 
 __all__ = ["save_speech_figure", "explain_speech_figures", "test_split_figure"]
 
@@ -80,10 +80,8 @@ def save_speech_figure(
     """
     import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
-    from qgcam_tf.viz import overlay
 
     spec = np.asarray(spectrograms, np.float32)
     spec = spec[..., 0] if spec.ndim == 4 else spec
@@ -103,10 +101,7 @@ def save_speech_figure(
         _draw(axes[i, 1], overlay(rgb, maps[i], alpha=alpha), speech[i], "QGrad-CAM")
     axes[-1, 0].set_xlabel("time (frames); band: green speech, grey non-speech", fontsize=7)
     fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=dpi, format="png")
-    plt.close(fig)
+    save_figure(fig, path, dpi=dpi, tight=False)
     return path
 
 
