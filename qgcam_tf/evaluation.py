@@ -151,23 +151,12 @@ def evaluate_methods(
 
 def summarize(results: dict, *, confidence: float = 0.95) -> list[dict]:
     """Rows ``{method, metric, better, mean, ci, n}`` (ci = half-width of the interval)."""
-    direction = {col: d for cols in COLUMNS.values() for col, d in cols}
     rows = []
     for label, res in results.items():
         if label.startswith("_"):
             continue
         for column, values in res["values"].items():
-            mean, half = qm.mean_ci(values, confidence=confidence)
-            rows.append(
-                dict(
-                    method=label,
-                    metric=column,
-                    better=direction[column],
-                    mean=mean,
-                    ci=half,
-                    n=len(values),
-                )
-            )
+            rows.append(_summary_row(label, column, values, confidence))
     return rows
 
 
@@ -179,7 +168,6 @@ def paired_differences(results: dict, *, confidence: float = 0.95) -> list[dict]
     two independent intervals. Rows: ``{method, metric, better, mean, ci, n}`` of
     ``method - random``; methods without a random row of their model are left out.
     """
-    direction = {col: d for cols in COLUMNS.values() for col, d in cols}
     rows = []
     for label, res in results.items():
         prefix = label.split(":")[0] + ":" if ":" in label else ""
@@ -189,18 +177,18 @@ def paired_differences(results: dict, *, confidence: float = 0.95) -> list[dict]
         for column, values in res["values"].items():
             if column.startswith("stability") or column not in reference["values"]:
                 continue  # random maps are not meant to be stable; a difference says nothing
-            mean, half = qm.mean_ci(values - reference["values"][column], confidence=confidence)
-            rows.append(
-                dict(
-                    method=label,
-                    metric=column,
-                    better=direction[column],
-                    mean=mean,
-                    ci=half,
-                    n=len(values),
-                )
-            )
+            diff = values - reference["values"][column]
+            rows.append(_summary_row(label, column, diff, confidence))
     return rows
+
+
+def _summary_row(method: str, column: str, values, confidence: float) -> dict:
+    """``{method, metric, better, mean, ci, n}`` of one column's per-image values."""
+    direction = {col: d for cols in COLUMNS.values() for col, d in cols}
+    mean, half = qm.mean_ci(values, confidence=confidence)
+    return dict(
+        method=method, metric=column, better=direction[column], mean=mean, ci=half, n=len(values)
+    )
 
 
 def _markdown(rows: list[dict]) -> str:
