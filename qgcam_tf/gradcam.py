@@ -225,6 +225,11 @@ class QGradCAM(BaseCAM):
         layer = self.model.get_layer(self.score_layer)
         if not isinstance(layer, VQCLayer):
             raise ValueError(f"explicit weights need a VQCLayer as score layer, got {type(layer).__name__}")
+        if getattr(self, "_encoding_probe", None) is None:  # built once, reused by every call
+            self._encoding_probe = keras.Model(
+                self.model.inputs,
+                [self.model.get_layer(self.layer).output, layer.input, self.model.output],
+            )
         return layer
 
     def explicit_weights(
@@ -264,7 +269,6 @@ class QGradCAM(BaseCAM):
         vqc = self._vqc()
         images = _check_images(images, self.model.input_shape)
         ci = resolve_class_index(class_index, len(images), int(self.model.output_shape[-1]))
-        head = keras.Model(self.model.inputs, [self.model.get_layer(self.layer).output, vqc.input, self.model.output])
         if noise is None:
             run = vqc._executor
         else:
@@ -276,7 +280,7 @@ class QGradCAM(BaseCAM):
         for start in range(0, len(images), self.batch_size):
             batch = tf.constant(images[start : start + self.batch_size])
             with tf.GradientTape() as tape:
-                acts, x, probs = head(batch, training=False)
+                acts, x, probs = self._encoding_probe(batch, training=False)
             pred = np.argmax(probs.numpy(), axis=-1)
             cls = np.where(ci[start : start + len(batch)] < 0, pred, ci[start : start + len(batch)])
             dfdx = _shift_rule_input_gradients(run, x, vqc.theta, shots, rng)  # [B, n, L]
