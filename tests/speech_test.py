@@ -303,3 +303,20 @@ def test_load_speech_on_shared_timit_layout():
         0.0,
         10.0,
     ]
+
+
+def test_reload_bundle_rebuilds_the_trained_test_split(tmp_path):
+    """A run's saved metadata (options + training seed) rebuilds exactly its noisy test split,
+    also when it trained on a --limit subset (the test noise draws follow the training ones)."""
+    from qgcam_tf.data.registry import reload_bundle
+
+    _write_clips(tmp_path, 12)
+    options = {"data_dir": str(tmp_path), "noise": "white,pink", "test_fraction": 0.3,
+               "seed": 5, "limit": 4}
+    trained = speech.load_speech(options)
+    metadata = {**trained.metadata, "seed": 5}  # what training saves beside the options
+    again = reload_bundle(metadata)
+    np.testing.assert_array_equal(again.test_arrays[0], trained.test_arrays[0])
+    np.testing.assert_array_equal(again.test_arrays[1], trained.test_arrays[1])
+    other = speech.load_speech({**options, "limit": None})  # a different training set ...
+    assert not np.array_equal(other.test_arrays[0], trained.test_arrays[0])  # ... other test noise

@@ -178,7 +178,11 @@ def _load_bundle(options: dict):
         n_train=len(x_train),
         n_test=len(x_test),
         model_kwargs={"conv_filters": (32, 64)},
-        metadata={"dataset": "mnist", "input_shape": [28, 28, 1]},
+        metadata={
+            "dataset": "mnist",
+            "input_shape": [28, 28, 1],
+            "options": {"data_dir": options.get("data_dir")},  # where the test split lives
+        },
         test_arrays=(x_test, y_test),
     )
 

@@ -92,11 +92,27 @@ def pick_per_class(labels, count: int, n_classes: int, seed: int = 0) -> np.ndar
     return np.array(picked, dtype=np.int64)
 
 
+def reload_bundle(metadata: dict, *, data_dir: str | None = None) -> DatasetBundle:
+    """The dataset of a trained run, rebuilt with the loader options and seed it was trained with.
+
+    Both decide the test split (speech mixes its test clips with seeded noise), so the
+    options saved in the run's metadata are reused as they are; ``data_dir`` points at a
+    moved copy of the data.
+    """
+    options = {**metadata.get("options", {}), "seed": metadata.get("seed", 0), "batch_size": 64}
+    if data_dir:
+        options["data_dir"] = data_dir
+    return get_adapter(metadata.get("dataset", "mnist")).load(options)
+
+
 def test_examples(metadata: dict, *, count: int, seed: int = 0, data_dir: str | None = None):
     """``count`` test examples of a trained run's dataset, spread over the classes.
 
-    The loader options saved at training time (noise folder, image size, SNR, ...) rebuild
-    the same test split; ``data_dir`` points at a moved copy of the data.
+    Args:
+        metadata: the run's metadata (:func:`qgcam_tf.models.read_metadata`).
+        count: how many examples.
+        seed: which examples (the split itself is the one the run was trained with).
+        data_dir: a moved copy of the data.
 
     Returns:
         ``(images float32 [count, H, W, C], labels int [count], indices int64 [count])``,
@@ -108,13 +124,11 @@ def test_examples(metadata: dict, *, count: int, seed: int = 0, data_dir: str | 
     """
     if count < 1:
         raise ValueError(f"--count must be >= 1, got {count}")
-    dataset = metadata.get("dataset", "mnist")
-    options = {**metadata.get("options", {}), "seed": seed, "batch_size": 64}
-    if data_dir:
-        options["data_dir"] = data_dir
-    bundle = get_adapter(dataset).load(options)
+    bundle = reload_bundle(metadata, data_dir=data_dir)
     if bundle.test_arrays is None:
-        raise ValueError(f"dataset {dataset!r} provides no test arrays to pick examples from")
+        raise ValueError(
+            f"dataset {metadata.get('dataset')!r} provides no test arrays to pick examples from"
+        )
     x_test, y_test = bundle.test_arrays
     if count > len(x_test):
         raise ValueError(f"--count must be <= {len(x_test)} (test examples), got {count}")

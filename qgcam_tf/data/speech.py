@@ -328,6 +328,9 @@ def load_speech(options: dict) -> SpeechBundle:
                 "duration_s": cfg.duration_s,
                 "fmax": cfg.fmax,
                 "test_fraction": float(options.get("test_fraction", 0.2)),
+                # the test clips are mixed with the generator the training clips used first,
+                # so the test split depends on how many training clips there were
+                "limit": options.get("limit"),
             },
         },
         test_arrays=(x_te, y_te),
