@@ -41,57 +41,23 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if not 0.0 < args.learning_rate <= 0.1:
         raise SystemExit(f"--learning-rate must be in (0, 0.1], got {args.learning_rate}")
-    from qgcam_tf.cli import main as qgcam
-    from qgcam_tf.data.registry import get_adapter
-    from qgcam_tf.models import load_model
+    from qgcam_tf.experiment import run_experiment
     from qgcam_tf.viz_photos import test_split_figure
 
-    common = ["--data-dir", args.data_dir, "--seed", str(args.seed)]
-    train = [
-        "train",
-        "--dataset",
+    train = ["--image-size", str(args.image_size), "--epochs", str(args.epochs)]
+    train += ["--qubits", str(args.qubits), "--depth", str(args.depth)]
+    train += ["--learning-rate", str(args.learning_rate), "--batch-size", "32"]
+    train += ["--limit", str(args.limit)] if args.limit else []
+    return run_experiment(
         "dogs-vs-cats",
-        *common,
-        "--image-size",
-        str(args.image_size),
-        "--epochs",
-        str(args.epochs),
-        "--qubits",
-        str(args.qubits),
-        "--depth",
-        str(args.depth),
-        "--learning-rate",
-        str(args.learning_rate),
-        "--batch-size",
-        "32",
-        "--force",
-    ]
-    if args.limit:
-        train += ["--limit", str(args.limit)]
-    runs = [(args.out, [])] + (
-        [(args.out + "-classical", ["--classical"])] if args.baseline else []
-    )
-    for out, extra in runs:
-        if qgcam([*train, "--out", out, *extra]):
-            return 1
-    bundle = get_adapter("dogs-vs-cats").load(
-        {"data_dir": args.data_dir, "image_size": args.image_size, "seed": args.seed, "limit": 1}
-    )
-    figure = args.figure or os.path.join(args.out, "dogs_vs_cats_test_split.png")
-    print("wrote", test_split_figure(load_model(args.out), bundle, figure, seed=args.seed, dpi=72))
-    return qgcam(
-        [
-            "explain",
-            "--model",
-            args.out,
-            "--dataset",
-            "dogs-vs-cats",
-            *common,
-            "--out",
-            os.path.join(args.out, "explain"),
-            "--count",
-            "6",
-        ]
+        args.out,
+        train_args=train,
+        data_dir=args.data_dir,
+        seed=args.seed,
+        count=6,
+        baseline=args.baseline,
+        figure=args.figure,
+        figure_fn=test_split_figure,
     )
 
 

@@ -39,45 +39,12 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from qgcam_tf.cli import main as qgcam
+    from qgcam_tf.experiment import run_experiment
 
-    data = ["--data-dir", args.data_dir] if args.data_dir else []
-    train = [
-        "train",
-        "--dataset",
-        "mnist",
-        *data,
-        "--out",
-        args.out,
-        "--epochs",
-        str(args.epochs),
-        "--qubits",
-        str(args.qubits),
-        "--depth",
-        str(args.depth),
-        "--seed",
-        str(args.seed),
-        "--force",
-    ]
-    if args.limit:
-        train += ["--limit", str(args.limit)]
-    if qgcam(train):
-        return 1
-    return qgcam(
-        [
-            "explain",
-            "--model",
-            args.out,
-            "--dataset",
-            "mnist",
-            *data,
-            "--out",
-            os.path.join(args.out, "explain"),
-            "--count",
-            str(args.count),
-            "--seed",
-            str(args.seed),
-        ]
+    train = ["--epochs", str(args.epochs), "--qubits", str(args.qubits), "--depth", str(args.depth)]
+    train += ["--limit", str(args.limit)] if args.limit else []
+    return run_experiment(
+        "mnist", args.out, train_args=train, data_dir=args.data_dir, seed=args.seed, count=args.count
     )
 
 

@@ -35,64 +35,23 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from qgcam_tf.cli import main as qgcam
-    from qgcam_tf.data.registry import get_adapter
-    from qgcam_tf.models import load_model
+    from qgcam_tf.experiment import run_experiment
     from qgcam_tf.viz_speech import test_split_figure
 
-    common = ["--data-dir", args.data_dir, "--seed", str(args.seed)]
-    options = ["--snr-db", args.snr_db]
-    if args.noise_dir:
-        options += ["--noise-dir", args.noise_dir]
-    if args.noise:
-        options += ["--option", f"noise={args.noise}"]
-    train = [
-        "train",
-        "--dataset",
+    train = ["--snr-db", args.snr_db, "--epochs", str(args.epochs), "--qubits", str(args.qubits)]
+    train += ["--depth", str(args.depth), "--batch-size", "32"]
+    train += ["--noise-dir", args.noise_dir] if args.noise_dir else []
+    train += ["--option", f"noise={args.noise}"] if args.noise else []
+    train += ["--limit", str(args.limit)] if args.limit else []
+    return run_experiment(
         "speech",
-        *common,
-        *options,
-        "--out",
         args.out,
-        "--epochs",
-        str(args.epochs),
-        "--qubits",
-        str(args.qubits),
-        "--depth",
-        str(args.depth),
-        "--batch-size",
-        "32",
-        "--force",
-    ]
-    if args.limit:
-        train += ["--limit", str(args.limit)]
-    if qgcam(train):
-        return 1
-    bundle = get_adapter("speech").load(
-        {
-            "data_dir": args.data_dir,
-            "noise_dir": args.noise_dir,
-            "noise": args.noise,
-            "snr_db": args.snr_db,
-            "seed": args.seed,
-            "limit": args.limit,
-        }
-    )
-    figure = args.figure or os.path.join(args.out, "speech_test_split.png")
-    print("wrote", test_split_figure(load_model(args.out), bundle, figure, seed=args.seed, dpi=72))
-    return qgcam(
-        [
-            "explain",
-            "--model",
-            args.out,
-            "--dataset",
-            "speech",
-            *common,
-            "--out",
-            os.path.join(args.out, "explain"),
-            "--count",
-            "6",
-        ]
+        train_args=train,
+        data_dir=args.data_dir,
+        seed=args.seed,
+        count=6,
+        figure=args.figure,
+        figure_fn=test_split_figure,
     )
 
 
