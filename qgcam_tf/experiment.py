@@ -42,7 +42,13 @@ def run_experiment(
     Returns:
         0 on success, else the failing command's exit status.
     """
-    from qgcam_tf.cli import main as qgcam
+    from qgcam_tf.cli import main
+
+    def qgcam(argv) -> int:
+        try:
+            return main(argv)
+        except SystemExit as e:  # argparse rejects an argument by exiting (status 2)
+            return int(e.code or 0)
 
     data = ["--data-dir", data_dir] if data_dir else []
     common = ["--dataset", dataset, *data, "--seed", str(seed)]
