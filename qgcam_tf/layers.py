@@ -8,6 +8,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from qgcam_tf.circuits import VQCSpec, build_vqc, encoding_angles, readout_operators, vqc_qubits
+from qgcam_tf.paper_kernel import PaperKernel
 from qgcam_tf.tf_executor import CompiledCircuit
 
 __all__ = ["VQCLayer", "BACKENDS"]
@@ -40,20 +41,19 @@ class _TFQExecutor:
 
 
 class _TFExecutor:
-    """The same circuit compiled to core TensorFlow ops (exportable, XLA-compilable).
+    """The same circuit in core TensorFlow ops (exportable, XLA-compilable).
 
-    Called with all symbol values ``[B, S]`` (every gate gets per-sample matrices), or, on
-    the layer's hot path, through :meth:`forward` with the weights kept apart: the weight
-    rotations then get one matrix for the whole batch, several times faster.
+    Called with all symbol values ``[B, S]``, it runs the generic
+    :class:`~qgcam_tf.tf_executor.CompiledCircuit` (every gate gets per-sample matrices;
+    parameter-shift and noise code feed it shifted symbols). The layer's hot path,
+    :meth:`forward`, keeps the weights apart and runs
+    :class:`~qgcam_tf.paper_kernel.PaperKernel`, written for this circuit alone.
     """
 
     def __init__(self, spec: VQCSpec):
         circuit, inputs, weights = build_vqc(spec)
-        qubits = vqc_qubits(spec)
-        self._compiled = CompiledCircuit(circuit, inputs + weights, qubits=qubits)
-        self._shared = CompiledCircuit(
-            circuit, inputs, qubits=qubits, shared_symbol_names=weights
-        )
+        self._compiled = CompiledCircuit(circuit, inputs + weights, qubits=vqc_qubits(spec))
+        self._kernel = PaperKernel(spec)
         self._signs = self._compiled.z_signs([[l] for l in range(spec.n_outputs)])
 
     def __call__(self, symbol_values: tf.Tensor) -> tf.Tensor:
@@ -61,8 +61,7 @@ class _TFExecutor:
 
     def forward(self, x: tf.Tensor, theta: tf.Tensor) -> tf.Tensor:
         """``<Z_l>`` [B, n_outputs] for inputs ``x`` [B, n] and weights ``theta``."""
-        flat = tf.reshape(tf.cast(theta, tf.float32), [-1])
-        return self._shared.expectation_z(encoding_angles(x), self._signs, flat)
+        return self._kernel(x, theta)
 
 
 def make_executor(spec: VQCSpec, backend: str):

@@ -29,6 +29,10 @@ from qgcam_tf.models import load_model
 
 PROB_ATOL = 1e-5
 MAP_ATOL = 1e-4
+# Against TFQ the maps agree only to TFQ's own error: its float32 adjoint gradients are up to
+# 3.7e-5 off the exact ones (tests/tf_executor_test.py), and the maps are divided by their
+# maximum. 1.02e-4 was measured; the export is held to MAP_ATOL against the tf executor.
+MAP_ATOL_VS = {"tf": MAP_ATOL, "tfq": 3e-4}
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
 
@@ -155,7 +159,9 @@ def test_loads_and_matches_without_tfq(no_tfq_run, reference):
             np.testing.assert_allclose(out[prefix + "probabilities"], probs, atol=PROB_ATOL)
         np.testing.assert_array_equal(out["serve_class_index"], probs.argmax(axis=1))
         np.testing.assert_array_equal(out["explain_class_index"], cam.class_index)
-        np.testing.assert_allclose(out["explain_heatmap"], cam.maps, atol=MAP_ATOL, err_msg=backend)
+        np.testing.assert_allclose(
+            out["explain_heatmap"], cam.maps, atol=MAP_ATOL_VS[backend], err_msg=backend
+        )
         np.testing.assert_allclose(out["explain_weights"], cam.weights, atol=1e-5, err_msg=backend)
     assert out["explain_heatmap"].min() >= 0.0 and out["explain_heatmap"].max() <= 1.0
 

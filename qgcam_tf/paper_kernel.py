@@ -1,0 +1,250 @@
+"""A state-vector kernel for the paper's ansatz alone: real float32 arithmetic, amplitudes first.
+
+:class:`~qgcam_tf.tf_executor.CompiledCircuit` runs any Cirq circuit. This kernel runs only
+:func:`~qgcam_tf.circuits.build_vqc` (the training and explanation hot path), and uses what
+is special about it to do several times less work:
+
+* **Amplitude-major layout.** The state is ``[2**n, 2, B]``: amplitude index, then real and
+  imaginary part, then batch. The CNOT ring (a permutation of basis states) becomes a
+  gather of contiguous rows, which is 10-30x cheaper than gathering columns of ``[B, 2**n]``,
+  and every gate layer is a plain matrix product over the leading axis.
+* **Real rotations.** :math:`H`, :math:`R_Y` and the ring are real, and every :math:`R_Z` is
+  diagonal. The :math:`R_Z` gates are therefore applied as one phase per amplitude, and the
+  :math:`R_Y` layer is a real Kronecker product applied in float32 (half the work of a
+  complex64 product, on faster kernels).
+* **Phases moved through the ring.** :math:`R_Z(\\omega)` of layer ``d-1`` and
+  :math:`R_Z(\\phi)` of layer ``d`` meet across the ring ``P``: ``D_phi P D_omega = D' P``
+  with ``D'`` the phases of ``omega`` read at the ring's source indices. So each layer costs
+  one gather, one phase multiplication and one :math:`R_Y` product. The last layer's
+  :math:`R_Z(\\omega)` commutes with the :math:`Z` readout and is skipped (its gradient is 0,
+  as it is exactly).
+* **Product-state opening.** The encoding is a product state: the real amplitudes
+  ``(cos - sin, sin + cos)/sqrt(2)`` of ``R_Y H |0>`` and the encoding :math:`R_Z` phases
+  are joined per half of the qubits (trigonometry on ``[2**(n/2), B]`` only), and the two
+  halves by one complex outer product.
+* **Two matrix-product shapes only.** A chunk on the leading qubits is one 2-D product;
+  a later chunk is a broadcast product whose weight gradient is a single contraction.
+
+Exactness is tested against ``cirq.Simulator`` in complex128 and float64 finite
+differences (``tests/tf_executor_test.py``), with and without XLA.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import tensorflow as tf
+
+from qgcam_tf.circuits import VQCSpec
+
+__all__ = ["PaperKernel", "chunk_sizes", "ring_source", "z_eigenvalues"]
+
+_SQRT_HALF = math.sqrt(0.5)
+_MINUS_PLUS = np.array([[-1.0], [1.0]], np.float32)  # (-sin, +sin) on (im, re)
+
+
+def ring_source(n: int) -> np.ndarray:
+    """``src`` with ``(P psi)[i] = psi[src[i]]`` for the ring ``CNOT(q_i, q_(i+1) mod n)``, i = 0..n-1.
+
+    Qubit 0 is the most significant bit (Cirq's big-endian order).
+    """
+    idx = np.arange(2**n)
+    bits = [(idx >> (n - 1 - q)) & 1 for q in range(n)]
+    for i in range(n):  # applied in order: each CNOT sees the bits the previous ones wrote
+        bits[(i + 1) % n] = bits[(i + 1) % n] ^ bits[i]
+    image = sum(b << (n - 1 - q) for q, b in enumerate(bits))
+    src = np.empty_like(idx)
+    src[image] = idx
+    return src
+
+
+def z_eigenvalues(n: int) -> np.ndarray:
+    """``[2**n, n]`` float32: the eigenvalue (+1 / -1) of ``Z_q`` on each basis state."""
+    idx = np.arange(2**n)
+    return np.stack([1.0 - 2.0 * ((idx >> (n - 1 - q)) & 1) for q in range(n)], axis=1).astype(np.float32)
+
+
+def chunk_sizes(n: int, max_chunk: int = 5) -> list[int]:
+    """Splits ``n`` qubits into near-equal groups of at most ``max_chunk``, one matmul each.
+
+    Larger groups mean fewer passes over the state but ``2**size`` multiply-adds per
+    amplitude each; 4-5 qubits was the fastest on the CPUs measured (``docs/performance.md``).
+    """
+    pieces = -(-n // max_chunk)
+    return [n // pieces + (i < n % pieces) for i in range(pieces)]
+
+
+def _kron(mats: list[tf.Tensor]) -> tf.Tensor:
+    """Kronecker product of ``[2, 2]`` real matrices, first factor most significant."""
+    out = mats[0]
+    for m in mats[1:]:
+        d = out.shape[0]
+        out = tf.reshape(tf.reshape(out, [d, 1, d, 1]) * tf.reshape(m, [1, 2, 1, 2]), [2 * d, 2 * d])
+    return out
+
+
+def _row_permutation(x: tf.Tensor, src: np.ndarray) -> tf.Tensor:
+    """``x[src]`` along axis 0; its gradient is the inverse gather (not a scatter-add)."""
+    forward = tf.constant(src.astype(np.int32))
+    inverse = tf.constant(np.argsort(src).astype(np.int32))
+
+    @tf.custom_gradient
+    def gather(t):
+        def grad(dy):
+            return tf.gather(dy, inverse, axis=0)
+
+        return tf.gather(t, forward, axis=0), grad
+
+    return gather(x)
+
+
+@tf.custom_gradient
+def _middle_matmul(m, x):
+    """``m`` applied to the middle axis of ``x`` [L, C, R]; d/dm is one contraction, not L."""
+
+    def grad(dy):
+        return tf.einsum("lcr,ldr->cd", dy, x), tf.linalg.matmul(m, dy, transpose_a=True)
+
+    return tf.linalg.matmul(m, x), grad
+
+
+def _materialise(t: tf.Tensor) -> tf.Tensor:
+    """``t`` [R, C] unchanged, but computed once under XLA.
+
+    XLA fuses cheap-looking producers (the trigonometry of a small tensor) into every
+    element of a large consumer and so recomputes them up to ``2**n`` times; it does not
+    fuse across a matrix product, so multiplying by the identity keeps ``t`` as a buffer.
+    The identity acts on the rows, so a NaN in one column (sample) stays in that column.
+    """
+    if t.shape[0] is None or t.shape[0] > 512:
+        return t
+    return tf.linalg.matmul(tf.eye(t.shape[0]), t)
+
+
+class PaperKernel:
+    """``<Z_l>`` of the paper's circuit for inputs ``x`` [B, n] and weights ``theta``.
+
+    Args:
+        spec: the circuit's shape; ``spec.ansatz`` must be ``"paper"``.
+        max_chunk: most qubits joined into one :math:`R_Y` matrix (see :func:`chunk_sizes`).
+    """
+
+    def __init__(self, spec: VQCSpec, *, max_chunk: int = 5):
+        if spec.ansatz != "paper":
+            raise ValueError(f"PaperKernel runs the 'paper' ansatz only, got {spec.ansatz!r}")
+        self.spec = spec
+        n = spec.n_qubits
+        self._src = ring_source(n)
+        z = z_eigenvalues(n)
+        self._split = n // 2
+        self._z_head = tf.constant(z_eigenvalues(self._split))
+        self._z_tail = tf.constant(z_eigenvalues(n - self._split))
+        self._z_both = tf.constant(np.concatenate([z, z[self._src]], axis=1))  # [2**n, 2n]
+        self._readout = tf.constant(z[:, : spec.n_outputs])  # [2**n, L]
+        self._chunks = chunk_sizes(n, max_chunk)
+
+    # ------------------------------------------------------------------ pieces
+    @staticmethod
+    def _half_state(vecs: list[tf.Tensor], enc_rz: tf.Tensor, z: tf.Tensor):
+        """Real and imaginary parts of the product state of some qubits: 2 x [2**k, B].
+
+        ``vecs``: each qubit's real ``R_Y H |0>`` amplitudes [2, B]; ``enc_rz`` [k, B] the
+        ``R_Z`` angles; ``z`` [2**k, k] the Z eigenvalues of those qubits.
+        """
+        while len(vecs) > 1:  # balanced Kronecker tree over the leading axis
+            joined = [
+                tf.reshape(tf.expand_dims(a, 1) * tf.expand_dims(b, 0), [a.shape[0] * b.shape[0], -1])
+                for a, b in zip(vecs[0::2], vecs[1::2])
+            ]
+            vecs = joined + ([vecs[-1]] if len(vecs) % 2 else [])
+        angle = -0.5 * tf.linalg.matmul(z, enc_rz)  # [2**k, B]
+        both = tf.concat([vecs[0] * tf.cos(angle), vecs[0] * tf.sin(angle)], axis=1)
+        both = _materialise(both)
+        return tf.split(both, 2, axis=1)
+
+    def _ry_layer(self, state: tf.Tensor, mats: list[tf.Tensor]) -> tf.Tensor:
+        """Applies the chunk matrices ``mats`` (R_Y Kronecker products) to ``state`` [2**n, W]."""
+        n = self.spec.n_qubits
+        first = 0
+        for size, m in zip(self._chunks, mats):
+            lead = 2**first
+            if lead == 1:
+                out = tf.linalg.matmul(m, tf.reshape(state, [2**size, -1]))
+            else:
+                out = _middle_matmul(m, tf.reshape(state, [lead, 2**size, -1]))
+            state = tf.reshape(out, [2**n, -1])
+            first += size
+        return state
+
+    def _ry_matrices(self, theta: tf.Tensor) -> list[list[tf.Tensor]]:
+        """``[depth][chunk]`` real matrices: the Kronecker product of a chunk's R_Y gates."""
+        half = 0.5 * theta[:, :, 1]  # [depth, n]
+        c, s = tf.cos(half), tf.sin(half)
+        gates = tf.reshape(tf.stack([c, -s, s, c], axis=-1), [-1, 2, 2])  # [depth * n, 2, 2]
+        gates = tf.unstack(gates)
+        n, out = self.spec.n_qubits, []
+        for d in range(self.spec.depth):
+            mats, first = [], 0
+            for size in self._chunks:
+                mats.append(_kron(gates[d * n + first : d * n + first + size]))
+                first += size
+            out.append(mats)
+        return out
+
+    def _phases(self, theta: tf.Tensor) -> tf.Tensor:
+        """``[2**n, depth]``: the batch-shared phase angle of each layer at each stored index.
+
+        Layer ``d``: ``-1/2 (phi_d . z[i] + omega_(d-1) . z[src[i]])`` (no omega for d = 0).
+        """
+        omega_prev = tf.pad(theta[:-1, :, 2], [[1, 0], [0, 0]])  # [depth, n]
+        angles = tf.concat([theta[:, :, 0], omega_prev], axis=1)  # [depth, 2n]
+        return -0.5 * tf.linalg.matmul(self._z_both, angles, transpose_b=True)
+
+    @staticmethod
+    def _phase(state: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor) -> tf.Tensor:
+        """``state * exp(i angle)`` for ``state`` [A, 2, B] (real, imaginary parts)."""
+        swapped = tf.reverse(state, axis=[1])  # (im, re)
+        cos, sin = tf.reshape(cos, [-1, 1, 1]), tf.reshape(sin, [-1, 1, 1])
+        return state * cos + swapped * (sin * _MINUS_PLUS)
+
+    # ----------------------------------------------------------------- forward
+    def __call__(self, x: tf.Tensor, theta: tf.Tensor) -> tf.Tensor:
+        """``<Z_l>`` [B, n_outputs] float32."""
+        spec = self.spec
+        n = spec.n_qubits
+        x = tf.convert_to_tensor(x, tf.float32)
+        theta = tf.convert_to_tensor(theta, tf.float32)
+        xt = tf.transpose(x)  # [n, B]
+        batch = tf.shape(x)[0]
+
+        # Opening product state R_Z(b) R_Y(a) H |0>, built as two halves (trigonometry
+        # only on [2**(n/2), B]) joined by one complex outer product.
+        half_a = 0.5 * tf.atan(xt)
+        ca, sa = tf.cos(half_a), tf.sin(half_a)
+        vecs = tf.unstack(tf.stack([ca - sa, sa + ca], axis=1) * _SQRT_HALF)  # n x [2, B]
+        enc_rz = tf.atan(tf.square(xt))  # [n, B]
+        head = self._half_state(vecs[: self._split], enc_rz[: self._split], self._z_head)
+        tail = self._half_state(vecs[self._split :], enc_rz[self._split :], self._z_tail)
+        hr, hi = (tf.expand_dims(t, 1) for t in head)  # [2**h, 1, B]
+        tr, ti = (tf.expand_dims(t, 0) for t in tail)  # [1, 2**(n-h), B]
+        state = tf.stack([hr * tr - hi * ti, hr * ti + hi * tr], axis=2)  # [2**h, 2**(n-h), 2, B]
+        state = _row_permutation(tf.reshape(state, [2**n, -1]), self._src)  # the first ring
+
+        phases = self._phases(theta)  # [2**n, depth]
+        cs = tf.concat([tf.cos(phases), tf.sin(phases)], axis=1)  # [2**n, 2 depth]
+        cs = tf.linalg.matmul(cs, tf.eye(2 * spec.depth))  # materialised, as _materialise
+        cos, sin = tf.split(cs, 2, axis=1)
+        cos, sin = tf.unstack(cos, axis=1), tf.unstack(sin, axis=1)
+        mats = self._ry_matrices(theta)
+        state = self._phase(tf.reshape(state, [2**n, 2, -1]), cos[0], sin[0])
+        state = self._ry_layer(tf.reshape(state, [2**n, -1]), mats[0])
+
+        for d in range(1, spec.depth):
+            state = _row_permutation(state, self._src)
+            state = self._phase(tf.reshape(state, [2**n, 2, -1]), cos[d], sin[d])
+            state = self._ry_layer(tf.reshape(state, [2**n, -1]), mats[d])
+
+        squares = tf.square(tf.reshape(state, [2**n, 2 * batch]))
+        probs = tf.reduce_sum(tf.reshape(squares, [2**n, 2, batch]), axis=1)  # [2**n, B]
+        return tf.linalg.matmul(probs, self._readout, transpose_a=True)
