@@ -145,6 +145,29 @@ def time_call(fn: Callable[[], object], *, warmup: int = 2, repeats: int = 7,
             "repeats": len(wall)}
 
 
+def paired_ratio(fn_a: Callable[[], object], fn_b: Callable[[], object], *, pairs: int = 15,
+                 warmup: int = 2) -> float:
+    """Median over ``pairs`` of ``time(fn_a) / time(fn_b)``, the two called back to back.
+
+    On a shared machine the speed drifts by tens of percent between rows measured minutes
+    apart; interleaving the calls makes both sides of each ratio see the same machine.
+    """
+    if pairs < 1:
+        raise ValueError(f"pairs must be >= 1, got {pairs}")
+    for _ in range(warmup):
+        fn_a()
+        fn_b()
+    ratios = []
+    for _ in range(pairs):
+        t0 = time.perf_counter()
+        fn_a()
+        t1 = time.perf_counter()
+        fn_b()
+        t2 = time.perf_counter()
+        ratios.append((t1 - t0) / (t2 - t1))
+    return statistics.median(ratios)
+
+
 def state_vector_lower_bound_ms(n_qubits: int, batch: int, n_gates: int, bandwidth: float,
                                 *, passes: int = FWD_BWD_PASSES) -> float:
     """Time to stream the state through memory once per gate, forward and backward.
@@ -328,8 +351,8 @@ def train_throughput(kind: str, cfg: BenchConfig) -> dict:
     return t
 
 
-def explain_time(kind: str, cfg: BenchConfig) -> dict:
-    """One batch of maps: QGrad-CAM on the hybrid model, or Grad-CAM on the classical twin."""
+def explain_call(kind: str, cfg: BenchConfig) -> Callable[[], object]:
+    """One batch of maps, ready to time: QGrad-CAM on the hybrid, Grad-CAM on the twin."""
     import tensorflow as tf
 
     from qgcam_tf.gradcam import BaseCAM, QGradCAM
@@ -347,8 +370,13 @@ def explain_time(kind: str, cfg: BenchConfig) -> dict:
         cam = QGradCAM(model, batch_size=cfg.batch)
     images, _ = _data(cfg)
     ci = tf.fill([cfg.batch], tf.constant(-1, tf.int64))
-    t = time_call(lambda: cam._explain_fn(images, ci)["maps"].numpy(), warmup=cfg.warmup,
-                  repeats=cfg.repeats, max_seconds=cfg.max_seconds_per_row)
+    return lambda: cam._explain_fn(images, ci)["maps"].numpy()
+
+
+def explain_time(kind: str, cfg: BenchConfig, call: Callable[[], object] | None = None) -> dict:
+    """Wall time of one batch of maps (see :func:`explain_call`) and maps per second."""
+    t = time_call(call or explain_call(kind, cfg), warmup=cfg.warmup, repeats=cfg.repeats,
+                  max_seconds=cfg.max_seconds_per_row)
     t["maps_per_s"] = cfg.batch / (t["wall_ms"] / 1e3)
     return t
 
@@ -469,17 +497,19 @@ def run_benchmark(out_dir: str, *, quick: bool = False, config: BenchConfig | No
         step(f"train {kind}")
         train[kind] = train_throughput(kind, cfg)
         bar.update()
+    calls = {kind: explain_call(kind, cfg) for kind in train_kinds}
+    paired = {}
     for kind in train_kinds:
         step(f"explain {kind}")
-        explain[kind] = explain_time(kind, cfg)
+        explain[kind] = explain_time(kind, cfg, calls[kind])
+        if kind != "classical":  # the target ratio, interleaved with the twin's calls
+            paired[kind] = paired_ratio(calls[kind], calls["classical"], pairs=2 * cfg.repeats + 1)
         bar.update()
     results["train_images_per_s"] = {k: v["images_per_s"] for k, v in train.items()}
     results["train_step_ms"] = {k: v["wall_ms"] for k, v in train.items()}
     results["explain_maps_per_s"] = {k: v["maps_per_s"] for k, v in explain.items()}
     results["explain_batch_ms"] = {k: v["wall_ms"] for k, v in explain.items()}
-    results["qgradcam_over_gradcam"] = {
-        k: explain[k]["wall_ms"] / explain["classical"]["wall_ms"] for k in train_kinds if k != "classical"
-    }
+    results["qgradcam_over_gradcam"] = paired
 
     # PennyLane -------------------------------------------------------------------------
     step("PennyLane")
@@ -602,7 +632,9 @@ def render_markdown(r: dict) -> str:
     lines.append(f"| hybrid, PennyLane 0.44.1 | {_fmt(r.get('pennylane_train_images_per_s'))} | "
                  f"{_fmt(cfg['batch'] / r['pennylane_train_images_per_s'] * 1e3 if r.get('pennylane_train_images_per_s') else None, 2)} |")
     lines += ["", "## Explanations (batch %d)" % cfg["batch"], "",
-              "| method | maps/s | ms/batch | x classical Grad-CAM |", "|---|---:|---:|---:|"]
+              "The last column is the median time ratio of calls interleaved with the twin's "
+              "(`paired_ratio`), so slow and fast spells of a shared machine hit both sides.", "",
+              "| method | maps/s | ms/batch | x classical Grad-CAM (paired) |", "|---|---:|---:|---:|"]
     cam_names = {"tfq": "QGrad-CAM, tfq", "tf": "QGrad-CAM, tf", "tf_xla": "QGrad-CAM, tf + XLA",
                  "classical": "Grad-CAM, classical twin"}
     for k, v in r["explain_maps_per_s"].items():

@@ -271,4 +271,4 @@ class PaperKernel:
 
         squares = tf.square(tf.reshape(state, [2**n, 2 * batch]))  # re**2, im**2
         parts = tf.linalg.matmul(squares, self._readout, transpose_a=True)  # [2B, L]
-        return tf.reduce_sum(tf.reshape(parts, [2, batch, -1]), axis=0)
+        return tf.reduce_sum(tf.reshape(parts, [2, batch, spec.n_outputs]), axis=0)

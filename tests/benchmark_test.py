@@ -45,6 +45,17 @@ def test_time_call_reports_medians_of_a_known_delay():
         bm.time_call(lambda: None, repeats=0)
 
 
+def test_paired_ratio_of_known_delays():
+    """30 ms against 10 ms sleeps: a ratio of ~3, each side called warmup + pairs times."""
+    a, b = [], []
+    r = bm.paired_ratio(lambda: (a.append(1), time.sleep(0.03)), lambda: (b.append(1), time.sleep(0.01)),
+                        pairs=3, warmup=1)
+    assert len(a) == len(b) == 4
+    assert 2.0 < r < 3.5
+    with pytest.raises(ValueError, match="pairs must be >= 1, got 0"):
+        bm.paired_ratio(lambda: None, lambda: None, pairs=0)
+
+
 def test_bandwidth_is_positive_and_plausible():
     """Copy bandwidth of a 1 MiB buffer is between 100 MB/s and 10 TB/s."""
     bw = bm.measure_bandwidth(2**20, repeats=3)

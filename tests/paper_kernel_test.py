@@ -75,12 +75,14 @@ def test_a_nan_sample_stays_in_its_row():
 
 
 def test_unknown_batch_size_under_xla():
-    """A signature with batch None (as the SavedModel's) traces once and serves any batch."""
+    """A signature with batch None (as the SavedModel's) keeps the output width static and
+    serves any batch."""
     spec = VQCSpec(4, 2, 3)
     theta = tf.constant(np.random.default_rng(1).uniform(0, 6, spec.theta_shape), tf.float32)
     kernel = PaperKernel(spec)
     fn = tf.function(lambda a: kernel(a, theta), input_signature=[tf.TensorSpec([None, 4])],
                      jit_compile=True)
+    assert fn.get_concrete_function().structured_outputs.shape.as_list() == [None, 3]
     generic = _TFExecutor(spec)
     for b in (1, 5):
         x = np.random.default_rng(b).normal(size=(b, 4)).astype(np.float32)
