@@ -160,6 +160,29 @@ def test_generic_circuit_state_matches_cirq():
         np.testing.assert_allclose(state, expected, atol=ATOL)
 
 
+@pytest.mark.parametrize("n,depth", [(4, 2), (10, 2)])
+def test_shared_symbols_give_the_per_sample_result(n, depth):
+    """CompiledCircuit with the weights as shared_symbol_names (one matrix per batch, the
+    layer-cycling path at n = 10) gives the state of the per-sample path and of cirq."""
+    spec = VQCSpec(n, depth, n)
+    circuit, inputs, weights = build_vqc(spec)
+    qubits = sorted(circuit.all_qubits())
+    x, theta, _ = _inputs(spec, seed=n)
+    angles = np.concatenate([np.arctan(x), np.arctan(x**2)], axis=1).astype(np.float32)
+    shared = CompiledCircuit(circuit, inputs, qubits=qubits, shared_symbol_names=weights)
+    per_sample = CompiledCircuit(circuit, inputs + weights, qubits=qubits)
+    got = shared.state(tf.constant(angles), tf.constant(theta.ravel())).numpy()
+    values = np.concatenate([angles, np.tile(theta.ravel(), (BATCH, 1))], axis=1)
+    np.testing.assert_allclose(got, per_sample.state(tf.constant(values)).numpy(), atol=1e-6)
+    resolver = cirq.ParamResolver(dict(zip(map(str, inputs + weights), values[0].astype(np.float64))))
+    expected = cirq.final_state_vector(
+        cirq.resolve_parameters(circuit, resolver), qubit_order=qubits, dtype=np.complex128
+    )
+    np.testing.assert_allclose(got[0], expected, atol=ATOL)
+    with pytest.raises(ValueError, match="shared_values is required"):
+        shared.state(tf.constant(angles))
+
+
 def test_generic_circuit_z_products_match_cirq():
     """<Z_0 Z_2> and <Z_3> read from the sign matrix equal cirq's expectation values."""
     circuit, qubits, symbols = _generic_circuit()
