@@ -2,7 +2,9 @@
 
 Stand-alone on purpose: the peers' environment has PennyLane and tensorcircuit-ng beside
 TensorFlow 2.18.1, but not qgcam_tf's stack (Cirq, TensorFlow Quantum). The circuit is the
-paper's (DESIGN.md), written out here for each peer:
+paper's (DESIGN.md), written out here for each peer. The one piece of qgcam_tf imported
+here is ``qgcam_tf.paper_kernel`` (TensorFlow and NumPy only), so the tensorcircuit-ng row
+can also be timed against the ``tf`` executor with XLA call by call, in one process:
 
     encoding H, RY(atan x_k), RZ(atan x_k^2); depth x (CNOT ring, RZ RY RZ per qubit); <Z_l>
 
@@ -56,7 +58,7 @@ def tensorcircuit_vqc(ns, batch: int, depth: int, warmup: int, repeats: int) -> 
 
     backend = tc.set_backend("tensorflow")
     tc.set_dtype("complex64")
-    out = {}
+    out, paired = {}, {}
     for n in ns:
         n_out = min(10, n)
         signs = tf.constant(_signs(n, n_out))
@@ -90,9 +92,57 @@ def tensorcircuit_vqc(ns, batch: int, depth: int, warmup: int, repeats: int) -> 
                 loss = tf.reduce_sum(y * y)
             return tape.gradient(loss, [x, theta])
 
-        out[str(n)] = _time(lambda: [g.numpy() for g in step(x)], warmup=warmup, repeats=repeats)
-        print(f"tensorcircuit n={n}: {out[str(n)]['wall_ms']:.2f} ms", file=sys.stderr, flush=True)
-    return {"tensorcircuit_version": tc.__version__, "vqc_fwd_bwd": out}
+        tc_call = lambda: [g.numpy() for g in step(x)]  # noqa: E731
+        out[str(n)] = _time(tc_call, warmup=warmup, repeats=repeats)
+        ours = _qgcam_xla_step(n, batch, depth, x)
+        if ours is not None:
+            paired[str(n)] = _paired_ratio(ours, tc_call, pairs=2 * repeats + 1, warmup=warmup)
+        print(f"tensorcircuit n={n}: {out[str(n)]['wall_ms']:.2f} ms; qgcam tf+XLA / tensorcircuit "
+              f"paired {paired.get(str(n), float('nan')):.2f}", file=sys.stderr, flush=True)
+    return {"tensorcircuit_version": tc.__version__, "vqc_fwd_bwd": out,
+            "tf_xla_over_tensorcircuit_paired": paired}
+
+
+def _qgcam_xla_step(n: int, batch: int, depth: int, x):
+    """The ``tf`` executor's VQC fwd+bwd with XLA (as ``qgcam benchmark``), or None."""
+    import types
+
+    import tensorflow as tf
+
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    try:
+        from qgcam_tf.paper_kernel import PaperKernel
+    except ImportError as e:
+        print(f"qgcam_tf.paper_kernel not importable ({e}): no paired ratio", file=sys.stderr)
+        return None
+    spec = types.SimpleNamespace(n_qubits=n, depth=depth, n_outputs=min(10, n), ansatz="paper")
+    kernel = PaperKernel(spec)
+    theta = tf.Variable(tf.random.uniform([depth, n, 3], 0.0, 6.28, seed=1))
+
+    @tf.function(jit_compile=True)
+    def step(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = kernel(x, theta)
+            loss = tf.reduce_sum(y * y)
+        return tape.gradient(loss, [x, theta])
+
+    return lambda: [g.numpy() for g in step(x)]
+
+
+def _paired_ratio(fn_a, fn_b, *, pairs: int, warmup: int) -> float:
+    """Median of time(fn_a) / time(fn_b) over calls made back to back (as qgcam_tf.benchmark)."""
+    for _ in range(warmup):
+        fn_a()
+        fn_b()
+    ratios = []
+    for _ in range(pairs):
+        t0 = time.perf_counter()
+        fn_a()
+        t1 = time.perf_counter()
+        fn_b()
+        ratios.append((t1 - t0) / (time.perf_counter() - t1))
+    return statistics.median(ratios)
 
 
 def pennylane_train(n: int, batch: int, depth: int, warmup: int, repeats: int, vqc_only: bool) -> dict:

@@ -477,6 +477,9 @@ def run_benchmark(out_dir: str, *, quick: bool = False, config: BenchConfig | No
         results["skipped"]["tensorcircuit"] = tc["skipped"]
     else:
         results["tensorcircuit_version"] = tc.get("tensorcircuit_version")
+        # tf + XLA against tensorcircuit-ng call by call in the peer's process (the rows
+        # above run minutes apart; their ratio moved 1.6 <-> 2.1 between two runs).
+        results["tf_xla_over_tensorcircuit_paired"] = tc.get("tf_xla_over_tensorcircuit_paired")
     bar.update()
     results["vqc_fwd_bwd_ms"] = fwd_bwd
     results["vqc_fwd_bwd_cpu_ms"] = cpu
@@ -556,10 +559,14 @@ def _targets(r: dict) -> dict:
     """The issue's targets, each with the measured ratio and whether it is met."""
     out = {}
     tc = r["vqc_fwd_bwd_ms"].get("tensorcircuit", {})
+    paired = r.get("tf_xla_over_tensorcircuit_paired") or {}
     for n in ("10", "12"):
-        ratio = _ratio(r["vqc_fwd_bwd_ms"]["tf_xla"].get(n), tc.get(n))
+        ratio = paired.get(n)
+        if ratio is None:  # no paired measurement: the ratio of the two rows
+            ratio = _ratio(r["vqc_fwd_bwd_ms"]["tf_xla"].get(n), tc.get(n))
         out[f"tf_xla_over_tensorcircuit_n{n}"] = {"value": ratio, "goal": "<= 1.5",
-                                                  "met": None if ratio is None else ratio <= 1.5}
+                                                  "met": None if ratio is None else ratio <= 1.5,
+                                                  "paired": n in paired}
     ratio = r["qgradcam_over_gradcam"]["tf"]
     out["qgradcam_tf_over_gradcam"] = {"value": ratio, "goal": "<= 1.5", "met": ratio <= 1.5}
     pl = r.get("pennylane_train_images_per_s")
@@ -650,7 +657,10 @@ def render_markdown(r: dict) -> str:
     lines += ["", "## Targets (issue 7)", "", "| target | measured | goal | met |", "|---|---:|---:|:---:|"]
     for k, v in r["targets"].items():
         met = "—" if v["met"] is None else ("yes" if v["met"] else "no")
-        lines.append(f"| {k} | {_fmt(v['value'], 2)} | {v['goal']} | {met} |")
+        name = f"{k} (paired)" if v.get("paired") or k == "qgradcam_tf_over_gradcam" else k
+        lines.append(f"| {name} | {_fmt(v['value'], 2)} | {v['goal']} | {met} |")
+    lines += ["", "(paired): the median ratio of calls made back to back in one process, not the "
+              "ratio of the rows above, which run minutes apart."]
     if r.get("skipped"):
         lines += ["", "Skipped rows:", ""] + [f"- {k}: {v}" for k, v in r["skipped"].items()]
     versions = [f"{k.split('_')[0]} {r[k]}" for k in ("tensorcircuit_version", "pennylane_version") if r.get(k)]

@@ -33,10 +33,13 @@ from __future__ import annotations
 
 import math
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import tensorflow as tf
 
-from qgcam_tf.circuits import VQCSpec
+if TYPE_CHECKING:  # only a type: the kernel runs without Cirq (benchmarks/peers.py does so)
+    from qgcam_tf.circuits import VQCSpec
 
 __all__ = ["PaperKernel", "chunk_sizes", "ring_source", "z_eigenvalues"]
 
@@ -128,7 +131,9 @@ class PaperKernel:
     """``<Z_l>`` of the paper's circuit for inputs ``x`` [B, n] and weights ``theta``.
 
     Args:
-        spec: the circuit's shape; ``spec.ansatz`` must be ``"paper"``.
+        spec: the circuit's shape (a :class:`~qgcam_tf.VQCSpec`, or any object with its
+            ``n_qubits``, ``depth``, ``n_outputs`` and ``ansatz``); the ansatz must be
+            ``"paper"``.
         max_chunk: most qubits joined into one :math:`R_Y` matrix (see :func:`chunk_sizes`).
     """
 
