@@ -45,6 +45,14 @@ def test_time_call_reports_medians_of_a_known_delay():
         bm.time_call(lambda: None, repeats=0)
 
 
+def test_time_call_repeats_fast_calls_up_to_min_seconds():
+    """5 ms calls with min_seconds 0.1 run ~20 times; the cap is 25 x repeats."""
+    t = bm.time_call(lambda: time.sleep(0.005), warmup=0, repeats=3, min_seconds=0.1)
+    assert 15 <= t["repeats"] <= 22
+    t = bm.time_call(lambda: None, warmup=0, repeats=2, min_seconds=10.0)
+    assert t["repeats"] == 50
+
+
 def test_paired_ratio_of_known_delays():
     """30 ms against 10 ms sleeps: a ratio of ~3, each side called warmup + pairs times."""
     a, b = [], []
