@@ -3,7 +3,8 @@
 Stand-alone on purpose: the peers' environment has PennyLane and tensorcircuit-ng beside
 TensorFlow 2.18.1, but not qgcam_tf's stack (Cirq, TensorFlow Quantum). The circuit is the
 paper's (DESIGN.md), written out here for each peer. The one piece of qgcam_tf imported
-here is ``qgcam_tf.paper_kernel`` (TensorFlow and NumPy only), so the tensorcircuit-ng row
+here are ``qgcam_tf.paper_kernel`` and ``qgcam_tf.benchmark.paired_ratio`` (TensorFlow
+and NumPy only), so the tensorcircuit-ng row
 can also be timed against the ``tf`` executor with XLA call by call, in one process:
 
     encoding H, RY(atan x_k), RZ(atan x_k^2); depth x (CNOT ring, RZ RY RZ per qubit); <Z_l>
@@ -25,6 +26,8 @@ import time
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# qgcam_tf's TensorFlow-only pieces (paper_kernel, benchmark.paired_ratio) from this checkout.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _time(fn, *, warmup: int, repeats: int) -> dict:
@@ -96,7 +99,9 @@ def tensorcircuit_vqc(ns, batch: int, depth: int, warmup: int, repeats: int) -> 
         out[str(n)] = _time(tc_call, warmup=warmup, repeats=repeats)
         ours = _qgcam_xla_step(n, batch, depth, x)
         if ours is not None:
-            paired[str(n)] = _paired_ratio(ours, tc_call, pairs=2 * repeats + 1, warmup=warmup)
+            from qgcam_tf.benchmark import paired_ratio  # stdlib + NumPy only
+
+            paired[str(n)] = paired_ratio(ours, tc_call, pairs=2 * repeats + 1, warmup=warmup)
         print(f"tensorcircuit n={n}: {out[str(n)]['wall_ms']:.2f} ms; qgcam tf+XLA / tensorcircuit "
               f"paired {paired.get(str(n), float('nan')):.2f}", file=sys.stderr, flush=True)
     return {"tensorcircuit_version": tc.__version__, "vqc_fwd_bwd": out,
@@ -109,7 +114,6 @@ def _qgcam_xla_step(n: int, batch: int, depth: int, x):
 
     import tensorflow as tf
 
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     try:
         from qgcam_tf.paper_kernel import PaperKernel
     except ImportError as e:
@@ -128,21 +132,6 @@ def _qgcam_xla_step(n: int, batch: int, depth: int, x):
         return tape.gradient(loss, [x, theta])
 
     return lambda: [g.numpy() for g in step(x)]
-
-
-def _paired_ratio(fn_a, fn_b, *, pairs: int, warmup: int) -> float:
-    """Median of time(fn_a) / time(fn_b) over calls made back to back (as qgcam_tf.benchmark)."""
-    for _ in range(warmup):
-        fn_a()
-        fn_b()
-    ratios = []
-    for _ in range(pairs):
-        t0 = time.perf_counter()
-        fn_a()
-        t1 = time.perf_counter()
-        fn_b()
-        ratios.append((t1 - t0) / (time.perf_counter() - t1))
-    return statistics.median(ratios)
 
 
 def pennylane_train(n: int, batch: int, depth: int, warmup: int, repeats: int, vqc_only: bool) -> dict:

@@ -577,7 +577,8 @@ def _targets(r: dict) -> dict:
                                                   "met": None if ratio is None else ratio <= 1.5,
                                                   "paired": n in paired}
     ratio = r["qgradcam_over_gradcam"]["tf"]
-    out["qgradcam_tf_over_gradcam"] = {"value": ratio, "goal": "<= 1.5", "met": ratio <= 1.5}
+    out["qgradcam_tf_over_gradcam"] = {"value": ratio, "goal": "<= 1.5", "met": ratio <= 1.5,
+                                       "paired": True}
     pl = r.get("pennylane_train_images_per_s")
     for kind, goal in (("tfq", 10.0), ("tf", 20.0)):
         ratio = _ratio(r["train_images_per_s"][kind], pl)
@@ -666,7 +667,7 @@ def render_markdown(r: dict) -> str:
     lines += ["", "## Targets (issue 7)", "", "| target | measured | goal | met |", "|---|---:|---:|:---:|"]
     for k, v in r["targets"].items():
         met = "—" if v["met"] is None else ("yes" if v["met"] else "no")
-        name = f"{k} (paired)" if v.get("paired") or k == "qgradcam_tf_over_gradcam" else k
+        name = f"{k} (paired)" if v.get("paired") else k
         lines.append(f"| {name} | {_fmt(v['value'], 2)} | {v['goal']} | {met} |")
     lines += ["", "(paired): the median ratio of calls made back to back in one process, not the "
               "ratio of the rows above, which run minutes apart."]
