@@ -32,7 +32,6 @@ differences (``tests/tf_executor_test.py``), with and without XLA.
 from __future__ import annotations
 
 import math
-
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -41,7 +40,7 @@ import tensorflow as tf
 if TYPE_CHECKING:  # only a type: the kernel runs without Cirq (benchmarks/peers.py does so)
     from qgcam_tf.circuits import VQCSpec
 
-__all__ = ["PaperKernel", "chunk_sizes", "ring_source", "z_eigenvalues"]
+__all__ = ["PaperKernel", "chunk_sizes", "permute", "ring_source", "z_eigenvalues"]
 
 _SQRT_HALF = math.sqrt(0.5)
 _MINUS_PLUS = np.array([[-1.0], [1.0]], np.float32)  # (-sin, +sin) on (im, re)
@@ -78,17 +77,18 @@ def chunk_sizes(n: int, max_chunk: int = 5) -> list[int]:
     return [n // pieces + (i < n % pieces) for i in range(pieces)]
 
 
-def _row_permutation(x: tf.Tensor, src: np.ndarray) -> tf.Tensor:
-    """``x[src]`` along axis 0; its gradient is the inverse gather (not a scatter-add)."""
+def permute(x: tf.Tensor, src: np.ndarray, axis: int = 0) -> tf.Tensor:
+    """``x`` gathered at ``src`` (a permutation) along ``axis``; its gradient is the inverse
+    gather, not TensorFlow's scatter-add. Also used by :mod:`qgcam_tf.tf_executor`."""
     forward = tf.constant(src.astype(np.int32))
     inverse = tf.constant(np.argsort(src).astype(np.int32))
 
     @tf.custom_gradient
     def gather(t):
         def grad(dy):
-            return tf.gather(dy, inverse, axis=0)
+            return tf.gather(dy, inverse, axis=axis)
 
-        return tf.gather(t, forward, axis=0), grad
+        return tf.gather(t, forward, axis=axis), grad
 
     return gather(x)
 
@@ -258,7 +258,7 @@ class PaperKernel:
         hr, hi = tf.expand_dims(hr, 1), tf.expand_dims(hi, 1)  # [2**h, 1, B]
         tr, ti = tf.expand_dims(tr, 0), tf.expand_dims(ti, 0)  # [1, 2**(n-h), B]
         state = tf.stack([hr * tr - hi * ti, hr * ti + hi * tr], axis=2)  # [2**h, 2**(n-h), 2, B]
-        state = _row_permutation(tf.reshape(state, [2**n, -1]), self._src)  # the first ring
+        state = permute(tf.reshape(state, [2**n, -1]), self._src)  # the first ring
 
         phases = self._phases(theta)  # [2**n, depth]
         cs = tf.concat([tf.cos(phases), tf.sin(phases)], axis=1)  # [2**n, 2 depth]
@@ -270,7 +270,7 @@ class PaperKernel:
         state = self._ry_layer(tf.reshape(state, [2**n, -1]), mats[0])
 
         for d in range(1, spec.depth):
-            state = _row_permutation(state, self._src)
+            state = permute(state, self._src)
             state = self._phase(tf.reshape(state, [2**n, 2, -1]), cos[d], sin[d])
             state = self._ry_layer(tf.reshape(state, [2**n, -1]), mats[d])
 

@@ -39,6 +39,8 @@ import numpy as np
 import sympy
 import tensorflow as tf
 
+from qgcam_tf.paper_kernel import permute
+
 __all__ = ["CompiledCircuit", "UnsupportedGateError"]
 
 _ATOL = 1e-12
@@ -161,21 +163,6 @@ def _embed_monomial(qubits: Sequence[int], src_small, phase_small, n: int):
         bit = (src_local >> (k - 1 - j)) & 1
         src = (src & ~(1 << shift)) | (bit << shift)
     return src, phase_small[local]
-
-
-def _permute(state: tf.Tensor, src: np.ndarray) -> tf.Tensor:
-    """``state[:, src]`` for a permutation ``src``; the gradient is the inverse gather."""
-    inverse = tf.constant(np.argsort(src).astype(np.int32))
-    forward = tf.constant(src.astype(np.int32))
-
-    @tf.custom_gradient
-    def gather(x):
-        def grad(dy):
-            return tf.gather(dy, inverse, axis=1)
-
-        return tf.gather(x, forward, axis=1), grad
-
-    return gather(state)
 
 
 def _kron(mats: tf.Tensor) -> tf.Tensor:
@@ -515,7 +502,7 @@ class CompiledCircuit:
             if kind == "monomial":
                 src, phase = payload
                 if not np.array_equal(src, np.arange(len(src))):
-                    state = _permute(state, src)
+                    state = permute(state, src, axis=1)
                 if not np.allclose(phase, 1.0):
                     state = state * tf.constant(phase, tf.complex64)
             elif kind == "single":
