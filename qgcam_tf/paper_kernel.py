@@ -258,18 +258,14 @@ class PaperKernel:
         hr, hi = tf.expand_dims(hr, 1), tf.expand_dims(hi, 1)  # [2**h, 1, B]
         tr, ti = tf.expand_dims(tr, 0), tf.expand_dims(ti, 0)  # [1, 2**(n-h), B]
         state = tf.stack([hr * tr - hi * ti, hr * ti + hi * tr], axis=2)  # [2**h, 2**(n-h), 2, B]
-        state = permute(tf.reshape(state, [2**n, -1]), self._src)  # the first ring
+        state = tf.reshape(state, [2**n, -1])
 
         phases = self._phases(theta)  # [2**n, depth]
         cs = tf.concat([tf.cos(phases), tf.sin(phases)], axis=1)  # [2**n, 2 depth]
-        cs = tf.linalg.matmul(cs, tf.eye(2 * spec.depth))  # materialised, as _materialise
-        cos, sin = tf.split(cs, 2, axis=1)
-        cos, sin = tf.unstack(cos, axis=1), tf.unstack(sin, axis=1)
+        cs = tf.unstack(tf.linalg.matmul(cs, tf.eye(2 * spec.depth)), axis=1)  # as _materialise
+        cos, sin = cs[: spec.depth], cs[spec.depth :]
         mats = self._ry_matrices(theta)
-        state = self._phase(tf.reshape(state, [2**n, 2, -1]), cos[0], sin[0])
-        state = self._ry_layer(tf.reshape(state, [2**n, -1]), mats[0])
-
-        for d in range(1, spec.depth):
+        for d in range(spec.depth):  # ring, R_Z phases, R_Y products
             state = permute(state, self._src)
             state = self._phase(tf.reshape(state, [2**n, 2, -1]), cos[d], sin[d])
             state = self._ry_layer(tf.reshape(state, [2**n, -1]), mats[d])
