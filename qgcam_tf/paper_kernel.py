@@ -4,10 +4,17 @@
 :func:`~qgcam_tf.circuits.build_vqc` (the training and explanation hot path), and uses what
 is special about it to do several times less work:
 
-* **Amplitude-major layout.** The state is ``[2**n, 2, B]``: amplitude index, then real and
-  imaginary part, then batch. The CNOT ring (a permutation of basis states) becomes a
-  gather of contiguous rows, which is 10-30x cheaper than gathering columns of ``[B, 2**n]``,
-  and every gate layer is a plain matrix product over the leading axis.
+* **Amplitude-major layout.** The amplitude index comes first, so the CNOT ring (a
+  permutation of basis states) is a gather of contiguous rows, 10-30x cheaper than
+  gathering columns of ``[B, 2**n]``, and every gate layer is a matrix product over the
+  leading axis. Two layouts share this, one per runtime (``layout="auto"`` picks):
+
+  - ``"complex"`` (graph and eager): ``complex64 [2**n, B]``. A phase is one complex
+    multiplication, and the real matrix products run on the same memory viewed as
+    ``float32 [2**n, 2B]`` (``tf.bitcast``, no copy). TensorFlow runs one kernel per op,
+    so fewer, larger ops win.
+  - ``"planes"`` (XLA, which cannot bitcast complex numbers): ``float32 [2**n, 2, B]``,
+    real and imaginary parts as two planes; XLA fuses the elementwise arithmetic.
 * **Real rotations.** :math:`H`, :math:`R_Y` and the ring are real, and every :math:`R_Z` is
   diagonal. The :math:`R_Z` gates are therefore applied as one phase per amplitude, and the
   :math:`R_Y` layer is a real Kronecker product applied in float32 (half the work of a
@@ -20,8 +27,9 @@ is special about it to do several times less work:
   as it is exactly).
 * **Product-state opening.** The encoding is a product state: the real amplitudes
   ``(cos - sin, sin + cos)/sqrt(2)`` of ``R_Y H |0>`` and the encoding :math:`R_Z` phases
-  are joined per half of the qubits (trigonometry on ``[2**(n/2), B]`` only), and the two
-  halves by one complex outer product.
+  are joined per half of the qubits (trigonometry on ``[2**(n/2), B]`` only). The first
+  ring is never applied: the two half states are read at the ring's source indices and
+  multiplied, which builds the permuted state in one pass.
 * **Two matrix-product shapes only.** A chunk on the leading qubits is one 2-D product;
   a later chunk is a broadcast product whose weight gradient is a single contraction.
 
@@ -40,7 +48,7 @@ import tensorflow as tf
 if TYPE_CHECKING:  # only a type: the kernel runs without Cirq (benchmarks/peers.py does so)
     from qgcam_tf.circuits import VQCSpec
 
-__all__ = ["PaperKernel", "chunk_sizes", "permute", "ring_source", "z_eigenvalues"]
+__all__ = ["LAYOUTS", "PaperKernel", "chunk_sizes", "permute", "ring_source", "z_eigenvalues"]
 
 _SQRT_HALF = math.sqrt(0.5)
 _MINUS_PLUS = np.array([[-1.0], [1.0]], np.float32)  # (-sin, +sin) on (im, re)
@@ -114,6 +122,36 @@ def _leading_matmul(m, x):
     return tf.linalg.matmul(m, x), grad
 
 
+@tf.custom_gradient
+def _as_float(z: tf.Tensor) -> tf.Tensor:
+    """``complex64 [..., B]`` viewed as ``float32 [..., B, 2]`` (real, imaginary): no copy."""
+
+    def grad(dy):
+        return tf.bitcast(dy, tf.complex64)
+
+    return tf.bitcast(z, tf.float32), grad
+
+
+@tf.custom_gradient
+def _as_complex(x: tf.Tensor) -> tf.Tensor:
+    """The inverse view of :func:`_as_float`. TensorFlow's gradient of a real loss with
+    respect to ``re + i im`` is ``d/dre + i d/dim``, so each view's gradient is the other."""
+
+    def grad(dy):
+        return tf.bitcast(dy, tf.float32)
+
+    return tf.bitcast(x, tf.complex64), grad
+
+
+def _tracing_for_xla() -> bool:
+    """True while a ``jit_compile=True`` function (or one nested in it) is being traced."""
+    try:
+        from tensorflow.python.ops import control_flow_util
+    except ImportError:  # pragma: no cover - a TensorFlow without the private module
+        return False
+    return bool(control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph()))
+
+
 def _materialise(t: tf.Tensor) -> tf.Tensor:
     """``t`` [R, C] unchanged, but computed once under XLA.
 
@@ -127,6 +165,9 @@ def _materialise(t: tf.Tensor) -> tf.Tensor:
     return tf.linalg.matmul(tf.eye(t.shape[0]), t)
 
 
+LAYOUTS = ("auto", "complex", "planes")
+
+
 class PaperKernel:
     """``<Z_l>`` of the paper's circuit for inputs ``x`` [B, n] and weights ``theta``.
 
@@ -135,28 +176,38 @@ class PaperKernel:
             ``n_qubits``, ``depth``, ``n_outputs`` and ``ansatz``); the ansatz must be
             ``"paper"``.
         max_chunk: most qubits joined into one :math:`R_Y` matrix (see :func:`chunk_sizes`).
+        layout: ``"complex"``, ``"planes"`` (see the module docstring) or ``"auto"``:
+            ``"planes"`` while tracing for XLA, else ``"complex"``. Both give the same
+            numbers to float32 rounding; ``"complex"`` does not compile with XLA.
     """
 
-    def __init__(self, spec: VQCSpec, *, max_chunk: int = 5):
+    def __init__(self, spec: VQCSpec, *, max_chunk: int = 5, layout: str = "auto"):
         if spec.ansatz != "paper":
             raise ValueError(f"PaperKernel runs the 'paper' ansatz only, got {spec.ansatz!r}")
-        self.spec = spec
+        if layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+        self.spec, self.layout = spec, layout
         n = spec.n_qubits
         self._src = ring_source(n)
         z = z_eigenvalues(n)
         self._split = n // 2
+        tail_bits = n - self._split
+        # The first ring reads the opening state at src: the head and tail halves of src.
+        self._src_head = self._src >> tail_bits
+        self._src_tail = self._src & (2**tail_bits - 1)
         self._z_both = tf.constant(np.concatenate([z, z[self._src]], axis=1))  # [2**n, 2n]
         self._readout = tf.constant(z[:, : spec.n_outputs])  # [2**n, L]
         self._chunks = chunk_sizes(n, max_chunk)
         self._starts = np.cumsum([0] + self._chunks[:-1]).tolist()
 
     # ------------------------------------------------------------------ pieces
-    def _half_states(self, vecs: tf.Tensor, enc_rz: tf.Tensor) -> list[tf.Tensor]:
-        """Real and imaginary parts of the product states of the two halves of the qubits.
+    def _half_states(self, vecs: tf.Tensor, enc_rz: tf.Tensor, planes: bool) -> list[tf.Tensor]:
+        """The product states of the two halves of the qubits.
 
         ``vecs`` [n, 2, B]: each qubit's real ``R_Y H |0>`` amplitudes; ``enc_rz`` [n, B]:
-        the encoding ``R_Z`` angles. Returns ``[re_head, im_head, re_tail, im_tail]``,
-        ``[2**h, B]`` and ``[2**(n-h), B]``. Equal halves are built by the same ops.
+        the encoding ``R_Z`` angles. Returns ``[head, tail]``, complex64 ``[2**h, B]`` and
+        ``[2**(n-h), B]``, or with ``planes`` their real and imaginary parts
+        ``[re_head, im_head, re_tail, im_tail]``. Equal halves are built by the same ops.
         """
         n, h = self.spec.n_qubits, self._split
         sizes = [h] if 2 * h == n else [h, n - h]
@@ -173,6 +224,9 @@ class PaperKernel:
                 outer = tf.expand_dims(amp, 2) * tf.expand_dims(qubits[i], 1)
                 amp = tf.reshape(outer, [v.shape[0], 2 ** (i + 1), -1])
             angle = -0.5 * tf.linalg.matmul(tf.constant(z_eigenvalues(size)), a)  # [G, 2**size, B]
+            if not planes:
+                parts.extend(tf.unstack(tf.complex(amp * tf.cos(angle), amp * tf.sin(angle))))
+                continue
             both = tf.concat([amp * tf.cos(angle), amp * tf.sin(angle)], axis=2)  # [G, 2**size, 2B]
             both = _materialise(tf.reshape(tf.transpose(both, [1, 0, 2]), [2**size, -1]))
             parts.extend(tf.split(both, 2 * v.shape[0], axis=1))  # (re, im) per group
@@ -239,34 +293,87 @@ class PaperKernel:
         cos, sin = tf.reshape(cos, [-1, 1, 1]), tf.reshape(sin, [-1, 1, 1])
         return state * cos + swapped * (sin * _MINUS_PLUS)
 
+    def _opening_planes(self, hr, hi, tr, ti) -> tf.Tensor:
+        """``[2**n, 2, B]``: the product of the half states read at the ring's sources.
+
+        Its gradient un-permutes ``dy`` once (a row gather) and contracts it with the other
+        half; TensorFlow's own gradient of the two gathers would scatter-add, which XLA runs
+        serially.
+        """
+        n, h = self.spec.n_qubits, self._split
+        head, tail = tf.constant(self._src_head.astype(np.int32)), tf.constant(self._src_tail.astype(np.int32))
+        inverse = tf.constant(np.argsort(self._src).astype(np.int32))
+
+        @tf.custom_gradient
+        def opening(hr, hi, tr, ti):
+            ghr, ghi = tf.gather(hr, head), tf.gather(hi, head)
+            gtr, gti = tf.gather(tr, tail), tf.gather(ti, tail)
+
+            def grad(dy):  # d/dhead = sum_t dy conj(tail), d/dtail = sum_h dy conj(head)
+                g = tf.reshape(tf.gather(dy, inverse), [2**h, 2 ** (n - h), 2, -1])
+                gr, gi = g[:, :, 0], g[:, :, 1]
+                return (
+                    tf.reduce_sum(gr * tr[None] + gi * ti[None], axis=1),
+                    tf.reduce_sum(gi * tr[None] - gr * ti[None], axis=1),
+                    tf.reduce_sum(gr * hr[:, None] + gi * hi[:, None], axis=0),
+                    tf.reduce_sum(gi * hr[:, None] - gr * hi[:, None], axis=0),
+                )
+
+            return tf.stack([ghr * gtr - ghi * gti, ghr * gti + ghi * gtr], axis=1), grad
+
+        return opening(hr, hi, tr, ti)
+
     # ----------------------------------------------------------------- forward
     def __call__(self, x: tf.Tensor, theta: tf.Tensor) -> tf.Tensor:
         """``<Z_l>`` [B, n_outputs] float32."""
         spec = self.spec
-        n = spec.n_qubits
         x = tf.convert_to_tensor(x, tf.float32)
         theta = tf.convert_to_tensor(theta, tf.float32)
         xt = tf.transpose(x)  # [n, B]
-        batch = tf.shape(x)[0]
 
-        # Opening product state R_Z(b) R_Y(a) H |0>, built as two halves (trigonometry
-        # only on [2**(n/2), B]) joined by one complex outer product.
+        # The opening product state R_Z(b) R_Y(a) H |0>, as two halves: trigonometry only
+        # on [2**(n/2), B].
         half_a = 0.5 * tf.atan(xt)
         ca, sa = tf.cos(half_a), tf.sin(half_a)
         enc_rz = tf.atan(tf.square(xt))  # [n, B]
-        hr, hi, tr, ti = self._half_states(tf.stack([ca - sa, sa + ca], axis=1) * _SQRT_HALF, enc_rz)
-        hr, hi = tf.expand_dims(hr, 1), tf.expand_dims(hi, 1)  # [2**h, 1, B]
-        tr, ti = tf.expand_dims(tr, 0), tf.expand_dims(ti, 0)  # [1, 2**(n-h), B]
-        state = tf.stack([hr * tr - hi * ti, hr * ti + hi * tr], axis=2)  # [2**h, 2**(n-h), 2, B]
-        state = tf.reshape(state, [2**n, -1])
-
+        layout = self.layout
+        if layout == "auto":
+            layout = "planes" if _tracing_for_xla() else "complex"
+        halves = self._half_states(tf.stack([ca - sa, sa + ca], axis=1) * _SQRT_HALF, enc_rz,
+                                   planes=layout == "planes")
         phases = self._phases(theta)  # [2**n, depth]
+        mats = self._ry_matrices(theta)
+        if layout == "planes":
+            return self._run_planes(halves, phases, mats, tf.shape(x)[0])
+        return self._run_complex(halves, phases, mats, tf.shape(x)[0])
+
+    def _run_complex(self, halves, phases, mats, batch) -> tf.Tensor:
+        """The layers on ``complex64 [2**n, B]``; see the module docstring."""
+        spec = self.spec
+        n = spec.n_qubits
+        head, tail = halves
+        rot = tf.unstack(tf.complex(tf.cos(phases), tf.sin(phases)), axis=1)  # depth x [2**n]
+        state = tf.gather(head, self._src_head) * (tf.gather(tail, self._src_tail) * tf.expand_dims(rot[0], 1))
+        for d in range(spec.depth):
+            if d:  # ring, then R_Z phases
+                state = permute(state, self._src) * tf.expand_dims(rot[d], 1)
+            flat = self._ry_layer(tf.reshape(_as_float(state), [2**n, -1]), mats[d])
+            state = _as_complex(tf.reshape(flat, [2**n, -1, 2]))
+        squares = tf.square(tf.reshape(_as_float(state), [2**n, 2 * batch]))  # (b, re/im) pairs
+        parts = tf.linalg.matmul(squares, self._readout, transpose_a=True)  # [2B, L]
+        return tf.reduce_sum(tf.reshape(parts, [batch, 2, spec.n_outputs]), axis=1)
+
+    def _run_planes(self, halves, phases, mats, batch) -> tf.Tensor:
+        """The layers on ``float32 [2**n, 2, B]``; see the module docstring."""
+        spec = self.spec
+        n = spec.n_qubits
         cs = tf.concat([tf.cos(phases), tf.sin(phases)], axis=1)  # [2**n, 2 depth]
         cs = tf.unstack(tf.linalg.matmul(cs, tf.eye(2 * spec.depth)), axis=1)  # as _materialise
         cos, sin = cs[: spec.depth], cs[spec.depth :]
-        mats = self._ry_matrices(theta)
+        state = self._opening_planes(*halves)  # the first ring is already applied
         for d in range(spec.depth):  # ring, R_Z phases, R_Y products
-            state = permute(state, self._src)
+            if d:
+                state = permute(state, self._src)
             state = self._phase(tf.reshape(state, [2**n, 2, -1]), cos[d], sin[d])
             state = self._ry_layer(tf.reshape(state, [2**n, -1]), mats[d])
 
