@@ -301,7 +301,8 @@ class PaperKernel:
         serially.
         """
         n, h = self.spec.n_qubits, self._split
-        head, tail = tf.constant(self._src_head.astype(np.int32)), tf.constant(self._src_tail.astype(np.int32))
+        head = tf.constant(self._src_head.astype(np.int32))
+        tail = tf.constant(self._src_tail.astype(np.int32))
         inverse = tf.constant(np.argsort(self._src).astype(np.int32))
 
         @tf.custom_gradient
@@ -326,7 +327,6 @@ class PaperKernel:
     # ----------------------------------------------------------------- forward
     def __call__(self, x: tf.Tensor, theta: tf.Tensor) -> tf.Tensor:
         """``<Z_l>`` [B, n_outputs] float32."""
-        spec = self.spec
         x = tf.convert_to_tensor(x, tf.float32)
         theta = tf.convert_to_tensor(theta, tf.float32)
         xt = tf.transpose(x)  # [n, B]
@@ -347,21 +347,27 @@ class PaperKernel:
             return self._run_planes(halves, phases, mats, tf.shape(x)[0])
         return self._run_complex(halves, phases, mats, tf.shape(x)[0])
 
+    def _expectations(self, state, batch, pairs: list, axis: int) -> tf.Tensor:
+        """``<Z_l>`` [B, L] from the final state viewed as ``float32 [2**n, 2B]``, whose
+        columns are ordered as ``pairs`` ([B, 2] or [2, B]); the re/im axis is ``axis``."""
+        squares = tf.square(tf.reshape(state, [2**self.spec.n_qubits, 2 * batch]))
+        parts = tf.linalg.matmul(squares, self._readout, transpose_a=True)  # [2B, L]
+        return tf.reduce_sum(tf.reshape(parts, [*pairs, self.spec.n_outputs]), axis=axis)
+
     def _run_complex(self, halves, phases, mats, batch) -> tf.Tensor:
         """The layers on ``complex64 [2**n, B]``; see the module docstring."""
         spec = self.spec
         n = spec.n_qubits
         head, tail = halves
         rot = tf.unstack(tf.complex(tf.cos(phases), tf.sin(phases)), axis=1)  # depth x [2**n]
-        state = tf.gather(head, self._src_head) * (tf.gather(tail, self._src_tail) * tf.expand_dims(rot[0], 1))
+        tail = tf.gather(tail, self._src_tail) * tf.expand_dims(rot[0], 1)
+        state = tf.gather(head, self._src_head) * tail  # the first ring and R_Z phases
         for d in range(spec.depth):
             if d:  # ring, then R_Z phases
                 state = permute(state, self._src) * tf.expand_dims(rot[d], 1)
             flat = self._ry_layer(tf.reshape(_as_float(state), [2**n, -1]), mats[d])
             state = _as_complex(tf.reshape(flat, [2**n, -1, 2]))
-        squares = tf.square(tf.reshape(_as_float(state), [2**n, 2 * batch]))  # (b, re/im) pairs
-        parts = tf.linalg.matmul(squares, self._readout, transpose_a=True)  # [2B, L]
-        return tf.reduce_sum(tf.reshape(parts, [batch, 2, spec.n_outputs]), axis=1)
+        return self._expectations(_as_float(state), batch, [batch, 2], axis=1)  # (b, re/im) pairs
 
     def _run_planes(self, halves, phases, mats, batch) -> tf.Tensor:
         """The layers on ``float32 [2**n, 2, B]``; see the module docstring."""
@@ -376,7 +382,4 @@ class PaperKernel:
                 state = permute(state, self._src)
             state = self._phase(tf.reshape(state, [2**n, 2, -1]), cos[d], sin[d])
             state = self._ry_layer(tf.reshape(state, [2**n, -1]), mats[d])
-
-        squares = tf.square(tf.reshape(state, [2**n, 2 * batch]))  # re**2, im**2
-        parts = tf.linalg.matmul(squares, self._readout, transpose_a=True)  # [2B, L]
-        return tf.reduce_sum(tf.reshape(parts, [2, batch, spec.n_outputs]), axis=0)
+        return self._expectations(state, batch, [2, batch], axis=0)  # re plane, im plane
