@@ -144,11 +144,13 @@ def _as_complex(x: tf.Tensor) -> tf.Tensor:
 
 
 def _tracing_for_xla() -> bool:
-    """True while a ``jit_compile=True`` function (or one nested in it) is being traced."""
+    """True while a ``jit_compile=True`` function (or one nested in it) is being traced, and
+    also when a TensorFlow without this private helper cannot tell: the planes run
+    everywhere, the complex layout does not compile with XLA."""
     try:
         from tensorflow.python.ops import control_flow_util
     except ImportError:  # pragma: no cover - a TensorFlow without the private module
-        return False
+        return True
     return bool(control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph()))
 
 
@@ -193,8 +195,9 @@ class PaperKernel:
         self._split = n // 2
         tail_bits = n - self._split
         # The first ring reads the opening state at src: the head and tail halves of src.
-        self._src_head = self._src >> tail_bits
-        self._src_tail = self._src & (2**tail_bits - 1)
+        self._src_head = (self._src >> tail_bits).astype(np.int32)
+        self._src_tail = (self._src & (2**tail_bits - 1)).astype(np.int32)
+        self._src_inverse = np.argsort(self._src).astype(np.int32)
         self._z_both = tf.constant(np.concatenate([z, z[self._src]], axis=1))  # [2**n, 2n]
         self._readout = tf.constant(z[:, : spec.n_outputs])  # [2**n, L]
         self._chunks = chunk_sizes(n, max_chunk)
@@ -301,9 +304,7 @@ class PaperKernel:
         serially.
         """
         n, h = self.spec.n_qubits, self._split
-        head = tf.constant(self._src_head.astype(np.int32))
-        tail = tf.constant(self._src_tail.astype(np.int32))
-        inverse = tf.constant(np.argsort(self._src).astype(np.int32))
+        head, tail, inverse = self._src_head, self._src_tail, self._src_inverse
 
         @tf.custom_gradient
         def opening(hr, hi, tr, ti):
