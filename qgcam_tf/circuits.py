@@ -21,12 +21,21 @@ arctangents in TensorFlow and feeds them as symbol values. Gradients still reach
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import cirq
+import numpy as np
 import sympy
 import tensorflow as tf
 
-__all__ = ["VQCSpec", "build_vqc", "encoding_angles", "readout_operators", "vqc_qubits"]
+__all__ = [
+    "VQCSpec",
+    "build_vqc",
+    "compact_vqc",
+    "encoding_angles",
+    "readout_operators",
+    "vqc_qubits",
+]
 
 ANSATZE = ("paper",)
 
@@ -126,6 +135,89 @@ def build_vqc(
             circuit.append([cirq.rz(phi).on(q), cirq.ry(th).on(q), cirq.rz(om).on(q)])
     weight_symbols = tuple(s for layer in weights for qubit in layer for s in qubit)
     return circuit, tuple(ry_in) + tuple(rz_in), weight_symbols
+
+
+@dataclasses.dataclass(frozen=True)
+class CompactVQC:
+    """:func:`build_vqc`'s circuit in fewer gates, and how to feed it.
+
+    Resolving ``circuit`` at ``values @ matrix + offset`` gives, for the readout
+    :func:`readout_operators`, the same expectations as :func:`build_vqc`'s circuit at
+    ``values`` (row vectors in the order ``input_symbols + weight_symbols``).
+    """
+
+    circuit: cirq.Circuit
+    symbols: tuple[sympy.Symbol, ...]
+    matrix: np.ndarray  # [S, S'] float64
+    offset: np.ndarray  # [S'] float64
+
+
+def compact_vqc(spec: VQCSpec) -> CompactVQC:
+    """The paper's circuit with ~45 % fewer gates, for gate-by-gate simulators (TFQ).
+
+    Equal up to a global phase per gate, which no expectation sees (``Y**t``, ``Z**t`` and
+    ``PhasedXPowGate`` differ from ``ry``/``rz`` only by such phases):
+
+    - encoding: ``R_Z(b) R_Y(a) H |0>`` is ``PhasedX(p/pi, t/pi) |0>`` with
+      ``t = a + pi/2`` (``H |0> = R_Y(pi/2) |0>``) and ``p = b + pi/2``;
+    - each rotation ``R_Z(om) R_Y(th) R_Z(phi)`` is ``Z**(z/pi) PhasedX(p/pi, t/pi)`` with
+      ``p = pi/2 - phi``, ``t = th``, ``z = om + phi``;
+    - the last layer's ``Z**(z/pi)`` is dropped: it commutes with the ``<Z_l>`` readout.
+
+    The new symbols are angles in radians, like the old ones. Measured: with symbols in
+    units of pi (``exponent=t``), TFQ's adjoint gradients came out up to 2.7e-5 off a
+    float64 finite difference (the tests allow 2e-5); in radians (``exponent=t/pi``)
+    they pass.
+
+    At ``n = 10``, depth 2 that is 60 gates instead of 110. Every new symbol value is an
+    affine function of the old ones, so gradients reach ``x`` and ``theta`` unchanged.
+    """
+    if not isinstance(spec, VQCSpec):
+        raise TypeError(f"spec must be a VQCSpec, got {type(spec).__name__}")
+    if spec.ansatz != "paper":  # pragma: no cover - VQCSpec admits only "paper" today
+        raise ValueError(f"compact_vqc knows only the 'paper' ansatz, got {spec.ansatz!r}")
+    n, depth = spec.n_qubits, spec.depth
+    qubits = vqc_qubits(spec)
+    n_in = 2 * n + 3 * depth * n
+    columns: list[tuple[sympy.Symbol, dict[int, float], float]] = []
+
+    def symbol(name: str, weights: dict[int, float], offset: float) -> sympy.Symbol:
+        columns.append((sympy.Symbol(name), weights, offset))
+        return columns[-1][0]
+
+    def theta_index(d: int, k: int, j: int) -> int:
+        return 2 * n + (d * n + k) * 3 + j
+
+    circuit = cirq.Circuit()
+    for k, q in enumerate(qubits):
+        p = symbol(f"enc_p_{k}", {n + k: 1.0}, math.pi / 2)
+        t = symbol(f"enc_t_{k}", {k: 1.0}, math.pi / 2)
+        circuit.append(cirq.PhasedXPowGate(phase_exponent=p / math.pi, exponent=t / math.pi).on(q))
+    for d in range(depth):
+        for i in range(n):
+            circuit.append(
+                cirq.CNOT(qubits[i], qubits[(i + 1) % n]), strategy=cirq.InsertStrategy.NEW
+            )
+        for k, q in enumerate(qubits):
+            p = symbol(f"p_{d}_{k}", {theta_index(d, k, 0): -1.0}, math.pi / 2)
+            t = symbol(f"t_{d}_{k}", {theta_index(d, k, 1): 1.0}, 0.0)
+            circuit.append(
+                cirq.PhasedXPowGate(phase_exponent=p / math.pi, exponent=t / math.pi).on(q)
+            )
+        if d < depth - 1:
+            for k, q in enumerate(qubits):
+                z = symbol(
+                    f"z_{d}_{k}",
+                    {theta_index(d, k, 0): 1.0, theta_index(d, k, 2): 1.0},
+                    0.0,
+                )
+                circuit.append(cirq.ZPowGate(exponent=z / math.pi).on(q))
+    matrix = np.zeros((n_in, len(columns)))
+    for c, (_, weights, _) in enumerate(columns):
+        for row, w in weights.items():
+            matrix[row, c] = w
+    offset = np.array([o for _, _, o in columns])
+    return CompactVQC(circuit, tuple(s for s, _, _ in columns), matrix, offset)
 
 
 def readout_operators(spec: VQCSpec) -> list[cirq.PauliString]:

@@ -3,39 +3,99 @@
 from __future__ import annotations
 
 import math
+import os
 
 import tensorflow as tf
 import tf_keras as keras
 
-from qgcam_tf.circuits import VQCSpec, build_vqc, encoding_angles, readout_operators, vqc_qubits
+from qgcam_tf.circuits import (
+    VQCSpec,
+    build_vqc,
+    compact_vqc,
+    encoding_angles,
+    readout_operators,
+    vqc_qubits,
+)
 from qgcam_tf.paper_kernel import PaperKernel
 from qgcam_tf.tf_executor import CompiledCircuit
 
-__all__ = ["VQCLayer", "BACKENDS"]
+__all__ = ["VQCLayer", "BACKENDS", "default_shards", "run_in_shards"]
 
 BACKENDS = ("tfq", "tf")
 
 
-class _TFQExecutor:
-    """TensorFlow Quantum (qsim) expectations with the Adjoint differentiator."""
+def default_shards() -> int:
+    """How many independent TFQ ops a batch is split into: twice the usable cores, <= 16.
 
-    def __init__(self, spec: VQCSpec):
+    One TFQ op over a batch of 64 ten-qubit circuits keeps about one core busy (CPU time
+    1.1x wall time here); independent ops on parts of the batch run side by side on
+    TensorFlow's inter-op threads. Measured on 2 cores, VQC forward + backward, n = 10,
+    batch 64: 63-68 ms in one op, 42 ms in 2 parts, 32 ms in 4 or 8.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(16, 2 * cores))
+
+
+def run_in_shards(fn, values: tf.Tensor, shards: int) -> tf.Tensor:
+    """``fn(values)`` computed as ``shards`` independent calls on consecutive row blocks.
+
+    ``fn`` maps ``[N, ...]`` to ``[N, ...]`` row by row (each row its own circuit), so the
+    result equals one call; the blocks differ in size by at most one row and may be empty
+    (a batch smaller than ``shards``). The batch may be unknown when traced.
+    """
+    if shards <= 1:
+        return fn(values)
+    rows = values.shape[0]
+    if rows is not None:
+        shards = min(shards, max(rows, 1))
+        if shards == 1:
+            return fn(values)
+    batch = tf.shape(values, out_type=tf.int32)[0]
+    base, extra = batch // shards, batch % shards
+    sizes = base + tf.cast(tf.range(shards) < extra, tf.int32)
+    parts = tf.split(values, sizes, num=shards, axis=0)
+    return tf.concat([fn(part) for part in parts], axis=0)
+
+
+class _TFQExecutor:
+    """TensorFlow Quantum (qsim) expectations with the Adjoint differentiator.
+
+    TFQ simulates gate by gate, so it runs :func:`~qgcam_tf.circuits.compact_vqc`, the
+    same circuit in 60 gates instead of 110 (n = 10, depth 2), fed an affine map of the
+    usual symbol values. The batch runs as :func:`default_shards` independent ops (see
+    :func:`run_in_shards`), so both cores work; results and gradients are those of one
+    op on :func:`~qgcam_tf.circuits.build_vqc`'s circuit.
+    """
+
+    def __init__(self, spec: VQCSpec, shards: int | None = None):
         import tensorflow_quantum as tfq  # imported lazily: the exported path must not need it
 
-        circuit, inputs, weights = build_vqc(spec)
-        self._circuit = tfq.convert_to_tensor([circuit])
+        compact = compact_vqc(spec)
+        self._circuit = tfq.convert_to_tensor([compact.circuit])
         self._operators = tfq.convert_to_tensor([readout_operators(spec)])
-        self._names = tf.constant([str(s) for s in inputs + weights])
+        self._names = tf.constant([str(s) for s in compact.symbols])
+        self._matrix = tf.constant(compact.matrix, tf.float32)
+        self._offset = tf.constant(compact.offset, tf.float32)
         self._op = tfq.differentiators.Adjoint().generate_differentiable_op(
             analytic_op=tfq.get_expectation_op()
         )
+        self.shards = default_shards() if shards is None else int(shards)
 
     def __call__(self, symbol_values: tf.Tensor) -> tf.Tensor:
-        batch = tf.shape(symbol_values)[0]
+        """``<Z_l>`` [B, n_outputs] for the symbol values [B, S] of ``build_vqc``."""
+        values = tf.convert_to_tensor(symbol_values, tf.float32)
+        compact = tf.matmul(values, self._matrix) + self._offset
+        return run_in_shards(self._one_op, compact, self.shards)
+
+    def _one_op(self, values: tf.Tensor) -> tf.Tensor:
+        batch = tf.shape(values)[0]
         return self._op(
             tf.tile(self._circuit, [batch]),
             self._names,
-            symbol_values,
+            values,
             tf.tile(self._operators, [batch, 1]),
         )
 

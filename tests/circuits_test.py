@@ -4,7 +4,14 @@ import cirq
 import numpy as np
 import pytest
 
-from qgcam_tf.circuits import VQCSpec, build_vqc, encoding_angles, readout_operators, vqc_qubits
+from qgcam_tf.circuits import (
+    VQCSpec,
+    build_vqc,
+    compact_vqc,
+    encoding_angles,
+    readout_operators,
+    vqc_qubits,
+)
 
 
 def _reference_unitary_state(n, depth, x, theta):
@@ -74,6 +81,53 @@ def test_symbols_and_gate_counts():
     assert len(cnots) == 15
     assert cirq.parameter_names(circuit) == {str(s) for s in inputs + weights}
     assert [str(o) for o in readout_operators(spec)] == ["Z(q(0))", "Z(q(1))"]
+
+
+@pytest.mark.parametrize("n,depth", [(2, 1), (3, 2), (4, 3), (5, 2)])
+def test_compact_circuit_gives_the_same_expectations(n, depth, rng):
+    """compact_vqc at values @ matrix + offset: every <Z_l> of the hand-built reference.
+
+    The compact form ends in R_Z(omega + phi) on every qubit, which it drops; so the states
+    differ by that diagonal phase. Probabilities (hence every <Z_l>) agree to 1e-10, and
+    the states up to one global phase once the diagonal is undone.
+    """
+    spec = VQCSpec(n_qubits=n, depth=depth, n_outputs=n)
+    compact = compact_vqc(spec)
+    x = rng.normal(scale=1.5, size=n)
+    theta = rng.uniform(-np.pi, np.pi, size=spec.theta_shape)
+    values = np.concatenate([np.arctan(x), np.arctan(x**2), theta.ravel()])
+    resolved = values @ compact.matrix + compact.offset
+    state = cirq.final_state_vector(
+        compact.circuit,
+        param_resolver=dict(zip(map(str, compact.symbols), resolved)),
+        qubit_order=vqc_qubits(spec),
+        dtype=np.complex128,
+    )
+    ref = _reference_unitary_state(n, depth, x, theta)
+    np.testing.assert_allclose(np.abs(state) ** 2, np.abs(ref) ** 2, atol=1e-10)
+    # without the dropped phases the states agree up to one global phase
+    unphased = ref * np.conj(_last_rz_phases(n, theta[-1, :, 2] + theta[-1, :, 0]))
+    overlap = np.vdot(state, unphased)
+    np.testing.assert_allclose(abs(overlap), 1.0, atol=1e-10)
+
+
+def _last_rz_phases(n, omegas):
+    """Diagonal of R_Z(omegas[k]) on every qubit k (big-endian)."""
+    diag = np.ones(1, complex)
+    for om in omegas:
+        diag = np.kron(diag, [np.exp(-0.5j * om), np.exp(0.5j * om)])
+    return diag
+
+
+def test_compact_circuit_gate_count():
+    """n = 10, depth 2: 60 gates instead of 110, and one symbol column per gate angle."""
+    spec = VQCSpec(n_qubits=10, depth=2, n_outputs=10)
+    circuit, inputs, weights = build_vqc(spec)
+    compact = compact_vqc(spec)
+    assert len(list(circuit.all_operations())) == 110
+    assert len(list(compact.circuit.all_operations())) == 60
+    assert compact.matrix.shape == (len(inputs) + len(weights), len(compact.symbols))
+    assert cirq.parameter_names(compact.circuit) == {str(s) for s in compact.symbols}
 
 
 def test_encoding_angles_values():
