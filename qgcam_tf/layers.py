@@ -19,7 +19,7 @@ from qgcam_tf.circuits import (
 from qgcam_tf.paper_kernel import PaperKernel
 from qgcam_tf.tf_executor import CompiledCircuit
 
-__all__ = ["VQCLayer", "BACKENDS", "default_shards", "run_in_shards"]
+__all__ = ["BACKENDS", "VQCLayer", "default_shards", "run_in_shards"]
 
 BACKENDS = ("tfq", "tf")
 
