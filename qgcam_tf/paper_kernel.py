@@ -45,10 +45,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import tensorflow as tf
 
+from qgcam_tf.bond_kernel import BondKernel, prefer_bond
+
 if TYPE_CHECKING:  # only a type: the kernel runs without Cirq (benchmarks/peers.py does so)
     from qgcam_tf.circuits import VQCSpec
 
-__all__ = ["LAYOUTS", "PaperKernel", "chunk_sizes", "permute", "ring_source", "z_eigenvalues"]
+__all__ = ["LAYOUTS", "METHODS", "PaperKernel", "chunk_sizes", "permute", "ring_source", "z_eigenvalues"]
 
 _SQRT_HALF = math.sqrt(0.5)
 _MINUS_PLUS = np.array([[-1.0], [1.0]], np.float32)  # (-sin, +sin) on (im, re)
@@ -168,6 +170,7 @@ def _materialise(t: tf.Tensor) -> tf.Tensor:
 
 
 LAYOUTS = ("auto", "complex", "planes")
+METHODS = ("auto", "state", "bond")
 
 
 class PaperKernel:
@@ -181,14 +184,28 @@ class PaperKernel:
         layout: ``"complex"``, ``"planes"`` (see the module docstring) or ``"auto"``:
             ``"planes"`` while tracing for XLA, else ``"complex"``. Both give the same
             numbers to float32 rounding; ``"complex"`` does not compile with XLA.
+        method: ``"state"`` (this state-vector kernel), ``"bond"``
+            (:class:`~qgcam_tf.bond_kernel.BondKernel`: two arcs of the ring joined by a
+            bond index, for shallow circuits on many qubits) or ``"auto"``: the bond where
+            :func:`~qgcam_tf.bond_kernel.prefer_bond` says it is faster, decided when
+            traced (with or without XLA). Same numbers to float32 rounding.
+
+    Raises:
+        ValueError: another ansatz, an unknown layout or method, or ``"bond"`` on fewer
+            than 4 qubits.
     """
 
-    def __init__(self, spec: VQCSpec, *, max_chunk: int = 5, layout: str = "auto"):
+    def __init__(
+        self, spec: VQCSpec, *, max_chunk: int = 5, layout: str = "auto", method: str = "auto"
+    ):
         if spec.ansatz != "paper":
             raise ValueError(f"PaperKernel runs the 'paper' ansatz only, got {spec.ansatz!r}")
         if layout not in LAYOUTS:
             raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
-        self.spec, self.layout = spec, layout
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        self.spec, self.layout, self.method = spec, layout, method
+        self._bond = BondKernel(spec) if method == "bond" or spec.n_qubits >= 6 else None
         n = spec.n_qubits
         self._src = ring_source(n)
         z = z_eigenvalues(n)
@@ -328,6 +345,12 @@ class PaperKernel:
     # ----------------------------------------------------------------- forward
     def __call__(self, x: tf.Tensor, theta: tf.Tensor) -> tf.Tensor:
         """``<Z_l>`` [B, n_outputs] float32."""
+        if self.method == "bond" or (
+            self.method == "auto"
+            and self._bond is not None
+            and prefer_bond(self.spec, xla=_tracing_for_xla())
+        ):
+            return self._bond(x, theta)
         x = tf.convert_to_tensor(x, tf.float32)
         theta = tf.convert_to_tensor(theta, tf.float32)
         xt = tf.transpose(x)  # [n, B]

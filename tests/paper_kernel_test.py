@@ -58,7 +58,7 @@ def test_every_chunking_equals_the_generic_executor(n, depth, layout):
     generic = _TFExecutor(spec)
     want = _grads(lambda a, t: generic(symbol_values(a, t)), x, theta)
     for k in range(1, n + 1):
-        got = _grads(PaperKernel(spec, max_chunk=k, layout=layout), x, theta)
+        got = _grads(PaperKernel(spec, max_chunk=k, layout=layout, method="state"), x, theta)
         for g, w, name in zip(got, want, ("outputs", "d/dx", "d/dtheta")):
             np.testing.assert_allclose(g, w, atol=2e-6, err_msg=f"max_chunk={k} {name}")
 
@@ -71,7 +71,7 @@ def test_auto_layout_is_complex_in_graphs_and_planes_under_xla():
     """``auto`` views the state as complex (Bitcast ops) in a plain graph; XLA cannot bitcast
     complex numbers, so a jit-compiled trace takes the planes and still compiles. Outputs and
     d/dx equal the generic executor's either way."""
-    spec = VQCSpec(6, 2, 4)
+    spec = VQCSpec(6, 2, 4)  # the state-vector kernel for n = 6, depth 2 (prefer_bond)
     rng = np.random.default_rng(3)
     x = tf.constant(rng.normal(size=(5, 6)).astype(np.float32))
     theta = tf.constant(rng.uniform(0, 2 * np.pi, size=spec.theta_shape).astype(np.float32))
@@ -98,9 +98,13 @@ def test_auto_layout_is_complex_in_graphs_and_planes_under_xla():
             np.testing.assert_allclose(got.numpy(), w.numpy(), atol=2e-6)
 
 
-def test_unknown_layout_is_refused():
+def test_unknown_layout_or_method_is_refused():
     with pytest.raises(ValueError, match="layout must be one of"):
         PaperKernel(VQCSpec(4, 1, 2), layout="dense")
+    with pytest.raises(ValueError, match="method must be one of"):
+        PaperKernel(VQCSpec(4, 1, 2), method="mps")
+    with pytest.raises(ValueError, match="two arcs of >= 2 qubits, got 1 and 2"):
+        PaperKernel(VQCSpec(3, 1, 2), method="bond")
 
 
 @pytest.mark.parametrize("layout", ["complex", "planes"])
@@ -110,7 +114,7 @@ def test_a_nan_sample_stays_in_its_row(layout):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(3, 6)).astype(np.float32)
     theta = rng.uniform(0, 2 * np.pi, size=spec.theta_shape).astype(np.float32)
-    kernel = PaperKernel(spec, layout=layout)
+    kernel = PaperKernel(spec, layout=layout, method="state")
     clean = kernel(x, theta).numpy()
     x[1, 2] = np.nan
     dirty = kernel(x, theta).numpy()

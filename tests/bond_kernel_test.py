@@ -1,0 +1,118 @@
+"""BondKernel (two arcs of the ring joined by a bond index) against the generic executor.
+
+Exactness against cirq in complex128 and float64 finite differences is also covered by
+``tf_executor_test.py``, whose n = 8 and n = 12 cases take the bond through ``auto``.
+The generic CompiledCircuit shares no code with this kernel.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from qgcam_tf.bond_kernel import BondKernel, chain_source, prefer_bond
+from qgcam_tf.circuits import VQCSpec
+from qgcam_tf.layers import _TFExecutor, symbol_values
+from qgcam_tf.paper_kernel import PaperKernel
+
+
+def _grads(fn, x, theta):
+    xv, tv = tf.Variable(x), tf.Variable(theta)
+    with tf.GradientTape() as tape:
+        y = fn(xv, tv)
+        loss = tf.reduce_sum(y * tf.constant(np.linspace(-1, 1, y.shape[1], dtype=np.float32)))
+    gx, gt = tape.gradient(loss, [xv, tv])
+    return y.numpy(), gx.numpy(), gt.numpy()
+
+
+def _case(n, depth, n_out, seed=0):
+    spec = VQCSpec(n, depth, n_out)
+    rng = np.random.default_rng(seed + 10 * n + depth)
+    x = rng.normal(scale=1.5, size=(4, n)).astype(np.float32)
+    theta = rng.uniform(0, 2 * np.pi, size=spec.theta_shape).astype(np.float32)
+    generic = _TFExecutor(spec)
+    want = _grads(lambda a, t: generic(symbol_values(a, t)), x, theta)
+    return spec, x, theta, want
+
+
+@pytest.mark.parametrize(
+    "n,depth,n_out,cut",
+    [(4, 1, 4, None), (5, 2, 5, None), (6, 3, 2, None), (7, 2, 7, None), (8, 2, 8, 3),
+     (8, 1, 5, 5), (9, 1, 9, None)],
+)
+def test_bond_equals_the_generic_executor(n, depth, n_out, cut):
+    """Outputs and gradients equal CompiledCircuit's (per-sample gates) to 2e-6: odd n,
+    uneven cuts, every readout on arc A (n_out <= cut) or on both arcs, depth 1-3."""
+    spec, x, theta, want = _case(n, depth, n_out)
+    got = _grads(BondKernel(spec, cut=cut), x, theta)
+    for g, w, name in zip(got, want, ("outputs", "d/dx", "d/dtheta")):
+        np.testing.assert_allclose(g, w, atol=2e-6, err_msg=name)
+
+
+def test_bond_compiles_with_xla_and_serves_any_batch():
+    """Under jit_compile, batch None in the signature: the same numbers for batch 1 and 5."""
+    spec = VQCSpec(8, 2, 6)
+    theta = tf.constant(np.random.default_rng(2).uniform(0, 6, spec.theta_shape), tf.float32)
+    kernel = BondKernel(spec)
+    fn = tf.function(lambda a: kernel(a, theta), input_signature=[tf.TensorSpec([None, 8])],
+                     jit_compile=True)
+    assert fn.get_concrete_function().structured_outputs.shape.as_list() == [None, 6]
+    generic = _TFExecutor(spec)
+    for b in (1, 5):
+        x = np.random.default_rng(b).normal(size=(b, 8)).astype(np.float32)
+        np.testing.assert_allclose(fn(x).numpy(), generic(symbol_values(x, theta)).numpy(),
+                                   atol=2e-6)
+
+
+def test_a_nan_sample_stays_in_its_row():
+    """One NaN input makes its own outputs NaN and leaves the other samples exact."""
+    spec = VQCSpec(8, 2, 8)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, 8)).astype(np.float32)
+    theta = rng.uniform(0, 2 * np.pi, size=spec.theta_shape).astype(np.float32)
+    kernel = BondKernel(spec)
+    clean = kernel(x, theta).numpy()
+    x[1, 5] = np.nan
+    dirty = kernel(x, theta).numpy()
+    assert np.all(np.isnan(dirty[1]))
+    np.testing.assert_array_equal(dirty[[0, 2]], clean[[0, 2]])
+
+
+@pytest.mark.parametrize("m", [1, 2, 3, 5])
+def test_chain_source_is_the_cnot_chain(m):
+    """Bit by bit: CNOT(q_0, q_1) .. CNOT(q_(m-2), q_(m-1)) in order maps each basis state
+    i to the state whose source is i."""
+    src = chain_source(m)
+    for i in range(2**m):
+        bits = [(i >> (m - 1 - q)) & 1 for q in range(m)]
+        for q in range(m - 1):
+            bits[q + 1] ^= bits[q]
+        image = sum(b << (m - 1 - q) for q, b in enumerate(bits))
+        assert src[image] == i
+
+
+def test_prefer_bond_follows_the_measured_crossover():
+    """XLA: the bond from 2 depth <= n//2 - 1; without XLA one qubit later; never below 6."""
+    assert prefer_bond(VQCSpec(10, 2, 10), xla=True)
+    assert not prefer_bond(VQCSpec(10, 2, 10), xla=False)
+    assert prefer_bond(VQCSpec(12, 2, 10), xla=False)
+    assert not prefer_bond(VQCSpec(12, 3, 10), xla=True)
+    assert prefer_bond(VQCSpec(14, 3, 10), xla=True)
+    assert not prefer_bond(VQCSpec(5, 1, 5), xla=True)
+
+
+def test_auto_takes_the_bond_where_preferred():
+    """PaperKernel(method="auto") at n = 10, depth 2 runs the bond under XLA only; both
+    traces give the generic executor's numbers."""
+    spec, x, theta, want = _case(10, 2, 10)
+    kernel = PaperKernel(spec)
+    calls = []
+    bond = kernel._bond
+    kernel._bond = lambda a, t: calls.append(1) or bond(a, t)
+    graph = tf.function(lambda a: kernel(a, theta))
+    xla = tf.function(lambda a: kernel(a, theta), jit_compile=True)
+    np.testing.assert_allclose(graph(x).numpy(), want[0], atol=2e-6)
+    assert calls == []
+    np.testing.assert_allclose(xla(x).numpy(), want[0], atol=2e-6)
+    assert calls == [1]
