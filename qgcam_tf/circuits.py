@@ -2,7 +2,8 @@
 
 This module is the single source of truth for the circuit: both executors (TensorFlow
 Quantum in :mod:`qgcam_tf.layers`, plain TensorFlow in :mod:`qgcam_tf.tf_executor`) run
-exactly the circuit built here.
+the circuit built here. TensorFlow Quantum is fed :func:`compact_vqc`, the same circuit in
+fewer gates (tested equal up to global phases that no expectation sees).
 
 The paper's ansatz (Lin et al., arXiv 2408.05899) on ``n`` qubits with inputs
 :math:`x_0..x_{n-1}` and weights :math:`\\theta \\in \\mathbb{R}^{depth \\times n \\times 3}`:

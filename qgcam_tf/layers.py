@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 
 import tensorflow as tf
 import tf_keras as keras
@@ -17,47 +16,12 @@ from qgcam_tf.circuits import (
     vqc_qubits,
 )
 from qgcam_tf.paper_kernel import PaperKernel
+from qgcam_tf.shards import default_shards, run_in_shards
 from qgcam_tf.tf_executor import CompiledCircuit
 
-__all__ = ["BACKENDS", "VQCLayer", "default_shards", "run_in_shards"]
+__all__ = ["BACKENDS", "VQCLayer"]
 
 BACKENDS = ("tfq", "tf")
-
-
-def default_shards() -> int:
-    """How many independent TFQ ops a batch is split into: twice the usable cores, <= 16.
-
-    One TFQ op over a batch of 64 ten-qubit circuits keeps about one core busy (CPU time
-    1.1x wall time here); independent ops on parts of the batch run side by side on
-    TensorFlow's inter-op threads. Measured on 2 cores, VQC forward + backward, n = 10,
-    batch 64: 63-68 ms in one op, 42 ms in 2 parts, 32 ms in 4 or 8.
-    """
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(16, 2 * cores))
-
-
-def run_in_shards(fn, values: tf.Tensor, shards: int) -> tf.Tensor:
-    """``fn(values)`` computed as ``shards`` independent calls on consecutive row blocks.
-
-    ``fn`` maps ``[N, ...]`` to ``[N, ...]`` row by row (each row its own circuit), so the
-    result equals one call; the blocks differ in size by at most one row and may be empty
-    (a batch smaller than ``shards``). The batch may be unknown when traced.
-    """
-    if shards <= 1:
-        return fn(values)
-    rows = values.shape[0]
-    if rows is not None:
-        shards = min(shards, max(rows, 1))
-        if shards == 1:
-            return fn(values)
-    batch = tf.shape(values, out_type=tf.int32)[0]
-    base, extra = batch // shards, batch % shards
-    sizes = base + tf.cast(tf.range(shards) < extra, tf.int32)
-    parts = tf.split(values, sizes, num=shards, axis=0)
-    return tf.concat([fn(part) for part in parts], axis=0)
 
 
 class _TFQExecutor:

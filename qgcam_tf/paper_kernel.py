@@ -46,13 +46,23 @@ import numpy as np
 import tensorflow as tf
 
 from qgcam_tf.bond_kernel import BondKernel, prefer_bond
+from qgcam_tf.shards import kernel_shards, run_in_shards
 
 if TYPE_CHECKING:  # only a type: the kernel runs without Cirq (benchmarks/peers.py does so)
     from qgcam_tf.circuits import VQCSpec
 
-__all__ = ["LAYOUTS", "METHODS", "PaperKernel", "chunk_sizes", "permute", "ring_source", "z_eigenvalues"]
+__all__ = [
+    "LAYOUTS",
+    "METHODS",
+    "PaperKernel",
+    "chunk_sizes",
+    "permute",
+    "ring_source",
+    "z_eigenvalues",
+]
 
 _SQRT_HALF = math.sqrt(0.5)
+_TINY = 1e-30  # floor of the real encoding amplitudes before their logarithm
 _MINUS_PLUS = np.array([[-1.0], [1.0]], np.float32)  # (-sin, +sin) on (im, re)
 
 
@@ -104,24 +114,41 @@ def permute(x: tf.Tensor, src: np.ndarray, axis: int = 0) -> tf.Tensor:
 
 
 @tf.custom_gradient
-def _middle_matmul(m, x):
-    """``m`` applied to the middle axis of ``x`` [L, C, R]; d/dm is one contraction, not L."""
+def _middle_matmul(m, mt, x):
+    """``m`` applied to the middle axis of ``x`` [L, C, R]; d/dm is one contraction, not L.
+    ``mt`` is ``m`` transposed, built as such (see :func:`_leading_matmul`)."""
 
     def grad(dy):
-        return tf.einsum("lcr,ldr->cd", dy, x), tf.linalg.matmul(tf.transpose(m), dy)
+        return tf.einsum("lcr,ldr->cd", dy, x), None, tf.linalg.matmul(mt, dy)
 
     return tf.linalg.matmul(m, x), grad
 
 
 @tf.custom_gradient
-def _leading_matmul(m, x):
-    """``m @ x``; d/dx multiplies by an explicitly transposed ``m``, which oneDNN runs ~2x
-    faster than a transposed-operand product of the same shape (measured in the profile)."""
+def _leading_matmul(m, mt, x):
+    """``m @ x``; d/dx multiplies by ``mt``, the transpose of ``m`` built as its own matrix
+    (``R_Y(-th)``). oneDNN runs a transposed-operand product of this shape ~3x slower
+    (327 against 112 us in the profile), and Grappler folds an explicit ``tf.transpose``
+    back into one, so the transpose is never written as an op."""
 
     def grad(dy):
-        return tf.linalg.matmul(dy, x, transpose_b=True), tf.linalg.matmul(tf.transpose(m), dy)
+        return tf.linalg.matmul(dy, x, transpose_b=True), None, tf.linalg.matmul(mt, dy)
 
     return tf.linalg.matmul(m, x), grad
+
+
+def _constant_matmul(c: tf.Tensor, c_t: tf.Tensor, x: tf.Tensor) -> tf.Tensor:
+    """``c @ x`` for a constant ``c`` whose transpose ``c_t`` is stored as its own constant,
+    so the gradient is a plain product (see :func:`_leading_matmul`)."""
+
+    @tf.custom_gradient
+    def product(x):
+        def grad(dy):
+            return tf.linalg.matmul(c_t, dy)
+
+        return tf.linalg.matmul(c, x), grad
+
+    return product(x)
 
 
 @tf.custom_gradient
@@ -189,6 +216,9 @@ class PaperKernel:
             bond index, for shallow circuits on many qubits) or ``"auto"``: the bond where
             :func:`~qgcam_tf.bond_kernel.prefer_bond` says it is faster, decided when
             traced (with or without XLA). Same numbers to float32 rounding.
+        shards: row blocks of the batch run as independent op chains in the complex
+            layout, so that TensorFlow runs them on two cores (default
+            :func:`~qgcam_tf.shards.kernel_shards`); results and gradients are unchanged.
 
     Raises:
         ValueError: another ansatz, an unknown layout or method, or ``"bond"`` on fewer
@@ -196,7 +226,13 @@ class PaperKernel:
     """
 
     def __init__(
-        self, spec: VQCSpec, *, max_chunk: int = 5, layout: str = "auto", method: str = "auto"
+        self,
+        spec: VQCSpec,
+        *,
+        max_chunk: int = 5,
+        layout: str = "auto",
+        method: str = "auto",
+        shards: int | None = None,
     ):
         if spec.ansatz != "paper":
             raise ValueError(f"PaperKernel runs the 'paper' ansatz only, got {spec.ansatz!r}")
@@ -205,6 +241,7 @@ class PaperKernel:
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
         self.spec, self.layout, self.method = spec, layout, method
+        self.shards = kernel_shards() if shards is None else int(shards)
         self._bond = BondKernel(spec) if method == "bond" or spec.n_qubits >= 6 else None
         n = spec.n_qubits
         self._src = ring_source(n)
@@ -216,6 +253,13 @@ class PaperKernel:
         self._src_tail = (self._src & (2**tail_bits - 1)).astype(np.int32)
         self._src_inverse = np.argsort(self._src).astype(np.int32)
         self._z_both = tf.constant(np.concatenate([z, z[self._src]], axis=1))  # [2**n, 2n]
+        # The complex opening's exponent: log-moduli from [bits(src), 1] [2**n, n+1], phases
+        # from [z(src), z] [2**n, 2n]; each also stored transposed, for the gradient.
+        bits = (1.0 - z[self._src]) / 2.0
+        moduli = np.concatenate([bits, np.ones((2**n, 1), np.float32)], axis=1)
+        phases = np.concatenate([z[self._src], z], axis=1)
+        self._opening = [(tf.constant(m), tf.constant(np.ascontiguousarray(m.T)))
+                         for m in (moduli, phases)]
         self._readout = tf.constant(z[:, : spec.n_outputs])  # [2**n, L]
         self._chunks = chunk_sizes(n, max_chunk)
         self._starts = np.cumsum([0] + self._chunks[:-1]).tolist()
@@ -243,7 +287,9 @@ class PaperKernel:
             for i in range(1, size):  # Kronecker product, first qubit most significant
                 outer = tf.expand_dims(amp, 2) * tf.expand_dims(qubits[i], 1)
                 amp = tf.reshape(outer, [v.shape[0], 2 ** (i + 1), -1])
-            angle = -0.5 * tf.linalg.matmul(tf.constant(z_eigenvalues(size)), a)  # [G, 2**size, B]
+            # [G, 2**size, B] as 2-D products (a broadcast batch matmul cost ~5x more)
+            z = tf.constant(z_eigenvalues(size))
+            angle = -0.5 * tf.stack([tf.linalg.matmul(z, part) for part in tf.unstack(a)])
             if not planes:
                 parts.extend(tf.unstack(tf.complex(amp * tf.cos(angle), amp * tf.sin(angle))))
                 continue
@@ -252,22 +298,24 @@ class PaperKernel:
             parts.extend(tf.split(both, 2 * v.shape[0], axis=1))  # (re, im) per group
         return parts
 
-    def _ry_layer(self, state: tf.Tensor, mats: list[tf.Tensor]) -> tf.Tensor:
-        """Applies the chunk matrices ``mats`` (R_Y Kronecker products) to ``state`` [2**n, W]."""
+    def _ry_layer(self, state: tf.Tensor, mats: list[tuple[tf.Tensor, tf.Tensor]]) -> tf.Tensor:
+        """Applies the chunk matrices ``mats`` (R_Y Kronecker products and their transposes)
+        to ``state`` [2**n, W]."""
         n = self.spec.n_qubits
         first = 0
-        for size, m in zip(self._chunks, mats):
+        for size, (m, mt) in zip(self._chunks, mats):
             lead = 2**first
             if lead == 1:
-                out = _leading_matmul(m, tf.reshape(state, [2**size, -1]))
+                out = _leading_matmul(m, mt, tf.reshape(state, [2**size, -1]))
             else:
-                out = _middle_matmul(m, tf.reshape(state, [lead, 2**size, -1]))
+                out = _middle_matmul(m, mt, tf.reshape(state, [lead, 2**size, -1]))
             state = tf.reshape(out, [2**n, -1])
             first += size
         return state
 
-    def _ry_matrices(self, theta: tf.Tensor) -> list[list[tf.Tensor]]:
-        """``[depth][chunk]`` real matrices: the Kronecker product of a chunk's R_Y gates.
+    def _ry_matrices(self, theta: tf.Tensor) -> list[list[tuple[tf.Tensor, tf.Tensor]]]:
+        """``[depth][chunk]`` pairs of real matrices: the Kronecker product of a chunk's R_Y
+        gates, and its transpose (the product for ``-th``, used by the gradients).
 
         Chunks of one size are built together (chunk sizes differ by at most one), so the
         op count does not grow with depth: op overhead, not arithmetic, is what small
@@ -276,13 +324,14 @@ class PaperKernel:
         depth, n = self.spec.depth, self.spec.n_qubits
         half = 0.5 * theta[:, :, 1]  # [depth, n]
         c, s = tf.cos(half), tf.sin(half)
-        gates = tf.reshape(tf.stack([c, -s, s, c], axis=-1), [depth, n, 2, 2])
+        both = tf.stack([tf.stack([c, -s, s, c], axis=-1), tf.stack([c, s, -s, c], axis=-1)])
+        gates = tf.reshape(both, [2 * depth, n, 2, 2])  # R_Y(th) for all layers, then R_Y(-th)
         out: list[list] = [[None] * len(self._chunks) for _ in range(depth)]
         for size in sorted(set(self._chunks)):
             idx = [j for j, k in enumerate(self._chunks) if k == size]
             qubits = [q for j in idx for q in range(self._starts[j], self._starts[j] + size)]
             g = gates if qubits == list(range(n)) else tf.gather(gates, qubits, axis=1)
-            g = tf.reshape(g, [depth * len(idx), size, 2, 2])
+            g = tf.reshape(g, [2 * depth * len(idx), size, 2, 2])
             factors = tf.unstack(g, axis=1)
             m = factors[0]
             for i in range(1, size):  # Kronecker product, first factor most significant
@@ -291,10 +340,10 @@ class PaperKernel:
                     tf.reshape(m, [-1, d, 1, d, 1]) * tf.reshape(factors[i], [-1, 1, 2, 1, 2]),
                     [-1, 2 * d, 2 * d],
                 )
-            mats = tf.unstack(tf.reshape(m, [depth, len(idx), 2**size, 2**size]), axis=1)
-            for j, per_layer in zip(idx, mats):
-                for d, mat in enumerate(tf.unstack(per_layer)):
-                    out[d][j] = mat
+            m = tf.reshape(m, [2, depth, len(idx), 2**size, 2**size])
+            for d in range(depth):
+                for c, j in enumerate(idx):
+                    out[d][j] = (m[0, d, c], m[1, d, c])
         return out
 
     def _phases(self, theta: tf.Tensor) -> tf.Tensor:
@@ -353,23 +402,54 @@ class PaperKernel:
             return self._bond(x, theta)
         x = tf.convert_to_tensor(x, tf.float32)
         theta = tf.convert_to_tensor(theta, tf.float32)
-        xt = tf.transpose(x)  # [n, B]
-
-        # The opening product state R_Z(b) R_Y(a) H |0>, as two halves: trigonometry only
-        # on [2**(n/2), B].
-        half_a = 0.5 * tf.atan(xt)
-        ca, sa = tf.cos(half_a), tf.sin(half_a)
-        enc_rz = tf.atan(tf.square(xt))  # [n, B]
         layout = self.layout
         if layout == "auto":
             layout = "planes" if _tracing_for_xla() else "complex"
-        halves = self._half_states(tf.stack([ca - sa, sa + ca], axis=1) * _SQRT_HALF, enc_rz,
-                                   planes=layout == "planes")
         phases = self._phases(theta)  # [2**n, depth]
         mats = self._ry_matrices(theta)
-        if layout == "planes":
-            return self._run_planes(halves, phases, mats, tf.shape(x)[0])
-        return self._run_complex(halves, phases, mats, tf.shape(x)[0])
+        if layout == "complex":  # row blocks share the weight-only tensors
+            rot = tf.unstack(tf.complex(tf.cos(phases), tf.sin(phases)), axis=1)
+
+            def rows(part):
+                part_t = tf.transpose(part)
+                opened = self._opening_complex(part_t, tf.atan(tf.square(part_t)), theta[0, :, 0])
+                return self._run_complex(opened, rot, mats, tf.shape(part)[0])
+
+            return run_in_shards(rows, x, self.shards)
+        # The opening product state R_Z(b) R_Y(a) H |0>, as two halves: trigonometry only
+        # on [2**(n/2), B].
+        xt = tf.transpose(x)  # [n, B]
+        enc_rz = tf.atan(tf.square(xt))
+        half_a = 0.5 * tf.atan(xt)
+        ca, sa = tf.cos(half_a), tf.sin(half_a)
+        halves = self._half_states(tf.stack([ca - sa, sa + ca], axis=1) * _SQRT_HALF, enc_rz,
+                                   planes=True)
+        return self._run_planes(halves, phases, mats, tf.shape(x)[0])
+
+    def _opening_complex(self, xt: tf.Tensor, enc_rz: tf.Tensor, phi0: tf.Tensor) -> tf.Tensor:
+        """``complex64 [2**n, B]``: the encoded product state after the first ring and layer
+        0's :math:`R_Z(\\phi)`, as the exponential of two matrix products.
+
+        Each qubit's ``R_Y(a) H |0>`` has the real, positive amplitudes ``cos b, sin b``
+        with ``b = a/2 + pi/4`` in ``[0, pi/2]``, so every amplitude of the state is
+        ``exp(log-modulus + i phase)``, and both are sums over qubits: the log-moduli by
+        the bits of the ring's source index, the encoding :math:`R_Z` phases by its ``Z``
+        eigenvalues, and layer 0's phases by those of the index itself. So the state is
+        ``exp([bits(src), 1] @ moduli + i [z(src), z] @ phases)``: two products and an
+        exponential, whose gradient is two products back, in place of the half states'
+        Kronecker products, two gathers (whose gradients scatter-add) and two
+        multiplications: about 40 fewer ops.
+        Moduli are floored at 1e-30 before the logarithm: at ``|x| -> inf`` float32 gives
+        ``cos(pi/2) = -4e-8``.
+        """
+        batch = tf.shape(xt)[1]
+        beta = 0.5 * tf.atan(xt) + 0.25 * math.pi  # [n, B]
+        log0 = tf.math.log(tf.maximum(tf.cos(beta), _TINY))
+        log1 = tf.math.log(tf.maximum(tf.sin(beta), _TINY))
+        real = tf.concat([log1 - log0, tf.reduce_sum(log0, 0, keepdims=True)], 0)
+        imag = tf.concat([-0.5 * enc_rz, tf.tile(-0.5 * phi0[:, None], [1, batch])], 0)
+        return tf.exp(tf.complex(_constant_matmul(*self._opening[0], real),
+                                 _constant_matmul(*self._opening[1], imag)))
 
     def _expectations(self, state, batch, pairs: list, axis: int) -> tf.Tensor:
         """``<Z_l>`` [B, L] from the final state viewed as ``float32 [2**n, 2B]``, whose
@@ -378,14 +458,11 @@ class PaperKernel:
         parts = tf.linalg.matmul(squares, self._readout, transpose_a=True)  # [2B, L]
         return tf.reduce_sum(tf.reshape(parts, [*pairs, self.spec.n_outputs]), axis=axis)
 
-    def _run_complex(self, halves, phases, mats, batch) -> tf.Tensor:
-        """The layers on ``complex64 [2**n, B]``; see the module docstring."""
+    def _run_complex(self, state, rot, mats, batch) -> tf.Tensor:
+        """The layers on ``complex64 [2**n, B]`` from the opened ``state``; ``rot``: each
+        layer's phases ``[2**n]``. See the module docstring."""
         spec = self.spec
         n = spec.n_qubits
-        head, tail = halves
-        rot = tf.unstack(tf.complex(tf.cos(phases), tf.sin(phases)), axis=1)  # depth x [2**n]
-        tail = tf.gather(tail, self._src_tail) * tf.expand_dims(rot[0], 1)
-        state = tf.gather(head, self._src_head) * tail  # the first ring and R_Z phases
         for d in range(spec.depth):
             if d:  # ring, then R_Z phases
                 state = permute(state, self._src) * tf.expand_dims(rot[d], 1)

@@ -7,7 +7,8 @@ import tensorflow as tf
 import tf_keras as keras
 
 from qgcam_tf.circuits import VQCSpec, build_vqc, vqc_qubits
-from qgcam_tf.layers import VQCLayer, default_shards, run_in_shards, symbol_values
+from qgcam_tf.layers import VQCLayer, symbol_values
+from qgcam_tf.shards import default_shards, run_in_shards
 
 
 def cirq_expectations(spec, x, theta):
