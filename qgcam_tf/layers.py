@@ -16,7 +16,7 @@ from qgcam_tf.circuits import (
     vqc_qubits,
 )
 from qgcam_tf.paper_kernel import PaperKernel
-from qgcam_tf.shards import default_shards, run_in_shards
+from qgcam_tf.shards import run_in_shards, tfq_shards
 from qgcam_tf.tf_executor import CompiledCircuit
 
 __all__ = ["BACKENDS", "VQCLayer"]
@@ -29,7 +29,7 @@ class _TFQExecutor:
 
     TFQ simulates gate by gate, so it runs :func:`~qgcam_tf.circuits.compact_vqc`, the
     same circuit in 60 gates instead of 110 (n = 10, depth 2), fed an affine map of the
-    usual symbol values. The batch runs as :func:`default_shards` independent ops (see
+    usual symbol values. The batch runs as :func:`tfq_shards` independent ops (see
     :func:`run_in_shards`), so both cores work; results and gradients are those of one
     op on :func:`~qgcam_tf.circuits.build_vqc`'s circuit.
     """
@@ -46,7 +46,7 @@ class _TFQExecutor:
         self._op = tfq.differentiators.Adjoint().generate_differentiable_op(
             analytic_op=tfq.get_expectation_op()
         )
-        self.shards = default_shards() if shards is None else int(shards)
+        self.shards = tfq_shards() if shards is None else int(shards)
 
     def __call__(self, symbol_values: tf.Tensor) -> tf.Tensor:
         """``<Z_l>`` [B, n_outputs] for the symbol values [B, S] of ``build_vqc``."""

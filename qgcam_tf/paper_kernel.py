@@ -242,7 +242,8 @@ class PaperKernel:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
         self.spec, self.layout, self.method = spec, layout, method
         self.shards = kernel_shards() if shards is None else int(shards)
-        self._bond = BondKernel(spec) if method == "bond" or spec.n_qubits >= 6 else None
+        wants_bond = method == "bond" or (method == "auto" and spec.n_qubits >= 6)
+        self._bond = BondKernel(spec) if wants_bond else None
         n = spec.n_qubits
         self._src = ring_source(n)
         z = z_eigenvalues(n)
@@ -265,13 +266,13 @@ class PaperKernel:
         self._starts = np.cumsum([0] + self._chunks[:-1]).tolist()
 
     # ------------------------------------------------------------------ pieces
-    def _half_states(self, vecs: tf.Tensor, enc_rz: tf.Tensor, planes: bool) -> list[tf.Tensor]:
-        """The product states of the two halves of the qubits.
+    def _half_states(self, vecs: tf.Tensor, enc_rz: tf.Tensor) -> list[tf.Tensor]:
+        """The product states of the two halves of the qubits, for the planes layout.
 
         ``vecs`` [n, 2, B]: each qubit's real ``R_Y H |0>`` amplitudes; ``enc_rz`` [n, B]:
-        the encoding ``R_Z`` angles. Returns ``[head, tail]``, complex64 ``[2**h, B]`` and
-        ``[2**(n-h), B]``, or with ``planes`` their real and imaginary parts
-        ``[re_head, im_head, re_tail, im_tail]``. Equal halves are built by the same ops.
+        the encoding ``R_Z`` angles. Returns the real and imaginary parts
+        ``[re_head, im_head, re_tail, im_tail]`` of the head ``[2**h, B]`` and the tail
+        ``[2**(n-h), B]``. Equal halves are built by the same ops.
         """
         n, h = self.spec.n_qubits, self._split
         sizes = [h] if 2 * h == n else [h, n - h]
@@ -287,12 +288,7 @@ class PaperKernel:
             for i in range(1, size):  # Kronecker product, first qubit most significant
                 outer = tf.expand_dims(amp, 2) * tf.expand_dims(qubits[i], 1)
                 amp = tf.reshape(outer, [v.shape[0], 2 ** (i + 1), -1])
-            # [G, 2**size, B] as 2-D products (a broadcast batch matmul cost ~5x more)
-            z = tf.constant(z_eigenvalues(size))
-            angle = -0.5 * tf.stack([tf.linalg.matmul(z, part) for part in tf.unstack(a)])
-            if not planes:
-                parts.extend(tf.unstack(tf.complex(amp * tf.cos(angle), amp * tf.sin(angle))))
-                continue
+            angle = -0.5 * tf.linalg.matmul(tf.constant(z_eigenvalues(size)), a)  # [G, 2**size, B]
             both = tf.concat([amp * tf.cos(angle), amp * tf.sin(angle)], axis=2)  # [G, 2**size, 2B]
             both = _materialise(tf.reshape(tf.transpose(both, [1, 0, 2]), [2**size, -1]))
             parts.extend(tf.split(both, 2 * v.shape[0], axis=1))  # (re, im) per group
@@ -408,7 +404,9 @@ class PaperKernel:
         phases = self._phases(theta)  # [2**n, depth]
         mats = self._ry_matrices(theta)
         if layout == "complex":  # row blocks share the weight-only tensors
-            rot = tf.unstack(tf.complex(tf.cos(phases), tf.sin(phases)), axis=1)
+            # layer 0's phases are part of the opening
+            later = phases[:, 1:]
+            rot = [None, *tf.unstack(tf.complex(tf.cos(later), tf.sin(later)), axis=1)]
 
             def rows(part):
                 part_t = tf.transpose(part)
@@ -422,8 +420,7 @@ class PaperKernel:
         enc_rz = tf.atan(tf.square(xt))
         half_a = 0.5 * tf.atan(xt)
         ca, sa = tf.cos(half_a), tf.sin(half_a)
-        halves = self._half_states(tf.stack([ca - sa, sa + ca], axis=1) * _SQRT_HALF, enc_rz,
-                                   planes=True)
+        halves = self._half_states(tf.stack([ca - sa, sa + ca], axis=1) * _SQRT_HALF, enc_rz)
         return self._run_planes(halves, phases, mats, tf.shape(x)[0])
 
     def _opening_complex(self, xt: tf.Tensor, enc_rz: tf.Tensor, phi0: tf.Tensor) -> tf.Tensor:

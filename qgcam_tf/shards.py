@@ -13,7 +13,7 @@ import os
 
 import tensorflow as tf
 
-__all__ = ["default_shards", "kernel_shards", "run_in_shards", "usable_cores"]
+__all__ = ["kernel_shards", "run_in_shards", "tfq_shards", "usable_cores"]
 
 
 def usable_cores() -> int:
@@ -24,7 +24,7 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def default_shards() -> int:
+def tfq_shards() -> int:
     """How many independent TFQ ops a batch is split into: twice the usable cores, <= 16.
 
     One TFQ op over a batch of 64 ten-qubit circuits keeps about one core busy (CPU time

@@ -10,20 +10,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
+from kernel_helpers import (
+    check_any_batch_under_xla,
+    generic_outputs_and_grads,
+    outputs_and_grads,
+)
 
 from qgcam_tf.bond_kernel import BondKernel, chain_source, prefer_bond
 from qgcam_tf.circuits import VQCSpec
-from qgcam_tf.layers import _TFExecutor, symbol_values
 from qgcam_tf.paper_kernel import PaperKernel
-
-
-def _grads(fn, x, theta):
-    xv, tv = tf.Variable(x), tf.Variable(theta)
-    with tf.GradientTape() as tape:
-        y = fn(xv, tv)
-        loss = tf.reduce_sum(y * tf.constant(np.linspace(-1, 1, y.shape[1], dtype=np.float32)))
-    gx, gt = tape.gradient(loss, [xv, tv])
-    return y.numpy(), gx.numpy(), gt.numpy()
 
 
 def _case(n, depth, n_out, seed=0):
@@ -31,9 +26,7 @@ def _case(n, depth, n_out, seed=0):
     rng = np.random.default_rng(seed + 10 * n + depth)
     x = rng.normal(scale=1.5, size=(4, n)).astype(np.float32)
     theta = rng.uniform(0, 2 * np.pi, size=spec.theta_shape).astype(np.float32)
-    generic = _TFExecutor(spec)
-    want = _grads(lambda a, t: generic(symbol_values(a, t)), x, theta)
-    return spec, x, theta, want
+    return spec, x, theta, generic_outputs_and_grads(spec, x, theta)
 
 
 @pytest.mark.parametrize(
@@ -45,7 +38,7 @@ def test_bond_equals_the_generic_executor(n, depth, n_out, cut):
     """Outputs and gradients equal CompiledCircuit's (per-sample gates) to 2e-6: odd n,
     uneven cuts, every readout on arc A (n_out <= cut) or on both arcs, depth 1-3."""
     spec, x, theta, want = _case(n, depth, n_out)
-    got = _grads(BondKernel(spec, cut=cut), x, theta)
+    got = outputs_and_grads(BondKernel(spec, cut=cut), x, theta)
     for g, w, name in zip(got, want, ("outputs", "d/dx", "d/dtheta")):
         np.testing.assert_allclose(g, w, atol=2e-6, err_msg=name)
 
@@ -53,16 +46,7 @@ def test_bond_equals_the_generic_executor(n, depth, n_out, cut):
 def test_bond_compiles_with_xla_and_serves_any_batch():
     """Under jit_compile, batch None in the signature: the same numbers for batch 1 and 5."""
     spec = VQCSpec(8, 2, 6)
-    theta = tf.constant(np.random.default_rng(2).uniform(0, 6, spec.theta_shape), tf.float32)
-    kernel = BondKernel(spec)
-    fn = tf.function(lambda a: kernel(a, theta), input_signature=[tf.TensorSpec([None, 8])],
-                     jit_compile=True)
-    assert fn.get_concrete_function().structured_outputs.shape.as_list() == [None, 6]
-    generic = _TFExecutor(spec)
-    for b in (1, 5):
-        x = np.random.default_rng(b).normal(size=(b, 8)).astype(np.float32)
-        np.testing.assert_allclose(fn(x).numpy(), generic(symbol_values(x, theta)).numpy(),
-                                   atol=2e-6)
+    check_any_batch_under_xla(BondKernel(spec), spec, seed=2)
 
 
 def test_a_nan_sample_stays_in_its_row():

@@ -8,7 +8,7 @@ import tf_keras as keras
 
 from qgcam_tf.circuits import VQCSpec, build_vqc, vqc_qubits
 from qgcam_tf.layers import VQCLayer, symbol_values
-from qgcam_tf.shards import default_shards, run_in_shards
+from qgcam_tf.shards import tfq_shards, run_in_shards
 
 
 def cirq_expectations(spec, x, theta):
@@ -127,7 +127,7 @@ def test_run_in_shards_keeps_row_order():
         np.testing.assert_array_equal(run_in_shards(fn, values, shards), values * 2.0)
     assert seen[1:3] == [6, 5] and seen[3:7] == [3, 3, 3, 2] and seen[7:18] == [1] * 11
     assert seen[18:] == [1] * 11  # 16 shards of 11 rows: no more calls than rows
-    assert 1 <= default_shards() <= 16
+    assert 1 <= tfq_shards() <= 16
 
 
 def test_symbol_values_layout(rng):

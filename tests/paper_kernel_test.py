@@ -12,6 +12,11 @@ import cirq
 import numpy as np
 import pytest
 import tensorflow as tf
+from kernel_helpers import (
+    check_any_batch_under_xla,
+    generic_outputs_and_grads,
+    outputs_and_grads,
+)
 
 from qgcam_tf.circuits import VQCSpec
 from qgcam_tf.layers import _TFExecutor, symbol_values
@@ -37,15 +42,6 @@ def test_chunk_sizes_cover_the_qubits():
             assert sum(sizes) == n and max(sizes) <= k and max(sizes) - min(sizes) <= 1
 
 
-def _grads(fn, x, theta):
-    xv, tv = tf.Variable(x), tf.Variable(theta)
-    with tf.GradientTape() as tape:
-        y = fn(xv, tv)
-        loss = tf.reduce_sum(y * tf.constant(np.linspace(-1, 1, y.shape[1], dtype=np.float32)))
-    gx, gt = tape.gradient(loss, [xv, tv])
-    return y.numpy(), gx.numpy(), gt.numpy()
-
-
 @pytest.mark.parametrize("layout", ["complex", "planes"])
 @pytest.mark.parametrize("n,depth", [(5, 2), (7, 3), (8, 1)])
 def test_every_chunking_equals_the_generic_executor(n, depth, layout):
@@ -55,10 +51,9 @@ def test_every_chunking_equals_the_generic_executor(n, depth, layout):
     rng = np.random.default_rng(n)
     x = rng.normal(size=(4, n)).astype(np.float32)
     theta = rng.uniform(0, 2 * np.pi, size=spec.theta_shape).astype(np.float32)
-    generic = _TFExecutor(spec)
-    want = _grads(lambda a, t: generic(symbol_values(a, t)), x, theta)
+    want = generic_outputs_and_grads(spec, x, theta)
     for k in range(1, n + 1):
-        got = _grads(PaperKernel(spec, max_chunk=k, layout=layout, method="state"), x, theta)
+        got = outputs_and_grads(PaperKernel(spec, max_chunk=k, layout=layout, method="state"), x, theta)
         for g, w, name in zip(got, want, ("outputs", "d/dx", "d/dtheta")):
             np.testing.assert_allclose(g, w, atol=2e-6, err_msg=f"max_chunk={k} {name}")
 
@@ -126,12 +121,4 @@ def test_unknown_batch_size_under_xla():
     """A signature with batch None (as the SavedModel's) keeps the output width static and
     serves any batch."""
     spec = VQCSpec(4, 2, 3)
-    theta = tf.constant(np.random.default_rng(1).uniform(0, 6, spec.theta_shape), tf.float32)
-    kernel = PaperKernel(spec)
-    fn = tf.function(lambda a: kernel(a, theta), input_signature=[tf.TensorSpec([None, 4])],
-                     jit_compile=True)
-    assert fn.get_concrete_function().structured_outputs.shape.as_list() == [None, 3]
-    generic = _TFExecutor(spec)
-    for b in (1, 5):
-        x = np.random.default_rng(b).normal(size=(b, 4)).astype(np.float32)
-        np.testing.assert_allclose(fn(x).numpy(), generic(symbol_values(x, theta)).numpy(), atol=2e-6)
+    check_any_batch_under_xla(PaperKernel(spec), spec)
