@@ -57,6 +57,7 @@ import cirq
 import numpy as np
 
 from qgcam_tf.circuits import VQCSpec, build_vqc, vqc_qubits
+from qgcam_tf.shards import run_in_shards, tfq_shards
 
 __all__ = [
     "CHANNELS",
@@ -508,6 +509,12 @@ class _TrajectoryExecutor:
         if rows is not None and rows > self.max_batch:  # bounds the tiled circuit strings
             parts = [self(values[i : i + self.max_batch]) for i in range(0, rows, self.max_batch)]
             return tf.concat(parts, axis=0)
+        # independent ops on row blocks use both cores (n = 10, batch 64, 20 trajectories
+        # on "rainbow": 263 ms in one op, 216 ms in 4)
+        return run_in_shards(self._one_op, values, tfq_shards())
+
+    def _one_op(self, values):
+        tf = self._tf
         batch = tf.shape(values)[0]
         return self._op(
             tf.tile(self._circuit, [batch]),

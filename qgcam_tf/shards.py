@@ -1,8 +1,8 @@
 """Splitting a batch into independent ops, so TensorFlow runs them on all cores.
 
 TensorFlow runs independent ops of a graph side by side on its inter-op threads, but a
-chain of dependent ops runs one op at a time, and small ops use one core each. Two places
-here are such chains: a TensorFlow Quantum op over a batch of circuits, and the ``tf``
+chain of dependent ops runs one op at a time, and small ops use one core each. Such chains
+here: a TensorFlow Quantum op over a batch of circuits (exact or noisy), and the ``tf``
 executor's state-vector kernel. Cutting the batch into row blocks gives independent
 chains; the results (and gradients) are those of one call.
 """
