@@ -40,8 +40,8 @@ def kernel_shards() -> int:
     more cores, else 1.
 
     Its ops are a serial chain whose matrix products and elementwise passes each keep one
-    core busy. Measured on 2 cores, forward + d/dx, n = 10, batch 64: 2 blocks with the
-    weight products shared took 0.86x the time of one, 3 and 4 blocks 0.96x.
+    core busy. Measured on 2 cores, forward + d/dx, n = 10, batch 64, with the weight
+    products shared: 2 blocks took 0.86x the time of one; 3 and 4 blocks 1.02-1.03x.
     """
     return 2 if usable_cores() >= 2 else 1
 
