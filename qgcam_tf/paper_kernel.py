@@ -25,11 +25,18 @@ is special about it to do several times less work:
   one gather, one phase multiplication and one :math:`R_Y` product. The last layer's
   :math:`R_Z(\\omega)` commutes with the :math:`Z` readout and is skipped (its gradient is 0,
   as it is exactly).
-* **Product-state opening.** The encoding is a product state: the real amplitudes
+* **Product-state opening.** The encoding is a product state, and the first ring is never
+  applied as such. In the complex layout the permuted state is the exponential of two
+  products with constant matrices (log-moduli and phases are sums over qubits; see
+  ``_opening_complex``). In the planes layout the real amplitudes
   ``(cos - sin, sin + cos)/sqrt(2)`` of ``R_Y H |0>`` and the encoding :math:`R_Z` phases
-  are joined per half of the qubits (trigonometry on ``[2**(n/2), B]`` only). The first
-  ring is never applied: the two half states are read at the ring's source indices and
-  multiplied, which builds the permuted state in one pass.
+  are joined per half of the qubits, and the two half states are read at the ring's
+  source indices and multiplied, which builds the permuted state in one pass.
+* **Row blocks.** Without XLA the batch runs as independent row blocks
+  (:func:`~qgcam_tf.shards.kernel_shards`), which TensorFlow runs on separate cores.
+* **The bond.** Where :func:`~qgcam_tf.bond_kernel.prefer_bond` says so (shallow circuits
+  on many qubits), ``method="auto"`` hands the call to
+  :class:`~qgcam_tf.bond_kernel.BondKernel`, which never builds the state.
 * **Two matrix-product shapes only.** A chunk on the leading qubits is one 2-D product;
   a later chunk is a broadcast product whose weight gradient is a single contraction.
 
