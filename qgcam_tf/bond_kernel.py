@@ -40,23 +40,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import tensorflow as tf
 
+from qgcam_tf.basis import chain_source, z_eigenvalues
+
 if TYPE_CHECKING:
     from qgcam_tf.circuits import VQCSpec
 
-__all__ = ["BondKernel", "chain_source", "prefer_bond"]
-
-
-def chain_source(m: int) -> np.ndarray:
-    """``src`` with ``(C psi)[i] = psi[src[i]]`` for ``CNOT(q_0, q_1) .. CNOT(q_(m-2), q_(m-1))``
-    applied in that order on ``m`` qubits (``q_0`` most significant)."""
-    idx = np.arange(2**m)
-    bits = [(idx >> (m - 1 - q)) & 1 for q in range(m)]
-    for i in range(m - 1):
-        bits[i + 1] = bits[i + 1] ^ bits[i]
-    image = sum(b << (m - 1 - q) for q, b in enumerate(bits))
-    src = np.empty_like(idx)
-    src[image] = idx
-    return src
+__all__ = ["BondKernel", "prefer_bond"]
 
 
 def prefer_bond(spec: VQCSpec, xla: bool) -> bool:
@@ -72,21 +61,22 @@ def prefer_bond(spec: VQCSpec, xla: bool) -> bool:
     return spec.n_qubits >= 6 and 2 * spec.depth <= spec.n_qubits // 2 - margin
 
 
-def _gather_rows(x: tf.Tensor, srcs: list[np.ndarray]) -> tf.Tensor:
-    """``out[..., s, i] = x[..., srcs[s][i]]`` for permutations ``srcs``: ``[..., R]`` to
-    ``[..., len(srcs), R]``.
+def _gather_rows(x: tf.Tensor, forward: tf.Tensor, inverses: list[tf.Tensor]) -> tf.Tensor:
+    """``out[..., s, i] = x[..., src_s[i]]`` for permutations ``src_s``: ``[..., R]`` to
+    ``[..., S, R]``. ``forward`` is ``concat(src_0 .. src_(S-1))``, ``inverses`` their
+    inverse permutations (int32 constants, see :meth:`BondKernel._row_sources`).
 
-    The gradient is one inverse gather per permutation, summed: TensorFlow's own gradient
-    of a gather scatter-adds, which XLA runs as a serial loop.
+    One gather for all permutations; the gradient is one inverse gather per permutation,
+    summed: TensorFlow's own gradient of a gather scatter-adds, which XLA runs as a
+    serial loop.
     """
-    rows = len(srcs[0])
-    forward = tf.constant(np.concatenate(srcs).astype(np.int32))
-    inverses = [tf.constant(np.argsort(s).astype(np.int32)) for s in srcs]
+    count = len(inverses)
+    rows = forward.shape[0] // count  # static, even where the input's width is not
 
     @tf.custom_gradient
     def gather(t):
         shape = tf.shape(t)
-        out_shape = tf.concat([shape[:-1], [len(srcs), rows]], 0)
+        out_shape = tf.concat([shape[:-1], [count, rows]], 0)
         out = tf.reshape(tf.gather(t, forward, axis=-1), out_shape)
 
         def grad(dy):
@@ -157,14 +147,19 @@ class BondKernel:
         rows_a, rows_b = np.arange(2**a), np.arange(2**self.b)
         # arc A by s2: the chain, then X on its first qubit; arc B by s1: X on its first
         # qubit, then the chain. The projectors act on the last qubit of each arc.
-        self._src_a = [chain_a[rows_a], chain_a[rows_a ^ (1 << (a - 1))]]
-        self._src_b = [chain_b[rows_b], chain_b[rows_b] ^ (1 << (self.b - 1))]
-        from qgcam_tf.paper_kernel import z_eigenvalues  # paper_kernel imports this module
+        self._src_a = self._row_sources([chain_a[rows_a], chain_a[rows_a ^ (1 << (a - 1))]])
+        self._src_b = self._row_sources([chain_b[rows_b], chain_b[rows_b] ^ (1 << (self.b - 1))])
 
         out_a = min(spec.n_outputs, a)
         self._signs_a = tf.constant(z_eigenvalues(a)[:, :out_a])
         out_b = spec.n_outputs - out_a
         self._signs_b = tf.constant(z_eigenvalues(self.b)[:, :out_b]) if out_b else None
+
+    @staticmethod
+    def _row_sources(srcs: list[np.ndarray]) -> tuple[tf.Tensor, list[tf.Tensor]]:
+        """The arguments of :func:`_gather_rows` for permutations ``srcs``, built once."""
+        forward = tf.constant(np.concatenate(srcs).astype(np.int32))
+        return forward, [tf.constant(np.argsort(s).astype(np.int32)) for s in srcs]
 
     def __call__(self, x: tf.Tensor, theta: tf.Tensor) -> tf.Tensor:
         """``<Z_l>`` [B, n_outputs] float32 for inputs ``x`` [B, n] and ``theta``."""
@@ -191,7 +186,7 @@ class BondKernel:
             last = d == spec.depth - 1
             gates = _rotations(theta[d], last)  # [n, 2, 2]
             # Arc A: rows by s2, then keep the rows whose last qubit equals s1.
-            rows = _gather_rows(arc_a, self._src_a)  # [B, k, s2, 2**a]
+            rows = _gather_rows(arc_a, *self._src_a)  # [B, k, s2, 2**a]
             pre_a = tf.transpose(tf.reshape(rows, [batch, k, 2, half_a, 2]), [0, 1, 4, 2, 3])
             rest = tf.linalg.matmul(tf.reshape(pre_a, [-1, half_a]),
                                     _kron_transposed(gates[: a - 1]))
@@ -199,7 +194,7 @@ class BondKernel:
             arc_a = tf.reshape(tf.reshape(rest, [batch, k, 2, 2, half_a, 1]) * column,
                                [batch, 4 * k, 2**a])  # bond (k, s1, s2)
             # Arc B: rows by s1, then keep the rows whose last qubit equals s2.
-            rows = _gather_rows(arc_b, self._src_b)  # [B, k, s1, 2**b]
+            rows = _gather_rows(arc_b, *self._src_b)  # [B, k, s1, 2**b]
             pre_b = tf.transpose(tf.reshape(rows, [batch, k, 2, half_b, 2]), [0, 1, 2, 4, 3])
             if not last or need_b:
                 rest = tf.linalg.matmul(tf.reshape(pre_b, [-1, half_b]),

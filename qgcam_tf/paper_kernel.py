@@ -46,12 +46,14 @@ differences (``tests/tf_executor_test.py``), with and without XLA.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import TYPE_CHECKING
 
 import numpy as np
 import tensorflow as tf
 
+from qgcam_tf.basis import ring_source, z_eigenvalues
 from qgcam_tf.bond_kernel import BondKernel, prefer_bond
 from qgcam_tf.shards import kernel_shards, run_in_shards
 
@@ -71,27 +73,6 @@ __all__ = [
 _SQRT_HALF = math.sqrt(0.5)
 _TINY = 1e-30  # floor of the real encoding amplitudes before their logarithm
 _MINUS_PLUS = np.array([[-1.0], [1.0]], np.float32)  # (-sin, +sin) on (im, re)
-
-
-def ring_source(n: int) -> np.ndarray:
-    """``src`` with ``(P psi)[i] = psi[src[i]]`` for the ring ``CNOT(q_i, q_(i+1) mod n)``, i = 0..n-1.
-
-    Qubit 0 is the most significant bit (Cirq's big-endian order).
-    """
-    idx = np.arange(2**n)
-    bits = [(idx >> (n - 1 - q)) & 1 for q in range(n)]
-    for i in range(n):  # applied in order: each CNOT sees the bits the previous ones wrote
-        bits[(i + 1) % n] = bits[(i + 1) % n] ^ bits[i]
-    image = sum(b << (n - 1 - q) for q, b in enumerate(bits))
-    src = np.empty_like(idx)
-    src[image] = idx
-    return src
-
-
-def z_eigenvalues(n: int) -> np.ndarray:
-    """``[2**n, n]`` float32: the eigenvalue (+1 / -1) of ``Z_q`` on each basis state."""
-    idx = np.arange(2**n)
-    return np.stack([1.0 - 2.0 * ((idx >> (n - 1 - q)) & 1) for q in range(n)], axis=1).astype(np.float32)
 
 
 def chunk_sizes(n: int, max_chunk: int = 5) -> list[int]:
@@ -249,8 +230,8 @@ class PaperKernel:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
         self.spec, self.layout, self.method = spec, layout, method
         self.shards = kernel_shards() if shards is None else int(shards)
-        wants_bond = method == "bond" or (method == "auto" and spec.n_qubits >= 6)
-        self._bond = BondKernel(spec) if wants_bond else None
+        if method == "bond":
+            _ = self._bond  # built now, so that a circuit it cannot run is refused here
         n = spec.n_qubits
         self._src = ring_source(n)
         z = z_eigenvalues(n)
@@ -271,6 +252,11 @@ class PaperKernel:
         self._readout = tf.constant(z[:, : spec.n_outputs])  # [2**n, L]
         self._chunks = chunk_sizes(n, max_chunk)
         self._starts = np.cumsum([0] + self._chunks[:-1]).tolist()
+
+    @functools.cached_property
+    def _bond(self) -> BondKernel:
+        """The bond kernel, built the first time it is taken."""
+        return BondKernel(self.spec)
 
     # ------------------------------------------------------------------ pieces
     def _half_states(self, vecs: tf.Tensor, enc_rz: tf.Tensor) -> list[tf.Tensor]:
@@ -398,9 +384,7 @@ class PaperKernel:
     def __call__(self, x: tf.Tensor, theta: tf.Tensor) -> tf.Tensor:
         """``<Z_l>`` [B, n_outputs] float32."""
         if self.method == "bond" or (
-            self.method == "auto"
-            and self._bond is not None
-            and prefer_bond(self.spec, xla=_tracing_for_xla())
+            self.method == "auto" and prefer_bond(self.spec, xla=_tracing_for_xla())
         ):
             return self._bond(x, theta)
         x = tf.convert_to_tensor(x, tf.float32)

@@ -16,7 +16,7 @@ from kernel_helpers import (
     outputs_and_grads,
 )
 
-from qgcam_tf.bond_kernel import BondKernel, chain_source, prefer_bond
+from qgcam_tf.bond_kernel import BondKernel, prefer_bond
 from qgcam_tf.circuits import VQCSpec
 from qgcam_tf.paper_kernel import PaperKernel
 
@@ -61,19 +61,6 @@ def test_a_nan_sample_stays_in_its_row():
     dirty = kernel(x, theta).numpy()
     assert np.all(np.isnan(dirty[1]))
     np.testing.assert_array_equal(dirty[[0, 2]], clean[[0, 2]])
-
-
-@pytest.mark.parametrize("m", [1, 2, 3, 5])
-def test_chain_source_is_the_cnot_chain(m):
-    """Bit by bit: CNOT(q_0, q_1) .. CNOT(q_(m-2), q_(m-1)) in order maps each basis state
-    i to the state whose source is i."""
-    src = chain_source(m)
-    for i in range(2**m):
-        bits = [(i >> (m - 1 - q)) & 1 for q in range(m)]
-        for q in range(m - 1):
-            bits[q + 1] ^= bits[q]
-        image = sum(b << (m - 1 - q) for q, b in enumerate(bits))
-        assert src[image] == i
 
 
 def test_prefer_bond_follows_the_measured_crossover():

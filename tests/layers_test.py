@@ -8,7 +8,6 @@ import tf_keras as keras
 
 from qgcam_tf.circuits import VQCSpec, build_vqc, vqc_qubits
 from qgcam_tf.layers import VQCLayer, symbol_values
-from qgcam_tf.shards import tfq_shards, run_in_shards
 
 
 def cirq_expectations(spec, x, theta):
@@ -112,22 +111,6 @@ def test_tfq_shards_equal_one_op(shards, rng):
 
     for got, want in zip(run(shards), run(1)):
         np.testing.assert_allclose(got, want, atol=1e-6)
-
-
-def test_run_in_shards_keeps_row_order():
-    """Rows come back in order, whatever the split; sizes differ by at most one."""
-    values = tf.reshape(tf.range(22, dtype=tf.float32), [11, 2])
-    seen = []
-
-    def fn(part):
-        seen.append(part.shape[0])
-        return part * 2.0
-
-    for shards in (1, 2, 4, 11, 16):
-        np.testing.assert_array_equal(run_in_shards(fn, values, shards), values * 2.0)
-    assert seen[1:3] == [6, 5] and seen[3:7] == [3, 3, 3, 2] and seen[7:18] == [1] * 11
-    assert seen[18:] == [1] * 11  # 16 shards of 11 rows: no more calls than rows
-    assert 1 <= tfq_shards() <= 16
 
 
 def test_symbol_values_layout(rng):

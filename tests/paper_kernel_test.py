@@ -1,4 +1,4 @@
-"""PaperKernel's own pieces: the ring permutation, every chunking and layout, NaN isolation,
+"""PaperKernel's own pieces: every chunking and layout, NaN isolation,
 the layout chosen for XLA, dynamic batch.
 
 Exactness against cirq and finite differences is in ``tf_executor_test.py`` (the ``tf``
@@ -8,7 +8,6 @@ no code with it.
 
 from __future__ import annotations
 
-import cirq
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -20,19 +19,7 @@ from kernel_helpers import (
 
 from qgcam_tf.circuits import VQCSpec
 from qgcam_tf.layers import _TFExecutor, symbol_values
-from qgcam_tf.paper_kernel import PaperKernel, chunk_sizes, ring_source
-
-
-@pytest.mark.parametrize("n", [2, 3, 4, 5])
-def test_ring_source_is_cirqs_cnot_ring(n):
-    """``(P psi)[i] = psi[src[i]]`` is the unitary of CNOT(q_i, q_(i+1) mod n), i = 0..n-1."""
-    q = cirq.LineQubit.range(n)
-    ring = cirq.Circuit(cirq.CNOT(q[i], q[(i + 1) % n]) for i in range(n))
-    unitary = cirq.unitary(ring)
-    src = ring_source(n)
-    expected = np.zeros((2**n, 2**n))
-    expected[np.arange(2**n), src] = 1.0
-    np.testing.assert_array_equal(np.real(unitary), expected)
+from qgcam_tf.paper_kernel import PaperKernel, chunk_sizes
 
 
 def test_chunk_sizes_cover_the_qubits():
