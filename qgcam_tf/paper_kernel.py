@@ -46,7 +46,6 @@ differences (``tests/tf_executor_test.py``), with and without XLA.
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import TYPE_CHECKING
 
@@ -230,8 +229,10 @@ class PaperKernel:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
         self.spec, self.layout, self.method = spec, layout, method
         self.shards = kernel_shards() if shards is None else int(shards)
-        if method == "bond":
-            _ = self._bond  # built now, so that a circuit it cannot run is refused here
+        # Built here, outside any trace: its constants must not belong to one graph. It needs
+        # two arcs of >= 2 qubits; prefer_bond decides when it is taken.
+        can_bond = method == "bond" or (method == "auto" and spec.n_qubits >= 4)
+        self._bond = BondKernel(spec) if can_bond else None
         n = spec.n_qubits
         self._src = ring_source(n)
         z = z_eigenvalues(n)
@@ -252,11 +253,6 @@ class PaperKernel:
         self._readout = tf.constant(z[:, : spec.n_outputs])  # [2**n, L]
         self._chunks = chunk_sizes(n, max_chunk)
         self._starts = np.cumsum([0] + self._chunks[:-1]).tolist()
-
-    @functools.cached_property
-    def _bond(self) -> BondKernel:
-        """The bond kernel, built the first time it is taken."""
-        return BondKernel(self.spec)
 
     # ------------------------------------------------------------------ pieces
     def _half_states(self, vecs: tf.Tensor, enc_rz: tf.Tensor) -> list[tf.Tensor]:

@@ -87,3 +87,14 @@ def test_auto_takes_the_bond_where_preferred():
     assert calls == []
     np.testing.assert_allclose(xla(x).numpy(), want[0], atol=2e-6)
     assert calls == [1]
+
+
+def test_one_kernel_serves_several_graphs():
+    """The bond's constants belong to no graph: one PaperKernel traced into two functions
+    (as Keras traces a layer for fit, predict and a SavedModel) gives the same numbers."""
+    spec, x, theta, want = _case(12, 1, 4)
+    kernel = PaperKernel(spec)
+    first = tf.function(lambda a: kernel(a, theta))
+    second = tf.function(lambda a: kernel(a, theta) * 1.0, jit_compile=True)
+    for fn in (first, second, first):
+        np.testing.assert_allclose(fn(x).numpy(), want[0], atol=2e-6)
