@@ -1,6 +1,6 @@
 """Runs the benchmark suite (same as ``qgcam benchmark``): ``python benchmarks/run.py --out DIR``.
 
-The measurement functions live in :mod:`qgcam_tf.benchmark` (importable: ``vqc_fwd_bwd``,
+The measurement functions live in :mod:`qgcam_tf.bench.suite` (importable: ``vqc_fwd_bwd``,
 ``train_throughput``, ``explain_time``, ``export_latency``, ``peer``, ``run_benchmark``);
 the peers run from ``benchmarks/peers.py`` in ``benchmarks/.venv-bench``.
 """
@@ -12,7 +12,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from qgcam_tf.benchmark import (  # noqa: E402,F401  (re-exported for scripts)
+from qgcam_tf.bench.suite import (  # noqa: E402,F401  (re-exported for scripts)
     BenchConfig,
     explain_time,
     export_latency,
@@ -24,6 +24,6 @@ from qgcam_tf.benchmark import (  # noqa: E402,F401  (re-exported for scripts)
 )
 
 if __name__ == "__main__":
-    from qgcam_tf.cli import main
+    from qgcam_tf.cli.main import main
 
     sys.exit(main(["benchmark", *sys.argv[1:]]))

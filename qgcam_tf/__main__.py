@@ -2,6 +2,6 @@
 
 import sys
 
-from qgcam_tf.cli import main
+from qgcam_tf.cli.main import main
 
 sys.exit(main())

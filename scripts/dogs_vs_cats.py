@@ -41,8 +41,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if not 0.0 < args.learning_rate <= 0.1:
         raise SystemExit(f"--learning-rate must be in (0, 0.1], got {args.learning_rate}")
-    from qgcam_tf.experiment import run_experiment
-    from qgcam_tf.viz_photos import test_split_figure
+    from qgcam_tf.cli.experiment import run_experiment
+    from qgcam_tf.viz.photos import test_split_figure
 
     train = ["--image-size", str(args.image_size), "--epochs", str(args.epochs)]
     train += ["--qubits", str(args.qubits), "--depth", str(args.depth)]

@@ -39,7 +39,7 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from qgcam_tf.experiment import run_experiment
+    from qgcam_tf.cli.experiment import run_experiment
 
     train = ["--epochs", str(args.epochs), "--qubits", str(args.qubits), "--depth", str(args.depth)]
     train += ["--limit", str(args.limit)] if args.limit else []

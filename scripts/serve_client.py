@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 
-from qgcam_tf import serving  # noqa: E402
+from qgcam_tf.serving import requests as serving  # noqa: E402
 
 
 def load_image(path: str, *, channels: int, size: tuple[int, int] | None) -> np.ndarray:
@@ -97,7 +97,7 @@ def main(argv=None) -> int:
     name = args.class_names[k] if args.class_names and k < len(args.class_names) else str(k)
     print(f"class {name} (index {k}), probability {p:.4f}")
     if "heatmap" in outputs:
-        from qgcam_tf.viz import save_overlay
+        from qgcam_tf.viz.common import save_overlay
 
         save_overlay(image, np.asarray(outputs["heatmap"][0], np.float32), args.out,
                      title=f"class {name}, p = {p:.3f}")

@@ -35,8 +35,8 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from qgcam_tf.experiment import run_experiment
-    from qgcam_tf.viz_speech import test_split_figure
+    from qgcam_tf.cli.experiment import run_experiment
+    from qgcam_tf.viz.speech import test_split_figure
 
     train = ["--snr-db", args.snr_db, "--epochs", str(args.epochs), "--qubits", str(args.qubits)]
     train += ["--depth", str(args.depth), "--batch-size", "32"]

@@ -1,4 +1,4 @@
-"""qgcam_tf.basis: the CNOT permutations and Z eigenvalues, against Cirq's unitaries."""
+"""qgcam_tf.quantum.basis: the CNOT permutations and Z eigenvalues, against Cirq's unitaries."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import cirq
 import numpy as np
 import pytest
 
-from qgcam_tf.basis import chain_source, ring_source, z_eigenvalues
+from qgcam_tf.quantum.basis import chain_source, ring_source, z_eigenvalues
 
 
 def _as_matrix(src: np.ndarray) -> np.ndarray:

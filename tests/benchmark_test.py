@@ -1,4 +1,4 @@
-"""Tests of the benchmark suite (qgcam_tf.benchmark, `qgcam benchmark`)."""
+"""Tests of the benchmark suite (qgcam_tf.bench.suite, `qgcam benchmark`)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from qgcam_tf import benchmark as bm
-from qgcam_tf.circuits import VQCSpec, build_vqc
+from qgcam_tf.bench import suite as bm
+from qgcam_tf.quantum.circuits import VQCSpec, build_vqc
 
 
 def test_lower_bound_matches_hand_computation():
@@ -80,7 +80,7 @@ def test_config_validation_names_the_field():
 
 def test_cli_rejects_bad_repeats(capsys):
     """`qgcam benchmark --repeats 0` exits 2 with one error line, before measuring anything."""
-    from qgcam_tf.cli import main
+    from qgcam_tf.cli.main import main
 
     assert main(["benchmark", "--out", "unused", "--quick", "--repeats", "0"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -94,7 +94,7 @@ def _finite_positive(value) -> bool:
 @pytest.mark.slow
 def test_quick_benchmark_writes_valid_json_and_markdown(tmp_path):
     """`qgcam benchmark --quick` writes benchmark.json/.md with every required key, sane values."""
-    from qgcam_tf.cli import main
+    from qgcam_tf.cli.main import main
 
     out = tmp_path / "bench"
     assert main(["benchmark", "--out", str(out), "--quick"]) == 0

@@ -16,9 +16,9 @@ from kernel_helpers import (
     outputs_and_grads,
 )
 
-from qgcam_tf.bond_kernel import BondKernel, prefer_bond
-from qgcam_tf.circuits import VQCSpec
-from qgcam_tf.paper_kernel import PaperKernel
+from qgcam_tf.quantum.bond_kernel import BondKernel, prefer_bond
+from qgcam_tf.quantum.circuits import VQCSpec
+from qgcam_tf.quantum.paper_kernel import PaperKernel
 
 
 def _case(n, depth, n_out, seed=0):

@@ -1,10 +1,10 @@
-"""Tests for qgcam_tf.circuits: the paper's circuit, pinned against hand-built references."""
+"""Tests for qgcam_tf.quantum.circuits: the paper's circuit, pinned against hand-built references."""
 
 import cirq
 import numpy as np
 import pytest
 
-from qgcam_tf.circuits import (
+from qgcam_tf.quantum.circuits import (
     VQCSpec,
     build_vqc,
     compact_vqc,

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import tf_keras as keras
 
-from qgcam_tf.circuits import VQCSpec
+from qgcam_tf.quantum.circuits import VQCSpec
 from qgcam_tf.data.mnist import CLASS_NAMES
-from qgcam_tf.models import build_hybrid_model, load_model, save_model
+from qgcam_tf.model.hybrid import build_hybrid_model, load_model, save_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -101,7 +101,7 @@ def test_errors_are_one_line(run_dir, tmp_path, capfd, args, message):
     np.save(tmp_path / "nan.npy", nan)
     subst = {"RUN": run_dir, "WRONG": str(tmp_path / "wrong.npy"), "NAN": str(tmp_path / "nan.npy"),
              "X": str(tmp_path / "x"), "O": str(tmp_path / "o")}
-    from qgcam_tf.cli import main
+    from qgcam_tf.cli.main import main
 
     try:  # in-process (a subprocess per case costs a TensorFlow start-up each)
         rc = main([subst.get(a, a) for a in args])

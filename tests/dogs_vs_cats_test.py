@@ -178,7 +178,7 @@ def test_photo_figure_png_and_shape_errors(tmp_path):
     """Fig. 5 is written as a PNG with one overlay per class; mismatched maps are rejected."""
     import matplotlib.image
 
-    from qgcam_tf.viz_photos import save_photo_figure
+    from qgcam_tf.viz.photos import save_photo_figure
 
     rng = np.random.default_rng(0)
     images, maps = rng.uniform(size=(2, 16, 16, 3)), rng.uniform(size=(2, 2, 16, 16))

@@ -1,11 +1,11 @@
-"""Tests for qgcam_tf.experiment: train -> figure -> explain, through the real commands."""
+"""Tests for qgcam_tf.cli.experiment: train -> figure -> explain, through the real commands."""
 
 import json
 
 import numpy as np
 
 from qgcam_tf.data.mnist import load_mnist
-from qgcam_tf.experiment import run_experiment
+from qgcam_tf.cli.experiment import run_experiment
 
 
 def test_mnist_experiment_end_to_end(tmp_path):

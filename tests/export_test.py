@@ -14,8 +14,8 @@ import pytest
 import tensorflow as tf
 
 from export_helpers import CLASS_NAMES, sample_images, tiny_export
-from qgcam_tf.cli import main as cli_main
-from qgcam_tf.export import (
+from qgcam_tf.cli.main import main as cli_main
+from qgcam_tf.serving.export import (
     WARMUP_FILE,
     export_saved_model,
     read_export_metadata,
@@ -23,9 +23,9 @@ from qgcam_tf.export import (
     saved_model_ops,
     verify_export,
 )
-from qgcam_tf.gradcam import QGradCAM
-from qgcam_tf.layers import VQCLayer
-from qgcam_tf.models import load_model
+from qgcam_tf.explain.qgradcam import QGradCAM
+from qgcam_tf.model.layers import VQCLayer
+from qgcam_tf.model.hybrid import load_model
 
 PROB_ATOL = 1e-5
 MAP_ATOL = 1e-4
@@ -53,7 +53,7 @@ NO_TFQ_SCRIPT = textwrap.dedent(
     from tensorflow_serving.apis import prediction_log_pb2
 
     path, inputs_file, out_file = sys.argv[1:]
-    # Ops listed here again, not via qgcam_tf.export.saved_model_ops: this process imports
+    # Ops listed here again, not via qgcam_tf.serving.export.saved_model_ops: this process imports
     # nothing of qgcam_tf, and the check must not trust the code it checks.
     saved = loader_impl.parse_saved_model(path)
     ops, functions = set(), set()

@@ -1,11 +1,11 @@
-"""Tests for qgcam_tf.gradcam: maps vs a NumPy Grad-CAM, closed-form weights vs autodiff."""
+"""Tests for qgcam_tf.explain.qgradcam: maps vs a NumPy Grad-CAM, closed-form weights vs autodiff."""
 
 import numpy as np
 import pytest
 
-from qgcam_tf.circuits import VQCSpec
-from qgcam_tf.gradcam import QGradCAM, resolve_class_index
-from qgcam_tf.models import build_hybrid_model
+from qgcam_tf.quantum.circuits import VQCSpec
+from qgcam_tf.explain.qgradcam import QGradCAM, resolve_class_index
+from qgcam_tf.model.hybrid import build_hybrid_model
 
 
 def numpy_bilinear(img, out_h, out_w):

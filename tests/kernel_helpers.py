@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from qgcam_tf.layers import _TFExecutor, symbol_values
+from qgcam_tf.model.layers import _TFExecutor, symbol_values
 
 
 def outputs_and_grads(fn, x, theta):

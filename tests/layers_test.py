@@ -1,4 +1,4 @@
-"""Tests for qgcam_tf.layers.VQCLayer against cirq.Simulator and finite differences."""
+"""Tests for qgcam_tf.model.layers.VQCLayer against cirq.Simulator and finite differences."""
 
 import cirq
 import numpy as np
@@ -6,8 +6,8 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from qgcam_tf.circuits import VQCSpec, build_vqc, vqc_qubits
-from qgcam_tf.layers import VQCLayer, symbol_values
+from qgcam_tf.quantum.circuits import VQCSpec, build_vqc, vqc_qubits
+from qgcam_tf.model.layers import VQCLayer, symbol_values
 
 
 def cirq_expectations(spec, x, theta):

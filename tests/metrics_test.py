@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 from scipy import ndimage
 
-from qgcam_tf import metrics as qm
+from qgcam_tf.evaluate import metrics as qm
 
 
 def mean_model(images):

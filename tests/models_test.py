@@ -1,4 +1,4 @@
-"""Tests for qgcam_tf.models: architecture, save/reload, executor swap."""
+"""Tests for qgcam_tf.model.hybrid: architecture, save/reload, executor swap."""
 
 import json
 import os
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import tf_keras as keras
 
-from qgcam_tf.circuits import VQCSpec
-from qgcam_tf.models import build_classical_twin, build_hybrid_model, load_model, read_metadata, save_model
+from qgcam_tf.quantum.circuits import VQCSpec
+from qgcam_tf.model.hybrid import build_classical_twin, build_hybrid_model, load_model, read_metadata, save_model
 
 
 def _tiny(backend="tfq"):

@@ -12,9 +12,9 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from qgcam_tf import noise as nz  # noqa: E402
-from qgcam_tf.circuits import VQCSpec, build_vqc  # noqa: E402
-from qgcam_tf.layers import make_executor  # noqa: E402
+from qgcam_tf.noise import model as nz  # noqa: E402
+from qgcam_tf.quantum.circuits import VQCSpec, build_vqc  # noqa: E402
+from qgcam_tf.model.layers import make_executor  # noqa: E402
 
 CASES = [
     (3, "depolarizing", 0.03),
@@ -153,8 +153,8 @@ def test_hardware_preset_follows_calibration(device, n):
 
 
 def _tiny_cam(noise_method="density"):
-    from qgcam_tf.gradcam import QGradCAM
-    from qgcam_tf.models import build_hybrid_model
+    from qgcam_tf.explain.qgradcam import QGradCAM
+    from qgcam_tf.model.hybrid import build_hybrid_model
 
     tf.keras.utils.set_random_seed(3)
     model = build_hybrid_model((8, 8, 1), 3, vqc=VQCSpec(3, 1, 3), backend="tf", conv_filters=(4,))
@@ -163,8 +163,8 @@ def _tiny_cam(noise_method="density"):
 
 def test_noisy_explicit_weights_equal_autodiff_through_density(tiny_images):
     """Parameter shift on the noisy circuit equals backprop through the density executor."""
-    from qgcam_tf.layers import symbol_values
-    from qgcam_tf.models import CONV_LAYER, VQC_LAYER
+    from qgcam_tf.model.layers import symbol_values
+    from qgcam_tf.model.hybrid import CONV_LAYER, VQC_LAYER
 
     model, cam = _tiny_cam()
     noise = nz.make_noise("depolarizing", 0.05, method="density")
@@ -259,7 +259,7 @@ def test_invalid_presets_and_arguments_raise():
 )
 def test_cli_bad_arguments_exit_2_with_one_line(argv, match, capsys, tmp_path):
     """`qgcam noise` rejects bad noise arguments with exit status 2 and one error line."""
-    from qgcam_tf.cli import main
+    from qgcam_tf.cli.main import main
 
     with pytest.raises(SystemExit) as exc:
         main(["noise", "--model", str(tmp_path), "--out", str(tmp_path / "o"), *argv])
@@ -270,7 +270,7 @@ def test_cli_bad_arguments_exit_2_with_one_line(argv, match, capsys, tmp_path):
 
 def test_cli_missing_model_exits_2(capsys, tmp_path):
     """A run directory that does not exist gives exit 2 and one line naming it."""
-    from qgcam_tf.cli import main
+    from qgcam_tf.cli.main import main
 
     assert main(["noise", "--model", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -279,8 +279,8 @@ def test_cli_missing_model_exits_2(capsys, tmp_path):
 
 def test_run_sweep_zero_noise_reproduces_the_model(tiny_images):
     """At strength 0 the sweep gives the model's own accuracy and maps; noise moves them."""
-    from qgcam_tf import robustness as rb
-    from qgcam_tf.gradcam import QGradCAM
+    from qgcam_tf.evaluate import robustness as rb
+    from qgcam_tf.explain.qgradcam import QGradCAM
 
     model, _ = _tiny_cam()
     images = np.concatenate([tiny_images, tiny_images[:, ::-1]])
@@ -302,9 +302,9 @@ def test_run_sweep_zero_noise_reproduces_the_model(tiny_images):
 @pytest.mark.slow
 def test_cli_sweep_writes_csv_and_plots(tmp_path, capsys):
     """`qgcam noise` on an MNIST-shaped model writes noise.csv, noise.png and noise_maps.png."""
-    from qgcam_tf.cli import main
+    from qgcam_tf.cli.main import main
     from qgcam_tf.data.mnist import load_mnist
-    from qgcam_tf.models import build_hybrid_model, save_model
+    from qgcam_tf.model.hybrid import build_hybrid_model, save_model
 
     try:
         load_mnist(None)

@@ -17,9 +17,9 @@ from kernel_helpers import (
     outputs_and_grads,
 )
 
-from qgcam_tf.circuits import VQCSpec
-from qgcam_tf.layers import _TFExecutor, symbol_values
-from qgcam_tf.paper_kernel import PaperKernel, chunk_sizes
+from qgcam_tf.quantum.circuits import VQCSpec
+from qgcam_tf.model.layers import _TFExecutor, symbol_values
+from qgcam_tf.quantum.paper_kernel import PaperKernel, chunk_sizes
 
 
 def test_chunk_sizes_cover_the_qubits():

@@ -1,4 +1,4 @@
-"""Tests of qgcam_tf.recalibrate: BatchNorm statistics recomputed from data."""
+"""Tests of qgcam_tf.model.recalibrate: BatchNorm statistics recomputed from data."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from qgcam_tf.recalibrate import recalibrate_batchnorm
+from qgcam_tf.model.recalibrate import recalibrate_batchnorm
 
 
 def _model():

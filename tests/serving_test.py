@@ -23,9 +23,9 @@ from PIL import Image
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from export_helpers import CLASS_NAMES, sample_images, tiny_export
-from qgcam_tf import serving
-from qgcam_tf.gradcam import QGradCAM
-from qgcam_tf.models import load_model
+from qgcam_tf.serving import requests as serving
+from qgcam_tf.explain.qgradcam import QGradCAM
+from qgcam_tf.model.hybrid import load_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Input dtypes of the signatures (DESIGN.md); a JSON body carries no dtypes.

@@ -1,11 +1,11 @@
-"""qgcam_tf.shards: row blocks give back what one call gives, in order."""
+"""qgcam_tf.quantum.shards: row blocks give back what one call gives, in order."""
 
 from __future__ import annotations
 
 import numpy as np
 import tensorflow as tf
 
-from qgcam_tf.shards import run_in_shards
+from qgcam_tf.quantum.shards import run_in_shards
 
 
 def test_run_in_shards_keeps_row_order():

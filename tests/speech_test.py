@@ -180,9 +180,9 @@ def test_background_attention_uses_correct_clips_only():
     """background_attention averages the ratio over correctly classified clips of each class."""
     import tensorflow as tf
 
-    from qgcam_tf.circuits import VQCSpec
-    from qgcam_tf.gradcam import QGradCAM
-    from qgcam_tf.models import build_hybrid_model
+    from qgcam_tf.quantum.circuits import VQCSpec
+    from qgcam_tf.explain.qgradcam import QGradCAM
+    from qgcam_tf.model.hybrid import build_hybrid_model
 
     tf.keras.utils.set_random_seed(0)
     model = build_hybrid_model(
@@ -230,7 +230,7 @@ def test_load_files_match_training_inputs(tmp_path):
 @pytest.mark.slow
 def test_train_command_writes_background_attention(tmp_path):
     """`qgcam train --dataset speech` with --noise-dir/--snr-db writes background_attention."""
-    from qgcam_tf.cli import main
+    from qgcam_tf.cli.main import main
 
     _write_clips(tmp_path / "speech", 10)
     noise_dir = tmp_path / "noise"
@@ -283,7 +283,7 @@ def test_speech_figure_png_and_shape_errors(tmp_path):
     """Figs. 6-7 are written as a PNG; mismatched maps or marks are rejected."""
     import matplotlib.image
 
-    from qgcam_tf.viz_speech import save_speech_figure
+    from qgcam_tf.viz.speech import save_speech_figure
 
     rng = np.random.default_rng(0)
     spec, maps = rng.uniform(size=(2, 64, 64, 1)), rng.uniform(size=(2, 64, 64))

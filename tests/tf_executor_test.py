@@ -8,9 +8,9 @@ import pytest
 import sympy
 import tensorflow as tf
 
-from qgcam_tf.circuits import VQCSpec, build_vqc, readout_operators
-from qgcam_tf.layers import VQCLayer
-from qgcam_tf.tf_executor import CompiledCircuit, UnsupportedGateError
+from qgcam_tf.quantum.circuits import VQCSpec, build_vqc, readout_operators
+from qgcam_tf.model.layers import VQCLayer
+from qgcam_tf.quantum.compiler import CompiledCircuit, UnsupportedGateError
 
 CASES = [(n, d) for n in (2, 4, 8, 12) for d in (1, 2, 3)]
 # XLA compilation costs 4-14 s per (n, depth) on 2 loaded cores, so XLA gets every width

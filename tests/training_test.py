@@ -1,4 +1,4 @@
-"""Tests for qgcam_tf.training: a real fit, metrics.json, and resuming a killed run."""
+"""Tests for qgcam_tf.model.training: a real fit, metrics.json, and resuming a killed run."""
 
 import csv
 import json
@@ -13,8 +13,8 @@ import pytest
 import tensorflow as tf
 
 from qgcam_tf.data.registry import DatasetBundle
-from qgcam_tf.models import load_model
-from qgcam_tf.training import train_model
+from qgcam_tf.model.hybrid import load_model
+from qgcam_tf.model.training import train_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

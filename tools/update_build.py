@@ -66,8 +66,10 @@ def _dynamic(path: str, modules: dict[str, str]) -> set[str]:
         tree = ast.parse(open(os.path.join(ROOT, path)).read())
         found = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and n.value in modules}
         return {modules[m] for m in found}
-    if path == "qgcam_tf/cli.py":  # subcommands discovered with pkgutil
-        return {t for m, t in modules.items() if m.startswith("qgcam_tf.commands.")}
+    if path == "qgcam_tf/cli/main.py":  # subcommands imported by name from COMMANDS
+        tree = ast.parse(open(os.path.join(ROOT, path)).read())
+        names = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)}
+        return {t for m, t in modules.items() if m.startswith("qgcam_tf.cli.") and m.rpartition(".")[2] in names}
     if path == "qgcam_tf/data/registry.py":  # dataset modules imported by name
         return {t for m, t in modules.items() if m.startswith("qgcam_tf.data.") and m != "qgcam_tf.data.registry"}
     return set()

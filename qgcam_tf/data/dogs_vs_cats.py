@@ -341,7 +341,7 @@ def _load_files(paths, metadata: dict) -> np.ndarray:
 
 
 def _explain_figures(out_dir, images, cam, result, metadata, labels) -> list[str]:
-    from qgcam_tf.viz_photos import explain_photo_figures
+    from qgcam_tf.viz.photos import explain_photo_figures
 
     return explain_photo_figures(out_dir, images, cam, result, metadata, labels)
 

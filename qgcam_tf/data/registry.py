@@ -109,7 +109,7 @@ def test_examples(metadata: dict, *, count: int, seed: int = 0, data_dir: str | 
     """``count`` test examples of a trained run's dataset, spread over the classes.
 
     Args:
-        metadata: the run's metadata (:func:`qgcam_tf.models.read_metadata`).
+        metadata: the run's metadata (:func:`qgcam_tf.model.hybrid.read_metadata`).
         count: how many examples.
         seed: which examples (the split itself is the one the run was trained with).
         data_dir: a moved copy of the data.

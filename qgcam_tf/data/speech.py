@@ -404,7 +404,7 @@ def background_attention(
         "background_attention_n": {"noisy": k, "clean": m},
         "background_attention_median": {"noisy": ..., "clean": ...}}``
     """
-    from qgcam_tf.gradcam import QGradCAM
+    from qgcam_tf.explain.qgradcam import QGradCAM
 
     result = QGradCAM(model, batch_size=batch_size)(images)
     correct = result.class_index == np.asarray(labels)
@@ -428,7 +428,7 @@ def background_attention(
 
 
 def _extra_metrics(bundle: SpeechBundle, run_dir: str) -> dict:
-    from qgcam_tf.models import load_model
+    from qgcam_tf.model.hybrid import load_model
 
     x, y = bundle.test_arrays
     return background_attention(
@@ -452,7 +452,7 @@ def speech_frames_from_images(
 
 
 def _explain_figures(out_dir, images, cam, result, metadata, labels) -> list[str]:
-    from qgcam_tf.viz_speech import explain_speech_figures
+    from qgcam_tf.viz.speech import explain_speech_figures
 
     return explain_speech_figures(out_dir, images, cam, result, metadata, labels)
 

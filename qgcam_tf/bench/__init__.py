@@ -1,0 +1,1 @@
+"""Benchmark tier: the suite behind ``qgcam benchmark`` and its report."""

@@ -1,0 +1,1 @@
+"""Command line tier: ``qgcam`` (:mod:`qgcam_tf.cli.main`) and one module per subcommand."""

@@ -1,0 +1,56 @@
+"""``qgcam benchmark``: VQC, training, QGrad-CAM and serving speed beside the peers."""
+
+from __future__ import annotations
+
+NAME = "benchmark"
+HELP = "measure executors, training, explanations and serving; write benchmark.json + .md"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory (benchmark.json, benchmark.md)")
+    p.add_argument("--quick", action="store_true", help="small subset (4-6 qubits, 8x8 images, no peers)")
+    p.add_argument("--ns", default=None, metavar="N,N,...", help="qubit counts of the VQC rows (default 4..16)")
+    p.add_argument("--repeats", type=int, default=None, help="timed calls per row (median reported)")
+    p.add_argument("--no-peers", action="store_true", help="skip PennyLane and tensorcircuit-ng")
+    p.add_argument("--update-doc", nargs="+", default=[], metavar="FILE",
+                   help="also write the tables between the benchmark markers of these Markdown files")
+
+
+def run(args) -> int:
+    import dataclasses
+    import os
+
+    from qgcam_tf.bench.suite import DOC_BEGIN, BenchConfig, render_markdown, run_benchmark, update_doc
+
+    for doc in args.update_doc:  # checked first: a long run must not end in a bad path
+        if not os.path.isfile(doc):
+            raise FileNotFoundError(f"--update-doc {doc!r} not found")
+        with open(doc) as f:
+            if DOC_BEGIN not in f.read():
+                raise ValueError(f"--update-doc {doc!r} has no line '{DOC_BEGIN}'")
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise NotADirectoryError(f"--out {args.out!r} exists and is not a directory")
+    cfg = BenchConfig.quick() if args.quick else BenchConfig()
+    changes = {}
+    if args.ns is not None:
+        try:
+            changes["ns"] = tuple(int(v) for v in args.ns.split(","))
+        except ValueError:
+            raise ValueError(f"--ns must be comma-separated ints, got {args.ns!r}") from None
+    if args.repeats is not None:
+        if args.repeats < 1:
+            raise ValueError(f"--repeats must be >= 1, got {args.repeats}")
+        changes["repeats"] = args.repeats
+    if args.no_peers:
+        changes["peers"] = False
+    cfg = dataclasses.replace(cfg, **changes)
+    results = run_benchmark(args.out, quick=args.quick, config=cfg)
+    print(f"wrote {os.path.join(args.out, 'benchmark.json')} and benchmark.md")
+    for doc in args.update_doc:
+        update_doc(doc, render_markdown(results))
+        print(f"updated the benchmark tables in {doc}")
+    for name, t in results["targets"].items():
+        met = "n/a" if t["met"] is None else ("met" if t["met"] else "NOT met")
+        value = "n/a" if t["value"] is None else f"{t['value']:.2f}"
+        print(f"  {name}: {value} (goal {t['goal']}): {met}")
+    return 0

@@ -1,0 +1,100 @@
+"""Command line interface ``qgcam`` (also ``python -m qgcam_tf``).
+
+Each subcommand lives in its own module under :mod:`qgcam_tf.cli` and defines
+``NAME``, ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``. Every bad argument
+or input gets one clear error line and a non-zero exit, never a traceback (``--debug``
+shows it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+__all__ = ["main", "CLIError"]
+
+
+class CLIError(Exception):
+    """A user error: printed as one line, exit status 2."""
+
+
+def _quiet_tensorflow(debug: bool) -> None:
+    """Loads TensorFlow with its C++ start-up chatter (CUDA probing on a CPU machine) muted.
+
+    Those lines come from native code before logging is configured, so no environment
+    variable silences them; stderr is redirected at the file-descriptor level while
+    TensorFlow loads and probes devices, then restored. ``--debug`` keeps them.
+    """
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if debug:
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+    import logging
+
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+
+
+COMMANDS = ("benchmark", "evaluate", "explain", "export", "noise", "predict", "train")
+
+
+def _commands() -> dict:
+    found = {}
+    for name in COMMANDS:
+        module = importlib.import_module(f"qgcam_tf.cli.{name}")
+        found[module.NAME] = module
+    return found
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2 (argparse prints usage too; keep it short)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="qgcam", description="Quantum Grad-CAM for hybrid CNN + VQC models.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for name, module in _commands().items():
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    _quiet_tensorflow("--debug" in argv)
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except KeyboardInterrupt:
+        print(f"qgcam {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except (CLIError, ValueError, TypeError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
+            FileExistsError, PermissionError) as e:
+        if args.debug:
+            raise
+        print(f"qgcam {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # an unexpected failure still gets one line; --debug shows more
+        if args.debug:
+            raise
+        print(f"qgcam {args.command}: error: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,1 +1,0 @@
-"""Subcommands of ``qgcam``: one module each (``NAME``, ``HELP``, ``add_arguments``, ``run``)."""

@@ -1,0 +1,1 @@
+"""Evaluation tier: faithfulness metrics, summary tables, noise robustness, attention."""

@@ -1,0 +1,294 @@
+"""Evaluating CAM methods with the faithfulness metrics: per-sample values, tables, curves.
+
+:func:`evaluate_methods` explains a set of images with each CAM method (the model's own
+predicted class per image), scores every map with the metrics of :mod:`qgcam_tf.evaluate.metrics`
+and returns per-sample values; :func:`summarize` turns them into mean and 95 % confidence
+interval per method and metric; :func:`write_tables` and :func:`plot_curves` write the CSV,
+Markdown and PNG that ``qgcam evaluate`` produces.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+import tensorflow as tf
+
+from qgcam_tf.evaluate import metrics as qm
+from qgcam_tf.explain.cams import CAM_METHODS
+from qgcam_tf.fileio import atomic_path
+from qgcam_tf.viz.common import pyplot, save_figure
+
+__all__ = [
+    "METRICS",
+    "COLUMNS",
+    "evaluate_methods",
+    "summarize",
+    "paired_differences",
+    "write_tables",
+    "plot_curves",
+    "plot_examples",
+]
+
+METRICS = ("deletion", "insertion", "avg_drop", "increase", "road", "stability")
+# (column, better direction) in table order; one metric may fill several columns.
+COLUMNS = {
+    "deletion": [("deletion", "lower")],
+    "insertion": [("insertion", "higher")],
+    "avg_drop": [("avg_drop", "lower")],
+    "increase": [("increase", "higher")],
+    "road": [("road_morf", "lower"), ("road_lerf", "higher"), ("road", "higher")],
+    "stability": [("stability_pearson", "higher"), ("stability_iou", "higher")],
+}
+
+
+def make_predict_fn(model):
+    """``images -> probabilities`` of a Keras model, traced once per batch shape."""
+    fn = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+    return lambda images: fn(tf.convert_to_tensor(images, tf.float32))
+
+
+def _check_names(kind: str, names, known) -> list[str]:
+    names = list(names)
+    bad = [n for n in names if n not in known]
+    if not names or bad:
+        raise ValueError(f"{kind} must be among {sorted(known)}, got {bad or names!r}")
+    return names
+
+
+def evaluate_methods(
+    model,
+    images: np.ndarray,
+    *,
+    methods=tuple(CAM_METHODS),
+    metrics=METRICS,
+    score_layer: str | None = None,
+    batch_size: int = 64,
+    steps: int = 28,
+    noise_std: float = 0.05,
+    seed: int = 0,
+    labels: dict | None = None,
+    progress=None,
+) -> dict:
+    """Per-sample metric values of each CAM method on ``images``.
+
+    Args:
+        model: a Keras model (hybrid or classical twin) with a ``qgcam_conv`` layer.
+        images: ``[N, H, W, C]`` float32 images.
+        methods: keys of :data:`~qgcam_tf.explain.cams.CAM_METHODS`.
+        metrics: names in :data:`METRICS`.
+        score_layer: the score layer for the CAMs (None: ``vqc`` or ``logits``).
+        batch_size: images per batch.
+        steps: steps of the deletion / insertion curves.
+        noise_std: std of the Gaussian input noise for the stability metric.
+        seed: seeds the random baseline, ROAD's noise and the stability noise.
+        labels: row label for each method (default: the method name).
+        progress: a tqdm-like bar to advance by one per (method, batch), or None.
+
+    Returns:
+        ``{row label: {"values": {column: [N]}, "curves": {"deletion": [N, T], ...},
+        "maps_example": [min(N, 8), H, W]}}`` plus key ``"_class_index"`` ([N], the
+        predicted class explained) and ``"_probabilities"`` ([N, C]).
+
+    Raises:
+        ValueError: unknown method or metric names, or a bad batch size.
+    """
+    methods = _check_names("methods", methods, CAM_METHODS)
+    metrics = _check_names("metrics", metrics, METRICS)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    images = np.asarray(images, np.float32)
+    predict = make_predict_fn(model)
+    probs = np.concatenate(
+        [predict(images[i : i + batch_size]).numpy() for i in range(0, len(images), batch_size)]
+    )
+    ci = np.argmax(probs, axis=1).astype(np.int64)
+    noisy = np.clip(
+        images + np.random.default_rng(seed).normal(0, noise_std, images.shape), 0, 1
+    ).astype(np.float32)
+    scorers = {
+        "deletion": qm.DeletionAUC(steps=steps),
+        "insertion": qm.InsertionAUC(steps=steps),
+        "avg_drop": qm.AverageDrop(),
+        "increase": qm.IncreaseInConfidence(),
+        "road": qm.ROAD(seed=seed),
+    }
+    out = {"_class_index": ci, "_probabilities": probs}
+    for method in methods:
+        kwargs = {"seed": seed} if method == "random" else {}
+        cam = CAM_METHODS[method](model, score_layer=score_layer, batch_size=batch_size, **kwargs)
+        values, curves, examples = {}, {}, []
+        for start in range(0, len(images), batch_size):
+            sl = slice(start, start + batch_size)
+            x, c = images[sl], ci[sl]
+            maps = cam(x, class_index=c).maps
+            if start == 0:
+                examples = maps[:8]
+            for name in metrics:
+                if name == "stability":
+                    st = qm.map_stability(maps, cam(noisy[sl], class_index=c).maps)
+                    values.setdefault("stability_pearson", []).append(st["pearson"])
+                    values.setdefault("stability_iou", []).append(st["iou"])
+                    continue
+                res = scorers[name](predict, x, maps, c)
+                values.setdefault(name, []).append(res.values)
+                if name in ("deletion", "insertion"):
+                    curves.setdefault(name, []).append(res.curves)
+                if name == "road":
+                    values.setdefault("road_morf", []).append(res.extra["morf"].mean(axis=1))
+                    values.setdefault("road_lerf", []).append(res.extra["lerf"].mean(axis=1))
+            if progress is not None:
+                progress.update(1)
+        label = (labels or {}).get(method, method)
+        out[label] = {
+            "values": {k: np.concatenate(v) for k, v in values.items()},
+            "curves": {k: np.concatenate(v) for k, v in curves.items()},
+            "maps_example": examples,
+        }
+    return out
+
+
+def summarize(results: dict, *, confidence: float = 0.95) -> list[dict]:
+    """Rows ``{method, metric, better, mean, ci, n}`` (ci = half-width of the interval)."""
+    rows = []
+    for label, res in results.items():
+        if label.startswith("_"):
+            continue
+        for column, values in res["values"].items():
+            rows.append(_summary_row(label, column, values, confidence))
+    return rows
+
+
+def paired_differences(results: dict, *, confidence: float = 0.95) -> list[dict]:
+    """Per-image differences to the random baseline of the same model, as summary rows.
+
+    ``twin:<method>`` rows are paired with ``twin:random``, the others with ``random``; the
+    same images are scored by both, so the paired interval is much tighter than comparing
+    two independent intervals. Rows: ``{method, metric, better, mean, ci, n}`` of
+    ``method - random``; methods without a random row of their model are left out.
+    """
+    rows = []
+    for label, res in results.items():
+        prefix = label.split(":")[0] + ":" if ":" in label else ""
+        reference = results.get(prefix + "random")
+        if label.startswith("_") or label == prefix + "random" or reference is None:
+            continue
+        for column, values in res["values"].items():
+            if column.startswith("stability") or column not in reference["values"]:
+                continue  # random maps are not meant to be stable; a difference says nothing
+            diff = values - reference["values"][column]
+            rows.append(_summary_row(label, column, diff, confidence))
+    return rows
+
+
+def _summary_row(method: str, column: str, values, confidence: float) -> dict:
+    """``{method, metric, better, mean, ci, n}`` of one column's per-image values."""
+    direction = {col: d for cols in COLUMNS.values() for col, d in cols}
+    mean, half = qm.mean_ci(values, confidence=confidence)
+    return dict(
+        method=method, metric=column, better=direction[column], mean=mean, ci=half, n=len(values)
+    )
+
+
+def _markdown(rows: list[dict]) -> str:
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    columns = [
+        c for cols in COLUMNS.values() for c, _ in cols if any(r["metric"] == c for r in rows)
+    ]
+    arrow = {"lower": "↓", "higher": "↑"}
+    better = {r["metric"]: r["better"] for r in rows}
+    cell = {(r["method"], r["metric"]): r for r in rows}
+    lines = ["| method | " + " | ".join(f"{c} {arrow[better[c]]}" for c in columns) + " |"]
+    lines.append("|---" * (len(columns) + 1) + "|")
+    for m in methods:
+        cells = []
+        for c in columns:
+            r = cell.get((m, c))
+            cells.append("" if r is None else f"{r['mean']:.3f} ± {r['ci']:.3f}")
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_tables(rows: list[dict], csv_path: str, md_path: str) -> None:
+    """Writes the rows as CSV (long form) and as a method x metric Markdown table."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(
+        buf, fieldnames=["method", "metric", "better", "mean", "ci", "n"], lineterminator="\n"
+    )
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({**r, "mean": f"{r['mean']:.6f}", "ci": f"{r['ci']:.6f}"})
+    with atomic_path(csv_path) as tmp, open(tmp, "w") as f:
+        f.write(buf.getvalue())
+    with atomic_path(md_path) as tmp, open(tmp, "w") as f:
+        f.write(_markdown(rows))
+
+
+def plot_curves(results: dict, path: str, *, title: str = "") -> bool:
+    """Mean deletion and insertion curves of every method (one PNG, one panel per metric).
+
+    Returns:
+        False (and writes nothing) when the results hold neither curve.
+    """
+    plt = pyplot()
+
+    names = [
+        n
+        for n in ("deletion", "insertion")
+        if any(n in r.get("curves", {}) for k, r in results.items() if not k.startswith("_"))
+    ]
+    if not names:
+        return False
+    fig, axes = plt.subplots(1, len(names), figsize=(5.5 * len(names), 4.2), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        for label, res in results.items():
+            if label.startswith("_") or name not in res["curves"]:
+                continue
+            curves = res["curves"][name]
+            x = np.linspace(0, 1, curves.shape[1])
+            auc = curves.mean(axis=0)
+            style = (
+                "--"
+                if label.startswith("twin")
+                else ("-." if label in ("random", "centre") else "-")
+            )
+            ax.plot(x, auc, style, label=f"{label} ({qm.trapezoid_auc(curves).mean():.3f})")
+        ax.set_xlabel("fraction of pixels " + ("removed" if name == "deletion" else "inserted"))
+        ax.set_ylabel("probability of the explained class")
+        ax.set_title(f"{name} (AUC {'lower' if name == 'deletion' else 'higher'} is better)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    save_figure(fig, path, dpi=110, tight=False)
+    return True
+
+
+def plot_examples(images: np.ndarray, results: dict, path: str, *, columns: int = 6) -> None:
+    """The first images (top row) and each method's maps for them (one row per method)."""
+    plt = pyplot()
+
+    rows = [k for k in results if not k.startswith("_")]
+    n = min(columns, len(images), *(len(results[r]["maps_example"]) for r in rows))
+    fig, axes = plt.subplots(
+        len(rows) + 1, n, figsize=(1.3 * n + 1.2, 1.3 * (len(rows) + 1)), squeeze=False
+    )
+    for j in range(n):
+        img = images[j]
+        axes[0, j].imshow(
+            img[..., 0] if img.shape[-1] == 1 else img, cmap="gray" if img.shape[-1] == 1 else None
+        )
+        for i, label in enumerate(rows, start=1):
+            axes[i, j].imshow(img[..., 0] if img.shape[-1] == 1 else img.mean(-1), cmap="gray")
+            axes[i, j].imshow(
+                results[label]["maps_example"][j], cmap="jet", alpha=0.5, vmin=0, vmax=1
+            )
+    for i, label in enumerate(["input"] + rows):
+        axes[i, 0].set_ylabel(label, fontsize=8)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    save_figure(fig, path, dpi=100, tight=False)

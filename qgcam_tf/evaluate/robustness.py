@@ -1,0 +1,281 @@
+"""Noise robustness of a trained hybrid model: accuracy and QGrad-CAM maps under NISQ noise.
+
+For each noise configuration (a :class:`~qgcam_tf.noise.model.NoiseModel` and a shot count) the
+model runs with the noisy VQC in place of the exact one: the classical part computes ``x``,
+the noisy executor gives ``f = <Z_l>`` (estimated from ``shots`` measurements when shots are
+given), then the trained scale and the softmax. The maps use
+:meth:`~qgcam_tf.explain.qgradcam.QGradCAM.explicit_weights` with the same noise and shots (each
+parameter-shift term measured on the noisy circuit), combined with the activations by
+:meth:`~qgcam_tf.explain.qgradcam.BaseCAM.combine` / :meth:`~qgcam_tf.explain.qgradcam.BaseCAM.upsample`,
+and are compared with the noiseless maps of the same images and classes by Pearson
+correlation, IoU of the top-20% pixels and SSIM.
+
+Uncertainty: every stochastic configuration (trajectories or shots) is repeated with fresh
+randomness; ``*_std`` is the standard deviation of the per-repeat means (the spread caused by
+trajectories/shots) and ``*_ci95`` the half-width of the 95% confidence interval of the
+mean over images (the spread across images).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import math
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from qgcam_tf.fileio import atomic_path
+from qgcam_tf.viz.common import overlay, pyplot, save_figure
+from qgcam_tf.explain.qgradcam import QGradCAM, _sample
+from qgcam_tf.model.layers import symbol_values
+from qgcam_tf.evaluate.metrics import map_stability, mean_ci
+from qgcam_tf.model.hybrid import VQC_LAYER
+from qgcam_tf.noise.model import NoiseModel, noisy_executor
+
+__all__ = [
+    "NoiseConfig",
+    "MAP_METRICS",
+    "compare_maps",
+    "noisy_predict",
+    "run_sweep",
+    "write_csv",
+    "plot_sweep",
+    "plot_maps",
+]
+
+MAP_METRICS = ("pearson", "iou", "ssim")
+COLUMNS = (
+    ["preset", "strength", "x", "shots", "method", "repetitions", "images", "repeats"]
+    + [f"{m}_{s}" for m in ("accuracy",) + MAP_METRICS for s in ("mean", "std", "ci95")]
+    + ["seconds"]
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class NoiseConfig:
+    """One point of a sweep.
+
+    Attributes:
+        preset: label of the line it belongs to (a preset name).
+        strength: the preset's strength (channel probability, or a hardware scale factor).
+        x: position on the plot's strength axis (hardware presets: their mean two-qubit
+            depolarizing probability, to compare them with the depolarizing line).
+        model: the noise model (None: noiseless).
+        shots: measurements per expectation (None: exact expectations).
+    """
+
+    preset: str
+    strength: float
+    x: float
+    model: NoiseModel | None
+    shots: int | None = None
+
+
+def compare_maps(reference: np.ndarray, maps: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-image Pearson, top-20% IoU and SSIM of ``maps`` against ``reference`` [B, H, W]."""
+    out = map_stability(reference, maps, top_fraction=0.2)
+    ssim = tf.image.ssim(
+        tf.constant(reference[..., None], tf.float32),
+        tf.constant(maps[..., None], tf.float32),
+        max_val=1.0,
+        filter_size=min(11, *reference.shape[1:]),
+    )
+    return {"pearson": out["pearson"], "iou": out["iou"], "ssim": ssim.numpy()}
+
+
+def noisy_predict(
+    model,
+    images: np.ndarray,
+    noise: NoiseModel | None,
+    *,
+    shots: int | None = None,
+    rng: np.random.Generator | None = None,
+    batch_size: int = 256,
+) -> np.ndarray:
+    """Class probabilities ``[B, C]`` with the VQC run on the noisy executor (and shots)."""
+    vqc = model.get_layer(VQC_LAYER)
+    head = _head(model)
+    run = vqc._executor if noise is None else noisy_executor(vqc.spec, noise)
+    scale = model.get_layer("scale")
+    rng = rng or np.random.default_rng()
+    out = []
+    for start in range(0, len(images), batch_size):
+        x = head(tf.constant(images[start : start + batch_size]), training=False)
+        f = run(symbol_values(x, vqc.theta)).numpy()
+        if shots is not None:
+            f = _sample(f, shots, rng)
+        out.append(tf.nn.softmax(scale(tf.constant(f, tf.float32))).numpy())
+    return np.concatenate(out)
+
+
+def _head(model):
+    import tf_keras as keras
+
+    return keras.Model(model.inputs, model.get_layer(VQC_LAYER).input)
+
+
+def _noisy_maps(cam: QGradCAM, images, class_index, config: NoiseConfig, seed: int) -> np.ndarray:
+    weights = cam.explicit_weights(
+        images, class_index, shots=config.shots, noise=config.model, seed=seed
+    )
+    maps = []
+    for start in range(0, len(images), cam.batch_size):
+        batch = tf.constant(images[start : start + cam.batch_size])
+        acts = cam._probe(batch, training=False)[0]
+        cams = cam.combine(acts, tf.constant(weights[start : start + cam.batch_size]))
+        maps.append(cam.upsample(cams, tf.shape(batch)[1:3]).numpy())
+    return np.concatenate(maps)
+
+
+def run_sweep(
+    model,
+    images: np.ndarray,
+    labels: np.ndarray,
+    configs: list[NoiseConfig],
+    *,
+    repeats: int = 3,
+    seed: int = 0,
+    progress=None,
+) -> tuple[list[dict], dict]:
+    """Evaluates every configuration; returns the table rows and the maps of image 0.
+
+    Args:
+        model: a hybrid model (``load_model``).
+        images: ``[B, H, W, C]`` test images; labels: ``[B]`` their classes.
+        configs: the sweep.
+        repeats: repeats of each stochastic configuration (deterministic ones run once).
+        seed: seed of the shot sampler (trajectories are not seedable in TFQ).
+        progress: a tqdm bar, advanced once per (configuration, repeat).
+
+    Returns:
+        ``(rows, example)``: one dict per configuration with the columns of :data:`COLUMNS`,
+        and ``{"image", "reference", "maps": [(config, map)]}`` for the first image.
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    cam = QGradCAM(model)
+    ref = cam(images)
+    class_index = ref.class_index  # explain the noiseless prediction at every noise level
+    rows, example = [], {"image": images[0], "reference": ref.maps[0], "maps": []}
+    for i, config in enumerate(configs):
+        start = time.time()
+        reps = repeats if _is_random(config, model) else 1
+        acc, metric = [], {m: [] for m in MAP_METRICS}
+        for r in range(reps):
+            rng = np.random.default_rng([seed, i, r])
+            probs = noisy_predict(model, images, config.model, shots=config.shots, rng=rng)
+            acc.append(np.argmax(probs, -1) == labels)
+            maps = _noisy_maps(cam, images, class_index, config, seed=int(rng.integers(2**31)))
+            for m, v in compare_maps(ref.maps, maps).items():
+                metric[m].append(v)
+            if r == 0:
+                example["maps"].append((config, maps[0]))
+            if progress is not None:
+                progress.update(1)
+        row = {
+            "preset": config.preset,
+            "strength": config.strength,
+            "x": config.x,
+            "shots": config.shots or "",
+            "method": _method(config, model),
+            "repetitions": config.model.repetitions if config.model else "",
+            "images": len(images),
+            "repeats": reps,
+        }
+        for name, values in [("accuracy", acc)] + list(metric.items()):
+            values = np.asarray(values, np.float64)  # [reps, B]
+            std = float(values.mean(axis=1).std(ddof=1)) if reps > 1 else 0.0
+            row[f"{name}_mean"] = round(float(values.mean()), 6)
+            row[f"{name}_std"] = round(std, 6)
+            row[f"{name}_ci95"] = round(mean_ci(values.mean(axis=0))[1], 6)
+        row["seconds"] = round(time.time() - start, 1)
+        rows.append(row)
+    return rows, example
+
+
+def _method(config: NoiseConfig, model) -> str:
+    if config.model is None:
+        return "exact"
+    if config.model.method != "auto":
+        return config.model.method
+    n = model.get_layer(VQC_LAYER).spec.n_qubits
+    from qgcam_tf.noise.model import DENSITY_MAX_QUBITS
+
+    return "density" if n <= DENSITY_MAX_QUBITS else "trajectories"
+
+
+def _is_random(config: NoiseConfig, model) -> bool:
+    """Shots, and trajectories of a model with any channel, vary from run to run."""
+    if config.shots is not None:
+        return True
+    if config.model is None or _method(config, model) != "trajectories":
+        return False
+    values = [getattr(config.model, f.name) for f in config.model.strength_fields()]
+    return any(np.any(np.asarray(v, np.float64)) for v in values if v is not None)
+
+
+def write_csv(rows: list[dict], path: str) -> None:
+    """Writes the sweep table atomically."""
+    with atomic_path(path, suffix=".csv") as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def plot_sweep(rows: list[dict], path: str, *, title: str = "") -> None:
+    """``noise.png``: accuracy and map agreement vs strength, one line per preset and shots."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 4, figsize=(16, 3.6))
+    lines: dict[tuple, list[dict]] = {}
+    for row in rows:
+        lines.setdefault((row["preset"], row["shots"]), []).append(row)
+    for ax, name in zip(axes, ("accuracy",) + MAP_METRICS):
+        for (preset, shots), group in lines.items():
+            group = sorted(group, key=lambda r: r["x"])
+            x = [r["x"] for r in group]
+            y = [r[f"{name}_mean"] for r in group]
+            err = [math.hypot(r[f"{name}_std"], r[f"{name}_ci95"]) for r in group]
+            label = preset + (f", {shots} shots" if shots else "")
+            style = "s--" if preset in ("rainbow", "weber") else "o-"
+            ax.errorbar(x, y, yerr=err, fmt=style, capsize=3, label=label, markersize=4)
+        ax.set_xlabel("noise strength p")
+        ax.set_title(
+            {
+                "accuracy": "test accuracy",
+                "pearson": "Pearson r vs noiseless map",
+                "iou": "IoU of top-20% pixels",
+                "ssim": "SSIM vs noiseless map",
+            }[name]
+        )
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    note = (
+        "hardware presets (squares) at their mean two-qubit depolarizing p; "
+        "bars: repeat std (+) 95% CI over images"
+    )
+    fig.suptitle(f"{title}\n{note}" if title else note, fontsize=10)
+    fig.tight_layout()
+    save_figure(fig, path, dpi=110, tight=False)
+
+
+def plot_maps(example: dict, path: str) -> None:
+    """One image's QGrad-CAM map without noise and at each configuration of the sweep."""
+
+    plt = pyplot()
+    panels = [("noiseless", example["reference"])] + [
+        (f"{c.preset} {c.strength:g}" + (f"\n{c.shots} shots" if c.shots else ""), m)
+        for c, m in example["maps"]
+    ]
+    fig, axes = plt.subplots(1, len(panels) + 1, figsize=(1.9 * (len(panels) + 1), 2.3))
+    image = np.asarray(example["image"])
+    axes[0].imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray")
+    axes[0].set_title("input", fontsize=8)
+    for ax, (label, m) in zip(axes[1:], panels):
+        ax.imshow(overlay(image, m))
+        ax.set_title(label, fontsize=8)
+    for ax in axes:
+        ax.axis("off")
+    fig.tight_layout()
+    save_figure(fig, path, dpi=110, tight=False)

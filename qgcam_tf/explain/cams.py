@@ -1,0 +1,179 @@
+"""The CAM family on the hybrid CNN + VQC model, plus two map baselines.
+
+Every method is a :class:`~qgcam_tf.explain.qgradcam.BaseCAM` subclass that supplies
+:meth:`~qgcam_tf.explain.qgradcam.BaseCAM.get_cam_weights`; methods that weight each position
+(HiResCAM, LayerCAM) also override :meth:`~qgcam_tf.explain.qgradcam.BaseCAM.combine`. All run
+batched with one target class per sample, through the same pure-TensorFlow
+``explain_tensors``. For these methods ``CAMResult.weights`` is ``[B, K]`` except for
+HiResCAM and LayerCAM, where it is the elementwise ``[B, H', W', K]``.
+
+With the hybrid model the score is the VQC's ``<Z_l>``; with the classical twin
+(``score_layer="logits"``) :class:`QGradCAM` is exactly classical Grad-CAM.
+
+References:
+    Chattopadhyay et al. Grad-CAM++. arXiv 1710.11063.
+    Draelos, Carin. HiResCAM. arXiv 2011.08891.
+    Jiang et al. LayerCAM. IEEE TIP 30 (2021).
+    Wang et al. Score-CAM. arXiv 1910.01279.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from qgcam_tf.explain.qgradcam import BaseCAM, QGradCAM, normalize_maps
+
+__all__ = [
+    "CAM_METHODS",
+    "GradCAMPlusPlus",
+    "HiResCAM",
+    "LayerCAM",
+    "ScoreCAM",
+    "RandomCAM",
+    "CentreCAM",
+    "make_cam",
+]
+
+
+class GradCAMPlusPlus(BaseCAM):
+    """Grad-CAM++: :math:`w_k = \\sum_{ij} \\alpha^k_{ij} \\mathrm{ReLU}(g^k_{ij})` with
+    :math:`\\alpha^k_{ij} = g^2 / (2 g^2 + \\sum_{ab} A^k_{ab} g^3)` (the exponential-score
+    closed form of the paper, with :math:`g = \\partial S / \\partial A`)."""
+
+    def get_cam_weights(self, activations, grads, images, class_index):
+        g2, g3 = grads**2, grads**3
+        total = tf.reduce_sum(activations, axis=[1, 2], keepdims=True)
+        # No epsilon in the denominator: the VQC's gradients are small (|g| ~ 1e-4 gives
+        # 2 g^2 ~ 1e-8), and an epsilon would swamp alpha = 1/2 there; 0/0 -> 0.
+        alpha = tf.math.divide_no_nan(g2, 2.0 * g2 + total * g3)
+        return tf.reduce_sum(alpha * tf.nn.relu(grads), axis=[1, 2])
+
+
+class HiResCAM(BaseCAM):
+    """HiResCAM: :math:`\\mathrm{ReLU}(\\sum_k g^k \\odot A^k)`, gradients kept per position."""
+
+    def get_cam_weights(self, activations, grads, images, class_index):
+        return grads
+
+    def combine(self, activations, weights):
+        return tf.nn.relu(tf.reduce_sum(weights * activations, axis=-1))
+
+
+class LayerCAM(HiResCAM):
+    """LayerCAM: :math:`\\mathrm{ReLU}(\\sum_k \\mathrm{ReLU}(g^k) \\odot A^k)`."""
+
+    def get_cam_weights(self, activations, grads, images, class_index):
+        return tf.nn.relu(grads)
+
+
+class _ForwardOnlyCAM(BaseCAM):
+    """A method that needs no gradient: one forward pass, no tape."""
+
+    def forward_and_gradients(self, images, class_index):
+        acts, scores, probs = self._probe(images, training=False)
+        ci = tf.where(class_index < 0, tf.argmax(probs, axis=-1, output_type=tf.int64), class_index)
+        return acts, None, scores, probs, ci
+
+
+class ScoreCAM(_ForwardOnlyCAM):
+    """Score-CAM: :math:`w_k = p_c(X \\odot \\mathrm{norm}(\\mathrm{up}(A^k)))`; forward only.
+
+    Each conv map, upsampled to the input and min-max scaled to [0, 1], masks the image;
+    the model's probability of the target class for the masked image is the map's weight.
+    No gradient through the circuit is needed: on a quantum device this costs K circuit
+    evaluations per image (times the shots) instead of a parameter-shift gradient.
+
+    Args:
+        model, layer, score_layer, batch_size: as :class:`~qgcam_tf.explain.qgradcam.BaseCAM`.
+        mask_batch_size: masked images per forward pass (bounds the memory).
+    """
+
+    def __init__(self, *args, mask_batch_size: int = 1024, **kwargs):
+        super().__init__(*args, **kwargs)
+        if mask_batch_size < 1:
+            raise ValueError(f"mask_batch_size must be >= 1, got {mask_batch_size}")
+        self.mask_batch_size = int(mask_batch_size)
+
+    def get_cam_weights(self, activations, grads, images, class_index):
+        shape = tf.shape(activations)
+        b, k = shape[0], shape[3]
+        maps = tf.transpose(activations, [0, 3, 1, 2])  # [B, K, h, w]
+        maps = tf.reshape(maps, [b * k, shape[1], shape[2]])
+        masks = normalize_maps(
+            tf.image.resize(maps[..., None], tf.shape(images)[1:3], method="bilinear")[..., 0]
+        )
+        masks = tf.reshape(masks, tf.concat([[b, k], tf.shape(images)[1:3]], 0))
+        masked = images[:, None] * masks[..., None]  # [B, K, H, W, C]
+        masked = tf.reshape(masked, tf.concat([[b * k], tf.shape(images)[1:]], 0))
+        target = tf.repeat(class_index, k)
+        probs = tf.map_fn(
+            lambda x: self.model(x, training=False),
+            _split(masked, self.mask_batch_size),
+            fn_output_signature=tf.float32,
+        )
+        probs = tf.reshape(probs, [-1, tf.shape(probs)[-1]])[: b * k]
+        weights = tf.gather(probs, target, axis=1, batch_dims=1)
+        return tf.reshape(weights, [b, k])
+
+
+def _split(x: tf.Tensor, size: int) -> tf.Tensor:
+    """Pads ``x`` [N, ...] to a multiple of ``size`` and reshapes to [N / size, size, ...]."""
+    n = tf.shape(x)[0]
+    pad = (-n) % size
+    padded = tf.concat([x, tf.zeros(tf.concat([[pad], tf.shape(x)[1:]], 0), x.dtype)], 0)
+    return tf.reshape(padded, tf.concat([[-1, size], tf.shape(x)[1:]], 0))
+
+
+class RandomCAM(_ForwardOnlyCAM):
+    """Baseline: uniform noise on the conv grid (upsampled like any CAM); ignores the model.
+
+    Args:
+        seed: seed of the noise.
+    """
+
+    def __init__(self, *args, seed: int = 0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._generator = tf.random.Generator.from_seed(seed)
+
+    def get_cam_weights(self, activations, grads, images, class_index):
+        return tf.zeros(tf.shape(activations)[::3])  # [B, K]: no map is weighted
+
+    def combine(self, activations, weights):
+        return self._generator.uniform(tf.shape(activations)[:3])
+
+
+class CentreCAM(_ForwardOnlyCAM):
+    """Baseline: a Gaussian bump at the centre (std a quarter of the side); ignores the model."""
+
+    def get_cam_weights(self, activations, grads, images, class_index):
+        return tf.zeros(tf.shape(activations)[::3])
+
+    def combine(self, activations, weights):
+        shape = tf.shape(activations)
+        h, w = tf.cast(shape[1], tf.float32), tf.cast(shape[2], tf.float32)
+        y = (tf.range(h) + 0.5 - h / 2.0) / (h / 4.0)
+        x = (tf.range(w) + 0.5 - w / 2.0) / (w / 4.0)
+        bump = tf.exp(-0.5 * (y[:, None] ** 2 + x[None, :] ** 2))
+        return tf.tile(bump[None], [shape[0], 1, 1])
+
+
+CAM_METHODS = {
+    "qgradcam": QGradCAM,
+    "gradcam++": GradCAMPlusPlus,
+    "hirescam": HiResCAM,
+    "layercam": LayerCAM,
+    "scorecam": ScoreCAM,
+    "random": RandomCAM,
+    "centre": CentreCAM,
+}
+
+
+def make_cam(method: str, model, **kwargs) -> BaseCAM:
+    """Builds the CAM ``method`` (a key of :data:`CAM_METHODS`) for ``model``.
+
+    Raises:
+        ValueError: unknown method.
+    """
+    if method not in CAM_METHODS:
+        raise ValueError(f"method must be one of {sorted(CAM_METHODS)}, got {method!r}")
+    return CAM_METHODS[method](model, **kwargs)

@@ -1,0 +1,209 @@
+"""The hybrid CNN + VQC classifier, and saving / loading it as a run directory."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+
+import tf_keras as keras
+
+from qgcam_tf.quantum.circuits import VQCSpec
+from qgcam_tf.fileio import atomic_path, write_json_atomic
+from qgcam_tf.model.layers import BACKENDS, VQCLayer
+
+__all__ = [
+    "CONV_LAYER",
+    "VQC_LAYER",
+    "Scale",
+    "build_hybrid_model",
+    "build_classical_twin",
+    "save_model",
+    "load_model",
+]
+
+CONV_LAYER = "qgcam_conv"
+VQC_LAYER = "vqc"
+MODEL_CONFIG = "model.json"
+MODEL_WEIGHTS = "model.weights.h5"
+
+
+@keras.utils.register_keras_serializable(package="qgcam_tf")
+class Scale(keras.layers.Layer):
+    """Multiplies the scores by one trainable scalar, turning ``<Z>`` in [-1, 1] into logits.
+
+    Input shape / Output shape: ``[batch, n]``.
+    """
+
+    def __init__(self, initial: float = 5.0, **kwargs):
+        super().__init__(**kwargs)
+        self.initial = float(initial)
+
+    def build(self, input_shape):
+        self.scale = self.add_weight(
+            name="scale", shape=(), initializer=keras.initializers.Constant(self.initial)
+        )
+        super().build(input_shape)
+
+    def call(self, inputs):
+        return inputs * self.scale
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "initial": self.initial}
+
+
+def _check_shape(input_shape) -> tuple[int, int, int]:
+    shape = tuple(input_shape)
+    if len(shape) != 3 or not all(isinstance(d, int) and d > 0 for d in shape):
+        raise ValueError(f"input_shape must be (height, width, channels), got {input_shape!r}")
+    return shape
+
+
+def _backbone(images, conv_filters: Sequence[int]):
+    """Conv blocks with max-pooling between them; the last conv is ``qgcam_conv``."""
+    if not conv_filters or any(int(f) < 1 for f in conv_filters):
+        raise ValueError(f"conv_filters must be positive ints, got {conv_filters!r}")
+    h = images
+    for i, filters in enumerate(conv_filters[:-1]):
+        h = keras.layers.Conv2D(int(filters), 3, padding="same", activation="relu", name=f"conv{i}")(h)
+        h = keras.layers.MaxPooling2D(2, name=f"pool{i}")(h)
+    return keras.layers.Conv2D(
+        int(conv_filters[-1]), 3, padding="same", activation="relu", name=CONV_LAYER
+    )(h)
+
+
+def build_hybrid_model(
+    input_shape: Sequence[int],
+    n_classes: int,
+    *,
+    vqc: VQCSpec | None = None,
+    backend: str = "tfq",
+    conv_filters: Sequence[int] = (32, 64),
+    jit_compile: bool = False,
+    name: str = "qgcam_hybrid",
+) -> keras.Model:
+    """Builds image -> CNN -> ``qgcam_conv`` -> GAP -> BN -> Dense -> VQC -> scale -> softmax.
+
+    The default backbone (32, 64 filters, ``qgcam_conv`` at half the input resolution: 14x14
+    on MNIST) reached 0.972 test accuracy on MNIST in 2 epochs where (16, 32) reached 0.958;
+    the CNN is cheap next to the quantum layer. The BatchNormalization before the Dense keeps the encoding inputs ``x`` near unit scale:
+    without it some ``|x_k| >> 1``, ``atan`` saturates, those qubits stop responding and
+    whole classes are never predicted (DESIGN.md).
+
+    Args:
+        input_shape: ``(H, W, C)`` of float32 images in [0, 1].
+        n_classes: number of classes; the VQC measures one ``<Z_l>`` per class.
+        vqc: circuit shape; default ``VQCSpec(10, 2, n_classes)``.
+        backend: VQC executor, ``"tfq"`` or ``"tf"``.
+        conv_filters: filters of each conv block; the last block is ``qgcam_conv``.
+        jit_compile: XLA for the ``tf`` executor.
+        name: model name.
+
+    Returns:
+        An uncompiled functional ``tf_keras.Model`` with output ``probabilities``.
+
+    Raises:
+        ValueError: a shape, class count or backend is invalid.
+    """
+    shape = _check_shape(input_shape)
+    if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
+        raise ValueError(f"n_classes must be an int >= 2, got {n_classes!r}")
+    spec = vqc or VQCSpec(n_qubits=max(10, n_classes), depth=2, n_outputs=n_classes)
+    if spec.n_outputs != n_classes:
+        raise ValueError(f"vqc.n_outputs must equal n_classes={n_classes}, got {spec.n_outputs}")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    images = keras.Input(shape, name="images")
+    features = _backbone(images, conv_filters)
+    h = keras.layers.GlobalAveragePooling2D(name="gap")(features)
+    # momentum 0.9: the moving statistics settle within the few hundred steps of a short run
+    h = keras.layers.BatchNormalization(momentum=0.9, name="bn")(h)
+    if int(conv_filters[-1]) != spec.n_qubits:
+        h = keras.layers.Dense(spec.n_qubits, name="to_qubits")(h)
+    scores = VQCLayer(spec, backend, jit_compile=jit_compile, name=VQC_LAYER)(h)
+    logits = Scale(name="scale")(scores)
+    probs = keras.layers.Softmax(name="probabilities")(logits)
+    return keras.Model(images, probs, name=name)
+
+
+def build_classical_twin(
+    input_shape: Sequence[int],
+    n_classes: int,
+    *,
+    conv_filters: Sequence[int] = (32, 64),
+    name: str = "classical_twin",
+) -> keras.Model:
+    """The same CNN with a Dense softmax head instead of the VQC (the classical baseline)."""
+    shape = _check_shape(input_shape)
+    images = keras.Input(shape, name="images")
+    h = keras.layers.GlobalAveragePooling2D(name="gap")(_backbone(images, conv_filters))
+    h = keras.layers.BatchNormalization(momentum=0.9, name="bn")(h)
+    logits = keras.layers.Dense(n_classes, name="logits")(h)
+    probs = keras.layers.Softmax(name="probabilities")(logits)
+    return keras.Model(images, probs, name=name)
+
+
+def save_model(model: keras.Model, run_dir: str, *, metadata: dict | None = None) -> None:
+    """Writes ``model.json`` (architecture + metadata) and ``model.weights.h5`` atomically.
+
+    TFQ layers cannot be saved as a SavedModel, and the architecture is rebuilt from its
+    config on load, so both executors share one on-disk format.
+    """
+    config = {"keras_model": json.loads(model.to_json()), "metadata": metadata or {}}
+    with atomic_path(os.path.join(run_dir, MODEL_WEIGHTS), suffix=".weights.h5") as tmp:
+        model.save_weights(tmp)
+    write_json_atomic(os.path.join(run_dir, MODEL_CONFIG), config)
+
+
+def read_metadata(run_dir: str) -> dict:
+    """The metadata dict saved beside the model (class names, preprocessing, dataset)."""
+    return _read_config(run_dir)["metadata"]
+
+
+def _read_config(run_dir: str) -> dict:
+    path = os.path.join(run_dir, MODEL_CONFIG)
+    if not os.path.isdir(run_dir):
+        raise FileNotFoundError(f"model directory {run_dir!r} does not exist")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path!r} not found: is {run_dir!r} a run directory of `qgcam train`?")
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path!r} is not valid JSON: {e}") from None
+
+
+def load_model(run_dir: str, *, backend: str | None = None, jit_compile: bool = False) -> keras.Model:
+    """Loads a model written by :func:`save_model` (``qgcam train``'s run directory).
+
+    Args:
+        run_dir: the run directory.
+        backend: run the VQC on this executor instead of the saved one (same weights).
+        jit_compile: XLA for the ``tf`` executor.
+
+    Raises:
+        FileNotFoundError: the directory or its files are missing.
+        ValueError: the files are corrupt or the backend is unknown.
+    """
+    if backend is not None and backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    config = _read_config(run_dir)["keras_model"]
+    for layer in config["config"]["layers"]:
+        if layer["class_name"].endswith("VQCLayer"):
+            if backend is not None:
+                layer["config"]["backend"] = backend
+            layer["config"]["jit_compile"] = bool(jit_compile) and layer["config"]["backend"] == "tf"
+    model = keras.models.model_from_json(
+        json.dumps(config), custom_objects={"VQCLayer": VQCLayer, "Scale": Scale}
+    )
+    weights = os.path.join(run_dir, MODEL_WEIGHTS)
+    if not os.path.isfile(weights):
+        raise FileNotFoundError(f"{weights!r} not found")
+    try:
+        model.load_weights(weights)
+    except (OSError, ValueError, KeyError) as e:  # h5py raises KeyError for foreign layouts
+        raise ValueError(f"cannot read weights {weights!r}: {e}") from None
+    return model

@@ -1,0 +1,91 @@
+"""BatchNormalization recalibration: moving statistics recomputed from the training data.
+
+Measured on the speech and Dogs vs Cats runs (docs/experiments.md): after ``fit`` the moving
+mean and variance of the ``bn`` layer (between the pooled conv features and the VQC encoding)
+lagged the actual feature statistics by about 25 %, because the features keep growing while
+training and the moving average (momentum 0.9) trails them. The model then predicted
+correctly in training mode but not in inference mode (speech: 0.96 training accuracy,
+0.68 test accuracy, 0.41 inference accuracy on its own clean training clips). Setting the
+statistics to those of the final weights on the training data restored 0.92-0.95.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+__all__ = ["recalibrate_batchnorm", "recalibrate_run"]
+
+
+def recalibrate_batchnorm(
+    model: keras.Model, dataset: tf.data.Dataset, *, max_batches: int | None = None
+) -> int:
+    """Sets every BatchNormalization layer's moving mean/variance to the statistics of its
+    inputs over ``dataset`` (inference mode, final weights), layer by layer in model order.
+
+    Args:
+        model: a functional Keras model.
+        dataset: batches of ``(inputs, labels)`` or of inputs.
+        max_batches: use only this many batches (None: all).
+
+    Returns:
+        The number of layers recalibrated.
+
+    Raises:
+        ValueError: ``dataset`` is empty.
+    """
+    layers = [x for x in model.layers if isinstance(x, keras.layers.BatchNormalization)]
+    for layer in layers:
+        probe = keras.Model(model.inputs, layer.input)
+        axes = None
+        total, total_sq, count = 0.0, 0.0, 0
+        for i, batch in enumerate(dataset):
+            if max_batches is not None and i >= max_batches:
+                break
+            x = batch[0] if isinstance(batch, (tuple, list)) else batch
+            h = tf.cast(probe(x, training=False), tf.float64)
+            axes = axes or list(range(len(h.shape) - 1))
+            total += tf.reduce_sum(h, axis=axes)
+            total_sq += tf.reduce_sum(tf.square(h), axis=axes)
+            count += int(np.prod([h.shape[a] for a in axes]))
+        if count == 0:
+            raise ValueError("dataset is empty: nothing to recalibrate BatchNormalization with")
+        mean = total / count
+        var = tf.maximum(total_sq / count - tf.square(mean), 0.0)
+        layer.moving_mean.assign(tf.cast(mean, layer.moving_mean.dtype))
+        layer.moving_variance.assign(tf.cast(var, layer.moving_variance.dtype))
+    return len(layers)
+
+
+def _accuracy(model, dataset) -> float:
+    correct, n = 0, 0
+    for x, y in dataset:
+        pred = tf.argmax(model(x, training=False), axis=-1, output_type=tf.int64)
+        correct += int(tf.reduce_sum(tf.cast(pred == tf.cast(y, tf.int64), tf.int32)))
+        n += int(tf.shape(y)[0])
+    return correct / max(n, 1)
+
+
+def recalibrate_run(run_dir: str, bundle) -> dict:
+    """Recalibrates a trained run's BatchNormalization on ``bundle.train``, saves it, and
+    measures the test accuracy again.
+
+    Returns:
+        ``{"test_accuracy": after, "test_accuracy_before_bn_recalibration": before,
+        "bn_recalibrated": True}``
+    """
+    from qgcam_tf.model.hybrid import load_model, read_metadata, save_model
+
+    model = load_model(run_dir)
+    before = _accuracy(model, bundle.test)
+    recalibrate_batchnorm(model, bundle.train)
+    after = _accuracy(model, bundle.test)
+    save_model(model, run_dir, metadata=read_metadata(os.path.join(run_dir)))
+    return {
+        "test_accuracy": after,
+        "test_accuracy_before_bn_recalibration": before,
+        "bn_recalibrated": True,
+    }

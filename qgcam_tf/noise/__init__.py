@@ -1,0 +1,2 @@
+"""Noise tier: noise models, hardware presets, noisy circuits and executors (imports
+``quantum`` only)."""

@@ -1,0 +1,585 @@
+"""A Cirq circuit compiled into plain TensorFlow ops (state-vector simulation).
+
+Why: a SavedModel that holds TensorFlow Quantum ops does not load in stock TensorFlow or TF
+Serving, so the exported model runs the same circuit with core TensorFlow ops only. It is
+also differentiable with ``tf.GradientTape`` (backpropagation through the simulation) and
+compiles with XLA.
+
+How the gates are applied decides the speed: at 10 qubits and batch 64 the state is only
+64 x 1024 amplitudes, so the cost is the number of TensorFlow ops (and their gradients),
+not arithmetic. The compiler walks the circuit once and emits a short program:
+
+* every parametrised angle of the circuit comes from one matmul of the symbol values with a
+  fixed coefficient matrix, and every rotation matrix from one vectorised formula;
+* the first single-qubit gates on each qubit act on ``|0>``, so the opening state is a
+  product state built by Kronecker products (no gate is applied to ``2**n`` amplitudes);
+* runs of single-qubit gates on one qubit are fused into one 2x2 matrix (all qubits of a
+  layer at once), and the 2x2 matrices of neighbouring qubits are joined by Kronecker
+  products into one matrix of up to ``2**max_chunk_qubits`` rows, applied with one
+  ``matmul`` on a reshaped state (no transposes);
+* gates whose angles depend only on *shared* symbols (trained weights, the same for every
+  sample) give one matrix for the whole batch instead of one per sample;
+* runs of permutation/phase gates (CNOT, CZ, SWAP, X, Z, ...) are fused into one
+  monomial matrix, applied as a single gather (whose gradient is the inverse gather, not a
+  scatter) and a multiply;
+* all ``<Z>`` products are read from one probability vector with one matmul.
+
+State layout: ``[batch, 2**n]`` complex64, big-endian (qubit 0 is the most significant
+bit), the ordering of ``cirq.Simulator``.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+from collections.abc import Sequence
+
+import cirq
+import numpy as np
+import sympy
+import tensorflow as tf
+
+from qgcam_tf.quantum.paper_kernel import permute
+
+__all__ = ["CompiledCircuit", "UnsupportedGateError"]
+
+_ATOL = 1e-12
+
+
+class UnsupportedGateError(ValueError):
+    """The circuit holds a gate the TensorFlow executor cannot compile."""
+
+
+@dataclasses.dataclass
+class _Angle:
+    """An affine function of the symbols: ``const + sum coeff[s] * value[s]``."""
+
+    const: float
+    coeffs: dict[int, float]
+
+
+@dataclasses.dataclass
+class _Single:
+    """One single-qubit gate ``e^{i pi t s} ((1+w)/2 I + (1-w)/2 P)``, ``w = e^{i pi t}``."""
+
+    qubit: int
+    matrix: np.ndarray | None  # fixed 2x2, or None when parametrised
+    pauli: str = ""  # "X" | "Y" | "Z" for a parametrised power gate
+    exponent: _Angle | None = None
+    global_shift: float = 0.0
+
+
+@dataclasses.dataclass
+class _Multi:
+    """A fixed multi-qubit gate."""
+
+    qubits: tuple[int, ...]
+    matrix: np.ndarray
+
+
+_PAULI = {
+    cirq.XPowGate: "X",
+    cirq.YPowGate: "Y",
+    cirq.ZPowGate: "Z",
+    cirq.Rx: "X",
+    cirq.Ry: "Y",
+    cirq.Rz: "Z",
+}
+_PAULI_MATRIX = {
+    "X": np.array([[0, 1], [1, 0]], dtype=np.complex128),
+    "Y": np.array([[0, -1j], [1j, 0]], dtype=np.complex128),
+    "Z": np.array([[1, 0], [0, -1]], dtype=np.complex128),
+}
+
+
+def _affine(expr, index: dict[sympy.Symbol, int], op) -> _Angle:
+    expr = sympy.sympify(expr)
+    unknown = expr.free_symbols - set(index)
+    if unknown:
+        names = ", ".join(sorted(str(s) for s in unknown))
+        raise ValueError(f"symbols {names} of {op} are not in symbol_names")
+    coeffs = {}
+    for s in expr.free_symbols:
+        d = sympy.diff(expr, s)
+        if d.free_symbols:
+            raise UnsupportedGateError(f"{op}: exponent {expr} is not linear in its symbols")
+        coeffs[index[s]] = float(d)
+    const = float(expr.subs({s: 0 for s in expr.free_symbols}))
+    return _Angle(const, coeffs)
+
+
+def _parse(circuit: cirq.Circuit, qindex, sindex) -> list:
+    ops = []
+    for op in circuit.all_operations():
+        gate = op.gate
+        qs = tuple(qindex[q] for q in op.qubits)
+        if gate is None or cirq.is_measurement(op):
+            raise UnsupportedGateError(f"unsupported operation {op!r}: only unitary gates")
+        if cirq.is_parameterized(op):
+            kind = _PAULI.get(type(gate))
+            if kind is None:
+                raise UnsupportedGateError(
+                    f"unsupported parametrised gate {gate!r} on {op.qubits}: the TF executor "
+                    "supports symbolic rx/ry/rz and X/Y/ZPowGate exponents"
+                )
+            ops.append(
+                _Single(
+                    qs[0],
+                    None,
+                    kind,
+                    _affine(gate.exponent, sindex, op),
+                    float(gate.global_shift),
+                )
+            )
+        elif not cirq.has_unitary(op):
+            raise UnsupportedGateError(f"unsupported operation {op!r}: it has no unitary")
+        elif len(qs) == 1:
+            ops.append(_Single(qs[0], cirq.unitary(op).astype(np.complex128)))
+        else:
+            ops.append(_Multi(qs, cirq.unitary(op).astype(np.complex128)))
+    return ops
+
+
+def _monomial(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(src, phase)`` with ``(M v)[i] = phase[i] * v[src[i]]``, or None if M is not one."""
+    nz = np.abs(matrix) > _ATOL
+    if not np.all(nz.sum(axis=1) == 1):
+        return None
+    src = np.argmax(nz, axis=1)
+    return src, matrix[np.arange(len(src)), src]
+
+
+def _embed_monomial(qubits: Sequence[int], src_small, phase_small, n: int):
+    """Lifts a monomial gate on ``qubits`` to the full ``2**n`` space."""
+    dim = 2**n
+    idx = np.arange(dim)
+    k = len(qubits)
+    bits = [(idx >> (n - 1 - q)) & 1 for q in qubits]
+    local = sum(b << (k - 1 - j) for j, b in enumerate(bits))
+    src_local = src_small[local]
+    src = idx.copy()
+    for j, q in enumerate(qubits):
+        shift = n - 1 - q
+        bit = (src_local >> (k - 1 - j)) & 1
+        src = (src & ~(1 << shift)) | (bit << shift)
+    return src, phase_small[local]
+
+
+def _kron(mats: tf.Tensor) -> tf.Tensor:
+    """Kronecker product of ``[..., k, 2, 2]`` along the ``k`` axis: ``[..., 2**k, 2**k]``."""
+    factors = tf.unstack(mats, axis=-3)  # one op (its gradient: one stack), not k slices
+    out = factors[0]
+    for m in factors[1:]:
+        d = out.shape[-1]
+        lead = tf.shape(out)[:-2]
+        # reshapes, not strided slices: their gradients are reshapes too
+        a = tf.reshape(out, tf.concat([lead, [d, 1, d, 1]], axis=0))
+        b = tf.reshape(m, tf.concat([tf.shape(m)[:-2], [1, 2, 1, 2]], axis=0))
+        out = tf.reshape(a * b, tf.concat([lead, [2 * d, 2 * d]], axis=0))
+    return out
+
+
+def _kron_vectors(vecs: tf.Tensor) -> tf.Tensor:
+    """Kronecker product of ``[B, k, 2]`` along ``k``, as a balanced tree: ``[B, 2**k]``."""
+    parts = tf.unstack(vecs, axis=1)
+    while len(parts) > 1:
+        joined = []
+        for a, b in zip(parts[0::2], parts[1::2]):
+            outer = tf.expand_dims(a, 2) * tf.expand_dims(b, 1)
+            joined.append(tf.reshape(outer, [-1, a.shape[1] * b.shape[1]]))
+        if len(parts) % 2:
+            joined.append(parts[-1])
+        parts = joined
+    return parts[0]
+
+
+def _consecutive_runs(qubits: list[int]) -> list[tuple[int, list[int]]]:
+    """``(position, run)`` of each maximal run of consecutive qubit indices in ``qubits``."""
+    runs: list[tuple[int, list[int]]] = []
+    for pos, q in enumerate(qubits):
+        if runs and runs[-1][1][-1] == q - 1:
+            runs[-1][1].append(q)
+        else:
+            runs.append((pos, [q]))
+    return runs
+
+
+@dataclasses.dataclass
+class _Block:
+    """Fused single-qubit gates on some qubits: ``table[l, j]`` indexes the gate pool."""
+
+    qubits: list[int]
+    table: np.ndarray  # [run length, len(qubits)] int32 into the pool
+    batched: bool
+    chunks: list[tuple[int, int]]  # (first position in ``qubits``, size) of each matmul
+
+
+class CompiledCircuit:
+    """A Cirq circuit compiled to TensorFlow ops.
+
+    Args:
+        circuit: a circuit of unitary gates; parametrised gates must be rx/ry/rz or
+            X/Y/ZPowGate with exponents linear in the symbols.
+        symbol_names: the per-sample symbols, in the column order of ``symbol_values``.
+        qubits: qubit order (default: ``sorted(circuit.all_qubits())``).
+        shared_symbol_names: symbols whose values are the same for every sample (e.g.
+            trained weights), given to :meth:`state` as ``shared_values`` [S']. Gates that
+            depend on these alone get one matrix for the whole batch, which is faster.
+        max_chunk_qubits: neighbouring single-qubit gates are joined into one matrix on
+            up to this many qubits (1 applies every qubit's gate on its own).
+
+    Raises:
+        UnsupportedGateError: a gate cannot be compiled (the message names it).
+        ValueError: a symbol of the circuit is in neither symbol list, or a bad option.
+    """
+
+    def __init__(
+        self,
+        circuit: cirq.Circuit,
+        symbol_names: Sequence,
+        *,
+        qubits=None,
+        shared_symbol_names: Sequence = (),
+        max_chunk_qubits: int = 5,
+    ):
+        if isinstance(max_chunk_qubits, bool) or not isinstance(max_chunk_qubits, int) or max_chunk_qubits < 1:
+            raise ValueError(f"max_chunk_qubits must be an int >= 1, got {max_chunk_qubits!r}")
+        qubits = list(qubits) if qubits is not None else sorted(circuit.all_qubits())
+        self.n_qubits = len(qubits)
+        self.symbol_names = tuple(sympy.Symbol(str(s)) for s in symbol_names)
+        self.shared_symbol_names = tuple(sympy.Symbol(str(s)) for s in shared_symbol_names)
+        both = self.symbol_names + self.shared_symbol_names
+        if len(set(both)) != len(both):
+            raise ValueError("symbol_names and shared_symbol_names must not repeat a symbol")
+        self._max_chunk = max_chunk_qubits
+        qindex = {q: i for i, q in enumerate(qubits)}
+        missing = circuit.all_qubits() - set(qindex)
+        if missing:
+            raise ValueError(f"circuit acts on qubits {sorted(missing)} not in qubits")
+        sindex = {s: i for i, s in enumerate(both)}
+        self._program = self._schedule(_parse(circuit, qindex, sindex))
+        self._tabulate()
+
+    # ----------------------------------------------------------------- compile
+    def _schedule(self, ops) -> list:
+        """Orders gates into few, large steps while keeping each qubit's gate order.
+
+        A topological sort of the gate DAG that alternates two phases: emit every ready
+        multi-qubit gate (consecutive monomial ones fuse into one gather), then every ready
+        single-qubit gate (fused per qubit). The single-qubit gates that come before any
+        multi-qubit gate on a qubit form the opening product state.
+        """
+        n = self.n_qubits
+        wires = [op.qubits if isinstance(op, _Multi) else (op.qubit,) for op in ops]
+        queues: list[collections.deque] = [collections.deque() for _ in range(n)]
+        for i, qs in enumerate(wires):
+            for q in qs:
+                queues[q].append(i)
+
+        def pop(i):
+            for q in wires[i]:
+                queues[q].popleft()
+
+        def take_singles() -> list:
+            blocks = []
+            for q in range(n):
+                run = []
+                while queues[q] and isinstance(ops[queues[q][0]], _Single):
+                    run.append(ops[queues[q][0]])
+                    pop(queues[q][0])
+                if run:
+                    blocks.append((q, run))
+            return blocks
+
+        self._opening = dict(take_singles())
+        program: list = []
+        while any(queues):
+            progressed = True
+            while progressed:
+                progressed = False
+                for q in range(n):
+                    if not queues[q]:
+                        continue
+                    i = queues[q][0]
+                    if isinstance(ops[i], _Single) or any(queues[p][0] != i for p in wires[i]):
+                        continue
+                    pop(i)
+                    progressed = True
+                    self._emit_multi(program, ops[i])
+            blocks = take_singles()
+            if blocks:
+                program.append(("single", blocks))
+        return program
+
+    def _emit_multi(self, program: list, op: _Multi) -> None:
+        mono = _monomial(op.matrix)
+        if mono is None:
+            program.append(("dense", op))
+            return
+        src, phase = _embed_monomial(op.qubits, *mono, self.n_qubits)
+        if program and program[-1][0] == "monomial":
+            src0, ph0 = program[-1][1]
+            program[-1] = ("monomial", (src0[src], phase * ph0[src]))
+        else:
+            program.append(("monomial", (src, phase)))
+
+    def _tabulate(self) -> None:
+        """Turns the gates of the program into index tables over one pool of 2x2 matrices.
+
+        Pool order: batched rotations, then shared rotations, then fixed matrices (the
+        identity first). A block is batched when one of its gates depends on a per-sample
+        symbol.
+        """
+        n_batch_symbols = len(self.symbol_names)
+        n_symbols = n_batch_symbols + len(self.shared_symbol_names)
+        batched, shared, fixed = [], [], [np.eye(2, dtype=np.complex128)]
+
+        def is_batched(g: _Single) -> bool:
+            return g.matrix is None and any(i < n_batch_symbols for i in g.exponent.coeffs)
+
+        slots = {}  # id(gate) -> ("b" | "s" | "f", index)
+        for g in self._all_singles():
+            if g.matrix is not None:
+                slots[id(g)] = ("f", len(fixed))
+                fixed.append(g.matrix)
+            elif is_batched(g):
+                slots[id(g)] = ("b", len(batched))
+                batched.append(g)
+            else:
+                slots[id(g)] = ("s", len(shared))
+                shared.append(g)
+        offset = {"b": 0, "s": len(batched), "f": len(batched) + len(shared)}
+
+        def coefficients(gates):
+            coeff = np.zeros([n_symbols, len(gates)], np.float32)
+            const = np.zeros([len(gates)], np.float32)
+            for j, g in enumerate(gates):
+                const[j] = g.exponent.const
+                for i, c in g.exponent.coeffs.items():
+                    coeff[i, j] = c
+            paulis = np.stack([_PAULI_MATRIX[g.pauli] for g in gates]) if gates else None
+            shifts = np.array([1.0 + 2.0 * g.global_shift for g in gates], np.float32)
+            return coeff, const, paulis, shifts
+
+        self._rot_batched = coefficients(batched)
+        self._rot_shared = coefficients(shared)
+        self._fixed = np.stack(fixed)
+        self._n_batched, self._n_shared = len(batched), len(shared)
+        self._any_batched_block = False
+
+        def block(runs: dict[int, list]) -> _Block:
+            qs = sorted(runs)
+            length = max(len(r) for r in runs.values())
+            table = np.full([length, len(qs)], offset["f"], np.int32)  # identity padding
+            for j, q in enumerate(qs):
+                for l, g in enumerate(runs[q]):
+                    kind, i = slots[id(g)]
+                    table[l, j] = offset[kind] + i
+            is_b = any(is_batched(g) for r in runs.values() for g in r)
+            if not is_b:  # the shared pool has no batched rotations in front
+                table -= len(batched)
+            chunks = []
+            for run in _consecutive_runs(qs):  # balanced pieces of at most max_chunk qubits
+                pieces = -(-len(run[1]) // self._max_chunk)
+                sizes = [len(run[1]) // pieces + (i < len(run[1]) % pieces) for i in range(pieces)]
+                start = run[0]
+                for size in sizes:
+                    chunks.append((start, size))
+                    start += size
+            return _Block(qs, table, is_b, chunks)
+
+        opening = {q: self._opening.get(q, []) for q in range(self.n_qubits)}
+        self._open_block = block({q: r if r else [] for q, r in opening.items()}) if any(opening.values()) else None
+        steps = []
+        for kind, payload in self._program:
+            if kind == "single":
+                b = block(dict(payload))
+                self._any_batched_block |= b.batched
+                steps.append(("single", b))
+            else:
+                steps.append((kind, payload))
+        self._steps = steps
+
+    def _all_singles(self):
+        for runs in self._opening.values():
+            yield from runs
+        for kind, payload in self._program:
+            if kind == "single":
+                for _, runs in payload:
+                    yield from runs
+
+    # ---------------------------------------------------------------- execute
+    def _gate_matrix(self, g: _Single, values: tf.Tensor):
+        """2x2 matrix of one gate: [2, 2] when fixed, [B, 2, 2] when parametrised.
+
+        Used by :mod:`qgcam_tf.quantum.density` (all symbols per sample); the state-vector path
+        builds every matrix at once in :meth:`_pools`.
+        """
+        if g.matrix is not None:
+            return tf.constant(g.matrix, tf.complex64)
+        t = tf.fill([tf.shape(values)[0]], tf.constant(g.exponent.const, tf.float32))
+        for i, c in g.exponent.coeffs.items():
+            t = t + c * values[:, i]
+        shift = np.array([1.0 + 2.0 * g.global_shift], np.float32)
+        # Named through the class: qgcam_tf.quantum.density borrows this method for its own class.
+        return CompiledCircuit._rotations(t[:, None], _PAULI_MATRIX[g.pauli][None], shift)[:, 0]
+
+    @staticmethod
+    def _rotations(angles: tf.Tensor, paulis: np.ndarray, shifts: np.ndarray) -> tf.Tensor:
+        """``[..., G, 2, 2]`` matrices ``e^{i pi t s}((1+w)/2 I + (1-w)/2 P)`` for ``angles`` t."""
+        half = (0.5 * np.pi) * angles
+        # w = e^{i pi t}: (1+w)/2 = e^{i half} cos(half), (1-w)/2 = -i e^{i half} sin(half)
+        cos = tf.expand_dims(tf.expand_dims(tf.complex(tf.cos(half), tf.zeros_like(half)), -1), -1)
+        sin = tf.expand_dims(tf.expand_dims(tf.complex(tf.zeros_like(half), -tf.sin(half)), -1), -1)
+        m = cos * tf.constant(np.eye(2), tf.complex64) + sin * tf.constant(paulis, tf.complex64)
+        if np.allclose(shifts, 0.0):  # rx/ry/rz: global_shift -1/2, no phase
+            return m
+        phase = tf.exp(tf.complex(tf.zeros_like(half), half * tf.constant(shifts)))
+        return phase[..., None, None] * m
+
+    def _pools(self, values, shared):
+        """The 2x2 matrices every block gathers from: ``[P, 2, 2]`` and ``[B, P, 2, 2]``."""
+        fixed = tf.constant(self._fixed, tf.complex64)
+        n_b = len(self.symbol_names)
+        parts = []
+        if self._n_shared:
+            coeff, const, paulis, shifts = self._rot_shared
+            t = tf.constant(const)
+            if shared is not None:
+                t = t + tf.linalg.matvec(tf.constant(coeff[n_b:]), shared, transpose_a=True)
+            parts.append(self._rotations(t, paulis, shifts))
+        pool_shared = tf.concat(parts + [fixed], axis=0) if parts else fixed
+        pool_batched = None
+        if self._n_batched:
+            coeff, const, paulis, shifts = self._rot_batched
+            t = tf.linalg.matmul(values, tf.constant(coeff[:n_b])) + const
+            if shared is not None and np.any(coeff[n_b:]):
+                t = t + tf.linalg.matvec(tf.constant(coeff[n_b:]), shared, transpose_a=True)
+            rot = self._rotations(t, paulis, shifts)
+            batch = tf.shape(values)[0]
+            tiled = tf.broadcast_to(pool_shared[None], tf.concat([[batch], tf.shape(pool_shared)], 0))
+            pool_batched = tf.concat([rot, tiled], axis=1)
+        return pool_shared, pool_batched
+
+    @staticmethod
+    def _fuse(pool: tf.Tensor, table: np.ndarray, batched: bool) -> tf.Tensor:
+        """Products over a block's runs: ``[(B,) k, 2, 2]`` (gate ``l`` acts after ``l-1``)."""
+        g = tf.gather(pool, tf.constant(table), axis=1 if batched else 0)
+        steps = tf.unstack(g, axis=1 if batched else 0)
+        m = steps[0]
+        for step in steps[1:]:
+            m = tf.linalg.matmul(step, m)
+        return m
+
+    def state(self, symbol_values: tf.Tensor, shared_values: tf.Tensor | None = None) -> tf.Tensor:
+        """Final state vectors ``[B, 2**n]`` complex64.
+
+        Args:
+            symbol_values: float32 ``[B, S]``, the values of ``symbol_names``.
+            shared_values: float32 ``[S']``, the values of ``shared_symbol_names`` (the
+                same for every sample); required when there are shared symbols.
+        """
+        values = tf.convert_to_tensor(symbol_values, tf.float32)
+        if self.shared_symbol_names:
+            if shared_values is None:
+                raise ValueError("shared_values is required: the circuit has shared_symbol_names")
+            shared = tf.reshape(tf.convert_to_tensor(shared_values, tf.float32), [-1])
+        else:
+            shared = None
+        batch = tf.shape(values)[0]
+        n = self.n_qubits
+        pool_s, pool_b = self._pools(values, shared)
+
+        if self._open_block is None:
+            vecs = tf.tile(tf.constant([[[1, 0]]], tf.complex64), [batch, n, 1])
+        elif self._open_block.batched:
+            vecs = self._fuse(pool_b, self._open_block.table, True)[..., 0]  # [B, n, 2]
+        else:
+            v = self._fuse(pool_s, self._open_block.table, False)[..., 0]  # [n, 2]
+            vecs = tf.tile(v[None], [batch, 1, 1])
+        state = _kron_vectors(vecs)
+        for kind, payload in self._steps:
+            if kind == "monomial":
+                src, phase = payload
+                if not np.array_equal(src, np.arange(len(src))):
+                    state = permute(state, src, axis=1)
+                if not np.allclose(phase, 1.0):
+                    state = state * tf.constant(phase, tf.complex64)
+            elif kind == "single":
+                state = self._apply_block(state, payload, pool_b if payload.batched else pool_s)
+            elif kind == "dense":
+                state = self._apply_dense(state, payload)
+        return state
+
+    def _apply_block(self, state, block: _Block, pool):
+        n = self.n_qubits
+        mats = self._fuse(pool, block.table, block.batched)  # [(B,) k, 2, 2]
+        if not block.batched and block.qubits == list(range(n)) and len(block.chunks) > 1:
+            return self._apply_layer_cycling(state, mats, block)
+        for start, size in block.chunks:
+            q0 = block.qubits[start]
+            sub = mats[..., start : start + size, :, :] if len(block.chunks) > 1 else mats
+            m = _kron(sub) if size > 1 else sub[..., 0, :, :]  # [(B,) C, C]
+            c, rest = 2**size, 2 ** (n - q0 - size)
+            if rest == 1:
+                shaped = tf.reshape(state, [-1, 2**q0, c] if block.batched else [-1, c])
+                out = tf.linalg.matmul(shaped, m, transpose_b=True)
+            else:
+                if block.batched:
+                    shaped = tf.reshape(state, [-1, 2**q0, c, rest])
+                    out = tf.linalg.matmul(m[:, None], shaped)
+                else:
+                    shaped = tf.reshape(state, [-1, c, rest])
+                    out = tf.linalg.matmul(m, shaped)
+            state = tf.reshape(out, [-1, 2**n])
+        return state
+
+    def _apply_layer_cycling(self, state, mats, block: _Block):
+        """A batch-shared layer on every qubit: one plain 2-D matmul per chunk.
+
+        The last chunk's qubits are the fastest-varying index, so ``[B * rest, C] @ M^T``
+        applies its matrix; a transpose then moves them to the front, which makes the
+        previous chunk the last. After every chunk the qubit order is back where it began.
+        Plain matmuls (and their gradients) beat broadcast batched ones several times over.
+        """
+        n = self.n_qubits
+        for (start, size) in reversed(block.chunks):
+            sub = mats[start : start + size]
+            m = _kron(sub) if size > 1 else sub[0]  # [C, C]
+            c = 2**size
+            out = tf.linalg.matmul(tf.reshape(state, [-1, c]), m, transpose_b=True)
+            out = tf.transpose(tf.reshape(out, [-1, 2 ** (n - size), c]), [0, 2, 1])
+            state = tf.reshape(out, [-1, 2**n])
+        return state
+
+    def _apply_dense(self, state, op: _Multi):
+        n, k = self.n_qubits, len(op.qubits)
+        t = tf.reshape(state, [-1] + [2] * n)
+        axes = [1 + q for q in op.qubits]
+        rest = [a for a in range(1, n + 1) if a not in axes]
+        t = tf.transpose(t, [0] + axes + rest)
+        t = tf.reshape(t, [-1, 2**k, 2 ** (n - k)])
+        t = tf.einsum("ij,bjc->bic", tf.constant(op.matrix, tf.complex64), t)
+        t = tf.reshape(t, [-1] + [2] * n)
+        inverse = np.argsort([0] + axes + rest)
+        return tf.reshape(tf.transpose(t, inverse), [-1, 2**n])
+
+    def z_signs(self, observables: Sequence[Sequence[int]]) -> np.ndarray:
+        """``[2**n, L]`` eigenvalues of the Z products on the given qubit index lists."""
+        n = self.n_qubits
+        idx = np.arange(2**n)
+        cols = []
+        for qs in observables:
+            parity = np.zeros_like(idx)
+            for q in qs:
+                parity ^= (idx >> (n - 1 - q)) & 1
+            cols.append(1.0 - 2.0 * parity)
+        return np.stack(cols, axis=1).astype(np.float32)
+
+    def expectation_z(
+        self, symbol_values: tf.Tensor, signs: np.ndarray, shared_values: tf.Tensor | None = None
+    ) -> tf.Tensor:
+        """``<Z...>`` [B, L] for the sign matrix of :meth:`z_signs`."""
+        psi = self.state(symbol_values, shared_values)
+        probs = tf.math.square(tf.math.real(psi)) + tf.math.square(tf.math.imag(psi))
+        return tf.linalg.matmul(probs, tf.constant(signs, tf.float32))

@@ -1,0 +1,1 @@
+"""Serving tier: SavedModel export on the pure-TF executor, TF Serving request builders."""

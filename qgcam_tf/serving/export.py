@@ -1,0 +1,332 @@
+"""SavedModel export for TF Serving: predictions and QGrad-CAM explanations, core TF ops only.
+
+A SavedModel holding TensorFlow Quantum ops does not load in stock TensorFlow or TF Serving
+("Op type not registered 'TfqSimulateExpectation'"), so the model is rebuilt with its VQC
+on the ``tf`` executor (the same circuit compiled to core ops, same weights) before it is
+traced. The export has the two signatures of DESIGN.md:
+
+* ``serving_default(images float32[B,H,W,C]) -> probabilities float32[B,N], class_index int64[B]``
+* ``explain(images, class_index int64[B]) -> probabilities, class_index, heatmap float32[B,H,W]
+  in [0, 1], weights float32[B,K]``; ``class_index`` -1 explains the predicted class.
+
+Inputs are checked inside the graph, so a bad request gets ``INVALID_ARGUMENT`` with a
+message saying what was expected, from ``tf.saved_model.load``, ``saved_model_cli`` and
+TF Serving alike. The signatures declare inputs of unknown rank, so that nothing in the
+graph can take a declared dimension as given: the checks see the shape that arrives.
+
+The version directory is written under a temporary name and renamed, so a server watching
+``EXPORT_DIR`` never sees half a version; ``assets.extra/tf_serving_warmup_requests`` holds
+one warmup request per signature.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+from qgcam_tf.fileio import atomic_dir, write_json_atomic
+from qgcam_tf.explain.qgradcam import QGradCAM
+from qgcam_tf.model.layers import VQCLayer
+from qgcam_tf.model.hybrid import CONV_LAYER
+
+__all__ = [
+    "EXPLAIN_SIGNATURE",
+    "SERVING_SIGNATURE",
+    "WARMUP_FILE",
+    "export_saved_model",
+    "rebuild_on_tf",
+    "saved_model_ops",
+    "verify_export",
+]
+
+SERVING_SIGNATURE = "serving_default"
+EXPLAIN_SIGNATURE = "explain"
+WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
+METADATA_FILE = os.path.join("assets.extra", "qgcam.json")
+
+
+def rebuild_on_tf(model: keras.Model) -> keras.Model:
+    """A copy of ``model`` whose VQC layers run on the ``tf`` executor, with the same weights.
+
+    XLA is switched off in the copy: an XLA cluster in a SavedModel ties it to the serving
+    binary's XLA build, and the copy serves single requests where compilation does not pay.
+    """
+
+    def clone(layer):
+        config = layer.get_config()
+        if isinstance(layer, VQCLayer):
+            config.update(backend="tf", jit_compile=False)
+        return layer.__class__.from_config(config)
+
+    copy = keras.models.clone_model(model, clone_function=clone)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+class _Servable(tf.Module):
+    """The two signatures around a ``tf``-executor model (variables tracked, model not).
+
+    Only the variables are tracked, not the Keras model: tracking the model would make
+    ``tf.saved_model.save`` also serialise Keras' own traced call functions, which no
+    signature needs.
+    """
+
+    def __init__(self, model: keras.Model, layer: str):
+        super().__init__(name="qgcam_servable")
+        self.model_variables = list(model.variables)
+        self._run = _Untracked(model=model, cam=QGradCAM(model, layer))
+        self.height, self.width, self.channels = (int(d) for d in model.input_shape[1:])
+        self.n_classes = int(model.output_shape[-1])
+        images = tf.TensorSpec(None, tf.float32, name="images")
+        class_index = tf.TensorSpec(None, tf.int64, name="class_index")
+        self.serve = tf.function(self._serve, input_signature=[images])
+        self.explain = tf.function(self._explain, input_signature=[images, class_index])
+
+    def _checked_images(self, images: tf.Tensor) -> tf.Tensor:
+        expected = f"[batch, {self.height}, {self.width}, {self.channels}]"
+        shape = tf.shape(images)
+        # Padding keeps the comparison valid for any rank; the rank test is part of `ok`.
+        dims = tf.concat([shape, tf.zeros([4], tf.int32)], axis=0)[:4]
+        ok = tf.logical_and(
+            tf.equal(tf.size(shape), 4),
+            tf.reduce_all(tf.equal(dims[1:], [self.height, self.width, self.channels])),
+        )
+        check_shape = tf.debugging.Assert(
+            ok, [f"images must be float32 {expected} in [0, 1]; got shape", shape], summarize=8
+        )
+        with tf.control_dependencies([check_shape]):
+            check_finite = tf.debugging.Assert(
+                tf.reduce_all(tf.math.is_finite(images)),
+                ["images contain NaN or infinite values"],
+            )
+        with tf.control_dependencies([check_finite]):
+            images = tf.identity(images)
+        return tf.ensure_shape(images, [None, self.height, self.width, self.channels])
+
+    def _checked_class_index(self, class_index: tf.Tensor, images: tf.Tensor) -> tf.Tensor:
+        shape = tf.shape(class_index)
+        batch = tf.shape(images)[0]
+        dims = tf.concat([shape, [-1]], axis=0)[:1]
+        ok = tf.logical_and(tf.equal(tf.size(shape), 1), tf.equal(dims[0], batch))
+        check_shape = tf.debugging.Assert(
+            ok,
+            ["class_index must be int64 [batch] with batch =", batch, "; got shape", shape],
+            summarize=8,
+        )
+        with tf.control_dependencies([check_shape]):
+            in_range = tf.logical_and(class_index >= -1, class_index < self.n_classes)
+            check_range = tf.debugging.Assert(
+                tf.reduce_all(in_range),
+                [
+                    f"class_index must be in [0, {self.n_classes}) or -1 (predicted class); got",
+                    class_index,
+                ],
+                summarize=16,
+            )
+        with tf.control_dependencies([check_range]):
+            return tf.identity(class_index)
+
+    def _serve(self, images):
+        images = self._checked_images(images)
+        probabilities = self._run.model(images, training=False)
+        return {
+            "probabilities": probabilities,
+            "class_index": tf.argmax(probabilities, axis=-1, output_type=tf.int64),
+        }
+
+    def _explain(self, images, class_index):
+        images = self._checked_images(images)
+        class_index = self._checked_class_index(class_index, images)
+        out = self._run.cam.explain_tensors(images, class_index)
+        # Static shapes make the signature (saved_model_cli show, /metadata) self-describing.
+        return {
+            "probabilities": tf.ensure_shape(out["probabilities"], [None, self.n_classes]),
+            "class_index": tf.ensure_shape(out["class_index"], [None]),
+            "heatmap": tf.ensure_shape(out["maps"], [None, self.height, self.width]),
+            "weights": tf.ensure_shape(out["weights"], [None, None]),
+        }
+
+
+class _Untracked:
+    """A plain holder: ``tf.Module`` does not track what sits inside it."""
+
+    def __init__(self, **items):
+        self.__dict__.update(items)
+
+
+def _warmup_records(servable: _Servable, seed: int = 0) -> list[bytes]:
+    """One serialized ``PredictionLog`` per signature, for ``assets.extra``."""
+    from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
+
+    rng = np.random.default_rng(seed)
+    images = rng.uniform(size=(1, servable.height, servable.width, servable.channels))
+    inputs = {
+        SERVING_SIGNATURE: {"images": images.astype(np.float32)},
+        EXPLAIN_SIGNATURE: {
+            "images": images.astype(np.float32),
+            "class_index": np.array([-1], np.int64),
+        },
+    }
+    records = []
+    for signature, tensors in inputs.items():
+        request = predict_pb2.PredictRequest()
+        request.model_spec.signature_name = signature
+        for key, value in tensors.items():
+            request.inputs[key].CopyFrom(tf.make_tensor_proto(value))
+        log = prediction_log_pb2.PredictionLog(
+            predict_log=prediction_log_pb2.PredictLog(request=request)
+        )
+        records.append(log.SerializeToString())
+    return records
+
+
+def _check_model(model, layer: str) -> None:
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"model must be a tf_keras Model, got {type(model).__name__}")
+    shape = model.input_shape
+    if not (isinstance(shape, tuple) and len(shape) == 4 and all(d for d in shape[1:])):
+        raise ValueError(f"model must take one image input [B, H, W, C], got input_shape {shape}")
+    names = [l.name for l in model.layers]
+    if layer not in names:
+        raise ValueError(f"layer {layer!r} is not in the model; it has {names}")
+
+
+def export_saved_model(
+    model: keras.Model,
+    export_dir: str,
+    *,
+    version: int = 1,
+    force: bool = False,
+    layer: str = CONV_LAYER,
+    class_names: list[str] | None = None,
+) -> str:
+    """Writes ``export_dir/<version>/``, a SavedModel that TF Serving can load.
+
+    Args:
+        model: a hybrid (or classical twin) model, trained on either executor.
+        export_dir: the model base directory a server watches.
+        version: positive integer version, the name of the sub-directory.
+        force: replace an existing version (the old one is swapped out only once the new
+            one is complete).
+        layer: conv layer whose maps ``explain`` weights (QGrad-CAM target layer).
+        class_names: optional names, stored in ``assets.extra/qgcam.json`` for clients.
+
+    Returns:
+        The path of the written version directory.
+
+    Raises:
+        TypeError: ``model`` is not a Keras model or ``version`` not an int.
+        ValueError: bad version, input shape, layer name or class names.
+        FileExistsError: the version exists and ``force`` is False.
+    """
+    if isinstance(version, bool) or not isinstance(version, (int, np.integer)) or version < 1:
+        raise ValueError(f"version must be an int >= 1, got {version!r}")
+    _check_model(model, layer)
+    n_classes = int(model.output_shape[-1])
+    if class_names is not None and len(class_names) != n_classes:
+        raise ValueError(f"class_names must have {n_classes} entries, got {len(class_names)}")
+    export_dir = os.fspath(export_dir)
+    if os.path.exists(export_dir) and not os.path.isdir(export_dir):
+        raise NotADirectoryError(f"export_dir {export_dir!r} exists and is not a directory")
+    target = os.path.join(export_dir, str(int(version)))
+    if os.path.exists(target) and not force:
+        raise FileExistsError(f"version {target!r} exists; pass force=True (--force) to replace it")
+
+    servable = _Servable(rebuild_on_tf(model), layer)
+    signatures = {
+        SERVING_SIGNATURE: servable.serve.get_concrete_function(),
+        EXPLAIN_SIGNATURE: servable.explain.get_concrete_function(),
+    }
+    old = None
+    try:
+        with atomic_dir(target) as tmp:
+            _write_version(tmp, servable, signatures, class_names, layer)
+            if os.path.exists(target):  # only reached with force
+                old = f"{target}.replaced-{os.getpid()}"
+                os.rename(target, old)
+    except BaseException:
+        if old is not None and not os.path.exists(target):
+            os.rename(old, target)  # the new version failed: put the old one back
+        raise
+    if old is not None:
+        shutil.rmtree(old)
+    return target
+
+
+def _write_version(tmp: str, servable: _Servable, signatures: dict, class_names, layer: str):
+    """Writes the SavedModel, the warmup requests and the client metadata into ``tmp``."""
+    tf.saved_model.save(servable, tmp, signatures=signatures)
+    os.makedirs(os.path.join(tmp, "assets.extra"), exist_ok=True)
+    with tf.io.TFRecordWriter(os.path.join(tmp, WARMUP_FILE)) as writer:
+        for record in _warmup_records(servable):
+            writer.write(record)
+    write_json_atomic(
+        os.path.join(tmp, METADATA_FILE),
+        {
+            "input_shape": [servable.height, servable.width, servable.channels],
+            "n_classes": servable.n_classes,
+            "class_names": list(class_names) if class_names is not None else None,
+            "signatures": [SERVING_SIGNATURE, EXPLAIN_SIGNATURE],
+            "layer": layer,
+        },
+    )
+
+
+def saved_model_ops(path: str) -> set[str]:
+    """Every op type in a SavedModel: its graphs and all functions of their libraries."""
+    from tensorflow.python.saved_model import loader_impl
+
+    saved = loader_impl.parse_saved_model(path)
+    ops, functions = set(), set()
+    for meta in saved.meta_graphs:
+        ops.update(node.op for node in meta.graph_def.node)
+        for function in meta.graph_def.library.function:
+            functions.add(function.signature.name)
+            ops.update(node.op for node in function.node_def)
+    # A node may call a library function directly by its name; that is not an op type.
+    return ops - functions
+
+
+def verify_export(
+    version_dir: str, model: keras.Model, *, atol: float = 1e-5, seed: int = 0
+) -> dict:
+    """Loads an export back and checks it against ``model`` on a few random images.
+
+    Checks that every op of the SavedModel is registered in this process without being a
+    TensorFlow Quantum op, and that both signatures return ``model``'s probabilities.
+
+    Returns:
+        ``{"ops": number of op types, "max_abs_diff": largest probability difference}``.
+
+    Raises:
+        ValueError: an op is unregistered or from TFQ, or the outputs differ by > ``atol``.
+    """
+    from tensorflow.python.framework import op_def_registry
+
+    ops = saved_model_ops(version_dir)
+    foreign = sorted(op for op in ops if op_def_registry.get(op) is None or op.startswith("Tfq"))
+    if foreign:
+        raise ValueError(f"export {version_dir!r} holds ops stock TensorFlow lacks: {foreign}")
+    loaded = tf.saved_model.load(version_dir)
+    shape = [int(d) for d in model.input_shape[1:]]
+    images = tf.constant(np.random.default_rng(seed).uniform(size=[2] + shape), tf.float32)
+    expected = model(images, training=False).numpy()
+    served = loaded.signatures[SERVING_SIGNATURE](images=images)["probabilities"].numpy()
+    explained = loaded.signatures[EXPLAIN_SIGNATURE](
+        images=images, class_index=tf.constant([-1, -1], tf.int64)
+    )["probabilities"].numpy()
+    diff = float(max(np.abs(served - expected).max(), np.abs(explained - expected).max()))
+    if not diff <= atol:
+        raise ValueError(f"export {version_dir!r} differs from the model by {diff:.3g} > {atol}")
+    return {"ops": len(ops), "max_abs_diff": diff}
+
+
+def read_export_metadata(version_dir: str) -> dict:
+    """The ``assets.extra/qgcam.json`` of an export (input shape, class names)."""
+    with open(os.path.join(version_dir, METADATA_FILE)) as f:
+        return json.load(f)

@@ -1,0 +1,1 @@
+"""Figures tier: overlays and grids, the photo and speech figures of the paper."""
