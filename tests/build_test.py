@@ -26,12 +26,12 @@ def _targets():
 
 
 def test_every_module_and_test_file_has_a_target():
-    """Each qgcam_tf/**/*.py has a py_library and each tests/*_test.py a py_test."""
+    """Each qgcam_tf/**/*.py has a py_library and each tests/**/*_test.py a py_test."""
     targets = _targets()
     lib_srcs = {s for rule, kw in targets if rule == "py_library" for s in kw["srcs"]}
     test_srcs = {kw["srcs"][0] for rule, kw in targets if rule == "py_test"}
     modules = {os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, "qgcam_tf", "**", "*.py"), recursive=True)}
-    tests = {os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, "tests", "*_test.py"))}
+    tests = {os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, "tests", "**", "*_test.py"), recursive=True)}
     assert sorted(modules - lib_srcs) == [], "modules without a py_library"
     assert sorted(tests - test_srcs) == [], "test files without a py_test"
 

@@ -8,17 +8,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED_DATA = os.path.join(os.path.dirname(ROOT), "shared", "data")
-
-
-def shared_data(*parts: str) -> str:
-    """Path under ../shared/data; the test is skipped when it is absent."""
-    path = os.path.join(SHARED_DATA, *parts)
-    if not os.path.exists(path):
-        pytest.skip(f"test data {path} not available")
-    return path
-
 
 @pytest.fixture
 def rng():

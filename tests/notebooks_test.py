@@ -6,8 +6,9 @@ import os
 
 import pytest
 
-from tests.conftest import ROOT, shared_data
+from qgcam_tf.testing.data import shared_data
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NOTEBOOK_DIR = os.path.join(ROOT, "notebooks")
 NOTEBOOKS = sorted(f for f in os.listdir(NOTEBOOK_DIR) if f.endswith(".ipynb"))
 # shared test data each notebook reads (the test is skipped where it is absent)

@@ -132,7 +132,7 @@ def render() -> str:
     helpers = {
         os.path.basename(p)[:-3]: p
         for p in _files("tests")
-        if not p.endswith("_test.py") and os.path.basename(p) != "conftest.py"
+        if not p.endswith("_test.py") and os.path.basename(p) not in ("conftest.py", "__init__.py")
     }
     for path in _files("tests"):
         if not path.endswith("_test.py"):
@@ -143,7 +143,7 @@ def render() -> str:
             more_local, more_external = _imports(helper, modules)
             local, external = local | more_local, external | more_external
         local.add("qgcam_tf")
-        name = os.path.basename(path)[:-3]
+        name = os.path.relpath(path, "tests")[:-3].replace(os.sep, "_")
         srcs = ", ".join(f'"{s}"' for s in [path, "tests/conftest.py", *extra])
         out.append(
             f'py_test(\n    name = "{name}",\n    size = "large",\n    srcs = [{srcs}],\n'

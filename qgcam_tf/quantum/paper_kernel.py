@@ -41,7 +41,7 @@ is special about it to do several times less work:
   a later chunk is a broadcast product whose weight gradient is a single contraction.
 
 Exactness is tested against ``cirq.Simulator`` in complex128 and float64 finite
-differences (``tests/tf_executor_test.py``), with and without XLA.
+differences (``tests/quantum/compiler_test.py``), with and without XLA.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from qgcam_tf.data.registry import DatasetBundle
 from qgcam_tf.model.hybrid import load_model
 from qgcam_tf.model.training import train_model
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _toy_bundle(n=256, seed=0):

@@ -11,7 +11,7 @@ import soundfile
 import tensorflow as tf
 
 from qgcam_tf.data import audio
-from tests.conftest import shared_data
+from qgcam_tf.testing.data import shared_data
 
 SR = 16000
 

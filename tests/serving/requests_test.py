@@ -22,12 +22,12 @@ import tensorflow as tf
 from PIL import Image
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-from export_helpers import CLASS_NAMES, sample_images, tiny_export
+from qgcam_tf.testing.exports import CLASS_NAMES, sample_images, tiny_export
 from qgcam_tf.serving import requests as serving
 from qgcam_tf.explain.qgradcam import QGradCAM
 from qgcam_tf.model.hybrid import load_model
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # Input dtypes of the signatures (DESIGN.md); a JSON body carries no dtypes.
 DTYPES = {"images": np.float32, "class_index": np.int64}
 DEFAULT, EXPLAIN = "serving_default", "explain"
@@ -36,7 +36,7 @@ SIGNATURE_INPUTS = {DEFAULT: {"images"}, EXPLAIN: {"images", "class_index"}}
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    """The shared tiny run directory and its export (see export_helpers)."""
+    """The shared tiny run directory and its export (see qgcam_tf.testing.exports)."""
     return tiny_export(tmp_path_factory.getbasetemp())
 
 

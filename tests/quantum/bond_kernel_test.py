@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
-from kernel_helpers import (
+from qgcam_tf.testing.kernels import (
     check_any_batch_under_xla,
     generic_outputs_and_grads,
     outputs_and_grads,

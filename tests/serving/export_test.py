@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from export_helpers import CLASS_NAMES, sample_images, tiny_export
+from qgcam_tf.testing.exports import CLASS_NAMES, sample_images, tiny_export
 from qgcam_tf.cli.main import main as cli_main
 from qgcam_tf.serving.export import (
     WARMUP_FILE,
@@ -30,10 +30,10 @@ from qgcam_tf.model.hybrid import load_model
 PROB_ATOL = 1e-5
 MAP_ATOL = 1e-4
 # Against TFQ the maps agree only to TFQ's own error: its float32 adjoint gradients are up to
-# 3.7e-5 off the exact ones (tests/tf_executor_test.py), and the maps are divided by their
+# 3.7e-5 off the exact ones (tests/quantum/compiler_test.py), and the maps are divided by their
 # maximum. 1.02e-4 was measured; the export is held to MAP_ATOL against the tf executor.
 MAP_ATOL_VS = {"tf": MAP_ATOL, "tfq": 3e-4}
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)
 
 # Run in a fresh interpreter whose sitecustomize makes `import tensorflow_quantum` fail.
@@ -101,7 +101,7 @@ def _no_tfq_env(tmp_path) -> dict:
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    """The shared tiny run directory and its export (see export_helpers)."""
+    """The shared tiny run directory and its export (see qgcam_tf.testing.exports)."""
     return tiny_export(tmp_path_factory.getbasetemp())
 
 

@@ -11,7 +11,7 @@ import pytest
 import soundfile
 
 from qgcam_tf.data import audio, speech
-from tests.conftest import shared_data
+from qgcam_tf.testing.data import shared_data
 
 SR = 16000
 

@@ -13,7 +13,7 @@ from qgcam_tf.quantum.circuits import VQCSpec
 from qgcam_tf.data.mnist import CLASS_NAMES
 from qgcam_tf.model.hybrid import build_hybrid_model, load_model, save_model
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def qgcam(*args, check_rc=None):

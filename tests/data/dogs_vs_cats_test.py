@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from qgcam_tf.data import dogs_vs_cats as dvc
-from tests.conftest import shared_data
+from qgcam_tf.testing.data import shared_data
 
 
 def _write_image(path: str, rng, size=(40, 56), fmt="jpg") -> np.ndarray:
