@@ -102,10 +102,17 @@ def tensorcircuit_vqc(ns, batch: int, depth: int, warmup: int, repeats: int) -> 
             from qgcam_tf.bench.suite import paired_ratio  # stdlib + NumPy only
 
             paired[str(n)] = paired_ratio(ours, tc_call, pairs=2 * repeats + 1, warmup=warmup)
-        print(f"tensorcircuit n={n}: {out[str(n)]['wall_ms']:.2f} ms; qgcam tf+XLA / tensorcircuit "
-              f"paired {paired.get(str(n), float('nan')):.2f}", file=sys.stderr, flush=True)
-    return {"tensorcircuit_version": tc.__version__, "vqc_fwd_bwd": out,
-            "tf_xla_over_tensorcircuit_paired": paired}
+        print(
+            f"tensorcircuit n={n}: {out[str(n)]['wall_ms']:.2f} ms; qgcam tf+XLA / tensorcircuit "
+            f"paired {paired.get(str(n), float('nan')):.2f}",
+            file=sys.stderr,
+            flush=True,
+        )
+    return {
+        "tensorcircuit_version": tc.__version__,
+        "vqc_fwd_bwd": out,
+        "tf_xla_over_tensorcircuit_paired": paired,
+    }
 
 
 def _qgcam_xla_step(n: int, batch: int, depth: int, x):
@@ -117,7 +124,9 @@ def _qgcam_xla_step(n: int, batch: int, depth: int, x):
     try:
         from qgcam_tf.quantum.paper_kernel import PaperKernel
     except ImportError as e:
-        print(f"qgcam_tf.quantum.paper_kernel not importable ({e}): no paired ratio", file=sys.stderr)
+        print(
+            f"qgcam_tf.quantum.paper_kernel not importable ({e}): no paired ratio", file=sys.stderr
+        )
         return None
     spec = types.SimpleNamespace(n_qubits=n, depth=depth, n_outputs=min(10, n), ansatz="paper")
     kernel = PaperKernel(spec)
@@ -134,7 +143,9 @@ def _qgcam_xla_step(n: int, batch: int, depth: int, x):
     return lambda: [g.numpy() for g in step(x)]
 
 
-def pennylane_train(n: int, batch: int, depth: int, warmup: int, repeats: int, vqc_only: bool) -> dict:
+def pennylane_train(
+    n: int, batch: int, depth: int, warmup: int, repeats: int, vqc_only: bool
+) -> dict:
     """Training throughput of the MNIST default model with a PennyLane TF-interface QNode.
 
     default.qubit, backprop, parameter broadcasting over the batch, in a tf_keras layer;
@@ -166,7 +177,8 @@ def pennylane_train(n: int, batch: int, depth: int, warmup: int, repeats: int, v
     class PennyLaneVQC(keras.layers.Layer):
         def build(self, input_shape):
             self.theta = self.add_weight(
-                name="theta", shape=(depth, n, 3),
+                name="theta",
+                shape=(depth, n, 3),
                 initializer=keras.initializers.RandomUniform(0.0, 2 * np.pi),
             )
 
@@ -175,7 +187,9 @@ def pennylane_train(n: int, batch: int, depth: int, warmup: int, repeats: int, v
 
     class Scale(keras.layers.Layer):
         def build(self, input_shape):
-            self.scale = self.add_weight(name="scale", shape=(), initializer=keras.initializers.Constant(5.0))
+            self.scale = self.add_weight(
+                name="scale", shape=(), initializer=keras.initializers.Constant(5.0)
+            )
 
         def call(self, x):
             return x * self.scale
@@ -222,8 +236,12 @@ def pennylane_train(n: int, batch: int, depth: int, warmup: int, repeats: int, v
                 loss = tf.reduce_sum(y * y)
             return tape.gradient(loss, [x, vqc.theta])
 
-        result["vqc_fwd_bwd"] = {str(n): _time(lambda: [g.numpy() for g in step(x)], warmup=1, repeats=repeats)}
-    print(f"pennylane n={n}: {result['train_images_per_s']:.1f} images/s", file=sys.stderr, flush=True)
+        result["vqc_fwd_bwd"] = {
+            str(n): _time(lambda: [g.numpy() for g in step(x)], warmup=1, repeats=repeats)
+        }
+    print(
+        f"pennylane n={n}: {result['train_images_per_s']:.1f} images/s", file=sys.stderr, flush=True
+    )
     return result
 
 
@@ -248,7 +266,9 @@ def main(argv=None) -> int:
         ns = [int(v) for v in args.ns.split(",")]
         result = tensorcircuit_vqc(ns, args.batch, args.depth, args.warmup, args.repeats)
     else:
-        result = pennylane_train(args.n, args.batch, args.depth, args.warmup, args.repeats, args.vqc_only)
+        result = pennylane_train(
+            args.n, args.batch, args.depth, args.warmup, args.repeats, args.vqc_only
+        )
     print(json.dumps(result))
     return 0
 

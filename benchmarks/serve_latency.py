@@ -49,7 +49,10 @@ def main(argv=None) -> int:
             explain(images=images, class_index=ci)["heatmap"].numpy()
             times.append(time.perf_counter() - t0)
         latency[str(b)] = 1e3 * statistics.median(times)
-    loaded_tfq = any(name.startswith("tensorflow_quantum") and mod is not None for name, mod in sys.modules.items())
+    loaded_tfq = any(
+        name.startswith("tensorflow_quantum") and mod is not None
+        for name, mod in sys.modules.items()
+    )
     print(json.dumps({"explain_latency_ms": latency, "tensorflow_quantum_loaded": loaded_tfq}))
     return 0
 

@@ -20,7 +20,9 @@ def atomic_path(path: str, *, suffix: str = ""):
     """
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix or os.path.splitext(path)[1], dir=directory)
+    fd, tmp = tempfile.mkstemp(
+        prefix=".tmp-", suffix=suffix or os.path.splitext(path)[1], dir=directory
+    )
     os.close(fd)
     try:
         yield tmp

@@ -44,7 +44,12 @@ def main(argv=None) -> int:
     train = ["--epochs", str(args.epochs), "--qubits", str(args.qubits), "--depth", str(args.depth)]
     train += ["--limit", str(args.limit)] if args.limit else []
     return run_experiment(
-        "mnist", args.out, train_args=train, data_dir=args.data_dir, seed=args.seed, count=args.count
+        "mnist",
+        args.out,
+        train_args=train,
+        data_dir=args.data_dir,
+        seed=args.seed,
+        count=args.count,
     )
 
 

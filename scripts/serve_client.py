@@ -51,8 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model-name", default="qgcam", help="TF Serving's MODEL_NAME")
     p.add_argument("--version", type=int, help="model version (default: the newest)")
     p.add_argument("--signature", choices=serving.SIGNATURES, default="explain")
-    p.add_argument("--format", choices=serving.REST_FORMATS, default="instances",
-                   help="REST body: row (instances) or columnar (inputs) format")
+    p.add_argument(
+        "--format",
+        choices=serving.REST_FORMATS,
+        default="instances",
+        help="REST body: row (instances) or columnar (inputs) format",
+    )
     p.add_argument("--class-index", type=int, default=-1, help="class to explain; -1 = predicted")
     p.add_argument("--channels", type=int, choices=(1, 3), default=1)
     p.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), help="resize the image")
@@ -75,7 +79,10 @@ def query(args) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         )
         return image, serving.rest_predict(url, body, timeout=args.timeout)
     request = serving.grpc_predict_request(
-        image, class_index, model_name=args.model_name, signature_name=args.signature,
+        image,
+        class_index,
+        model_name=args.model_name,
+        signature_name=args.signature,
         version=args.version,
     )
     target = f"{args.host}:{args.port or 8500}"
@@ -99,8 +106,12 @@ def main(argv=None) -> int:
     if "heatmap" in outputs:
         from qgcam_tf.viz.common import save_overlay
 
-        save_overlay(image, np.asarray(outputs["heatmap"][0], np.float32), args.out,
-                     title=f"class {name}, p = {p:.3f}")
+        save_overlay(
+            image,
+            np.asarray(outputs["heatmap"][0], np.float32),
+            args.out,
+            title=f"class {name}, p = {p:.3f}",
+        )
         print(f"saved heatmap overlay to {args.out}")
     return 0
 

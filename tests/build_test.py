@@ -20,7 +20,9 @@ def _targets():
                 try:
                     kwargs[kw.arg] = ast.literal_eval(kw.value)
                 except ValueError:  # deps mix labels and requirement(...) calls
-                    kwargs[kw.arg] = [ast.literal_eval(e) for e in kw.value.elts if isinstance(e, ast.Constant)]
+                    kwargs[kw.arg] = [
+                        ast.literal_eval(e) for e in kw.value.elts if isinstance(e, ast.Constant)
+                    ]
             out.append((call.func.id, kwargs))
     return out
 
@@ -30,8 +32,14 @@ def test_every_module_and_test_file_has_a_target():
     targets = _targets()
     lib_srcs = {s for rule, kw in targets if rule == "py_library" for s in kw["srcs"]}
     test_srcs = {kw["srcs"][0] for rule, kw in targets if rule == "py_test"}
-    modules = {os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, "qgcam_tf", "**", "*.py"), recursive=True)}
-    tests = {os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, "tests", "**", "*_test.py"), recursive=True)}
+    modules = {
+        os.path.relpath(p, ROOT)
+        for p in glob.glob(os.path.join(ROOT, "qgcam_tf", "**", "*.py"), recursive=True)
+    }
+    tests = {
+        os.path.relpath(p, ROOT)
+        for p in glob.glob(os.path.join(ROOT, "tests", "**", "*_test.py"), recursive=True)
+    }
     assert sorted(modules - lib_srcs) == [], "modules without a py_library"
     assert sorted(tests - test_srcs) == [], "test files without a py_test"
 
@@ -50,7 +58,11 @@ def test_labels_and_sources_exist():
 
 def test_build_is_regenerated():
     """BUILD equals what tools/update_build.py derives from the imports (deps are current)."""
-    spec = importlib.util.spec_from_file_location("update_build", os.path.join(ROOT, "tools", "update_build.py"))
+    spec = importlib.util.spec_from_file_location(
+        "update_build", os.path.join(ROOT, "tools", "update_build.py")
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    assert open(os.path.join(ROOT, "BUILD")).read() == module.render(), "run python tools/update_build.py"
+    assert open(os.path.join(ROOT, "BUILD")).read() == module.render(), (
+        "run python tools/update_build.py"
+    )

@@ -28,6 +28,11 @@ def test_import_sets_legacy_keras_before_tensorflow():
     """Importing qgcam_tf in a clean process sets TF_USE_LEGACY_KERAS=1 and keeps TF unloaded."""
     env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
     env["PYTHONPATH"] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    code = "import os, sys, qgcam_tf; print(os.environ['TF_USE_LEGACY_KERAS'], 'tensorflow' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    code = (
+        "import os, sys, qgcam_tf; "
+        "print(os.environ['TF_USE_LEGACY_KERAS'], 'tensorflow' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
     assert out.stdout.split() == ["1", "False"]

@@ -44,7 +44,11 @@ def _files(folder: str, suffix: str = ".py") -> list[str]:
     out = []
     for base, dirs, names in os.walk(os.path.join(ROOT, folder)):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-        out += [os.path.relpath(os.path.join(base, n), ROOT) for n in sorted(names) if n.endswith(suffix)]
+        out += [
+            os.path.relpath(os.path.join(base, n), ROOT)
+            for n in sorted(names)
+            if n.endswith(suffix)
+        ]
     return out
 
 
@@ -64,14 +68,24 @@ def _target(path: str) -> str:
 def _dynamic(path: str, modules: dict[str, str]) -> set[str]:
     if path == "qgcam_tf/__init__.py":  # lazy re-exports: the module paths in _EXPORTS
         tree = ast.parse(open(os.path.join(ROOT, path)).read())
-        found = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and n.value in modules}
+        found = {
+            n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and n.value in modules
+        }
         return {modules[m] for m in found}
     if path == "qgcam_tf/cli/main.py":  # subcommands imported by name from COMMANDS
         tree = ast.parse(open(os.path.join(ROOT, path)).read())
         names = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)}
-        return {t for m, t in modules.items() if m.startswith("qgcam_tf.cli.") and m.rpartition(".")[2] in names}
+        return {
+            t
+            for m, t in modules.items()
+            if m.startswith("qgcam_tf.cli.") and m.rpartition(".")[2] in names
+        }
     if path == "qgcam_tf/data/registry.py":  # dataset modules imported by name
-        return {t for m, t in modules.items() if m.startswith("qgcam_tf.data.") and m != "qgcam_tf.data.registry"}
+        return {
+            t
+            for m, t in modules.items()
+            if m.startswith("qgcam_tf.data.") and m != "qgcam_tf.data.registry"
+        }
     return set()
 
 
@@ -107,7 +121,9 @@ def _top_level_imports(path: str) -> set[str]:
 
 
 def _deps(local, external, own=None) -> str:
-    items = sorted(f'":{t}"' for t in local if t != own) + sorted(f'requirement("{e}")' for e in external)
+    items = sorted(f'":{t}"' for t in local if t != own) + sorted(
+        f'requirement("{e}")' for e in external
+    )
     if not items:
         return ""
     return "    deps = [\n" + "".join(f"        {i},\n" for i in items) + "    ],\n"
@@ -128,7 +144,8 @@ def render() -> str:
     for path in libs:
         local, external = _imports(path, modules)
         local |= _dynamic(path, modules)
-        out.append(f'py_library(\n    name = "{_target(path)}",\n    srcs = ["{path}"],\n{_deps(local, external, _target(path))})\n')
+        deps = _deps(local, external, _target(path))
+        out.append(f'py_library(\n    name = "{_target(path)}",\n    srcs = ["{path}"],\n{deps})\n')
     helpers = {
         os.path.basename(p)[:-3]: p
         for p in _files("tests")

@@ -101,13 +101,25 @@ class BenchConfig:
     @classmethod
     def quick(cls) -> BenchConfig:
         """A small subset for tests: 4 qubits, 8x8 images, batch 8, no peers, no XLA models."""
-        return cls(ns=(4,), batch=8, image_shape=(8, 8, 1), warmup=1, repeats=3, train_n=4,
-                   peers=False, export=True, max_seconds_per_row=5.0, min_seconds_per_row=0.0,
-                   xla_models=False)
+        return cls(
+            ns=(4,),
+            batch=8,
+            image_shape=(8, 8, 1),
+            warmup=1,
+            repeats=3,
+            train_n=4,
+            peers=False,
+            export=True,
+            max_seconds_per_row=5.0,
+            min_seconds_per_row=0.0,
+            xla_models=False,
+        )
 
     def validate(self) -> None:
         """Raises ValueError naming the first bad field."""
-        if not self.ns or any(isinstance(n, bool) or not isinstance(n, int) or not 2 <= n <= 24 for n in self.ns):
+        if not self.ns or any(
+            isinstance(n, bool) or not isinstance(n, int) or not 2 <= n <= 24 for n in self.ns
+        ):
             raise ValueError(f"ns must be ints in [2, 24], got {self.ns!r}")
         for name in ("batch", "depth", "repeats", "train_n"):
             value = getattr(self, name)
@@ -120,8 +132,14 @@ class BenchConfig:
 
 
 # --------------------------------------------------------------------------- helpers
-def time_call(fn: Callable[[], object], *, warmup: int = 2, repeats: int = 7,
-              max_seconds: float | None = None, min_seconds: float = 0.0) -> dict:
+def time_call(
+    fn: Callable[[], object],
+    *,
+    warmup: int = 2,
+    repeats: int = 7,
+    max_seconds: float | None = None,
+    min_seconds: float = 0.0,
+) -> dict:
     """Median wall-clock and CPU milliseconds of ``fn()`` after ``warmup`` untimed calls.
 
     Args:
@@ -150,12 +168,16 @@ def time_call(fn: Callable[[], object], *, warmup: int = 2, repeats: int = 7,
             target = min(repeats, 3)
         if len(wall) == target and sum(wall) < min_seconds and target < 25 * repeats:
             target += 1
-    return {"wall_ms": 1e3 * statistics.median(wall), "cpu_ms": 1e3 * statistics.median(cpu),
-            "repeats": len(wall)}
+    return {
+        "wall_ms": 1e3 * statistics.median(wall),
+        "cpu_ms": 1e3 * statistics.median(cpu),
+        "repeats": len(wall),
+    }
 
 
-def paired_ratio(fn_a: Callable[[], object], fn_b: Callable[[], object], *, pairs: int = 15,
-                 warmup: int = 2) -> float:
+def paired_ratio(
+    fn_a: Callable[[], object], fn_b: Callable[[], object], *, pairs: int = 15, warmup: int = 2
+) -> float:
     """Median over ``pairs`` of ``time(fn_a) / time(fn_b)``, the two called back to back.
 
     On a shared machine the speed drifts by tens of percent between rows measured minutes
@@ -177,8 +199,9 @@ def paired_ratio(fn_a: Callable[[], object], fn_b: Callable[[], object], *, pair
     return statistics.median(ratios)
 
 
-def state_vector_lower_bound_ms(n_qubits: int, batch: int, n_gates: int, bandwidth: float,
-                                *, passes: int = FWD_BWD_PASSES) -> float:
+def state_vector_lower_bound_ms(
+    n_qubits: int, batch: int, n_gates: int, bandwidth: float, *, passes: int = FWD_BWD_PASSES
+) -> float:
     """Time to stream the state through memory once per gate, forward and backward.
 
     ``passes * n_gates * (2 * batch * 2**n * 8 bytes) / bandwidth``: each gate reads and
@@ -247,8 +270,16 @@ def machine_info() -> dict:
     except (ValueError, OSError, AttributeError):
         pass
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                text=True, timeout=10).stdout.strip() or None
+        commit = (
+            subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=10,
+            ).stdout.strip()
+            or None
+        )
     except (OSError, subprocess.SubprocessError):
         commit = None
     return {
@@ -270,6 +301,7 @@ def _progress(total: int, desc: str):
 
         return tqdm(total=total, desc=desc, unit="row", file=sys.stderr, leave=True)
     except ImportError:  # pragma: no cover - tqdm is installed with the stack
+
         class _Plain:
             def update(self, k=1):
                 pass
@@ -292,8 +324,8 @@ def vqc_fwd_bwd(backend: str, n: int, cfg: BenchConfig) -> dict:
     """
     import tensorflow as tf
 
-    from qgcam_tf.quantum.circuits import VQCSpec
     from qgcam_tf.model.layers import VQCLayer
+    from qgcam_tf.quantum.circuits import VQCSpec
 
     spec = VQCSpec(n_qubits=n, depth=cfg.depth, n_outputs=min(10, n))
     layer = VQCLayer(spec, "tfq" if backend == "tfq" else "tf")
@@ -308,8 +340,13 @@ def vqc_fwd_bwd(backend: str, n: int, cfg: BenchConfig) -> dict:
         return tape.gradient(loss, [x, layer.theta])
 
     fn = tf.function(step, jit_compile=backend == "tf_xla")
-    return time_call(lambda: [g.numpy() for g in fn(x)], warmup=cfg.warmup, repeats=cfg.repeats,
-                     max_seconds=cfg.max_seconds_per_row, min_seconds=cfg.min_seconds_per_row)
+    return time_call(
+        lambda: [g.numpy() for g in fn(x)],
+        warmup=cfg.warmup,
+        repeats=cfg.repeats,
+        max_seconds=cfg.max_seconds_per_row,
+        min_seconds=cfg.min_seconds_per_row,
+    )
 
 
 def _data(cfg: BenchConfig, n_classes: int = 10):
@@ -322,8 +359,8 @@ def _data(cfg: BenchConfig, n_classes: int = 10):
 
 
 def _model(kind: str, cfg: BenchConfig):
-    from qgcam_tf.quantum.circuits import VQCSpec
     from qgcam_tf.model.hybrid import build_classical_twin, build_hybrid_model
+    from qgcam_tf.quantum.circuits import VQCSpec
 
     if kind == "classical":
         return build_classical_twin(cfg.image_shape, min(10, cfg.train_n))
@@ -331,8 +368,9 @@ def _model(kind: str, cfg: BenchConfig):
     n_classes = min(10, cfg.train_n)
     spec = VQCSpec(n_qubits=cfg.train_n, depth=cfg.depth, n_outputs=n_classes)
     backend = "tf" if kind == "tf_xla" else kind
-    return build_hybrid_model(cfg.image_shape, spec.n_outputs, vqc=spec, backend=backend,
-                              jit_compile=kind == "tf_xla")
+    return build_hybrid_model(
+        cfg.image_shape, spec.n_outputs, vqc=spec, backend=backend, jit_compile=kind == "tf_xla"
+    )
 
 
 def train_throughput(kind: str, cfg: BenchConfig) -> dict:
@@ -354,8 +392,13 @@ def train_throughput(kind: str, cfg: BenchConfig) -> dict:
         opt.apply_gradients(zip(grads, model.trainable_variables))
         return loss
 
-    t = time_call(lambda: train_step(images, labels).numpy(), warmup=cfg.warmup, repeats=cfg.repeats,
-                  max_seconds=cfg.max_seconds_per_row, min_seconds=cfg.min_seconds_per_row)
+    t = time_call(
+        lambda: train_step(images, labels).numpy(),
+        warmup=cfg.warmup,
+        repeats=cfg.repeats,
+        max_seconds=cfg.max_seconds_per_row,
+        min_seconds=cfg.min_seconds_per_row,
+    )
     t["images_per_s"] = cfg.batch / (t["wall_ms"] / 1e3)
     return t
 
@@ -384,8 +427,13 @@ def explain_call(kind: str, cfg: BenchConfig) -> Callable[[], object]:
 
 def explain_time(kind: str, cfg: BenchConfig, call: Callable[[], object] | None = None) -> dict:
     """Wall time of one batch of maps (see :func:`explain_call`) and maps per second."""
-    t = time_call(call or explain_call(kind, cfg), warmup=cfg.warmup, repeats=cfg.repeats,
-                  max_seconds=cfg.max_seconds_per_row, min_seconds=cfg.min_seconds_per_row)
+    t = time_call(
+        call or explain_call(kind, cfg),
+        warmup=cfg.warmup,
+        repeats=cfg.repeats,
+        max_seconds=cfg.max_seconds_per_row,
+        min_seconds=cfg.min_seconds_per_row,
+    )
     t["maps_per_s"] = cfg.batch / (t["wall_ms"] / 1e3)
     return t
 
@@ -400,8 +448,17 @@ def export_latency(cfg: BenchConfig, workdir: str) -> dict:
     model = _model("tf", cfg)
     path = export_saved_model(model, os.path.join(workdir, "export"), version=1)
     batches = sorted({1, cfg.batch})
-    cmd = [sys.executable, SERVE_SCRIPT, path, "--batches", ",".join(map(str, batches)),
-           "--warmup", str(max(cfg.warmup, 1)), "--repeats", str(cfg.repeats)]
+    cmd = [
+        sys.executable,
+        SERVE_SCRIPT,
+        path,
+        "--batches",
+        ",".join(map(str, batches)),
+        "--warmup",
+        str(max(cfg.warmup, 1)),
+        "--repeats",
+        str(cfg.repeats),
+    ]
     return _run_json(cmd, timeout=600)
 
 
@@ -425,16 +482,43 @@ def _run_json(cmd: list[str], *, timeout: float) -> dict:
 def peer(kind: str, cfg: BenchConfig, *, ns: Sequence[int] = ()) -> dict:
     """Runs ``benchmarks/peers.py kind`` in the peers' venv; ``{"skipped": why}`` when absent."""
     if not os.path.isfile(cfg.peer_python):
-        return {"skipped": f"peers' virtualenv not found ({cfg.peer_python}); create it with "
-                           "`bash benchmarks/setup_pennylane.sh`"}
+        return {
+            "skipped": f"peers' virtualenv not found ({cfg.peer_python}); create it with "
+            "`bash benchmarks/setup_pennylane.sh`"
+        }
     if kind == "tensorcircuit":
-        cmd = [cfg.peer_python, PEERS_SCRIPT, "tensorcircuit", "--ns", ",".join(map(str, ns)),
-               "--batch", str(cfg.batch), "--depth", str(cfg.depth), "--warmup", str(cfg.warmup),
-               "--repeats", str(cfg.repeats)]
+        cmd = [
+            cfg.peer_python,
+            PEERS_SCRIPT,
+            "tensorcircuit",
+            "--ns",
+            ",".join(map(str, ns)),
+            "--batch",
+            str(cfg.batch),
+            "--depth",
+            str(cfg.depth),
+            "--warmup",
+            str(cfg.warmup),
+            "--repeats",
+            str(cfg.repeats),
+        ]
     else:
-        cmd = [cfg.peer_python, PEERS_SCRIPT, "pennylane", "--n", str(max(cfg.train_n, 10)),
-               "--batch", str(cfg.batch), "--depth", str(cfg.depth), "--warmup", "1",
-               "--repeats", str(min(cfg.repeats, 3)), "--vqc-only"]
+        cmd = [
+            cfg.peer_python,
+            PEERS_SCRIPT,
+            "pennylane",
+            "--n",
+            str(max(cfg.train_n, 10)),
+            "--batch",
+            str(cfg.batch),
+            "--depth",
+            str(cfg.depth),
+            "--warmup",
+            "1",
+            "--repeats",
+            str(min(cfg.repeats, 3)),
+            "--vqc-only",
+        ]
     return _run_json(cmd, timeout=1800)
 
 
@@ -460,7 +544,9 @@ def run_benchmark(out_dir: str, *, quick: bool = False, config: BenchConfig | No
     results: dict = {"machine": machine_info(), "config": dataclasses.asdict(cfg), "skipped": {}}
     results["config"]["quick"] = bool(quick and config is None)
     results["config"].pop("peer_python")
-    train_kinds = ("tfq", "tf", "tf_xla", "classical") if cfg.xla_models else ("tfq", "tf", "classical")
+    train_kinds = (
+        ("tfq", "tf", "tf_xla", "classical") if cfg.xla_models else ("tfq", "tf", "classical")
+    )
     total = len(cfg.ns) * 3 + 1 + 2 * len(train_kinds) + 1 + 2
     bar = _progress(total, "qgcam benchmark")
 
@@ -477,7 +563,11 @@ def run_benchmark(out_dir: str, *, quick: bool = False, config: BenchConfig | No
             fwd_bwd[backend][str(n)], cpu[backend][str(n)] = t["wall_ms"], t["cpu_ms"]
             bar.update()
     step("tensorcircuit-ng")
-    tc = peer("tensorcircuit", cfg, ns=cfg.ns) if cfg.peers else {"skipped": "peers not run (--quick)"}
+    tc = (
+        peer("tensorcircuit", cfg, ns=cfg.ns)
+        if cfg.peers
+        else {"skipped": "peers not run (--quick)"}
+    )
     for n in cfg.ns:
         row = tc.get("vqc_fwd_bwd", {}).get(str(n))
         fwd_bwd["tensorcircuit"][str(n)] = row["wall_ms"] if row else None
@@ -500,8 +590,12 @@ def run_benchmark(out_dir: str, *, quick: bool = False, config: BenchConfig | No
         gates[str(n)] = vqc_gate_count(n, cfg.depth)
         bounds[str(n)] = state_vector_lower_bound_ms(n, cfg.batch, gates[str(n)], bandwidth[str(n)])
     results["state_vector_lower_bound_ms"] = bounds
-    results["lower_bound_inputs"] = {"gates": gates, "bandwidth_bytes_per_s": bandwidth,
-                                     "passes": FWD_BWD_PASSES, "bytes_per_amplitude": COMPLEX64_BYTES}
+    results["lower_bound_inputs"] = {
+        "gates": gates,
+        "bandwidth_bytes_per_s": bandwidth,
+        "passes": FWD_BWD_PASSES,
+        "bytes_per_amplitude": COMPLEX64_BYTES,
+    }
 
     # Training and explanations ---------------------------------------------------------
     train, explain = {}, {}
@@ -552,7 +646,9 @@ def run_benchmark(out_dir: str, *, quick: bool = False, config: BenchConfig | No
     bar.close()
 
     results["targets"] = _targets(results)
-    results["machine"]["load_average_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    results["machine"]["load_average_end"] = (
+        list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    )
     write_json_atomic(os.path.join(out_dir, "benchmark.json"), results)
     with atomic_path(os.path.join(out_dir, "benchmark.md"), suffix=".md") as tmp:
         with open(tmp, "w") as f:
@@ -573,17 +669,27 @@ def _targets(r: dict) -> dict:
         ratio = paired.get(n)
         if ratio is None:  # no paired measurement: the ratio of the two rows
             ratio = _ratio(r["vqc_fwd_bwd_ms"]["tf_xla"].get(n), tc.get(n))
-        out[f"tf_xla_over_tensorcircuit_n{n}"] = {"value": ratio, "goal": "<= 1.5",
-                                                  "met": None if ratio is None else ratio <= 1.5,
-                                                  "paired": n in paired}
+        out[f"tf_xla_over_tensorcircuit_n{n}"] = {
+            "value": ratio,
+            "goal": "<= 1.5",
+            "met": None if ratio is None else ratio <= 1.5,
+            "paired": n in paired,
+        }
     ratio = r["qgradcam_over_gradcam"]["tf"]
-    out["qgradcam_tf_over_gradcam"] = {"value": ratio, "goal": "<= 1.5", "met": ratio <= 1.5,
-                                       "paired": True}
+    out["qgradcam_tf_over_gradcam"] = {
+        "value": ratio,
+        "goal": "<= 1.5",
+        "met": ratio <= 1.5,
+        "paired": True,
+    }
     pl = r.get("pennylane_train_images_per_s")
     for kind, goal in (("tfq", 10.0), ("tf", 20.0)):
         ratio = _ratio(r["train_images_per_s"][kind], pl)
-        out[f"train_{kind}_over_pennylane"] = {"value": ratio, "goal": f">= {goal:g}",
-                                               "met": None if ratio is None else ratio >= goal}
+        out[f"train_{kind}_over_pennylane"] = {
+            "value": ratio,
+            "goal": f">= {goal:g}",
+            "met": None if ratio is None else ratio >= goal,
+        }
     return out
 
 
@@ -605,19 +711,26 @@ def render_markdown(r: dict) -> str:
         "# qgcam benchmark",
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {m.get('memory_gb')} GB; TensorFlow "
-        f"{m['tensorflow']}, Python {m['python']}; {m['date_utc']} UTC, commit {m.get('git_commit')}.",
+        f"{m['tensorflow']}, Python {m['python']}; {m['date_utc']} UTC, "
+        f"commit {m.get('git_commit')}.",
         f"Load average at start {', '.join(f'{v:.1f}' for v in load) if load else '—'}"
         f" (the machine may be shared: other processes slow every row alike).",
-        f"Batch {cfg['batch']}, depth {cfg['depth']}; medians of {cfg['repeats']} timed calls after "
-        f"{cfg['warmup']} warm-up calls" + (" (**--quick subset**)" if cfg.get("quick") else "") + ".",
+        f"Batch {cfg['batch']}, depth {cfg['depth']}; "
+        f"medians of {cfg['repeats']} timed calls after "
+        f"{cfg['warmup']} warm-up calls"
+        + (" (**--quick subset**)" if cfg.get("quick") else "")
+        + ".",
         "",
         "## VQC forward + backward (ms, batch %d)" % cfg["batch"],
         "",
     ]
     ns = list(r["vqc_fwd_bwd_ms"]["tf"].keys())
-    rows = [("tfq (adjoint)", r["vqc_fwd_bwd_ms"]["tfq"]), ("tf", r["vqc_fwd_bwd_ms"]["tf"]),
-            ("tf + XLA", r["vqc_fwd_bwd_ms"]["tf_xla"]),
-            ("tensorcircuit-ng + XLA", r["vqc_fwd_bwd_ms"]["tensorcircuit"])]
+    rows = [
+        ("tfq (adjoint)", r["vqc_fwd_bwd_ms"]["tfq"]),
+        ("tf", r["vqc_fwd_bwd_ms"]["tf"]),
+        ("tf + XLA", r["vqc_fwd_bwd_ms"]["tf_xla"]),
+        ("tensorcircuit-ng + XLA", r["vqc_fwd_bwd_ms"]["tensorcircuit"]),
+    ]
     if r.get("pennylane_vqc_fwd_bwd_ms"):
         rows.append(("PennyLane backprop (tf.function)", r["pennylane_vqc_fwd_bwd_ms"]))
     rows.append(("state-vector lower bound", r["state_vector_lower_bound_ms"]))
@@ -625,11 +738,20 @@ def render_markdown(r: dict) -> str:
     lines.append("|---|" + "---:|" * len(ns))
     for name, row in rows:
         lines.append(f"| {name} | " + " | ".join(_fmt(row.get(n), 2) for n in ns) + " |")
-    lines += ["", "CPU time of the same calls (ms, all threads; steadier than wall time when the "
-              "machine is shared):", "",
-              "| executor | " + " | ".join(f"n={n}" for n in ns) + " |", "|---|" + "---:|" * len(ns)]
-    for name, key in (("tfq (adjoint)", "tfq"), ("tf", "tf"), ("tf + XLA", "tf_xla"),
-                      ("tensorcircuit-ng + XLA", "tensorcircuit")):
+    lines += [
+        "",
+        "CPU time of the same calls (ms, all threads; steadier than wall time when the "
+        "machine is shared):",
+        "",
+        "| executor | " + " | ".join(f"n={n}" for n in ns) + " |",
+        "|---|" + "---:|" * len(ns),
+    ]
+    for name, key in (
+        ("tfq (adjoint)", "tfq"),
+        ("tf", "tf"),
+        ("tf + XLA", "tf_xla"),
+        ("tensorcircuit-ng + XLA", "tensorcircuit"),
+    ):
         row = r["vqc_fwd_bwd_cpu_ms"][key]
         lines.append(f"| {name} | " + " | ".join(_fmt(row.get(n), 2) for n in ns) + " |")
     lines += [
@@ -642,21 +764,37 @@ def render_markdown(r: dict) -> str:
         "| model | images/s | ms/step |",
         "|---|---:|---:|",
     ]
-    names = {"tfq": "hybrid, tfq", "tf": "hybrid, tf", "tf_xla": "hybrid, tf + XLA",
-             "classical": "classical twin"}
+    names = {
+        "tfq": "hybrid, tfq",
+        "tf": "hybrid, tf",
+        "tf_xla": "hybrid, tf + XLA",
+        "classical": "classical twin",
+    }
     for k, v in r["train_images_per_s"].items():
         lines.append(f"| {names.get(k, k)} | {_fmt(v)} | {_fmt(r['train_step_ms'][k], 2)} |")
-    lines.append(f"| hybrid, PennyLane 0.44.1 | {_fmt(r.get('pennylane_train_images_per_s'))} | "
-                 f"{_fmt(cfg['batch'] / r['pennylane_train_images_per_s'] * 1e3 if r.get('pennylane_train_images_per_s') else None, 2)} |")
-    lines += ["", "## Explanations (batch %d)" % cfg["batch"], "",
-              "The last column is the median time ratio of calls interleaved with the twin's "
-              "(`paired_ratio`), so slow and fast spells of a shared machine hit both sides.", "",
-              "| method | maps/s | ms/batch | x classical Grad-CAM (paired) |", "|---|---:|---:|---:|"]
-    cam_names = {"tfq": "QGrad-CAM, tfq", "tf": "QGrad-CAM, tf", "tf_xla": "QGrad-CAM, tf + XLA",
-                 "classical": "Grad-CAM, classical twin"}
+    pl_rate = r.get("pennylane_train_images_per_s")
+    pl_step = cfg["batch"] / pl_rate * 1e3 if pl_rate else None
+    lines.append(f"| hybrid, PennyLane 0.44.1 | {_fmt(pl_rate)} | {_fmt(pl_step, 2)} |")
+    lines += [
+        "",
+        "## Explanations (batch %d)" % cfg["batch"],
+        "",
+        "The last column is the median time ratio of calls interleaved with the twin's "
+        "(`paired_ratio`), so slow and fast spells of a shared machine hit both sides.",
+        "",
+        "| method | maps/s | ms/batch | x classical Grad-CAM (paired) |",
+        "|---|---:|---:|---:|",
+    ]
+    cam_names = {
+        "tfq": "QGrad-CAM, tfq",
+        "tf": "QGrad-CAM, tf",
+        "tf_xla": "QGrad-CAM, tf + XLA",
+        "classical": "Grad-CAM, classical twin",
+    }
     for k, v in r["explain_maps_per_s"].items():
         ratio = r["qgradcam_over_gradcam"].get(k, 1.0 if k == "classical" else None)
-        lines.append(f"| {cam_names[k]} | {_fmt(v)} | {_fmt(r['explain_batch_ms'][k], 2)} | {_fmt(ratio, 2)} |")
+        batch_ms = r["explain_batch_ms"][k]
+        lines.append(f"| {cam_names[k]} | {_fmt(v)} | {_fmt(batch_ms, 2)} | {_fmt(ratio, 2)} |")
     lines += ["", "## Exported `explain` signature (process without tensorflow_quantum)", ""]
     lat = r.get("export_explain_latency_ms")
     if lat:
@@ -664,16 +802,29 @@ def render_markdown(r: dict) -> str:
         lines += [f"| {b} | {_fmt(v, 2)} |" for b, v in lat.items()]
     else:
         lines.append(f"Skipped: {r['skipped'].get('export', 'not measured')}")
-    lines += ["", "## Targets (issue 7)", "", "| target | measured | goal | met |", "|---|---:|---:|:---:|"]
+    lines += [
+        "",
+        "## Targets (issue 7)",
+        "",
+        "| target | measured | goal | met |",
+        "|---|---:|---:|:---:|",
+    ]
     for k, v in r["targets"].items():
         met = "—" if v["met"] is None else ("yes" if v["met"] else "no")
         name = f"{k} (paired)" if v.get("paired") else k
         lines.append(f"| {name} | {_fmt(v['value'], 2)} | {v['goal']} | {met} |")
-    lines += ["", "(paired): the median ratio of calls made back to back in one process, not the "
-              "ratio of the rows above, which run minutes apart."]
+    lines += [
+        "",
+        "(paired): the median ratio of calls made back to back in one process, not the "
+        "ratio of the rows above, which run minutes apart.",
+    ]
     if r.get("skipped"):
         lines += ["", "Skipped rows:", ""] + [f"- {k}: {v}" for k, v in r["skipped"].items()]
-    versions = [f"{k.split('_')[0]} {r[k]}" for k in ("tensorcircuit_version", "pennylane_version") if r.get(k)]
+    versions = [
+        f"{k.split('_')[0]} {r[k]}"
+        for k in ("tensorcircuit_version", "pennylane_version")
+        if r.get(k)
+    ]
     if versions:
         lines += ["", "Peers: " + ", ".join(versions) + " (own virtualenv, TensorFlow 2.18.1)."]
     return "\n".join(lines) + "\n"

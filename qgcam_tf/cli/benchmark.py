@@ -7,20 +7,42 @@ HELP = "measure executors, training, explanations and serving; write benchmark.j
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--out", required=True, metavar="DIR", help="output directory (benchmark.json, benchmark.md)")
-    p.add_argument("--quick", action="store_true", help="small subset (4-6 qubits, 8x8 images, no peers)")
-    p.add_argument("--ns", default=None, metavar="N,N,...", help="qubit counts of the VQC rows (default 4..16)")
-    p.add_argument("--repeats", type=int, default=None, help="timed calls per row (median reported)")
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="output directory (benchmark.json, benchmark.md)",
+    )
+    p.add_argument(
+        "--quick", action="store_true", help="small subset (4-6 qubits, 8x8 images, no peers)"
+    )
+    p.add_argument(
+        "--ns", default=None, metavar="N,N,...", help="qubit counts of the VQC rows (default 4..16)"
+    )
+    p.add_argument(
+        "--repeats", type=int, default=None, help="timed calls per row (median reported)"
+    )
     p.add_argument("--no-peers", action="store_true", help="skip PennyLane and tensorcircuit-ng")
-    p.add_argument("--update-doc", nargs="+", default=[], metavar="FILE",
-                   help="also write the tables between the benchmark markers of these Markdown files")
+    p.add_argument(
+        "--update-doc",
+        nargs="+",
+        default=[],
+        metavar="FILE",
+        help="also write the tables between the benchmark markers of these Markdown files",
+    )
 
 
 def run(args) -> int:
     import dataclasses
     import os
 
-    from qgcam_tf.bench.suite import DOC_BEGIN, BenchConfig, render_markdown, run_benchmark, update_doc
+    from qgcam_tf.bench.suite import (
+        DOC_BEGIN,
+        BenchConfig,
+        render_markdown,
+        run_benchmark,
+        update_doc,
+    )
 
     for doc in args.update_doc:  # checked first: a long run must not end in a bad path
         if not os.path.isfile(doc):

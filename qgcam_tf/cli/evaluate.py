@@ -21,8 +21,8 @@ def _names(known):
 
 
 def add_arguments(p) -> None:
-    from qgcam_tf.explain.cams import CAM_METHODS
     from qgcam_tf.evaluate.faithfulness import METRICS
+    from qgcam_tf.explain.cams import CAM_METHODS
 
     p.add_argument(
         "--model", required=True, help="run directory of the hybrid model (`qgcam train`)"
@@ -71,8 +71,8 @@ def run(args) -> int:
     import numpy as np
     from tqdm import tqdm
 
-    from qgcam_tf.evaluate import faithfulness as ev
     from qgcam_tf.data.registry import test_examples
+    from qgcam_tf.evaluate import faithfulness as ev
     from qgcam_tf.fileio import atomic_path, write_json_atomic
     from qgcam_tf.model.hybrid import load_model, read_metadata
 

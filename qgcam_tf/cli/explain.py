@@ -15,11 +15,15 @@ def add_arguments(p) -> None:
     p.add_argument("--out", required=True, help="output directory")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--images", nargs="+", metavar="FILE", help="input files to explain")
-    src.add_argument("--dataset", choices=dataset_names(), help="explain test examples of a dataset")
+    src.add_argument(
+        "--dataset", choices=dataset_names(), help="explain test examples of a dataset"
+    )
     p.add_argument("--data-dir", help="dataset files (default: the embedded/default location)")
     p.add_argument("--count", type=int, default=10, help="test examples (spread over classes)")
     p.add_argument("--class-index", type=int, help="explain this class (default: predicted)")
-    p.add_argument("--backend", choices=("tfq", "tf"), default="tf", help="VQC executor (same weights)")
+    p.add_argument(
+        "--backend", choices=("tfq", "tf"), default="tf", help="VQC executor (same weights)"
+    )
     p.add_argument("--seed", type=int, default=0)
 
 
@@ -27,8 +31,8 @@ def run(args) -> int:
     import numpy as np
 
     from qgcam_tf.data.registry import get_adapter, test_examples
-    from qgcam_tf.fileio import atomic_path
     from qgcam_tf.explain.qgradcam import QGradCAM
+    from qgcam_tf.fileio import atomic_path
     from qgcam_tf.model.hybrid import load_model, read_metadata
     from qgcam_tf.viz.common import save_grid, save_overlay
 
@@ -44,8 +48,12 @@ def run(args) -> int:
         images = adapter.load_files(paths, metadata)
     else:
         if args.dataset and args.dataset != dataset:
-            raise ValueError(f"--dataset {args.dataset} does not match the model's dataset {dataset!r}")
-        images, labels, _ = test_examples(metadata, count=args.count, seed=args.seed, data_dir=args.data_dir)
+            raise ValueError(
+                f"--dataset {args.dataset} does not match the model's dataset {dataset!r}"
+            )
+        images, labels, _ = test_examples(
+            metadata, count=args.count, seed=args.seed, data_dir=args.data_dir
+        )
     model = load_model(args.model, backend=args.backend)
     cam = QGradCAM(model)
     result = cam(images, class_index=args.class_index)
@@ -54,12 +62,16 @@ def run(args) -> int:
     def caption(i):
         pred = names[int(np.argmax(result.probabilities[i]))]
         target = names[int(result.class_index[i])]
-        head = f"label {names[int(labels[i])]}" if labels is not None else os.path.basename(paths[i])
+        head = (
+            f"label {names[int(labels[i])]}" if labels is not None else os.path.basename(paths[i])
+        )
         return f"{head}\npred {pred}, map for {target}"
 
     titles = [caption(i) for i in range(len(images))]
     grid = os.path.join(args.out, "qgradcam_grid.png")
-    save_grid(images, result.maps, grid, titles=titles, columns=5, suptitle=f"QGrad-CAM ({dataset})")
+    save_grid(
+        images, result.maps, grid, titles=titles, columns=5, suptitle=f"QGrad-CAM ({dataset})"
+    )
     written = [grid]
     if paths:
         for i, path in enumerate(paths):

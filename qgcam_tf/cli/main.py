@@ -83,8 +83,16 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"qgcam {args.command}: interrupted", file=sys.stderr)
         return 130
-    except (CLIError, ValueError, TypeError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
-            FileExistsError, PermissionError) as e:
+    except (
+        CLIError,
+        ValueError,
+        TypeError,
+        FileNotFoundError,
+        NotADirectoryError,
+        IsADirectoryError,
+        FileExistsError,
+        PermissionError,
+    ) as e:
         if args.debug:
             raise
         print(f"qgcam {args.command}: error: {e}", file=sys.stderr)

@@ -96,9 +96,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def build_configs(args, spec) -> list:
-    """The sweep's :class:`~qgcam_tf.evaluate.robustness.NoiseConfig` list from the parsed arguments."""
-    from qgcam_tf.noise.model import HARDWARE_PRESETS, make_noise
+    """The sweep's :class:`~qgcam_tf.evaluate.robustness.NoiseConfig` list from the arguments."""
     from qgcam_tf.evaluate.robustness import NoiseConfig
+    from qgcam_tf.noise.model import HARDWARE_PRESETS, make_noise
 
     options = dict(method=args.method, repetitions=args.repetitions)
     configs = []
@@ -115,8 +115,8 @@ def build_configs(args, spec) -> list:
 def run(args) -> int:
     from tqdm import tqdm
 
-    from qgcam_tf.evaluate import robustness as rb
     from qgcam_tf.data.registry import test_examples
+    from qgcam_tf.evaluate import robustness as rb
     from qgcam_tf.fileio import write_json_atomic
     from qgcam_tf.model.hybrid import VQC_LAYER, load_model, read_metadata
 

@@ -14,7 +14,9 @@ def add_arguments(p) -> None:
     p.add_argument("--model", required=True, help="run directory written by `qgcam train`")
     p.add_argument("--images", nargs="+", required=True, metavar="FILE", help="input files")
     p.add_argument("--out", help="CSV to write (default: print to stdout)")
-    p.add_argument("--backend", choices=("tfq", "tf"), default="tf", help="VQC executor (same weights)")
+    p.add_argument(
+        "--backend", choices=("tfq", "tf"), default="tf", help="VQC executor (same weights)"
+    )
     p.add_argument("--batch-size", type=int, default=64)
 
 

@@ -25,7 +25,9 @@ def _positive(kind):
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from qgcam_tf.data.registry import dataset_names
 
-    p.add_argument("--dataset", default="mnist", choices=dataset_names(), help="dataset (default mnist)")
+    p.add_argument(
+        "--dataset", default="mnist", choices=dataset_names(), help="dataset (default mnist)"
+    )
     p.add_argument("--data-dir", help="dataset files (MNIST: .npz / IDX folder; default: embedded)")
     p.add_argument("--out", required=True, help="run directory to write (or resume)")
     p.add_argument("--epochs", type=_positive(int), default=2)
@@ -38,14 +40,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--learning-rate", type=_positive(float), default=5e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--force", action="store_true", help="replace a finished run in --out")
-    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                   help="dataset option (e.g. noise-dir=..., snr-db=5); repeatable")
+    p.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="dataset option (e.g. noise-dir=..., snr-db=5); repeatable",
+    )
     p.add_argument("--noise-dir", help="speech: folder of background-noise recordings")
     p.add_argument("--snr-db", help="speech: SNR of the noisy clips in dB, a number or LOW:HIGH")
-    p.add_argument("--image-size", type=_positive(int), help="dogs-vs-cats: side of the square input")
-    p.add_argument("--no-recalibrate-bn", dest="recalibrate_bn", action="store_false",
-                   help="keep BatchNorm's moving statistics as training left them (default: "
-                        "recompute them on the training data with the final weights)")
+    p.add_argument(
+        "--image-size", type=_positive(int), help="dogs-vs-cats: side of the square input"
+    )
+    p.add_argument(
+        "--no-recalibrate-bn",
+        dest="recalibrate_bn",
+        action="store_false",
+        help="keep BatchNorm's moving statistics as training left them (default: "
+        "recompute them on the training data with the final weights)",
+    )
 
 
 def dataset_options(args) -> dict:

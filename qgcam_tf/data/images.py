@@ -64,14 +64,19 @@ def load_array(path: str, shape: Sequence[int]) -> np.ndarray:
     if array.ndim == len(expected):
         array = array[None]
     if array.shape[1:] != expected:
-        raise ValueError(f"{path!r}: images must have shape [B, {', '.join(map(str, expected))}], got {array.shape}")
+        raise ValueError(
+            f"{path!r}: images must have shape [B, {', '.join(map(str, expected))}], "
+            f"got {array.shape}"
+        )
     if array.dtype.kind not in "fiu":
         raise ValueError(f"{path!r}: images must be numeric, got dtype {array.dtype}")
     array = array.astype(np.float32)
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{path!r}: images contain NaN or infinite values")
     if array.size and (array.min() < 0.0 or array.max() > 1.0):
-        raise ValueError(f"{path!r}: pixel values must be in [0, 1], got [{array.min()}, {array.max()}]")
+        raise ValueError(
+            f"{path!r}: pixel values must be in [0, 1], got [{array.min()}, {array.max()}]"
+        )
     return array
 
 
@@ -79,5 +84,7 @@ def load_images(paths: Sequence[str], shape: Sequence[int]) -> np.ndarray:
     """Picture files (resized) and ``.npy`` arrays, stacked into ``[B, H, W, C]``."""
     if not paths:
         raise ValueError("no image files given")
-    parts = [load_array(p, shape) if p.endswith(".npy") else load_image(p, shape)[None] for p in paths]
+    parts = [
+        load_array(p, shape) if p.endswith(".npy") else load_image(p, shape)[None] for p in paths
+    ]
     return np.concatenate(parts)

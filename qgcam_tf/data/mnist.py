@@ -65,7 +65,9 @@ def _from_npz(path: str):
         with np.load(path) as data:
             arrays = {k: data[k] for k in ("x_train", "y_train", "x_test", "y_test")}
     except KeyError as e:
-        raise ValueError(f"{path!r} lacks array {e}: expected x_train, y_train, x_test, y_test") from None
+        raise ValueError(
+            f"{path!r} lacks array {e}: expected x_train, y_train, x_test, y_test"
+        ) from None
     except (OSError, ValueError) as e:
         raise ValueError(f"{path!r} is not a readable .npz file: {e}") from None
     return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
@@ -82,7 +84,9 @@ def _read_idx(path: str) -> np.ndarray:
         dims = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
         data = np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim)
         if data.size != int(np.prod(dims)):
-            raise ValueError(f"expected {int(np.prod(dims))} values, found {data.size} (truncated?)")
+            raise ValueError(
+                f"expected {int(np.prod(dims))} values, found {data.size} (truncated?)"
+            )
     except (OSError, EOFError, struct.error) as e:
         raise ValueError(f"{path!r} is not a readable IDX file: {e}") from None
     except ValueError as e:
@@ -93,8 +97,16 @@ def _read_idx(path: str) -> np.ndarray:
 def _from_idx_dir(path: str):
     files = {}
     for key, stem in _IDX.items():
-        candidates = [stem, stem.replace("-idx", ".idx"), stem + ".gz", stem.replace("-idx", ".idx") + ".gz"]
-        found = next((os.path.join(path, c) for c in candidates if os.path.isfile(os.path.join(path, c))), None)
+        candidates = [
+            stem,
+            stem.replace("-idx", ".idx"),
+            stem + ".gz",
+            stem.replace("-idx", ".idx") + ".gz",
+        ]
+        found = next(
+            (os.path.join(path, c) for c in candidates if os.path.isfile(os.path.join(path, c))),
+            None,
+        )
         if found is None:
             raise FileNotFoundError(f"{path!r} has no {stem}[.gz] IDX file")
         files[key] = _read_idx(found)

@@ -6,7 +6,8 @@ the noisy executor gives ``f = <Z_l>`` (estimated from ``shots`` measurements wh
 given), then the trained scale and the softmax. The maps use
 :meth:`~qgcam_tf.explain.qgradcam.QGradCAM.explicit_weights` with the same noise and shots (each
 parameter-shift term measured on the noisy circuit), combined with the activations by
-:meth:`~qgcam_tf.explain.qgradcam.BaseCAM.combine` / :meth:`~qgcam_tf.explain.qgradcam.BaseCAM.upsample`,
+:meth:`~qgcam_tf.explain.qgradcam.BaseCAM.combine` /
+:meth:`~qgcam_tf.explain.qgradcam.BaseCAM.upsample`,
 and are compared with the noiseless maps of the same images and classes by Pearson
 correlation, IoU of the top-20% pixels and SSIM.
 
@@ -26,13 +27,13 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from qgcam_tf.fileio import atomic_path
-from qgcam_tf.viz.common import overlay, pyplot, save_figure
-from qgcam_tf.explain.qgradcam import QGradCAM, _sample
-from qgcam_tf.model.layers import symbol_values
 from qgcam_tf.evaluate.metrics import map_stability, mean_ci
+from qgcam_tf.explain.qgradcam import QGradCAM, _sample
+from qgcam_tf.fileio import atomic_path
 from qgcam_tf.model.hybrid import VQC_LAYER
+from qgcam_tf.model.layers import symbol_values
 from qgcam_tf.noise.model import NoiseModel, noisy_executor
+from qgcam_tf.viz.common import overlay, pyplot, save_figure
 
 __all__ = [
     "NoiseConfig",

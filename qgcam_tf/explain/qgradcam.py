@@ -24,8 +24,8 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from qgcam_tf.model.layers import VQCLayer, symbol_values
 from qgcam_tf.model.hybrid import CONV_LAYER, VQC_LAYER
+from qgcam_tf.model.layers import VQCLayer, symbol_values
 
 __all__ = ["BaseCAM", "CAMResult", "QGradCAM", "normalize_maps", "resolve_class_index"]
 
@@ -98,7 +98,9 @@ def _check_images(images, input_shape) -> np.ndarray:
     if images.ndim == len(expected):
         images = images[None]
     if images.shape[1:] != expected:
-        raise ValueError(f"images must have shape [B, {', '.join(map(str, expected))}], got {images.shape}")
+        raise ValueError(
+            f"images must have shape [B, {', '.join(map(str, expected))}], got {images.shape}"
+        )
     if not np.all(np.isfinite(images)):
         raise ValueError("images contain NaN or infinite values")
     return images
@@ -118,7 +120,9 @@ class BaseCAM:
         ValueError: a named layer does not exist.
     """
 
-    def __init__(self, model: keras.Model, layer: str = CONV_LAYER, *, score_layer=None, batch_size: int = 64):
+    def __init__(
+        self, model: keras.Model, layer: str = CONV_LAYER, *, score_layer=None, batch_size: int = 64
+    ):
         self.model = model
         names = [l.name for l in model.layers]
         if layer not in names:
@@ -146,7 +150,9 @@ class BaseCAM:
         """Activations, d score[class] / d activations, scores, probabilities, class index."""
         with tf.GradientTape() as tape:
             acts, scores, probs = self._probe(images, training=False)
-            ci = tf.where(class_index < 0, tf.argmax(probs, axis=-1, output_type=tf.int64), class_index)
+            ci = tf.where(
+                class_index < 0, tf.argmax(probs, axis=-1, output_type=tf.int64), class_index
+            )
             target = tf.gather(scores, ci, axis=1, batch_dims=1)
         grads = tape.gradient(target, acts)
         return acts, grads, scores, probs, ci
@@ -224,7 +230,9 @@ class QGradCAM(BaseCAM):
     def _vqc(self) -> VQCLayer:
         layer = self.model.get_layer(self.score_layer)
         if not isinstance(layer, VQCLayer):
-            raise ValueError(f"explicit weights need a VQCLayer as score layer, got {type(layer).__name__}")
+            raise ValueError(
+                f"explicit weights need a VQCLayer as score layer, got {type(layer).__name__}"
+            )
         if getattr(self, "_encoding_probe", None) is None:  # built once, reused by every call
             self._encoding_probe = keras.Model(
                 self.model.inputs,
@@ -264,7 +272,9 @@ class QGradCAM(BaseCAM):
         Raises:
             ValueError: bad images, class index, or ``shots < 1``.
         """
-        if shots is not None and (isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots < 1):
+        if shots is not None and (
+            isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots < 1
+        ):
             raise ValueError(f"shots must be an int >= 1 or None, got {shots!r}")
         vqc = self._vqc()
         images = _check_images(images, self.model.input_shape)
@@ -315,4 +325,3 @@ def _sample(expectations: np.ndarray, shots: int, rng: np.random.Generator) -> n
     """Estimates each ``<Z>`` from ``shots`` measurements (outcome +1 w.p. (1+<Z>)/2)."""
     p = np.clip((1.0 + expectations) / 2.0, 0.0, 1.0)
     return 2.0 * rng.binomial(shots, p) / shots - 1.0
-

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 
 import tf_keras as keras
 
-from qgcam_tf.quantum.circuits import VQCSpec
 from qgcam_tf.fileio import atomic_path, write_json_atomic
 from qgcam_tf.model.layers import BACKENDS, VQCLayer
+from qgcam_tf.quantum.circuits import VQCSpec
 
 __all__ = [
     "CONV_LAYER",
@@ -68,7 +68,9 @@ def _backbone(images, conv_filters: Sequence[int]):
         raise ValueError(f"conv_filters must be positive ints, got {conv_filters!r}")
     h = images
     for i, filters in enumerate(conv_filters[:-1]):
-        h = keras.layers.Conv2D(int(filters), 3, padding="same", activation="relu", name=f"conv{i}")(h)
+        h = keras.layers.Conv2D(
+            int(filters), 3, padding="same", activation="relu", name=f"conv{i}"
+        )(h)
         h = keras.layers.MaxPooling2D(2, name=f"pool{i}")(h)
     return keras.layers.Conv2D(
         int(conv_filters[-1]), 3, padding="same", activation="relu", name=CONV_LAYER
@@ -89,9 +91,10 @@ def build_hybrid_model(
 
     The default backbone (32, 64 filters, ``qgcam_conv`` at half the input resolution: 14x14
     on MNIST) reached 0.972 test accuracy on MNIST in 2 epochs where (16, 32) reached 0.958;
-    the CNN is cheap next to the quantum layer. The BatchNormalization before the Dense keeps the encoding inputs ``x`` near unit scale:
-    without it some ``|x_k| >> 1``, ``atan`` saturates, those qubits stop responding and
-    whole classes are never predicted (DESIGN.md).
+    the CNN is cheap next to the quantum layer. The BatchNormalization before the Dense
+    keeps the encoding inputs ``x`` near unit scale: without it some ``|x_k| >> 1``,
+    ``atan`` saturates, those qubits stop responding and whole classes are never predicted
+    (docs/architecture.md, "The model").
 
     Args:
         input_shape: ``(H, W, C)`` of float32 images in [0, 1].
@@ -168,7 +171,9 @@ def _read_config(run_dir: str) -> dict:
     if not os.path.isdir(run_dir):
         raise FileNotFoundError(f"model directory {run_dir!r} does not exist")
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path!r} not found: is {run_dir!r} a run directory of `qgcam train`?")
+        raise FileNotFoundError(
+            f"{path!r} not found: is {run_dir!r} a run directory of `qgcam train`?"
+        )
     try:
         with open(path) as f:
             return json.load(f)
@@ -176,7 +181,9 @@ def _read_config(run_dir: str) -> dict:
         raise ValueError(f"{path!r} is not valid JSON: {e}") from None
 
 
-def load_model(run_dir: str, *, backend: str | None = None, jit_compile: bool = False) -> keras.Model:
+def load_model(
+    run_dir: str, *, backend: str | None = None, jit_compile: bool = False
+) -> keras.Model:
     """Loads a model written by :func:`save_model` (``qgcam train``'s run directory).
 
     Args:
@@ -195,7 +202,9 @@ def load_model(run_dir: str, *, backend: str | None = None, jit_compile: bool = 
         if layer["class_name"].endswith("VQCLayer"):
             if backend is not None:
                 layer["config"]["backend"] = backend
-            layer["config"]["jit_compile"] = bool(jit_compile) and layer["config"]["backend"] == "tf"
+            layer["config"]["jit_compile"] = (
+                bool(jit_compile) and layer["config"]["backend"] == "tf"
+            )
     model = keras.models.model_from_json(
         json.dumps(config), custom_objects={"VQCLayer": VQCLayer, "Scale": Scale}
     )

@@ -15,9 +15,9 @@ from qgcam_tf.quantum.circuits import (
     readout_operators,
     vqc_qubits,
 )
+from qgcam_tf.quantum.compiler import CompiledCircuit
 from qgcam_tf.quantum.paper_kernel import PaperKernel
 from qgcam_tf.quantum.shards import run_in_shards, tfq_shards
-from qgcam_tf.quantum.compiler import CompiledCircuit
 
 __all__ = ["BACKENDS", "VQCLayer"]
 
@@ -161,9 +161,7 @@ class VQCLayer(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            spec=self.spec.to_dict(), backend=self.backend, jit_compile=self.jit_compile
-        )
+        config.update(spec=self.spec.to_dict(), backend=self.backend, jit_compile=self.jit_compile)
         return config
 
 

@@ -10,11 +10,11 @@ import time
 import tensorflow as tf
 import tf_keras as keras
 
-from qgcam_tf.quantum.circuits import VQCSpec
 from qgcam_tf.data.registry import DatasetBundle
 from qgcam_tf.fileio import write_json_atomic
 from qgcam_tf.model.hybrid import build_classical_twin, build_hybrid_model, save_model
 from qgcam_tf.model.recalibrate import recalibrate_batchnorm
+from qgcam_tf.quantum.circuits import VQCSpec
 
 __all__ = ["train_model"]
 
@@ -103,7 +103,9 @@ def train_model(
     metrics_path = os.path.join(run_dir, METRICS_FILE)
     if os.path.exists(metrics_path):
         if not force:
-            raise ValueError(f"{run_dir!r} already holds a finished run; pass --force to replace it")
+            raise ValueError(
+                f"{run_dir!r} already holds a finished run; pass --force to replace it"
+            )
         shutil.rmtree(run_dir)
     os.makedirs(run_dir, exist_ok=True)
 

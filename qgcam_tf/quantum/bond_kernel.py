@@ -188,20 +188,24 @@ class BondKernel:
             # Arc A: rows by s2, then keep the rows whose last qubit equals s1.
             rows = _gather_rows(arc_a, *self._src_a)  # [B, k, s2, 2**a]
             pre_a = tf.transpose(tf.reshape(rows, [batch, k, 2, half_a, 2]), [0, 1, 4, 2, 3])
-            rest = tf.linalg.matmul(tf.reshape(pre_a, [-1, half_a]),
-                                    _kron_transposed(gates[: a - 1]))
+            rest = tf.linalg.matmul(
+                tf.reshape(pre_a, [-1, half_a]), _kron_transposed(gates[: a - 1])
+            )
             column = tf.transpose(gates[a - 1])[:, None, None, :]  # [s1, 1, 1, bit]
-            arc_a = tf.reshape(tf.reshape(rest, [batch, k, 2, 2, half_a, 1]) * column,
-                               [batch, 4 * k, 2**a])  # bond (k, s1, s2)
+            arc_a = tf.reshape(
+                tf.reshape(rest, [batch, k, 2, 2, half_a, 1]) * column, [batch, 4 * k, 2**a]
+            )  # bond (k, s1, s2)
             # Arc B: rows by s1, then keep the rows whose last qubit equals s2.
             rows = _gather_rows(arc_b, *self._src_b)  # [B, k, s1, 2**b]
             pre_b = tf.transpose(tf.reshape(rows, [batch, k, 2, half_b, 2]), [0, 1, 2, 4, 3])
             if not last or need_b:
-                rest = tf.linalg.matmul(tf.reshape(pre_b, [-1, half_b]),
-                                        _kron_transposed(gates[a : n - 1]))
+                rest = tf.linalg.matmul(
+                    tf.reshape(pre_b, [-1, half_b]), _kron_transposed(gates[a : n - 1])
+                )
                 column = tf.transpose(gates[n - 1])[:, None, :]  # [s2, 1, bit]
-                arc_b = tf.reshape(tf.reshape(rest, [batch, k, 2, 2, half_b, 1]) * column,
-                                   [batch, 4 * k, 2**b])
+                arc_b = tf.reshape(
+                    tf.reshape(rest, [batch, k, 2, 2, half_b, 1]) * column, [batch, 4 * k, 2**b]
+                )
             k *= 4
 
         prev = k // 4  # bond before the last layer; the last split is (s1, s2)
@@ -209,8 +213,9 @@ class BondKernel:
         blocks_b = tf.reshape(tf.transpose(pre_b, [0, 3, 1, 2, 4]), [batch, 2, 2 * prev, half_b])
         out = [self._marginal_z(arc_a, blocks_b, [0, 3, 1, 2, 4], prev, self._signs_a)]
         if need_b:
-            blocks_a = tf.reshape(tf.transpose(pre_a, [0, 2, 1, 3, 4]),
-                                  [batch, 2, 2 * prev, half_a])
+            blocks_a = tf.reshape(
+                tf.transpose(pre_a, [0, 2, 1, 3, 4]), [batch, 2, 2 * prev, half_a]
+            )
             out.append(self._marginal_z(arc_b, blocks_a, [0, 2, 1, 3, 4], prev, self._signs_b))
         return tf.concat(out, axis=1)
 
@@ -224,8 +229,10 @@ class BondKernel:
         """
         batch, rows = tf.shape(arc)[0], arc.shape[-1]
         gram = tf.linalg.matmul(other_blocks, other_blocks, adjoint_b=True)  # [B, 2, k, l] = <l|k>
-        grouped = tf.reshape(tf.transpose(tf.reshape(arc, [batch, prev, 2, 2, rows]), order),
-                             [batch, 2, 2 * prev, rows])
+        grouped = tf.reshape(
+            tf.transpose(tf.reshape(arc, [batch, prev, 2, 2, rows]), order),
+            [batch, 2, 2 * prev, rows],
+        )
         mixed = tf.linalg.matmul(gram, grouped, transpose_a=True)  # sum_k G[k, l] arc_k
         probs = tf.math.real(tf.reduce_sum(tf.math.conj(grouped) * mixed, axis=[1, 2]))
         return tf.linalg.matmul(probs, signs)

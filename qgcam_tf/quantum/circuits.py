@@ -72,8 +72,7 @@ class VQCSpec:
             raise ValueError(f"VQCSpec.depth must be >= 1, got {self.depth}")
         if not 1 <= self.n_outputs <= self.n_qubits:
             raise ValueError(
-                f"VQCSpec.n_outputs must be in [1, n_qubits={self.n_qubits}], "
-                f"got {self.n_outputs}"
+                f"VQCSpec.n_outputs must be in [1, n_qubits={self.n_qubits}], got {self.n_outputs}"
             )
         if self.ansatz not in ANSATZE:
             raise ValueError(f"VQCSpec.ansatz must be one of {ANSATZE}, got {self.ansatz!r}")

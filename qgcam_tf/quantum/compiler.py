@@ -242,7 +242,11 @@ class CompiledCircuit:
         shared_symbol_names: Sequence = (),
         max_chunk_qubits: int = 5,
     ):
-        if isinstance(max_chunk_qubits, bool) or not isinstance(max_chunk_qubits, int) or max_chunk_qubits < 1:
+        if (
+            isinstance(max_chunk_qubits, bool)
+            or not isinstance(max_chunk_qubits, int)
+            or max_chunk_qubits < 1
+        ):
             raise ValueError(f"max_chunk_qubits must be an int >= 1, got {max_chunk_qubits!r}")
         qubits = list(qubits) if qubits is not None else sorted(circuit.all_qubits())
         self.n_qubits = len(qubits)
@@ -389,7 +393,11 @@ class CompiledCircuit:
             return _Block(qs, table, is_b, chunks)
 
         opening = {q: self._opening.get(q, []) for q in range(self.n_qubits)}
-        self._open_block = block({q: r if r else [] for q, r in opening.items()}) if any(opening.values()) else None
+        self._open_block = (
+            block({q: r if r else [] for q, r in opening.items()})
+            if any(opening.values())
+            else None
+        )
         steps = []
         for kind, payload in self._program:
             if kind == "single":
@@ -457,7 +465,9 @@ class CompiledCircuit:
                 t = t + tf.linalg.matvec(tf.constant(coeff[n_b:]), shared, transpose_a=True)
             rot = self._rotations(t, paulis, shifts)
             batch = tf.shape(values)[0]
-            tiled = tf.broadcast_to(pool_shared[None], tf.concat([[batch], tf.shape(pool_shared)], 0))
+            tiled = tf.broadcast_to(
+                pool_shared[None], tf.concat([[batch], tf.shape(pool_shared)], 0)
+            )
             pool_batched = tf.concat([rot, tiled], axis=1)
         return pool_shared, pool_batched
 
@@ -543,7 +553,7 @@ class CompiledCircuit:
         Plain matmuls (and their gradients) beat broadcast batched ones several times over.
         """
         n = self.n_qubits
-        for (start, size) in reversed(block.chunks):
+        for start, size in reversed(block.chunks):
             sub = mats[start : start + size]
             m = _kron(sub) if size > 1 else sub[0]  # [C, C]
             c = 2**size

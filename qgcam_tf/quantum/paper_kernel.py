@@ -248,8 +248,9 @@ class PaperKernel:
         bits = (1.0 - z[self._src]) / 2.0
         moduli = np.concatenate([bits, np.ones((2**n, 1), np.float32)], axis=1)
         phases = np.concatenate([z[self._src], z], axis=1)
-        self._opening = [(tf.constant(m), tf.constant(np.ascontiguousarray(m.T)))
-                         for m in (moduli, phases)]
+        self._opening = [
+            (tf.constant(m), tf.constant(np.ascontiguousarray(m.T))) for m in (moduli, phases)
+        ]
         self._readout = tf.constant(z[:, : spec.n_outputs])  # [2**n, L]
         self._chunks = chunk_sizes(n, max_chunk)
         self._starts = np.cumsum([0] + self._chunks[:-1]).tolist()
@@ -432,8 +433,11 @@ class PaperKernel:
         log1 = tf.math.log(tf.maximum(tf.sin(beta), _TINY))
         real = tf.concat([log1 - log0, tf.reduce_sum(log0, 0, keepdims=True)], 0)
         imag = tf.concat([-0.5 * enc_rz, tf.tile(-0.5 * phi0[:, None], [1, batch])], 0)
-        return tf.exp(tf.complex(_constant_matmul(*self._opening[0], real),
-                                 _constant_matmul(*self._opening[1], imag)))
+        return tf.exp(
+            tf.complex(
+                _constant_matmul(*self._opening[0], real), _constant_matmul(*self._opening[1], imag)
+            )
+        )
 
     def _expectations(self, state, batch, pairs: list, axis: int) -> tf.Tensor:
         """``<Z_l>`` [B, L] from the final state viewed as ``float32 [2**n, 2B]``, whose

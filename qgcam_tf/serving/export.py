@@ -29,10 +29,10 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from qgcam_tf.fileio import atomic_dir, write_json_atomic
 from qgcam_tf.explain.qgradcam import QGradCAM
-from qgcam_tf.model.layers import VQCLayer
+from qgcam_tf.fileio import atomic_dir, write_json_atomic
 from qgcam_tf.model.hybrid import CONV_LAYER
+from qgcam_tf.model.layers import VQCLayer
 
 __all__ = [
     "EXPLAIN_SIGNATURE",

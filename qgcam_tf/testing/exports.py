@@ -31,9 +31,9 @@ def tiny_export(base) -> TinyExport:
     if not os.path.isdir(version_dir):
         import tf_keras as keras
 
-        from qgcam_tf.quantum.circuits import VQCSpec
         from qgcam_tf.cli.main import main
         from qgcam_tf.model.hybrid import build_hybrid_model, save_model
+        from qgcam_tf.quantum.circuits import VQCSpec
 
         keras.utils.set_random_seed(0)
         model = build_hybrid_model(

@@ -32,11 +32,13 @@ def check_any_batch_under_xla(kernel, spec, seed: int = 1):
     output width stays static and batches 1 and 5 give the generic executor's numbers."""
     n = spec.n_qubits
     theta = tf.constant(np.random.default_rng(seed).uniform(0, 6, spec.theta_shape), tf.float32)
-    fn = tf.function(lambda a: kernel(a, theta), input_signature=[tf.TensorSpec([None, n])],
-                     jit_compile=True)
+    fn = tf.function(
+        lambda a: kernel(a, theta), input_signature=[tf.TensorSpec([None, n])], jit_compile=True
+    )
     assert fn.get_concrete_function().structured_outputs.shape.as_list() == [None, spec.n_outputs]
     generic = _TFExecutor(spec)
     for b in (1, 5):
         x = np.random.default_rng(b).normal(size=(b, n)).astype(np.float32)
-        np.testing.assert_allclose(fn(x).numpy(), generic(symbol_values(x, theta)).numpy(),
-                                   atol=2e-6)
+        np.testing.assert_allclose(
+            fn(x).numpy(), generic(symbol_values(x, theta)).numpy(), atol=2e-6
+        )

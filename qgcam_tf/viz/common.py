@@ -22,7 +22,9 @@ def pyplot():
     return plt
 
 
-def overlay(image: np.ndarray, heatmap: np.ndarray, *, alpha: float = 0.5, cmap: str = "jet") -> np.ndarray:
+def overlay(
+    image: np.ndarray, heatmap: np.ndarray, *, alpha: float = 0.5, cmap: str = "jet"
+) -> np.ndarray:
     """Blends a [0, 1] heatmap ``[H, W]`` onto an image ``[H, W, C]`` -> RGB float in [0, 1].
 
     Raises:
@@ -35,7 +37,9 @@ def overlay(image: np.ndarray, heatmap: np.ndarray, *, alpha: float = 0.5, cmap:
     if image.ndim == 2:
         image = image[..., None]
     if image.shape[:2] != heatmap.shape:
-        raise ValueError(f"heatmap shape {heatmap.shape} does not match image shape {image.shape[:2]}")
+        raise ValueError(
+            f"heatmap shape {heatmap.shape} does not match image shape {image.shape[:2]}"
+        )
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
     rgb = np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image[..., :3]
@@ -98,7 +102,9 @@ def save_grid(
     plt = pyplot()
     columns = max(1, min(columns, len(images)))
     rows = -(-len(images) // columns)
-    fig, axes = plt.subplots(rows, 2 * columns, figsize=(2.0 * 2 * columns, 2.6 * rows), squeeze=False)
+    fig, axes = plt.subplots(
+        rows, 2 * columns, figsize=(2.0 * 2 * columns, 2.6 * rows), squeeze=False
+    )
     for ax in axes.ravel():
         ax.axis("off")
     for i, (image, heat) in enumerate(zip(images, maps)):

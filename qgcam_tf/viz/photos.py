@@ -53,7 +53,6 @@ def save_photo_figure(
     """
     plt = pyplot()
 
-
     images = np.asarray(images, np.float32)
     maps = np.asarray(maps, np.float32)
     if images.ndim != 4 or maps.shape != (len(class_names),) + images.shape[:3]:

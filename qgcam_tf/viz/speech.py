@@ -82,7 +82,6 @@ def save_speech_figure(
 
     plt = pyplot()
 
-
     spec = np.asarray(spectrograms, np.float32)
     spec = spec[..., 0] if spec.ndim == 4 else spec
     maps = np.asarray(maps, np.float32)

@@ -18,7 +18,9 @@ def test_lower_bound_matches_hand_computation():
     # 2 * 64 * 1024 * 8 = 1_048_576 bytes per gate; * 110 * 3 = 346_030_080 bytes.
     got = bm.state_vector_lower_bound_ms(10, 64, 110, 1e10)
     assert got == pytest.approx(34.603008, rel=1e-12)
-    assert bm.state_vector_lower_bound_ms(10, 64, 110, 1e10, passes=1) == pytest.approx(34.603008 / 3)
+    assert bm.state_vector_lower_bound_ms(10, 64, 110, 1e10, passes=1) == pytest.approx(
+        34.603008 / 3
+    )
 
 
 def test_lower_bound_rejects_bad_bandwidth():
@@ -56,8 +58,12 @@ def test_time_call_repeats_fast_calls_up_to_min_seconds():
 def test_paired_ratio_of_known_delays():
     """30 ms against 10 ms sleeps: a ratio of ~3, each side called warmup + pairs times."""
     a, b = [], []
-    r = bm.paired_ratio(lambda: (a.append(1), time.sleep(0.03)), lambda: (b.append(1), time.sleep(0.01)),
-                        pairs=3, warmup=1)
+    r = bm.paired_ratio(
+        lambda: (a.append(1), time.sleep(0.03)),
+        lambda: (b.append(1), time.sleep(0.01)),
+        pairs=3,
+        warmup=1,
+    )
     assert len(a) == len(b) == 4
     assert 2.0 < r < 3.5
     with pytest.raises(ValueError, match="pairs must be >= 1, got 0"):
@@ -119,8 +125,11 @@ def test_quick_benchmark_writes_valid_json_and_markdown(tmp_path):
 
     lb = r["state_vector_lower_bound_ms"]["4"]
     inputs = r["lower_bound_inputs"]
-    assert lb == pytest.approx(bm.state_vector_lower_bound_ms(
-        4, r["config"]["batch"], inputs["gates"]["4"], inputs["bandwidth_bytes_per_s"]["4"]))
+    assert lb == pytest.approx(
+        bm.state_vector_lower_bound_ms(
+            4, r["config"]["batch"], inputs["gates"]["4"], inputs["bandwidth_bytes_per_s"]["4"]
+        )
+    )
     assert inputs["gates"]["4"] == 12 + 2 * (4 + 12)
 
     lat = r["export_explain_latency_ms"]
@@ -134,7 +143,9 @@ def test_quick_benchmark_writes_valid_json_and_markdown(tmp_path):
     assert r["machine"]["tensorflow"].startswith("2.")
     assert r["machine"]["cpu"] in md and "| executor | n=4 |" in md
     assert "## Training" in md and "## Explanations" in md and "## Targets" in md
-    assert r["targets"]["qgradcam_tf_over_gradcam"]["value"] == pytest.approx(r["qgradcam_over_gradcam"]["tf"])
+    assert r["targets"]["qgradcam_tf_over_gradcam"]["value"] == pytest.approx(
+        r["qgradcam_over_gradcam"]["tf"]
+    )
 
 
 def test_update_doc_replaces_only_the_marked_block(tmp_path):
@@ -143,7 +154,8 @@ def test_update_doc_replaces_only_the_marked_block(tmp_path):
     doc.write_text(f"# Perf\n\nintro\n\n{bm.DOC_BEGIN}\nold table\n{bm.DOC_END}\n\noutro\n")
     bm.update_doc(str(doc), "# qgcam benchmark\n\nMachine: X\n\n## VQC\n\n| a |\n")
     assert doc.read_text() == (
-        f"# Perf\n\nintro\n\n{bm.DOC_BEGIN}\nMachine: X\n\n### VQC\n\n| a |\n{bm.DOC_END}\n\noutro\n"
+        f"# Perf\n\nintro\n\n{bm.DOC_BEGIN}\nMachine: X\n\n### VQC\n\n| a |\n"
+        f"{bm.DOC_END}\n\noutro\n"
     )
     plain = tmp_path / "plain.md"
     plain.write_text("no markers\n")
@@ -157,15 +169,28 @@ def test_targets_prefer_the_paired_tensorcircuit_ratio():
     """The tf+XLA / tensorcircuit-ng target uses the interleaved measurement where there is
     one (n = 10 here) and falls back to the ratio of the two rows (n = 12)."""
     r = {
-        "vqc_fwd_bwd_ms": {"tf_xla": {"10": 4.0, "12": 12.0}, "tensorcircuit": {"10": 2.0, "12": 10.0}},
+        "vqc_fwd_bwd_ms": {
+            "tf_xla": {"10": 4.0, "12": 12.0},
+            "tensorcircuit": {"10": 2.0, "12": 10.0},
+        },
         "tf_xla_over_tensorcircuit_paired": {"10": 1.4},
         "qgradcam_over_gradcam": {"tf": 1.6},
         "train_images_per_s": {"tfq": 1000.0, "tf": 4000.0},
         "pennylane_train_images_per_s": None,
     }
     t = bm._targets(r)
-    assert t["tf_xla_over_tensorcircuit_n10"] == {"value": 1.4, "goal": "<= 1.5", "met": True, "paired": True}
+    assert t["tf_xla_over_tensorcircuit_n10"] == {
+        "value": 1.4,
+        "goal": "<= 1.5",
+        "met": True,
+        "paired": True,
+    }
     assert t["tf_xla_over_tensorcircuit_n12"]["value"] == pytest.approx(1.2)
     assert t["tf_xla_over_tensorcircuit_n12"]["paired"] is False
-    assert t["qgradcam_tf_over_gradcam"] == {"value": 1.6, "goal": "<= 1.5", "met": False, "paired": True}
+    assert t["qgradcam_tf_over_gradcam"] == {
+        "value": 1.6,
+        "goal": "<= 1.5",
+        "met": False,
+        "paired": True,
+    }
     assert t["train_tfq_over_pennylane"] == {"value": None, "goal": ">= 10", "met": None}

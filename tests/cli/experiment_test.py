@@ -4,8 +4,8 @@ import json
 
 import numpy as np
 
-from qgcam_tf.data.mnist import load_mnist
 from qgcam_tf.cli.experiment import run_experiment
+from qgcam_tf.data.mnist import load_mnist
 
 
 def test_mnist_experiment_end_to_end(tmp_path):
@@ -14,7 +14,9 @@ def test_mnist_experiment_end_to_end(tmp_path):
 
     def figure(model, bundle, path, *, seed, dpi):
         seen["x"], seen["y"] = bundle.test_arrays
-        seen["accuracy"] = float(np.mean(model.predict(seen["x"], verbose=0).argmax(1) == seen["y"]))
+        seen["accuracy"] = float(
+            np.mean(model.predict(seen["x"], verbose=0).argmax(1) == seen["y"])
+        )
         open(path, "wb").write(b"png")
         return path
 

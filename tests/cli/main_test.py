@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import tf_keras as keras
 
-from qgcam_tf.quantum.circuits import VQCSpec
 from qgcam_tf.data.mnist import CLASS_NAMES
 from qgcam_tf.model.hybrid import build_hybrid_model, load_model, save_model
+from qgcam_tf.quantum.circuits import VQCSpec
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -19,7 +19,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 def qgcam(*args, check_rc=None):
     """Runs `python -m qgcam_tf ARGS` in a fresh process; returns (rc, stdout, stderr)."""
     env = dict(os.environ, PYTHONPATH=ROOT, TF_USE_LEGACY_KERAS="1")
-    proc = subprocess.run([sys.executable, "-m", "qgcam_tf", *args], capture_output=True, text=True, env=env, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "qgcam_tf", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     if check_rc is not None:
         assert proc.returncode == check_rc, proc.stderr
     return proc.returncode, proc.stdout, proc.stderr
@@ -29,9 +35,15 @@ def qgcam(*args, check_rc=None):
 def run_dir(tmp_path_factory):
     """An (untrained) MNIST-shaped hybrid model saved as a run directory."""
     keras.utils.set_random_seed(0)
-    model = build_hybrid_model((28, 28, 1), 10, vqc=VQCSpec(10, 1, 10), backend="tf", conv_filters=(4, 8))
+    model = build_hybrid_model(
+        (28, 28, 1), 10, vqc=VQCSpec(10, 1, 10), backend="tf", conv_filters=(4, 8)
+    )
     path = str(tmp_path_factory.mktemp("run"))
-    save_model(model, path, metadata={"dataset": "mnist", "input_shape": [28, 28, 1], "class_names": list(CLASS_NAMES)})
+    save_model(
+        model,
+        path,
+        metadata={"dataset": "mnist", "input_shape": [28, 28, 1], "class_names": list(CLASS_NAMES)},
+    )
     return path
 
 
@@ -69,13 +81,37 @@ def test_predict_writes_csv_matching_the_model(run_dir, digit_files, tmp_path):
 def test_explain_writes_grid_and_maps(run_dir, digit_files, tmp_path):
     """explain --dataset writes the Fig. 4 grid and maps.npz with one map per digit."""
     out = tmp_path / "explain"
-    qgcam("explain", "--model", run_dir, "--dataset", "mnist", "--count", "10", "--out", str(out), check_rc=0)
+    qgcam(
+        "explain",
+        "--model",
+        run_dir,
+        "--dataset",
+        "mnist",
+        "--count",
+        "10",
+        "--out",
+        str(out),
+        check_rc=0,
+    )
     data = np.load(out / "maps.npz")
     assert sorted(data["labels"]) == list(range(10))  # one example per digit
-    assert data["maps"].shape == (10, 28, 28) and 0 <= data["maps"].min() and data["maps"].max() <= 1
+    assert (
+        data["maps"].shape == (10, 28, 28) and 0 <= data["maps"].min() and data["maps"].max() <= 1
+    )
     assert (out / "qgradcam_grid.png").read_bytes()[:4] == b"\x89PNG"
     paths, _ = digit_files
-    qgcam("explain", "--model", run_dir, "--images", paths[0], "--class-index", "3", "--out", str(out), check_rc=0)
+    qgcam(
+        "explain",
+        "--model",
+        run_dir,
+        "--images",
+        paths[0],
+        "--class-index",
+        "3",
+        "--out",
+        str(out),
+        check_rc=0,
+    )
     assert np.load(out / "maps.npz")["class_index"].tolist() == [3]
     assert os.path.exists(out / "digit0_qgradcam.png")
 
@@ -89,7 +125,20 @@ def test_explain_writes_grid_and_maps(run_dir, digit_files, tmp_path):
         (["predict", "--model", "/no/run", "--images", "a.png"], "does not exist"),
         (["predict", "--model", "RUN", "--images", "WRONG"], r"shape \[B, 28, 28, 1\]"),
         (["predict", "--model", "RUN", "--images", "NAN"], "NaN"),
-        (["explain", "--model", "RUN", "--out", "O", "--dataset", "mnist", "--class-index", "10"], r"class_index must be in \[0, 10\)"),
+        (
+            [
+                "explain",
+                "--model",
+                "RUN",
+                "--out",
+                "O",
+                "--dataset",
+                "mnist",
+                "--class-index",
+                "10",
+            ],
+            r"class_index must be in \[0, 10\)",
+        ),
         (["explain", "--model", "RUN", "--out", "O", "--count", "0"], "--count must be >= 1"),
     ],
 )
@@ -99,8 +148,13 @@ def test_errors_are_one_line(run_dir, tmp_path, capfd, args, message):
     nan = np.zeros((1, 28, 28, 1), np.float32)
     nan[0, 1, 1] = np.nan
     np.save(tmp_path / "nan.npy", nan)
-    subst = {"RUN": run_dir, "WRONG": str(tmp_path / "wrong.npy"), "NAN": str(tmp_path / "nan.npy"),
-             "X": str(tmp_path / "x"), "O": str(tmp_path / "o")}
+    subst = {
+        "RUN": run_dir,
+        "WRONG": str(tmp_path / "wrong.npy"),
+        "NAN": str(tmp_path / "nan.npy"),
+        "X": str(tmp_path / "x"),
+        "O": str(tmp_path / "o"),
+    }
     from qgcam_tf.cli.main import main
 
     try:  # in-process (a subprocess per case costs a TensorFlow start-up each)

@@ -38,8 +38,12 @@ def test_idx_and_npz_sources_match_embedded(tmp_path, embedded, gz):
     (xtr, ytr), (xte, yte) = embedded
     sub = lambda x: np.round(x[:50, ..., 0] * 255).astype(np.uint8)  # noqa: E731
     arrays = {"x_train": sub(xtr), "y_train": ytr[:50], "x_test": sub(xte), "y_test": yte[:50]}
-    names = {"x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1-ubyte",
-             "x_test": "t10k-images-idx3-ubyte", "y_test": "t10k-labels-idx1-ubyte"}
+    names = {
+        "x_train": "train-images-idx3-ubyte",
+        "y_train": "train-labels-idx1-ubyte",
+        "x_test": "t10k-images-idx3-ubyte",
+        "y_test": "t10k-labels-idx1-ubyte",
+    }
     for key, name in names.items():
         _write_idx(tmp_path / (name + (".gz" if gz else "")), arrays[key], gz)
     np.savez(tmp_path / "mnist.npz", **arrays)
@@ -57,7 +61,12 @@ def test_bad_sources(tmp_path):
         load_mnist(str(tmp_path / "missing.npz"))
     with pytest.raises(FileNotFoundError, match="train-images-idx3-ubyte"):
         load_mnist(str(tmp_path))
-    for name in ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]:
+    for name in [
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    ]:
         _write_idx(tmp_path / name, np.zeros((3, 28, 28) if "images" in name else (3,)), False)
     blob = (tmp_path / "train-images-idx3-ubyte").read_bytes()
     (tmp_path / "train-images-idx3-ubyte").write_bytes(blob[:-100])
@@ -88,7 +97,9 @@ def test_image_files_resized_and_converted(tmp_path):
     tf.io.write_file(str(tmp_path / "a.png"), tf.io.encode_png(rgb))
     got = load_image(str(tmp_path / "a.png"), (28, 28, 1))[..., 0]
     assert got.shape == (28, 28)
-    np.testing.assert_allclose(got[5:19, 9:15], 1.0, atol=2e-4)  # white (luma weights sum to 0.9999)
+    np.testing.assert_allclose(
+        got[5:19, 9:15], 1.0, atol=2e-4
+    )  # white (luma weights sum to 0.9999)
     np.testing.assert_allclose(got[:3], 0.0, atol=1e-6)  # far background stays black
     np.testing.assert_allclose(got.mean(), rgb.mean() / 255.0, atol=0.01)  # ink is preserved
     (tmp_path / "bad.png").write_bytes(b"not an image")

@@ -180,9 +180,9 @@ def test_background_attention_uses_correct_clips_only():
     """background_attention averages the ratio over correctly classified clips of each class."""
     import tensorflow as tf
 
-    from qgcam_tf.quantum.circuits import VQCSpec
     from qgcam_tf.explain.qgradcam import QGradCAM
     from qgcam_tf.model.hybrid import build_hybrid_model
+    from qgcam_tf.quantum.circuits import VQCSpec
 
     tf.keras.utils.set_random_seed(0)
     model = build_hybrid_model(
@@ -311,8 +311,13 @@ def test_reload_bundle_rebuilds_the_trained_test_split(tmp_path):
     from qgcam_tf.data.registry import reload_bundle
 
     _write_clips(tmp_path, 12)
-    options = {"data_dir": str(tmp_path), "noise": "white,pink", "test_fraction": 0.3,
-               "seed": 5, "limit": 4}
+    options = {
+        "data_dir": str(tmp_path),
+        "noise": "white,pink",
+        "test_fraction": 0.3,
+        "seed": 5,
+        "limit": 4,
+    }
     trained = speech.load_speech(options)
     metadata = {**trained.metadata, "seed": 5}  # what training saves beside the options
     again = reload_bundle(metadata)

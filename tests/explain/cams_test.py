@@ -11,10 +11,17 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from qgcam_tf.explain.cams import CAM_METHODS, CentreCAM, GradCAMPlusPlus, RandomCAM, ScoreCAM, make_cam
-from qgcam_tf.quantum.circuits import VQCSpec
+from qgcam_tf.explain.cams import (
+    CAM_METHODS,
+    CentreCAM,
+    GradCAMPlusPlus,
+    RandomCAM,
+    ScoreCAM,
+    make_cam,
+)
 from qgcam_tf.explain.qgradcam import QGradCAM
 from qgcam_tf.model.hybrid import build_classical_twin, build_hybrid_model
+from qgcam_tf.quantum.circuits import VQCSpec
 
 CLASSES = np.array([0, 1, 2, 1, 0, 2])
 

@@ -1,11 +1,12 @@
-"""Tests for qgcam_tf.explain.qgradcam: maps vs a NumPy Grad-CAM, closed-form weights vs autodiff."""
+"""Tests for qgcam_tf.explain.qgradcam: maps vs a NumPy Grad-CAM, closed-form weights vs
+autodiff."""
 
 import numpy as np
 import pytest
 
-from qgcam_tf.quantum.circuits import VQCSpec
 from qgcam_tf.explain.qgradcam import QGradCAM, resolve_class_index
 from qgcam_tf.model.hybrid import build_hybrid_model
+from qgcam_tf.quantum.circuits import VQCSpec
 
 
 def numpy_bilinear(img, out_h, out_w):
@@ -32,7 +33,9 @@ def model(request):
     import tf_keras as keras
 
     keras.utils.set_random_seed(3)
-    return build_hybrid_model((8, 8, 1), 3, vqc=VQCSpec(4, 2, 3), backend=request.param, conv_filters=(4, 6))
+    return build_hybrid_model(
+        (8, 8, 1), 3, vqc=VQCSpec(4, 2, 3), backend=request.param, conv_filters=(4, 6)
+    )
 
 
 def test_maps_equal_numpy_gradcam(model, tiny_images):
@@ -40,7 +43,9 @@ def test_maps_equal_numpy_gradcam(model, tiny_images):
     cam = QGradCAM(model)
     ci = np.array([0, 1, 2, -1, 1, 0])
     res = cam(tiny_images, class_index=ci)
-    acts, grads, scores, probs, cls = (t.numpy() for t in cam.forward_and_gradients(tiny_images, ci))
+    acts, grads, scores, probs, cls = (
+        t.numpy() for t in cam.forward_and_gradients(tiny_images, ci)
+    )
     np.testing.assert_array_equal(res.class_index, np.where(ci < 0, probs.argmax(1), ci))
     weights = grads.mean(axis=(1, 2))
     np.testing.assert_allclose(res.weights, weights, rtol=1e-5, atol=1e-8)
@@ -74,7 +79,9 @@ def test_gradients_are_class_scores_not_probabilities(model, tiny_images):
         up, down = a.copy(), a.copy()
         up[idx] += eps
         down[idx] -= eps
-        fd = (head(tf.constant(up, tf.float32))[0, 1] - head(tf.constant(down, tf.float32))[0, 1]) / (2 * eps)
+        fd = (
+            head(tf.constant(up, tf.float32))[0, 1] - head(tf.constant(down, tf.float32))[0, 1]
+        ) / (2 * eps)
         np.testing.assert_allclose(grads.numpy()[idx], fd.numpy(), atol=2e-4)
 
 

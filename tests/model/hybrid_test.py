@@ -7,13 +7,21 @@ import numpy as np
 import pytest
 import tf_keras as keras
 
+from qgcam_tf.model.hybrid import (
+    build_classical_twin,
+    build_hybrid_model,
+    load_model,
+    read_metadata,
+    save_model,
+)
 from qgcam_tf.quantum.circuits import VQCSpec
-from qgcam_tf.model.hybrid import build_classical_twin, build_hybrid_model, load_model, read_metadata, save_model
 
 
 def _tiny(backend="tfq"):
     keras.utils.set_random_seed(0)
-    return build_hybrid_model((8, 8, 1), 3, vqc=VQCSpec(4, 1, 3), backend=backend, conv_filters=(4, 6))
+    return build_hybrid_model(
+        (8, 8, 1), 3, vqc=VQCSpec(4, 1, 3), backend=backend, conv_filters=(4, 6)
+    )
 
 
 def test_architecture_names_and_shapes():

@@ -6,8 +6,8 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from qgcam_tf.quantum.circuits import VQCSpec, build_vqc, vqc_qubits
 from qgcam_tf.model.layers import VQCLayer, symbol_values
+from qgcam_tf.quantum.circuits import VQCSpec, build_vqc, vqc_qubits
 
 
 def cirq_expectations(spec, x, theta):
@@ -15,9 +15,11 @@ def cirq_expectations(spec, x, theta):
     circuit, inputs, weights = build_vqc(spec)
     values = np.concatenate([np.arctan(x), np.arctan(x**2)])
     resolver = dict(zip(map(str, inputs), values)) | dict(zip(map(str, weights), np.ravel(theta)))
-    psi = cirq.Simulator(dtype=np.complex128).simulate(
-        circuit, resolver, qubit_order=vqc_qubits(spec)
-    ).final_state_vector
+    psi = (
+        cirq.Simulator(dtype=np.complex128)
+        .simulate(circuit, resolver, qubit_order=vqc_qubits(spec))
+        .final_state_vector
+    )
     probs = np.abs(psi) ** 2
     idx = np.arange(2**spec.n_qubits)
     return np.array(
@@ -82,7 +84,10 @@ def test_backends_share_weights_and_agree(rng):
     spec = VQCSpec(5, 2, 3)
     theta = rng.uniform(0, 2 * np.pi, size=spec.theta_shape)
     x = rng.normal(size=(4, 5)).astype(np.float32)
-    outs = [make_layer(spec, b, theta, **kw)(x).numpy() for b, kw in [("tfq", {}), ("tf", {}), ("tf", {"jit_compile": True})]]
+    outs = [
+        make_layer(spec, b, theta, **kw)(x).numpy()
+        for b, kw in [("tfq", {}), ("tf", {}), ("tf", {"jit_compile": True})]
+    ]
     np.testing.assert_allclose(outs[0], outs[1], atol=1e-5)
     np.testing.assert_allclose(outs[1], outs[2], atol=1e-5)
 

@@ -27,14 +27,30 @@ def _toy_bundle(n=256, seed=0):
     for i, label in enumerate(y):
         x[i, :, 4 * label : 4 * label + 4] += 0.7
     ds = lambda a, b: tf.data.Dataset.from_tensor_slices((a, b)).batch(32)  # noqa: E731
-    return DatasetBundle(ds(x[:192], y[:192]), ds(x[192:], y[192:]), (8, 8, 1), ("left", "right"),
-                         192, 64, {"conv_filters": (4, 6)}, {"dataset": "toy"})
+    return DatasetBundle(
+        ds(x[:192], y[:192]),
+        ds(x[192:], y[192:]),
+        (8, 8, 1),
+        ("left", "right"),
+        192,
+        64,
+        {"conv_filters": (4, 6)},
+        {"dataset": "toy"},
+    )
 
 
 def test_train_learns_and_writes_run_dir(tmp_path):
     """A short fit on a separable toy task beats chance clearly and records its metrics."""
-    metrics = train_model(_toy_bundle(), str(tmp_path), epochs=6, n_qubits=4, depth=1, backend="tf",
-                          learning_rate=2e-2, verbose=0)
+    metrics = train_model(
+        _toy_bundle(),
+        str(tmp_path),
+        epochs=6,
+        n_qubits=4,
+        depth=1,
+        backend="tf",
+        learning_rate=2e-2,
+        verbose=0,
+    )
     assert metrics["test_accuracy"] >= 0.9
     on_disk = json.loads((tmp_path / "metrics.json").read_text())
     assert on_disk["test_accuracy"] == metrics["test_accuracy"] and on_disk["n_qubits"] == 4
@@ -48,7 +64,10 @@ def test_train_learns_and_writes_run_dir(tmp_path):
     features = keras.Model(model.inputs, model.get_layer("bn").input)
     train_x = np.concatenate([b.numpy() for b, _ in _toy_bundle().train])
     np.testing.assert_allclose(  # BatchNorm statistics are those of the final weights
-        model.get_layer("bn").moving_mean.numpy(), features(train_x).numpy().mean(0), rtol=1e-4, atol=1e-6
+        model.get_layer("bn").moving_mean.numpy(),
+        features(train_x).numpy().mean(0),
+        rtol=1e-4,
+        atol=1e-6,
     )
     assert metrics["bn_recalibrated"] is True
     assert not (tmp_path / "backup").exists()
@@ -68,8 +87,26 @@ def test_bad_training_options(tmp_path):
 def test_killed_run_resumes_from_checkpoint(tmp_path):
     """A `qgcam train` killed during epoch 2 continues from epoch 2 when started again."""
     run = str(tmp_path / "run")
-    cmd = [sys.executable, "-m", "qgcam_tf", "train", "--dataset", "mnist", "--out", run, "--epochs", "3",
-           "--limit", "4096", "--qubits", "10", "--depth", "1", "--backend", "tf"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "qgcam_tf",
+        "train",
+        "--dataset",
+        "mnist",
+        "--out",
+        run,
+        "--epochs",
+        "3",
+        "--limit",
+        "4096",
+        "--qubits",
+        "10",
+        "--depth",
+        "1",
+        "--backend",
+        "tf",
+    ]
     env = dict(os.environ, PYTHONPATH=ROOT, TF_USE_LEGACY_KERAS="1")
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     progress = os.path.join(run, "progress.json")

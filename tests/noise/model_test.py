@@ -12,9 +12,9 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from qgcam_tf.model.layers import make_executor  # noqa: E402
 from qgcam_tf.noise import model as nz  # noqa: E402
 from qgcam_tf.quantum.circuits import VQCSpec, build_vqc  # noqa: E402
-from qgcam_tf.model.layers import make_executor  # noqa: E402
 
 CASES = [
     (3, "depolarizing", 0.03),
@@ -163,8 +163,8 @@ def _tiny_cam(noise_method="density"):
 
 def test_noisy_explicit_weights_equal_autodiff_through_density(tiny_images):
     """Parameter shift on the noisy circuit equals backprop through the density executor."""
-    from qgcam_tf.model.layers import symbol_values
     from qgcam_tf.model.hybrid import CONV_LAYER, VQC_LAYER
+    from qgcam_tf.model.layers import symbol_values
 
     model, cam = _tiny_cam()
     noise = nz.make_noise("depolarizing", 0.05, method="density")

@@ -10,15 +10,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
+
+from qgcam_tf.quantum.bond_kernel import BondKernel, prefer_bond
+from qgcam_tf.quantum.circuits import VQCSpec
+from qgcam_tf.quantum.paper_kernel import PaperKernel
 from qgcam_tf.testing.kernels import (
     check_any_batch_under_xla,
     generic_outputs_and_grads,
     outputs_and_grads,
 )
-
-from qgcam_tf.quantum.bond_kernel import BondKernel, prefer_bond
-from qgcam_tf.quantum.circuits import VQCSpec
-from qgcam_tf.quantum.paper_kernel import PaperKernel
 
 
 def _case(n, depth, n_out, seed=0):
@@ -31,8 +31,15 @@ def _case(n, depth, n_out, seed=0):
 
 @pytest.mark.parametrize(
     "n,depth,n_out,cut",
-    [(4, 1, 4, None), (5, 2, 5, None), (6, 3, 2, None), (7, 2, 7, None), (8, 2, 8, 3),
-     (8, 1, 5, 5), (9, 1, 9, None)],
+    [
+        (4, 1, 4, None),
+        (5, 2, 5, None),
+        (6, 3, 2, None),
+        (7, 2, 7, None),
+        (8, 2, 8, 3),
+        (8, 1, 5, 5),
+        (9, 1, 9, None),
+    ],
 )
 def test_bond_equals_the_generic_executor(n, depth, n_out, cut):
     """Outputs and gradients equal CompiledCircuit's (per-sample gates) to 2e-6: odd n,

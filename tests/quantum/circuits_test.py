@@ -1,4 +1,5 @@
-"""Tests for qgcam_tf.quantum.circuits: the paper's circuit, pinned against hand-built references."""
+"""Tests for qgcam_tf.quantum.circuits: the paper's circuit, pinned against hand-built
+references."""
 
 import cirq
 import numpy as np
@@ -16,6 +17,7 @@ from qgcam_tf.quantum.circuits import (
 
 def _reference_unitary_state(n, depth, x, theta):
     """The paper's circuit written out with explicit matrices, independent of build_vqc."""
+
     def ry(a):
         c, s = np.cos(a / 2), np.sin(a / 2)
         return np.array([[c, -s], [s, c]], complex)
@@ -134,7 +136,9 @@ def test_encoding_angles_values():
     """encoding_angles returns atan(x) then atan(x^2)."""
     x = np.array([[0.5, -2.0]], np.float32)
     got = encoding_angles(x).numpy()
-    np.testing.assert_allclose(got, [[np.arctan(0.5), np.arctan(-2.0), np.arctan(0.25), np.arctan(4.0)]], rtol=1e-6)
+    np.testing.assert_allclose(
+        got, [[np.arctan(0.5), np.arctan(-2.0), np.arctan(0.25), np.arctan(4.0)]], rtol=1e-6
+    )
 
 
 @pytest.mark.parametrize(

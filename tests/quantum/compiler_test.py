@@ -8,8 +8,8 @@ import pytest
 import sympy
 import tensorflow as tf
 
-from qgcam_tf.quantum.circuits import VQCSpec, build_vqc, readout_operators
 from qgcam_tf.model.layers import VQCLayer
+from qgcam_tf.quantum.circuits import VQCSpec, build_vqc, readout_operators
 from qgcam_tf.quantum.compiler import CompiledCircuit, UnsupportedGateError
 
 CASES = [(n, d) for n in (2, 4, 8, 12) for d in (1, 2, 3)]
@@ -174,7 +174,9 @@ def test_shared_symbols_give_the_per_sample_result(n, depth):
     got = shared.state(tf.constant(angles), tf.constant(theta.ravel())).numpy()
     values = np.concatenate([angles, np.tile(theta.ravel(), (BATCH, 1))], axis=1)
     np.testing.assert_allclose(got, per_sample.state(tf.constant(values)).numpy(), atol=1e-6)
-    resolver = cirq.ParamResolver(dict(zip(map(str, inputs + weights), values[0].astype(np.float64))))
+    resolver = cirq.ParamResolver(
+        dict(zip(map(str, inputs + weights), values[0].astype(np.float64)))
+    )
     expected = cirq.final_state_vector(
         cirq.resolve_parameters(circuit, resolver), qubit_order=qubits, dtype=np.complex128
     )

@@ -12,8 +12,8 @@ import pytest  # noqa: E402
 import sympy  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from qgcam_tf.quantum.density import DensityCircuit, superoperator  # noqa: E402
 from qgcam_tf.quantum.compiler import CompiledCircuit, UnsupportedGateError  # noqa: E402
+from qgcam_tf.quantum.density import DensityCircuit, superoperator  # noqa: E402
 
 A, B, C = sympy.symbols("a b c")
 

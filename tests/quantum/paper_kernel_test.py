@@ -11,15 +11,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
+
+from qgcam_tf.model.layers import _TFExecutor, symbol_values
+from qgcam_tf.quantum.circuits import VQCSpec
+from qgcam_tf.quantum.paper_kernel import PaperKernel, chunk_sizes
 from qgcam_tf.testing.kernels import (
     check_any_batch_under_xla,
     generic_outputs_and_grads,
     outputs_and_grads,
 )
-
-from qgcam_tf.quantum.circuits import VQCSpec
-from qgcam_tf.model.layers import _TFExecutor, symbol_values
-from qgcam_tf.quantum.paper_kernel import PaperKernel, chunk_sizes
 
 
 def test_chunk_sizes_cover_the_qubits():
@@ -40,7 +40,9 @@ def test_every_chunking_equals_the_generic_executor(n, depth, layout):
     theta = rng.uniform(0, 2 * np.pi, size=spec.theta_shape).astype(np.float32)
     want = generic_outputs_and_grads(spec, x, theta)
     for k in range(1, n + 1):
-        got = outputs_and_grads(PaperKernel(spec, max_chunk=k, layout=layout, method="state"), x, theta)
+        got = outputs_and_grads(
+            PaperKernel(spec, max_chunk=k, layout=layout, method="state"), x, theta
+        )
         for g, w, name in zip(got, want, ("outputs", "d/dx", "d/dtheta")):
             np.testing.assert_allclose(g, w, atol=2e-6, err_msg=f"max_chunk={k} {name}")
 

@@ -25,8 +25,10 @@ def test_run_in_shards_keeps_row_order():
 
 def test_blocks_of_an_unknown_batch_may_be_empty():
     """Traced with batch None, 3 blocks of a 2-row batch (one empty) give one call's rows."""
-    fn = tf.function(lambda v: run_in_shards(lambda part: part[:, ::-1] + 1.0, v, 3),
-                     input_signature=[tf.TensorSpec([None, 2])])
+    fn = tf.function(
+        lambda v: run_in_shards(lambda part: part[:, ::-1] + 1.0, v, 3),
+        input_signature=[tf.TensorSpec([None, 2])],
+    )
     values = np.array([[1.0, 2.0], [3.0, 4.0]], np.float32)
     np.testing.assert_array_equal(fn(values), values[:, ::-1] + 1.0)
     assert fn(np.zeros((0, 2), np.float32)).shape == (0, 2)

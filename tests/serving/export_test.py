@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from qgcam_tf.testing.exports import CLASS_NAMES, sample_images, tiny_export
 from qgcam_tf.cli.main import main as cli_main
+from qgcam_tf.explain.qgradcam import QGradCAM
+from qgcam_tf.model.hybrid import load_model
+from qgcam_tf.model.layers import VQCLayer
 from qgcam_tf.serving.export import (
     WARMUP_FILE,
     export_saved_model,
@@ -23,9 +25,7 @@ from qgcam_tf.serving.export import (
     saved_model_ops,
     verify_export,
 )
-from qgcam_tf.explain.qgradcam import QGradCAM
-from qgcam_tf.model.layers import VQCLayer
-from qgcam_tf.model.hybrid import load_model
+from qgcam_tf.testing.exports import CLASS_NAMES, sample_images, tiny_export
 
 PROB_ATOL = 1e-5
 MAP_ATOL = 1e-4
@@ -131,9 +131,17 @@ def no_tfq_run(tiny, reference, tmp_path_factory):
     np.savez(tmp / "inputs.npz", images=images, class_index=class_index)
     (tmp / "check.py").write_text(NO_TFQ_SCRIPT)
     proc = subprocess.run(
-        [sys.executable, str(tmp / "check.py"), tiny.version_dir, str(tmp / "inputs.npz"),
-         str(tmp / "out.npz")],
-        env=_no_tfq_env(tmp), capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            str(tmp / "check.py"),
+            tiny.version_dir,
+            str(tmp / "inputs.npz"),
+            str(tmp / "out.npz"),
+        ],
+        env=_no_tfq_env(tmp),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -199,11 +207,24 @@ def test_saved_model_cli_runs_explain(tiny, reference, tmp_path):
     np.save(tmp_path / "images.npy", images)
     np.save(tmp_path / "class_index.npy", class_index)
     proc = subprocess.run(
-        [os.path.join(BIN, "saved_model_cli"), "run", "--dir", tiny.version_dir,
-         "--tag_set", "serve", "--signature_def", "explain",
-         "--inputs", f"images={tmp_path / 'images.npy'};class_index={tmp_path / 'class_index.npy'}",
-         "--outdir", str(tmp_path / "out")],
-        env=_no_tfq_env(tmp_path), capture_output=True, text=True, timeout=300,
+        [
+            os.path.join(BIN, "saved_model_cli"),
+            "run",
+            "--dir",
+            tiny.version_dir,
+            "--tag_set",
+            "serve",
+            "--signature_def",
+            "explain",
+            "--inputs",
+            f"images={tmp_path / 'images.npy'};class_index={tmp_path / 'class_index.npy'}",
+            "--outdir",
+            str(tmp_path / "out"),
+        ],
+        env=_no_tfq_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     probs, cam = ref["tf"]

@@ -22,10 +22,10 @@ import tensorflow as tf
 from PIL import Image
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-from qgcam_tf.testing.exports import CLASS_NAMES, sample_images, tiny_export
-from qgcam_tf.serving import requests as serving
 from qgcam_tf.explain.qgradcam import QGradCAM
 from qgcam_tf.model.hybrid import load_model
+from qgcam_tf.serving import requests as serving
+from qgcam_tf.testing.exports import CLASS_NAMES, sample_images, tiny_export
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # Input dtypes of the signatures (DESIGN.md); a JSON body carries no dtypes.
@@ -111,9 +111,11 @@ def _rest_response(outputs: dict, fmt: str) -> dict:
 def test_rest_explain_body_feeds_the_export(loaded, cam, fmt):
     """The REST JSON body decodes to the exact tensors; the export then equals the model."""
     images, class_index = sample_images(3), np.array([-1, 2, 0])
-    body = json.loads(json.dumps(serving.rest_predict_body(
-        images, class_index, signature_name="explain", fmt=fmt
-    )))
+    body = json.loads(
+        json.dumps(
+            serving.rest_predict_body(images, class_index, signature_name="explain", fmt=fmt)
+        )
+    )
     signature, inputs = _decode_rest_request(body)
     assert signature == "explain" and sorted(inputs) == ["class_index", "images"]
     np.testing.assert_array_equal(inputs["images"], images)  # float32 survives JSON exactly
@@ -158,9 +160,9 @@ def test_grpc_request_feeds_the_export(loaded, cam):
     response = predict_pb2.PredictResponse()
     for key, value in out.items():
         response.outputs[key].CopyFrom(tf.make_tensor_proto(value))
-    decoded = serving.decode_grpc_response(predict_pb2.PredictResponse.FromString(
-        response.SerializeToString()
-    ))
+    decoded = serving.decode_grpc_response(
+        predict_pb2.PredictResponse.FromString(response.SerializeToString())
+    )
     for key, value in out.items():
         np.testing.assert_array_equal(decoded[key], value)
 
@@ -168,18 +170,32 @@ def test_grpc_request_feeds_the_export(loaded, cam):
 @pytest.mark.parametrize(
     "call,match",
     [
-        (lambda: serving.predict_inputs(np.zeros((8, 8, 1)), signature_name="predict"),
-         "signature_name must be one of .*got 'predict'"),
-        (lambda: serving.predict_inputs(np.zeros((8, 8)), signature_name="explain"),
-         r"images must be \[B, H, W, C\] or \[H, W, C\], got shape \(8, 8\)"),
-        (lambda: serving.predict_inputs(np.zeros((2, 8, 8, 1)), 0, signature_name=DEFAULT),
-         "class_index is only an input of the 'explain' signature"),
-        (lambda: serving.predict_inputs(np.zeros((2, 8, 8, 1)), [0, 1, 2], signature_name=EXPLAIN),
-         r"class_index must be one int or 2 ints, got \[0, 1, 2\]"),
-        (lambda: serving.rest_predict_body(np.zeros((8, 8, 1)), fmt="rows"),
-         "fmt must be one of .*got 'rows'"),
-        (lambda: serving.decode_rest_response({"error": "images must be float32"}),
-         "TF Serving error: images must be float32"),
+        (
+            lambda: serving.predict_inputs(np.zeros((8, 8, 1)), signature_name="predict"),
+            "signature_name must be one of .*got 'predict'",
+        ),
+        (
+            lambda: serving.predict_inputs(np.zeros((8, 8)), signature_name="explain"),
+            r"images must be \[B, H, W, C\] or \[H, W, C\], got shape \(8, 8\)",
+        ),
+        (
+            lambda: serving.predict_inputs(np.zeros((2, 8, 8, 1)), 0, signature_name=DEFAULT),
+            "class_index is only an input of the 'explain' signature",
+        ),
+        (
+            lambda: serving.predict_inputs(
+                np.zeros((2, 8, 8, 1)), [0, 1, 2], signature_name=EXPLAIN
+            ),
+            r"class_index must be one int or 2 ints, got \[0, 1, 2\]",
+        ),
+        (
+            lambda: serving.rest_predict_body(np.zeros((8, 8, 1)), fmt="rows"),
+            "fmt must be one of .*got 'rows'",
+        ),
+        (
+            lambda: serving.decode_rest_response({"error": "images must be float32"}),
+            "TF Serving error: images must be float32",
+        ),
         (lambda: serving.decode_rest_response({"result": 1}), r"not a Predict response: keys"),
     ],
 )
@@ -295,8 +311,20 @@ def test_client_prints_class_and_saves_overlay(
     """serve_client.py prints the model's class and writes the overlay PNG."""
     path, image = digit_png
     out = tmp_path / "overlay.png"
-    argv = ["--image", path, "--protocol", protocol, "--port", str(servers[protocol]),
-            "--format", fmt, "--out", str(out), "--class-names", *CLASS_NAMES]
+    argv = [
+        "--image",
+        path,
+        "--protocol",
+        protocol,
+        "--port",
+        str(servers[protocol]),
+        "--format",
+        fmt,
+        "--out",
+        str(out),
+        "--class-names",
+        *CLASS_NAMES,
+    ]
     assert _load_client().main(argv) == 0
     res = cam(image[None])
     k = int(res.class_index[0])
