@@ -4,6 +4,11 @@ import ast
 import glob
 import importlib.util
 import os
+import re
+import subprocess
+import sys
+
+import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -66,3 +71,51 @@ def test_build_is_regenerated():
     assert open(os.path.join(ROOT, "BUILD")).read() == module.render(), (
         "run python tools/update_build.py"
     )
+
+
+GUARD = 'if __name__ == "__main__":\n    sys.exit(pytest.main([__file__, *sys.argv[1:]]))\n'
+
+
+def _test_files():
+    pattern = os.path.join(ROOT, "tests", "**", "*_test.py")
+    return sorted(glob.glob(pattern, recursive=True))
+
+
+def test_every_test_file_runs_its_tests_as_a_program():
+    """Each test file ends in the pytest guard, so its Bazel py_test (main = the file) runs it."""
+    missing = [
+        os.path.relpath(p, ROOT) for p in _test_files() if not open(p).read().endswith(GUARD)
+    ]
+    assert missing == [], "test files that run nothing when executed"
+
+
+def test_a_test_file_run_as_a_program_reports_its_results(tmp_path):
+    """Run as a program, a test file runs its tests: exit 0 when they pass, 1 when one fails."""
+    env = dict(os.environ, TF_USE_LEGACY_KERAS="1")
+    real = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "tests", "quantum", "basis_test.py"), "-q"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert real.returncode == 0, real.stdout + real.stderr
+    assert re.search(r"^\d+ passed", real.stdout, re.M), real.stdout
+    failing = tmp_path / "failing_test.py"
+    failing.write_text(
+        "import sys\n\nimport pytest\n\n\ndef test_fails():\n    assert 1 == 2\n\n\n" + GUARD
+    )
+    run = subprocess.run(
+        [sys.executable, str(failing), "-q", "-p", "no:cacheprovider"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "1 failed" in run.stdout
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, *sys.argv[1:]]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 
@@ -69,3 +70,7 @@ def test_notebook_runs(name):
         if o.output_type == "error"
     ]
     assert not errors
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, *sys.argv[1:]]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import time
 
 import pytest
@@ -194,3 +195,7 @@ def test_targets_prefer_the_paired_tensorcircuit_ratio():
         "paired": True,
     }
     assert t["train_tfq_over_pennylane"] == {"value": None, "goal": ">= 10", "met": None}
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, *sys.argv[1:]]))

@@ -1,8 +1,10 @@
 """Tests for qgcam_tf.cli.experiment: train -> figure -> explain, through the real commands."""
 
 import json
+import sys
 
 import numpy as np
+import pytest
 
 from qgcam_tf.cli.experiment import run_experiment
 from qgcam_tf.data.mnist import load_mnist
@@ -38,3 +40,7 @@ def test_failing_training_stops_the_experiment(tmp_path, capfd):
     assert run_experiment("mnist", str(out), train_args=["--epochs", "0"]) == 2
     assert "must be > 0" in capfd.readouterr().err
     assert not (out / "explain").exists()
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, *sys.argv[1:]]))

@@ -169,3 +169,7 @@ def test_errors_are_one_line(run_dir, tmp_path, capfd, args, message):
     import re
 
     assert re.search(message, lines[0]), lines[0]
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, *sys.argv[1:]]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -215,3 +216,7 @@ def test_spectrogram_config_errors():
         audio.SpectrogramConfig(fmax=9000.0)
     cfg = audio.SpectrogramConfig(duration_s=0.5, n_frames=32)
     assert audio.SpectrogramConfig.from_dict(cfg.to_dict()).to_dict() == cfg.to_dict()
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, *sys.argv[1:]]))

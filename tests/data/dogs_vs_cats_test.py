@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -193,3 +194,7 @@ def test_photo_figure_png_and_shape_errors(tmp_path):
     assert matplotlib.image.imread(path).shape[0] > 100
     with pytest.raises(ValueError, match="maps"):
         save_photo_figure(images, maps[:1], ("cat", "dog"), str(tmp_path / "bad.png"))
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, *sys.argv[1:]]))

@@ -2,6 +2,7 @@
 
 import gzip
 import struct
+import sys
 
 import numpy as np
 import pytest
@@ -119,3 +120,7 @@ def test_npy_inputs_validated(tmp_path):
     np.save(tmp_path / "nan.npy", nan)
     with pytest.raises(ValueError, match="NaN"):
         load_array(str(tmp_path / "nan.npy"), (28, 28, 1))
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, *sys.argv[1:]]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -325,3 +326,7 @@ def test_reload_bundle_rebuilds_the_trained_test_split(tmp_path):
     np.testing.assert_array_equal(again.test_arrays[1], trained.test_arrays[1])
     other = speech.load_speech({**options, "limit": None})  # a different training set ...
     assert not np.array_equal(other.test_arrays[0], trained.test_arrays[0])  # ... other test noise
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, *sys.argv[1:]]))

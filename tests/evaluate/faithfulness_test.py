@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -207,3 +208,7 @@ def test_cli_end_to_end(mnist_runs, tmp_path, capsys):
             qm.trapezoid_auc(per[f"{method}/curve_deletion"]).mean(), abs=1e-6
         )
     assert "| twin:gradcam |" in capsys.readouterr().out
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, *sys.argv[1:]]))

@@ -7,6 +7,7 @@ so every curve value is a sum of pixel values that can be done on paper.
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -195,3 +196,7 @@ def test_errors_name_the_argument():
         qm.map_stability(maps, maps, top_fraction=0.0)
     with pytest.raises(ValueError, match="predict_fn must return"):
         qm.AverageDrop()(lambda x: tf.zeros([5]), img, maps, np.array([0]))
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, *sys.argv[1:]]))

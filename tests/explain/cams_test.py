@@ -6,6 +6,8 @@ target class), so the batched, one-class-per-sample path is checked as well.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -180,3 +182,7 @@ def test_registry_and_errors(hybrid):
         ScoreCAM(hybrid, mask_batch_size=0)
     with pytest.raises(ValueError, match="class_index must be in"):
         make_cam("layercam", hybrid)(np.zeros((2, 8, 8, 1), np.float32), [0, 3])
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, *sys.argv[1:]]))

@@ -1,6 +1,8 @@
 """Tests for qgcam_tf.explain.qgradcam: maps vs a NumPy Grad-CAM, closed-form weights vs
 autodiff."""
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -128,3 +130,7 @@ def test_resolve_class_index():
     np.testing.assert_array_equal(resolve_class_index(np.array([1.0, 3.0]), 2, 4), [1, 3])
     with pytest.raises(ValueError, match="integers"):
         resolve_class_index([0.5, 1], 2, 4)
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, *sys.argv[1:]]))

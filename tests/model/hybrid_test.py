@@ -2,6 +2,7 @@
 
 import json
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -104,3 +105,7 @@ def test_config_is_plain_json(tmp_path):
     config = json.loads((tmp_path / "model.json").read_text())
     vqc = [l for l in config["keras_model"]["config"]["layers"] if l["name"] == "vqc"][0]
     assert vqc["config"]["spec"] == {"n_qubits": 4, "depth": 1, "n_outputs": 3, "ansatz": "paper"}
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, *sys.argv[1:]]))

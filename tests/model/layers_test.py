@@ -1,5 +1,7 @@
 """Tests for qgcam_tf.model.layers.VQCLayer against cirq.Simulator and finite differences."""
 
+import sys
+
 import cirq
 import numpy as np
 import pytest
@@ -144,3 +146,7 @@ def test_layer_errors():
         VQCLayer(VQCSpec(2, 1, 2), "tfq", jit_compile=True)
     with pytest.raises(ValueError, match="n_qubits=3, got 4"):
         keras.Sequential([keras.Input((4,)), VQCLayer(VQCSpec(3, 1, 2), "tf")])
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, *sys.argv[1:]]))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -43,3 +45,7 @@ def test_empty_dataset_is_an_error():
     empty = tf.data.Dataset.from_tensor_slices(np.zeros((0, 6, 6, 2), np.float32)).batch(4)
     with pytest.raises(ValueError, match="dataset is empty"):
         recalibrate_batchnorm(_model(), empty)
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, *sys.argv[1:]]))

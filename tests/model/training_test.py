@@ -128,3 +128,7 @@ def test_killed_run_resumes_from_checkpoint(tmp_path):
     assert losses[2] < losses[0]  # training continued from the checkpoint, not from scratch
     metrics = json.load(open(os.path.join(run, "metrics.json")))
     assert metrics["epochs"] == 3 and metrics["test_accuracy"] > 0.15  # chance is 0.1
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, *sys.argv[1:]]))

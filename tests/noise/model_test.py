@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import os
+import sys
+
+import pytest
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import cirq  # noqa: E402
 import numpy as np  # noqa: E402
-import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from qgcam_tf.model.layers import make_executor  # noqa: E402
@@ -351,3 +353,7 @@ def test_cli_sweep_writes_csv_and_plots(tmp_path, capsys):
     assert {r["method"] for r in rows} == {"trajectories"}
     for name in ("noise.png", "noise_maps.png", "noise.json"):
         assert (out / name).stat().st_size > 1000
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, *sys.argv[1:]]))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import cirq
 import numpy as np
 import pytest
@@ -42,3 +44,7 @@ def test_z_eigenvalues_are_cirqs_z_diagonals():
     for k in range(3):
         diag = np.real(np.diag(cirq.unitary(cirq.Circuit(cirq.Z(q[k]), cirq.I.on_each(*q)))))
         np.testing.assert_array_equal(z_eigenvalues(3)[:, k], diag)
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, *sys.argv[1:]]))

@@ -7,6 +7,8 @@ The generic CompiledCircuit shares no code with this kernel.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -105,3 +107,7 @@ def test_one_kernel_serves_several_graphs():
     second = tf.function(lambda a: kernel(a, theta) * 1.0, jit_compile=True)
     for fn in (first, second, first):
         np.testing.assert_allclose(fn(x).numpy(), want[0], atol=2e-6)
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, *sys.argv[1:]]))

@@ -1,6 +1,8 @@
 """Tests for qgcam_tf.quantum.circuits: the paper's circuit, pinned against hand-built
 references."""
 
+import sys
+
 import cirq
 import numpy as np
 import pytest
@@ -167,3 +169,7 @@ def test_spec_round_trip():
     """VQCSpec survives to_dict/from_dict."""
     spec = VQCSpec(6, 2, 3)
     assert VQCSpec.from_dict(spec.to_dict()) == spec
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, *sys.argv[1:]]))

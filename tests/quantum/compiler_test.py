@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import cirq
 import numpy as np
 import pytest
@@ -229,3 +231,7 @@ def test_unknown_symbol_and_qubit_raise():
         CompiledCircuit(circuit, ["a"], qubits=q)
     with pytest.raises(ValueError, match=r"qubits \[cirq.LineQubit\(1\)\] not in qubits"):
         CompiledCircuit(circuit, ["zeta"], qubits=q[:1])
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, *sys.argv[1:]]))

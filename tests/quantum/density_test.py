@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import sys
+
+import pytest
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import cirq  # noqa: E402
 import numpy as np  # noqa: E402
-import pytest  # noqa: E402
 import sympy  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
@@ -133,3 +135,7 @@ def test_unsupported_operations_raise():
         DensityCircuit(cirq.Circuit(cirq.measure(q[0])), [])
     with pytest.raises(ValueError, match="not in symbol_names"):
         DensityCircuit(cirq.Circuit(cirq.rx(A).on(q[0])), [B])
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, *sys.argv[1:]]))

@@ -8,6 +8,8 @@ no code with it.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -111,3 +113,7 @@ def test_unknown_batch_size_under_xla():
     serves any batch."""
     spec = VQCSpec(4, 2, 3)
     check_any_batch_under_xla(PaperKernel(spec), spec)
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, *sys.argv[1:]]))

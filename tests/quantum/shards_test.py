@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from qgcam_tf.quantum.shards import run_in_shards
@@ -32,3 +35,7 @@ def test_blocks_of_an_unknown_batch_may_be_empty():
     values = np.array([[1.0, 2.0], [3.0, 4.0]], np.float32)
     np.testing.assert_array_equal(fn(values), values[:, ::-1] + 1.0)
     assert fn(np.zeros((0, 2), np.float32)).shape == (0, 2)
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, *sys.argv[1:]]))

@@ -353,3 +353,7 @@ def test_cli_errors_are_one_line(tiny, tmp_path, capsys, argv, match):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith("qgcam export: error:")
     assert re.search(match, err), err
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, *sys.argv[1:]]))

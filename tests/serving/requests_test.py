@@ -13,6 +13,7 @@ import http.server
 import importlib.util
 import json
 import os
+import sys
 import threading
 
 import grpc
@@ -356,3 +357,7 @@ def test_client_reports_unreachable_server_and_missing_image(tmp_path, digit_png
     assert "cannot reach http://localhost:1/v1/models/qgcam:predict" in capsys.readouterr().err
     assert client.main(["--image", str(tmp_path / "none.png")]) == 2
     assert "--image" in capsys.readouterr().err
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, *sys.argv[1:]]))
