@@ -27,6 +27,8 @@ demo: setup
 	$(VENV)/bin/qgcam explain --model $(RUN_DIR) --dataset mnist --out $(RUN_DIR)/explain
 
 test: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -q -rs tests
 
 bench: setup
