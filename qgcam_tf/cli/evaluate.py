@@ -74,7 +74,7 @@ def run(args) -> int:
     from qgcam_tf.data.registry import test_examples
     from qgcam_tf.evaluate import faithfulness as ev
     from qgcam_tf.fileio import atomic_path, write_json_atomic
-    from qgcam_tf.model.hybrid import load_model, read_metadata
+    from qgcam_tf.model.run import load_model, read_metadata
 
     for name, value in (
         ("--count", args.count),

@@ -59,7 +59,7 @@ def run_experiment(
             return status
     if figure_fn is not None:
         from qgcam_tf.data.registry import reload_bundle
-        from qgcam_tf.model.hybrid import load_model, read_metadata
+        from qgcam_tf.model.run import load_model, read_metadata
 
         bundle = reload_bundle(read_metadata(out), data_dir=data_dir)
         path = figure or os.path.join(out, f"{dataset.replace('-', '_')}_test_split.png")

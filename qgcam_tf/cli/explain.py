@@ -33,7 +33,7 @@ def run(args) -> int:
     from qgcam_tf.data.registry import get_adapter, test_examples
     from qgcam_tf.explain.qgradcam import QGradCAM
     from qgcam_tf.fileio import atomic_path
-    from qgcam_tf.model.hybrid import load_model, read_metadata
+    from qgcam_tf.model.run import load_model, read_metadata
     from qgcam_tf.viz.common import save_grid, save_overlay
 
     if args.count < 1:

@@ -18,7 +18,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from qgcam_tf.model.hybrid import load_model, read_metadata
+    from qgcam_tf.model.run import load_model, read_metadata
     from qgcam_tf.serving.export import export_saved_model, verify_export
 
     if args.version < 1:

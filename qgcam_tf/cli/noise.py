@@ -118,7 +118,8 @@ def run(args) -> int:
     from qgcam_tf.data.registry import test_examples
     from qgcam_tf.evaluate import robustness as rb
     from qgcam_tf.fileio import write_json_atomic
-    from qgcam_tf.model.hybrid import VQC_LAYER, load_model, read_metadata
+    from qgcam_tf.model.hybrid import VQC_LAYER
+    from qgcam_tf.model.run import load_model, read_metadata
 
     metadata = read_metadata(args.model)
     model = load_model(args.model)

@@ -23,7 +23,7 @@ def add_arguments(p) -> None:
 def load_run_inputs(run_dir: str, paths, backend: str):
     """(model, metadata, inputs) for files of the run's dataset, read as in training."""
     from qgcam_tf.data.registry import get_adapter
-    from qgcam_tf.model.hybrid import load_model, read_metadata
+    from qgcam_tf.model.run import load_model, read_metadata
 
     metadata = read_metadata(run_dir)
     model = load_model(run_dir, backend=backend)

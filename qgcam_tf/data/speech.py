@@ -428,7 +428,7 @@ def background_attention(
 
 
 def _extra_metrics(bundle: SpeechBundle, run_dir: str) -> dict:
-    from qgcam_tf.model.hybrid import load_model
+    from qgcam_tf.model.run import load_model
 
     x, y = bundle.test_arrays
     return background_attention(

@@ -1,14 +1,11 @@
-"""The hybrid CNN + VQC classifier, and saving / loading it as a run directory."""
+"""The hybrid CNN + VQC classifier and its classical twin (Keras functional models)."""
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Sequence
 
 import tf_keras as keras
 
-from qgcam_tf.fileio import atomic_path, write_json_atomic
 from qgcam_tf.model.layers import BACKENDS, VQCLayer
 from qgcam_tf.quantum.circuits import VQCSpec
 
@@ -18,14 +15,10 @@ __all__ = [
     "Scale",
     "build_hybrid_model",
     "build_classical_twin",
-    "save_model",
-    "load_model",
 ]
 
 CONV_LAYER = "qgcam_conv"
 VQC_LAYER = "vqc"
-MODEL_CONFIG = "model.json"
-MODEL_WEIGHTS = "model.weights.h5"
 
 
 @keras.utils.register_keras_serializable(package="qgcam_tf")
@@ -147,72 +140,3 @@ def build_classical_twin(
     logits = keras.layers.Dense(n_classes, name="logits")(h)
     probs = keras.layers.Softmax(name="probabilities")(logits)
     return keras.Model(images, probs, name=name)
-
-
-def save_model(model: keras.Model, run_dir: str, *, metadata: dict | None = None) -> None:
-    """Writes ``model.json`` (architecture + metadata) and ``model.weights.h5`` atomically.
-
-    TFQ layers cannot be saved as a SavedModel, and the architecture is rebuilt from its
-    config on load, so both executors share one on-disk format.
-    """
-    config = {"keras_model": json.loads(model.to_json()), "metadata": metadata or {}}
-    with atomic_path(os.path.join(run_dir, MODEL_WEIGHTS), suffix=".weights.h5") as tmp:
-        model.save_weights(tmp)
-    write_json_atomic(os.path.join(run_dir, MODEL_CONFIG), config)
-
-
-def read_metadata(run_dir: str) -> dict:
-    """The metadata dict saved beside the model (class names, preprocessing, dataset)."""
-    return _read_config(run_dir)["metadata"]
-
-
-def _read_config(run_dir: str) -> dict:
-    path = os.path.join(run_dir, MODEL_CONFIG)
-    if not os.path.isdir(run_dir):
-        raise FileNotFoundError(f"model directory {run_dir!r} does not exist")
-    if not os.path.isfile(path):
-        raise FileNotFoundError(
-            f"{path!r} not found: is {run_dir!r} a run directory of `qgcam train`?"
-        )
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path!r} is not valid JSON: {e}") from None
-
-
-def load_model(
-    run_dir: str, *, backend: str | None = None, jit_compile: bool = False
-) -> keras.Model:
-    """Loads a model written by :func:`save_model` (``qgcam train``'s run directory).
-
-    Args:
-        run_dir: the run directory.
-        backend: run the VQC on this executor instead of the saved one (same weights).
-        jit_compile: XLA for the ``tf`` executor.
-
-    Raises:
-        FileNotFoundError: the directory or its files are missing.
-        ValueError: the files are corrupt or the backend is unknown.
-    """
-    if backend is not None and backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    config = _read_config(run_dir)["keras_model"]
-    for layer in config["config"]["layers"]:
-        if layer["class_name"].endswith("VQCLayer"):
-            if backend is not None:
-                layer["config"]["backend"] = backend
-            layer["config"]["jit_compile"] = (
-                bool(jit_compile) and layer["config"]["backend"] == "tf"
-            )
-    model = keras.models.model_from_json(
-        json.dumps(config), custom_objects={"VQCLayer": VQCLayer, "Scale": Scale}
-    )
-    weights = os.path.join(run_dir, MODEL_WEIGHTS)
-    if not os.path.isfile(weights):
-        raise FileNotFoundError(f"{weights!r} not found")
-    try:
-        model.load_weights(weights)
-    except (OSError, ValueError, KeyError) as e:  # h5py raises KeyError for foreign layouts
-        raise ValueError(f"cannot read weights {weights!r}: {e}") from None
-    return model

@@ -77,7 +77,7 @@ def recalibrate_run(run_dir: str, bundle) -> dict:
         ``{"test_accuracy": after, "test_accuracy_before_bn_recalibration": before,
         "bn_recalibrated": True}``
     """
-    from qgcam_tf.model.hybrid import load_model, read_metadata, save_model
+    from qgcam_tf.model.run import load_model, read_metadata, save_model
 
     model = load_model(run_dir)
     before = _accuracy(model, bundle.test)

@@ -12,7 +12,8 @@ import tf_keras as keras
 
 from qgcam_tf.data.registry import DatasetBundle
 from qgcam_tf.fileio import write_json_atomic
-from qgcam_tf.model.hybrid import build_classical_twin, build_hybrid_model, save_model
+from qgcam_tf.model.hybrid import build_classical_twin, build_hybrid_model
+from qgcam_tf.model.run import save_model
 from qgcam_tf.model.recalibrate import recalibrate_batchnorm
 from qgcam_tf.quantum.circuits import VQCSpec
 

@@ -32,7 +32,8 @@ def tiny_export(base) -> TinyExport:
         import tf_keras as keras
 
         from qgcam_tf.cli.main import main
-        from qgcam_tf.model.hybrid import build_hybrid_model, save_model
+        from qgcam_tf.model.hybrid import build_hybrid_model
+        from qgcam_tf.model.run import save_model
         from qgcam_tf.quantum.circuits import VQCSpec
 
         keras.utils.set_random_seed(0)

@@ -10,7 +10,8 @@ import pytest
 import tf_keras as keras
 
 from qgcam_tf.data.mnist import CLASS_NAMES
-from qgcam_tf.model.hybrid import build_hybrid_model, load_model, save_model
+from qgcam_tf.model.hybrid import build_hybrid_model
+from qgcam_tf.model.run import load_model, save_model
 from qgcam_tf.quantum.circuits import VQCSpec
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -15,7 +15,8 @@ from qgcam_tf.evaluate import faithfulness as ev
 from qgcam_tf.evaluate import metrics as qm
 from qgcam_tf.explain.cams import CentreCAM
 from qgcam_tf.explain.qgradcam import QGradCAM
-from qgcam_tf.model.hybrid import build_classical_twin, build_hybrid_model, save_model
+from qgcam_tf.model.hybrid import build_classical_twin, build_hybrid_model
+from qgcam_tf.model.run import save_model
 from qgcam_tf.quantum.circuits import VQCSpec
 
 

@@ -8,13 +8,8 @@ import numpy as np
 import pytest
 import tf_keras as keras
 
-from qgcam_tf.model.hybrid import (
-    build_classical_twin,
-    build_hybrid_model,
-    load_model,
-    read_metadata,
-    save_model,
-)
+from qgcam_tf.model.hybrid import build_classical_twin, build_hybrid_model
+from qgcam_tf.model.run import load_model, read_metadata, save_model
 from qgcam_tf.quantum.circuits import VQCSpec
 
 

@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 
 from qgcam_tf.data.registry import DatasetBundle
-from qgcam_tf.model.hybrid import load_model
+from qgcam_tf.model.run import load_model
 from qgcam_tf.model.training import train_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

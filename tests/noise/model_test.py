@@ -306,7 +306,8 @@ def test_cli_sweep_writes_csv_and_plots(tmp_path, capsys):
     """`qgcam noise` on an MNIST-shaped model writes noise.csv, noise.png and noise_maps.png."""
     from qgcam_tf.cli.main import main
     from qgcam_tf.data.mnist import load_mnist
-    from qgcam_tf.model.hybrid import build_hybrid_model, save_model
+    from qgcam_tf.model.hybrid import build_hybrid_model
+    from qgcam_tf.model.run import save_model
 
     try:
         load_mnist(None)

@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from qgcam_tf.cli.main import main as cli_main
 from qgcam_tf.explain.qgradcam import QGradCAM
-from qgcam_tf.model.hybrid import load_model
+from qgcam_tf.model.run import load_model
 from qgcam_tf.model.layers import VQCLayer
 from qgcam_tf.serving.export import (
     WARMUP_FILE,

@@ -24,7 +24,7 @@ from PIL import Image
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from qgcam_tf.explain.qgradcam import QGradCAM
-from qgcam_tf.model.hybrid import load_model
+from qgcam_tf.model.run import load_model
 from qgcam_tf.serving import requests as serving
 from qgcam_tf.testing.exports import CLASS_NAMES, sample_images, tiny_export
 
