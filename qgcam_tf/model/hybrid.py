@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import tf_keras as keras
@@ -15,6 +16,9 @@ __all__ = [
     "Scale",
     "build_hybrid_model",
     "build_classical_twin",
+    "backend_config",
+    "model_from_config",
+    "switch_backend",
 ]
 
 CONV_LAYER = "qgcam_conv"
@@ -140,3 +144,56 @@ def build_classical_twin(
     logits = keras.layers.Dense(n_classes, name="logits")(h)
     probs = keras.layers.Softmax(name="probabilities")(logits)
     return keras.Model(images, probs, name=name)
+
+
+def backend_config(config: dict, backend: str | None, *, jit_compile: bool = False) -> dict:
+    """A Keras model config (``json.loads(model.to_json())``) whose VQC layers run on ``backend``.
+
+    The one way the project changes a model's executor: :func:`switch_backend` uses it on a
+    model in memory, and :func:`qgcam_tf.model.run.load_model` on the config it reads, so
+    TensorFlow Quantum is never imported when a model is loaded for ``tf``.
+
+    Args:
+        config: the model config; not modified.
+        backend: ``"tfq"``, ``"tf"``, or None to keep each layer's own.
+        jit_compile: XLA for layers that end up on ``tf`` (ignored on ``tfq``).
+
+    Raises:
+        ValueError: unknown backend.
+    """
+    if backend is not None and backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    config = json.loads(json.dumps(config))
+    for layer in config["config"]["layers"]:
+        if layer["class_name"].endswith("VQCLayer"):
+            if backend is not None:
+                layer["config"]["backend"] = backend
+            layer["config"]["jit_compile"] = (
+                bool(jit_compile) and layer["config"]["backend"] == "tf"
+            )
+    return config
+
+
+def model_from_config(config: dict) -> keras.Model:
+    """The model of a Keras config that may hold the project's layers (VQCLayer, Scale)."""
+    return keras.models.model_from_json(
+        json.dumps(config), custom_objects={"VQCLayer": VQCLayer, "Scale": Scale}
+    )
+
+
+def switch_backend(model: keras.Model, backend: str, *, jit_compile: bool = False) -> keras.Model:
+    """A copy of ``model`` whose VQC layers run on ``backend``, with the same weights.
+
+    Args:
+        model: a model built by :func:`build_hybrid_model` (or any functional model whose
+            quantum layers are :class:`~qgcam_tf.model.layers.VQCLayer`).
+        backend: ``"tfq"`` or ``"tf"``.
+        jit_compile: XLA for the ``tf`` executor.
+
+    Raises:
+        ValueError: unknown backend.
+    """
+    config = backend_config(json.loads(model.to_json()), backend, jit_compile=jit_compile)
+    copy = model_from_config(config)
+    copy.set_weights(model.get_weights())
+    return copy

@@ -7,19 +7,32 @@ rebuilt from its config on load, so both executors share one on-disk format.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+from collections.abc import Sequence
 
+import numpy as np
 import tf_keras as keras
 
+from qgcam_tf.data.registry import DatasetAdapter, DatasetBundle, get_adapter, pick_per_class
 from qgcam_tf.fileio import atomic_path, write_json_atomic
-from qgcam_tf.model.hybrid import Scale
-from qgcam_tf.model.layers import BACKENDS, VQCLayer
+from qgcam_tf.model.hybrid import backend_config, model_from_config
 
-__all__ = ["MODEL_CONFIG", "MODEL_WEIGHTS", "load_model", "read_metadata", "save_model"]
+__all__ = [
+    "DEFAULT_DATASET",
+    "MODEL_CONFIG",
+    "MODEL_WEIGHTS",
+    "Run",
+    "load_model",
+    "read_metadata",
+    "save_model",
+]
 
 MODEL_CONFIG = "model.json"
 MODEL_WEIGHTS = "model.weights.h5"
+# Runs written before the dataset was recorded in their metadata were MNIST runs.
+DEFAULT_DATASET = "mnist"
 
 
 def save_model(model: keras.Model, run_dir: str, *, metadata: dict | None = None) -> None:
@@ -68,19 +81,8 @@ def load_model(
         FileNotFoundError: the directory or its files are missing.
         ValueError: the files are corrupt or the backend is unknown.
     """
-    if backend is not None and backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     config = _read_config(run_dir)["keras_model"]
-    for layer in config["config"]["layers"]:
-        if layer["class_name"].endswith("VQCLayer"):
-            if backend is not None:
-                layer["config"]["backend"] = backend
-            layer["config"]["jit_compile"] = (
-                bool(jit_compile) and layer["config"]["backend"] == "tf"
-            )
-    model = keras.models.model_from_json(
-        json.dumps(config), custom_objects={"VQCLayer": VQCLayer, "Scale": Scale}
-    )
+    model = model_from_config(backend_config(config, backend, jit_compile=jit_compile))
     weights = os.path.join(run_dir, MODEL_WEIGHTS)
     if not os.path.isfile(weights):
         raise FileNotFoundError(f"{weights!r} not found")
@@ -89,3 +91,96 @@ def load_model(
     except (OSError, ValueError, KeyError) as e:  # h5py raises KeyError for foreign layouts
         raise ValueError(f"cannot read weights {weights!r}: {e}") from None
     return model
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """A trained run directory, read in one place: metadata, model, dataset, test examples.
+
+    Every command that takes ``--model RUN_DIR`` opens it with :meth:`Run.open`; nothing
+    else reads the metadata's keys.
+
+    Attributes:
+        run_dir: the directory.
+        metadata: what :func:`save_model` stored beside the model (class names, dataset,
+            loader options, seed, preprocessing).
+    """
+
+    run_dir: str
+    metadata: dict
+
+    @classmethod
+    def open(cls, run_dir: str) -> Run:
+        """The run in ``run_dir``.
+
+        Raises:
+            FileNotFoundError: not a run directory.
+            ValueError: its ``model.json`` is corrupt.
+        """
+        return cls(run_dir, read_metadata(run_dir))
+
+    @property
+    def dataset(self) -> str:
+        """The registered dataset the run was trained on."""
+        return self.metadata.get("dataset") or DEFAULT_DATASET
+
+    @property
+    def class_names(self) -> list[str] | None:
+        """One name per class index, if the run recorded them."""
+        names = self.metadata.get("class_names")
+        return list(names) if names else None
+
+    def model(self, *, backend: str | None = None, jit_compile: bool = False) -> keras.Model:
+        """The trained model (see :func:`load_model`), its VQC on ``backend`` if given."""
+        return load_model(self.run_dir, backend=backend, jit_compile=jit_compile)
+
+    def adapter(self) -> DatasetAdapter:
+        """The dataset adapter: how this run's dataset is loaded and its files are read."""
+        return get_adapter(self.dataset)
+
+    def load_files(self, paths: Sequence[str]) -> np.ndarray:
+        """Model inputs ``float32 [B, H, W, C]`` from the dataset's own files, as in training."""
+        return self.adapter().load_files(paths, self.metadata)
+
+    def bundle(self, *, data_dir: str | None = None, batch_size: int = 64) -> DatasetBundle:
+        """The dataset rebuilt with the loader options and seed the run was trained with.
+
+        Both decide the test split (speech mixes its test clips with seeded noise), so the
+        options saved in the metadata are reused as they are; ``data_dir`` points at a moved
+        copy of the data.
+        """
+        options = {
+            **self.metadata.get("options", {}),
+            "seed": self.metadata.get("seed", 0),
+            "batch_size": batch_size,
+        }
+        if data_dir:
+            options["data_dir"] = data_dir
+        return self.adapter().load(options)
+
+    def test_examples(self, *, count: int, seed: int = 0, data_dir: str | None = None):
+        """``count`` examples of the run's own test split, spread over the classes.
+
+        Args:
+            count: how many examples.
+            seed: which examples (the split itself is the one the run was trained with).
+            data_dir: a moved copy of the data.
+
+        Returns:
+            ``(images float32 [count, H, W, C], labels int [count], indices int64 [count])``,
+            the indices into the test split.
+
+        Raises:
+            ValueError: ``count`` is not in ``[1, number of test examples]``, or the dataset
+                has no in-memory test split.
+        """
+        if count < 1:
+            raise ValueError(f"--count must be >= 1, got {count}")
+        bundle = self.bundle(data_dir=data_dir)
+        if bundle.test_arrays is None:
+            raise ValueError(f"dataset {self.dataset!r} provides no test arrays to pick from")
+        x_test, y_test = bundle.test_arrays
+        if count > len(x_test):
+            raise ValueError(f"--count must be <= {len(x_test)} (test examples), got {count}")
+        idx = pick_per_class(y_test, count, len(bundle.class_names), seed)
+        return x_test[idx].astype(np.float32), np.asarray(y_test[idx]), idx

@@ -31,15 +31,13 @@ import tf_keras as keras
 
 from qgcam_tf.explain.qgradcam import QGradCAM
 from qgcam_tf.fileio import atomic_dir, write_json_atomic
-from qgcam_tf.model.hybrid import CONV_LAYER
-from qgcam_tf.model.layers import VQCLayer
+from qgcam_tf.model.hybrid import CONV_LAYER, switch_backend
 
 __all__ = [
     "EXPLAIN_SIGNATURE",
     "SERVING_SIGNATURE",
     "WARMUP_FILE",
     "export_saved_model",
-    "rebuild_on_tf",
     "saved_model_ops",
     "verify_export",
 ]
@@ -48,24 +46,6 @@ SERVING_SIGNATURE = "serving_default"
 EXPLAIN_SIGNATURE = "explain"
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 METADATA_FILE = os.path.join("assets.extra", "qgcam.json")
-
-
-def rebuild_on_tf(model: keras.Model) -> keras.Model:
-    """A copy of ``model`` whose VQC layers run on the ``tf`` executor, with the same weights.
-
-    XLA is switched off in the copy: an XLA cluster in a SavedModel ties it to the serving
-    binary's XLA build, and the copy serves single requests where compilation does not pay.
-    """
-
-    def clone(layer):
-        config = layer.get_config()
-        if isinstance(layer, VQCLayer):
-            config.update(backend="tf", jit_compile=False)
-        return layer.__class__.from_config(config)
-
-    copy = keras.models.clone_model(model, clone_function=clone)
-    copy.set_weights(model.get_weights())
-    return copy
 
 
 class _Servable(tf.Module):
@@ -237,7 +217,9 @@ def export_saved_model(
     if os.path.exists(target) and not force:
         raise FileExistsError(f"version {target!r} exists; pass force=True (--force) to replace it")
 
-    servable = _Servable(rebuild_on_tf(model), layer)
+    # XLA off: an XLA cluster in a SavedModel ties it to the serving binary's XLA build,
+    # and single requests do not repay compilation.
+    servable = _Servable(switch_backend(model, "tf", jit_compile=False), layer)
     signatures = {
         SERVING_SIGNATURE: servable.serve.get_concrete_function(),
         EXPLAIN_SIGNATURE: servable.explain.get_concrete_function(),

@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 import tf_keras as keras
 
-from qgcam_tf.model.hybrid import build_classical_twin, build_hybrid_model
+from qgcam_tf.model.hybrid import (
+    backend_config,
+    build_classical_twin,
+    build_hybrid_model,
+    switch_backend,
+)
 from qgcam_tf.model.run import load_model, read_metadata, save_model
 from qgcam_tf.quantum.circuits import VQCSpec
 
@@ -100,6 +105,34 @@ def test_config_is_plain_json(tmp_path):
     config = json.loads((tmp_path / "model.json").read_text())
     vqc = [l for l in config["keras_model"]["config"]["layers"] if l["name"] == "vqc"][0]
     assert vqc["config"]["spec"] == {"n_qubits": 4, "depth": 1, "n_outputs": 3, "ansatz": "paper"}
+
+
+def test_switch_backend_keeps_weights_and_outputs():
+    """The tf-executor copy of a tfq model has the same weights and the same predictions."""
+    model = _tiny("tfq")
+    copy = switch_backend(model, "tf")
+    assert copy.get_layer("vqc").backend == "tf" and model.get_layer("vqc").backend == "tfq"
+    assert copy is not model
+    for a, b in zip(model.get_weights(), copy.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    images = np.random.default_rng(2).uniform(size=(3, 8, 8, 1)).astype(np.float32)
+    np.testing.assert_allclose(copy(images).numpy(), model(images).numpy(), atol=1e-5)
+
+
+def test_backend_config_is_the_one_switch_and_rejects_unknown_backends():
+    """backend_config sets backend and XLA on VQC layers only, copies, and names a bad backend."""
+    config = json.loads(_tiny("tfq").to_json())
+    patched = backend_config(config, "tf", jit_compile=True)
+    vqc = [l for l in patched["config"]["layers"] if l["class_name"].endswith("VQCLayer")]
+    assert [(l["config"]["backend"], l["config"]["jit_compile"]) for l in vqc] == [("tf", True)]
+    original = [l for l in config["config"]["layers"] if l["class_name"].endswith("VQCLayer")]
+    assert original[0]["config"]["backend"] == "tfq"  # the input is not modified
+    on_tfq = backend_config(config, None, jit_compile=True)  # XLA only applies to tf
+    assert [
+        l["config"]["jit_compile"] for l in on_tfq["config"]["layers"] if "VQC" in l["class_name"]
+    ] == [False]
+    with pytest.raises(ValueError, match="backend must be one of .*, got 'gpu'"):
+        backend_config(config, "gpu")
 
 
 if __name__ == "__main__":

@@ -16,12 +16,10 @@ import tensorflow as tf
 from qgcam_tf.cli.main import main as cli_main
 from qgcam_tf.explain.qgradcam import QGradCAM
 from qgcam_tf.model.run import load_model
-from qgcam_tf.model.layers import VQCLayer
 from qgcam_tf.serving.export import (
     WARMUP_FILE,
     export_saved_model,
     read_export_metadata,
-    rebuild_on_tf,
     saved_model_ops,
     verify_export,
 )
@@ -297,18 +295,6 @@ def test_verify_export_accepts_the_model_and_rejects_another(tiny):
     model.get_layer("scale").scale.assign(-3.0)
     with pytest.raises(ValueError, match=r"differs from the model by .* > 1e-05"):
         verify_export(tiny.version_dir, model)
-
-
-def test_rebuild_on_tf_keeps_weights_and_outputs(tiny):
-    """The tf-executor copy of a tfq model has the same weights and predictions."""
-    model = load_model(tiny.run_dir, backend="tfq")
-    copy = rebuild_on_tf(model)
-    assert copy.get_layer("vqc").backend == "tf" and model.get_layer("vqc").backend == "tfq"
-    assert isinstance(copy.get_layer("vqc"), VQCLayer) and copy is not model
-    for a, b in zip(model.get_weights(), copy.get_weights()):
-        np.testing.assert_array_equal(a, b)
-    images = sample_images(3)
-    np.testing.assert_allclose(copy(images).numpy(), model(images).numpy(), atol=PROB_ATOL)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,84 @@
+"""Tests for qgcam_tf.model.run: run directories, old runs still loading, the Run handle."""
+
+import os
+import sys
+
+import numpy as np
+import pytest
+import tf_keras as keras
+
+from qgcam_tf.model.hybrid import build_hybrid_model
+from qgcam_tf.model.run import DEFAULT_DATASET, Run, load_model, read_metadata, save_model
+from qgcam_tf.quantum.circuits import VQCSpec
+
+OLD_RUN = os.path.join(os.path.dirname(os.path.dirname(__file__)), "fixtures", "run-0.1.0")
+
+
+@pytest.mark.parametrize("backend", ["tfq", "tf"])
+def test_a_run_saved_before_the_tier_move_still_loads_and_predicts_the_same(backend):
+    """The 0.1.0 fixture loads on either executor and gives the probabilities it gave then."""
+    model = load_model(OLD_RUN, backend=backend)
+    x = np.load(os.path.join(OLD_RUN, "fixture_inputs.npy"))
+    expected = np.load(os.path.join(OLD_RUN, "fixture_probabilities.npy"))
+    np.testing.assert_allclose(model(x, training=False).numpy(), expected, atol=1e-5)
+    assert model.get_layer("vqc").backend == backend
+
+
+def test_save_and_load_round_trip_keeps_predictions_and_metadata(tmp_path):
+    """save_model then load_model gives the same predictions; the metadata comes back as saved."""
+    keras.utils.set_random_seed(1)
+    model = build_hybrid_model((8, 8, 1), 2, vqc=VQCSpec(3, 1, 2), conv_filters=(4, 3))
+    meta = {"class_names": ["a", "b"], "dataset": "mnist", "seed": 4}
+    save_model(model, str(tmp_path), metadata=meta)
+    x = np.random.default_rng(0).uniform(size=(2, 8, 8, 1)).astype(np.float32)
+    again = load_model(str(tmp_path))
+    np.testing.assert_allclose(again(x).numpy(), model(x).numpy(), atol=1e-6)
+    assert read_metadata(str(tmp_path)) == meta
+    assert sorted(os.listdir(tmp_path)) == ["model.json", "model.weights.h5"]  # no temp left
+
+
+def test_run_handle_reads_metadata_in_one_place():
+    """Run.open exposes the dataset (MNIST where an old run recorded none) and class names."""
+    run = Run.open(OLD_RUN)
+    assert run.dataset == "mnist" and run.class_names == ["a", "b", "c"]
+    assert Run("x", {}).dataset == DEFAULT_DATASET == "mnist"
+    assert Run("x", {"dataset": "speech"}).dataset == "speech"
+    assert Run("x", {}).class_names is None
+    assert run.adapter().name == "mnist"
+    model = run.model(backend="tf")
+    assert model.get_layer("vqc").backend == "tf"
+
+
+def test_run_loads_files_as_its_dataset_does(tmp_path):
+    """Run.load_files reads a .npy batch of the model's input shape through the dataset."""
+    batch = np.random.default_rng(3).uniform(size=(2, 8, 8, 1)).astype(np.float32)
+    path = tmp_path / "batch.npy"
+    np.save(path, batch)
+    run = Run.open(OLD_RUN)
+    meta = dict(run.metadata, input_shape=[8, 8, 1])
+    np.testing.assert_array_equal(Run(OLD_RUN, meta).load_files([str(path)]), batch)
+
+
+@pytest.mark.parametrize(
+    "count,match", [(0, "--count must be >= 1, got 0"), (-2, "--count must be >= 1, got -2")]
+)
+def test_test_examples_rejects_a_bad_count_before_loading_data(count, match):
+    """A count below 1 is one clear error, raised before any data is read."""
+    run = Run("nowhere", {"dataset": "no-such-dataset"})
+    with pytest.raises(ValueError, match=match):
+        run.test_examples(count=count)
+
+
+def test_open_names_a_missing_or_corrupt_run(tmp_path):
+    """Run.open of a folder without model.json, or with broken JSON, is one clear error."""
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        Run.open(str(tmp_path / "missing"))
+    with pytest.raises(FileNotFoundError, match="is .* a run directory of `qgcam train`"):
+        Run.open(str(tmp_path))
+    (tmp_path / "model.json").write_text("{broken")
+    with pytest.raises(ValueError, match="is not valid JSON"):
+        Run.open(str(tmp_path))
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, *sys.argv[1:]]))
