@@ -3,7 +3,7 @@
 Stand-alone on purpose: the peers' environment has PennyLane and tensorcircuit-ng beside
 TensorFlow 2.18.1, but not qgcam_tf's stack (Cirq, TensorFlow Quantum). The circuit is the
 paper's (DESIGN.md), written out here for each peer. The one piece of qgcam_tf imported
-here are ``qgcam_tf.quantum.paper_kernel`` and ``qgcam_tf.bench.suite.paired_ratio`` (TensorFlow
+here are ``qgcam_tf.quantum.paper_kernel`` and ``qgcam_tf.bench.timing.paired_ratio`` (TensorFlow
 and NumPy only), so the tensorcircuit-ng row
 can also be timed against the ``tf`` executor with XLA call by call, in one process:
 
@@ -99,7 +99,7 @@ def tensorcircuit_vqc(ns, batch: int, depth: int, warmup: int, repeats: int) -> 
         out[str(n)] = _time(tc_call, warmup=warmup, repeats=repeats)
         ours = _qgcam_xla_step(n, batch, depth, x)
         if ours is not None:
-            from qgcam_tf.bench.suite import paired_ratio  # stdlib + NumPy only
+            from qgcam_tf.bench.timing import paired_ratio  # stdlib + NumPy only
 
             paired[str(n)] = paired_ratio(ours, tc_call, pairs=2 * repeats + 1, warmup=warmup)
         print(

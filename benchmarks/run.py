@@ -18,10 +18,10 @@ from qgcam_tf.bench.suite import (  # noqa: E402,F401  (re-exported for scripts)
     export_latency,
     peer,
     run_benchmark,
-    state_vector_lower_bound_ms,
     train_throughput,
     vqc_fwd_bwd,
 )
+from qgcam_tf.bench.timing import state_vector_lower_bound_ms  # noqa: E402,F401
 
 if __name__ == "__main__":
     from qgcam_tf.cli.main import main

@@ -36,13 +36,8 @@ def run(args) -> int:
     import dataclasses
     import os
 
-    from qgcam_tf.bench.suite import (
-        DOC_BEGIN,
-        BenchConfig,
-        render_markdown,
-        run_benchmark,
-        update_doc,
-    )
+    from qgcam_tf.bench.report import DOC_BEGIN, render_markdown, update_doc
+    from qgcam_tf.bench.suite import BenchConfig, run_benchmark
 
     for doc in args.update_doc:  # checked first: a long run must not end in a bad path
         if not os.path.isfile(doc):

@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, module in _commands().items():
         p = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(p)
-        p.set_defaults(_run=module.run)
+        p.set_defaults(run_command=module.run)
     return parser
 
 
@@ -79,7 +79,7 @@ def main(argv=None) -> int:
     _quiet_tensorflow("--debug" in argv)
     args = build_parser().parse_args(argv)
     try:
-        return int(args._run(args) or 0)
+        return int(args.run_command(args) or 0)
     except KeyboardInterrupt:
         print(f"qgcam {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -3,7 +3,7 @@
 A SavedModel holding TensorFlow Quantum ops does not load in stock TensorFlow or TF Serving
 ("Op type not registered 'TfqSimulateExpectation'"), so the model is rebuilt with its VQC
 on the ``tf`` executor (the same circuit compiled to core ops, same weights) before it is
-traced. The export has the two signatures of DESIGN.md:
+traced. The export has the two signatures of the serving contract (docs/architecture.md):
 
 * ``serving_default(images float32[B,H,W,C]) -> probabilities float32[B,N], class_index int64[B]``
 * ``explain(images, class_index int64[B]) -> probabilities, class_index, heatmap float32[B,H,W]

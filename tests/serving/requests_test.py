@@ -29,7 +29,7 @@ from qgcam_tf.serving import requests as serving
 from qgcam_tf.testing.exports import CLASS_NAMES, sample_images, tiny_export
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-# Input dtypes of the signatures (DESIGN.md); a JSON body carries no dtypes.
+# Input dtypes of the signatures (docs/architecture.md); a JSON body carries no dtypes.
 DTYPES = {"images": np.float32, "class_index": np.int64}
 DEFAULT, EXPLAIN = "serving_default", "explain"
 SIGNATURE_INPUTS = {DEFAULT: {"images"}, EXPLAIN: {"images", "class_index"}}
