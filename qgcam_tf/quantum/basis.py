@@ -1,14 +1,18 @@
 """Index arithmetic on computational basis states, shared by the ``tf`` executor's kernels.
 
-Qubit 0 is the most significant bit of a basis index (Cirq's big-endian order). NumPy only:
-the kernels turn these arrays into constants once, when they are built.
+Qubit 0 is the most significant bit of a basis index (Cirq's big-endian order). The index
+tables are NumPy arrays, which the kernels turn into constants once, when they are built;
+:func:`permute` applies such a table to a tensor (used by
+:class:`~qgcam_tf.quantum.compiler.CompiledCircuit` and
+:class:`~qgcam_tf.quantum.paper_kernel.PaperKernel`).
 """
 
 from __future__ import annotations
 
 import numpy as np
+import tensorflow as tf
 
-__all__ = ["chain_source", "ring_source", "z_eigenvalues"]
+__all__ = ["chain_source", "permute", "ring_source", "z_eigenvalues"]
 
 
 def _cnot_sequence_source(m: int, pairs: list[tuple[int, int]]) -> np.ndarray:
@@ -39,3 +43,30 @@ def z_eigenvalues(n: int) -> np.ndarray:
     idx = np.arange(2**n)
     signs = [1.0 - 2.0 * ((idx >> (n - 1 - q)) & 1) for q in range(n)]
     return np.stack(signs, axis=1).astype(np.float32)
+
+
+def permute(x: tf.Tensor, src: np.ndarray, axis: int = 0) -> tf.Tensor:
+    """``x`` gathered at ``src`` along ``axis``: ``out[..., i, ...] = x[..., src[i], ...]``.
+
+    Its gradient is the inverse gather, not TensorFlow's scatter-add (a gather is cheaper
+    and deterministic).
+
+    Args:
+        x: any tensor.
+        src: a permutation of ``range(x.shape[axis])``, e.g. from :func:`ring_source`.
+        axis: the axis to permute.
+
+    Returns:
+        The permuted tensor, of ``x``'s shape and dtype.
+    """
+    forward = tf.constant(src.astype(np.int32))
+    inverse = tf.constant(np.argsort(src).astype(np.int32))
+
+    @tf.custom_gradient
+    def gather(t):
+        def grad(dy):
+            return tf.gather(dy, inverse, axis=axis)
+
+        return tf.gather(t, forward, axis=axis), grad
+
+    return gather(x)

@@ -39,7 +39,7 @@ import numpy as np
 import sympy
 import tensorflow as tf
 
-from qgcam_tf.quantum.paper_kernel import permute
+from qgcam_tf.quantum.basis import permute
 
 __all__ = ["CompiledCircuit", "UnsupportedGateError"]
 

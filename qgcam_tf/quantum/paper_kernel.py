@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import tensorflow as tf
 
-from qgcam_tf.quantum.basis import ring_source, z_eigenvalues
+from qgcam_tf.quantum.basis import permute, ring_source, z_eigenvalues
 from qgcam_tf.quantum.bond_kernel import BondKernel, prefer_bond
 from qgcam_tf.quantum.shards import kernel_shards, run_in_shards
 
@@ -64,9 +64,6 @@ __all__ = [
     "METHODS",
     "PaperKernel",
     "chunk_sizes",
-    "permute",
-    "ring_source",
-    "z_eigenvalues",
 ]
 
 _SQRT_HALF = math.sqrt(0.5)
@@ -82,22 +79,6 @@ def chunk_sizes(n: int, max_chunk: int = 5) -> list[int]:
     """
     pieces = -(-n // max_chunk)
     return [n // pieces + (i < n % pieces) for i in range(pieces)]
-
-
-def permute(x: tf.Tensor, src: np.ndarray, axis: int = 0) -> tf.Tensor:
-    """``x`` gathered at ``src`` (a permutation) along ``axis``; its gradient is the inverse
-    gather, not TensorFlow's scatter-add. Also used by :mod:`qgcam_tf.quantum.compiler`."""
-    forward = tf.constant(src.astype(np.int32))
-    inverse = tf.constant(np.argsort(src).astype(np.int32))
-
-    @tf.custom_gradient
-    def gather(t):
-        def grad(dy):
-            return tf.gather(dy, inverse, axis=axis)
-
-        return tf.gather(t, forward, axis=axis), grad
-
-    return gather(x)
 
 
 @tf.custom_gradient
