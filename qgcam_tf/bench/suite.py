@@ -54,8 +54,8 @@ __all__ = [
 ]
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PEERS_SCRIPT = os.path.join(ROOT, "benchmarks", "peers.py")
-SERVE_SCRIPT = os.path.join(ROOT, "benchmarks", "serve_latency.py")
+PEERS_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers.py")
+SERVE_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "serve_latency.py")
 DEFAULT_PEER_PYTHON = os.path.join(ROOT, "benchmarks", ".venv-bench", "bin", "python")
 EXECUTORS = ("tfq", "tf", "tf_xla", "tensorcircuit")
 
