@@ -26,7 +26,7 @@ _EXPORTS = {
     "save_model": "qgcam_tf.model.run",
     "load_model": "qgcam_tf.model.run",
     "QGradCAM": "qgcam_tf.explain.qgradcam",
-    "CAMResult": "qgcam_tf.explain.qgradcam",
+    "CAMResult": "qgcam_tf.explain.base",
     "export_saved_model": "qgcam_tf.serving.export",
     "CAM_METHODS": "qgcam_tf.explain.cams",
     "GradCAMPlusPlus": "qgcam_tf.explain.cams",

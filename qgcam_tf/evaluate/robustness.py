@@ -6,8 +6,8 @@ the noisy executor gives ``f = <Z_l>`` (estimated from ``shots`` measurements wh
 given), then the trained scale and the softmax. The maps use
 :meth:`~qgcam_tf.explain.qgradcam.QGradCAM.explicit_weights` with the same noise and shots (each
 parameter-shift term measured on the noisy circuit), combined with the activations by
-:meth:`~qgcam_tf.explain.qgradcam.BaseCAM.combine` /
-:meth:`~qgcam_tf.explain.qgradcam.BaseCAM.upsample`,
+:meth:`~qgcam_tf.explain.base.BaseCAM.combine` /
+:meth:`~qgcam_tf.explain.base.BaseCAM.upsample`,
 and are compared with the noiseless maps of the same images and classes by Pearson
 correlation, IoU of the top-20% pixels and SSIM.
 

@@ -1,8 +1,8 @@
 """The CAM family on the hybrid CNN + VQC model, plus two map baselines.
 
-Every method is a :class:`~qgcam_tf.explain.qgradcam.BaseCAM` subclass that supplies
-:meth:`~qgcam_tf.explain.qgradcam.BaseCAM.get_cam_weights`; methods that weight each position
-(HiResCAM, LayerCAM) also override :meth:`~qgcam_tf.explain.qgradcam.BaseCAM.combine`. All run
+Every method is a :class:`~qgcam_tf.explain.base.BaseCAM` subclass that supplies
+:meth:`~qgcam_tf.explain.base.BaseCAM.get_cam_weights`; methods that weight each position
+(HiResCAM, LayerCAM) also override :meth:`~qgcam_tf.explain.base.BaseCAM.combine`. All run
 batched with one target class per sample, through the same pure-TensorFlow
 ``explain_tensors``. For these methods ``CAMResult.weights`` is ``[B, K]`` except for
 HiResCAM and LayerCAM, where it is the elementwise ``[B, H', W', K]``.
@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from qgcam_tf.explain.qgradcam import BaseCAM, QGradCAM, normalize_maps
+from qgcam_tf.explain.base import BaseCAM, normalize_maps
+from qgcam_tf.explain.qgradcam import QGradCAM
 
 __all__ = [
     "CAM_METHODS",
@@ -84,7 +85,7 @@ class ScoreCAM(_ForwardOnlyCAM):
     evaluations per image (times the shots) instead of a parameter-shift gradient.
 
     Args:
-        model, layer, score_layer, batch_size: as :class:`~qgcam_tf.explain.qgradcam.BaseCAM`.
+        model, layer, score_layer, batch_size: as :class:`~qgcam_tf.explain.base.BaseCAM`.
         mask_batch_size: masked images per forward pass (bounds the memory).
     """
 

@@ -6,7 +6,8 @@ import sys
 import numpy as np
 import pytest
 
-from qgcam_tf.explain.qgradcam import QGradCAM, resolve_class_index
+from qgcam_tf.explain.base import resolve_class_index
+from qgcam_tf.explain.qgradcam import QGradCAM
 from qgcam_tf.model.hybrid import build_hybrid_model
 from qgcam_tf.quantum.circuits import VQCSpec
 

@@ -1,0 +1,209 @@
+"""The CAM template: what every gradient-based CAM method shares.
+
+:class:`BaseCAM` is a template method: it runs the model, takes the gradients of the class
+score with respect to a conv layer's activations and turns weights into maps; a CAM method
+supplies only :meth:`BaseCAM.get_cam_weights` (and, for per-position weights,
+:meth:`BaseCAM.combine`). :class:`CAMResult` is what a call returns; :func:`normalize_maps`
+and :func:`resolve_class_index` are the map scaling and the class-index rules they share.
+
+References:
+    Selvaraju et al. Grad-CAM. arXiv 1610.02391.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+from qgcam_tf.model.hybrid import CONV_LAYER, VQC_LAYER
+
+__all__ = ["BaseCAM", "CAMResult", "check_images", "normalize_maps", "resolve_class_index"]
+
+EPSILON = 1e-7
+
+
+@dataclasses.dataclass
+class CAMResult:
+    """What a CAM call returns (NumPy arrays).
+
+    Attributes:
+        maps: ``[B, H, W]`` heatmaps at input resolution, in [0, 1].
+        weights: ``[B, K]`` importance of each conv map for the target class.
+        scores: ``[B, C]`` class scores (the VQC's ``<Z_l>``, or a classical model's logits).
+        probabilities: ``[B, C]`` softmax output of the model.
+        class_index: ``[B]`` the explained class of each sample.
+        activations_maps: ``[B, H', W']`` the maps before upsampling and scaling.
+    """
+
+    maps: np.ndarray
+    weights: np.ndarray
+    scores: np.ndarray
+    probabilities: np.ndarray
+    class_index: np.ndarray
+    activations_maps: np.ndarray
+
+
+def normalize_maps(maps: tf.Tensor) -> tf.Tensor:
+    """Min-max scales each map of ``[B, H, W]`` to [0, 1] (an all-equal map becomes 0)."""
+    lo = tf.reduce_min(maps, axis=[1, 2], keepdims=True)
+    hi = tf.reduce_max(maps, axis=[1, 2], keepdims=True)
+    return (maps - lo) / (hi - lo + EPSILON)
+
+
+def resolve_class_index(class_index, batch: int, n_classes: int) -> np.ndarray:
+    """Validates ``class_index`` (None, an int, or one int per sample; -1 = predicted).
+
+    Returns:
+        int64 ``[batch]``, with -1 wherever the predicted class is wanted.
+
+    Raises:
+        ValueError: wrong length, not integers, or out of ``[-1, n_classes)``.
+    """
+    if class_index is None:
+        return np.full([batch], -1, np.int64)
+    ci = np.asarray(class_index)
+    if ci.dtype.kind not in "iu":
+        if ci.dtype.kind == "f" and np.all(np.isfinite(ci)) and np.all(ci == np.round(ci)):
+            ci = ci.astype(np.int64)
+        else:
+            raise ValueError(f"class_index must be integers, got {class_index!r}")
+    if ci.ndim == 0:
+        ci = np.full([batch], int(ci), np.int64)
+    if ci.shape != (batch,):
+        raise ValueError(f"class_index must be one int or {batch} ints, got shape {ci.shape}")
+    bad = (ci < -1) | (ci >= n_classes)
+    if np.any(bad):
+        raise ValueError(
+            f"class_index must be in [0, {n_classes}) or -1 (predicted), got {ci[bad][0]}"
+        )
+    return ci.astype(np.int64)
+
+
+def check_images(images, input_shape) -> np.ndarray:
+    """Images as float32 ``[B, *input_shape[1:]]`` (one image gets a batch axis).
+
+    Raises:
+        ValueError: not numeric, the wrong shape, or NaN/inf values.
+    """
+    images = np.asarray(images)
+    if images.dtype.kind not in "fiu":
+        raise ValueError(f"images must be numeric, got dtype {images.dtype}")
+    images = images.astype(np.float32)
+    expected = tuple(input_shape[1:])
+    if images.ndim == len(expected):
+        images = images[None]
+    if images.shape[1:] != expected:
+        raise ValueError(
+            f"images must have shape [B, {', '.join(map(str, expected))}], got {images.shape}"
+        )
+    if not np.all(np.isfinite(images)):
+        raise ValueError("images contain NaN or infinite values")
+    return images
+
+
+class BaseCAM:
+    """Template for gradient-based CAM methods on a Keras model.
+
+    Args:
+        model: a functional model with a conv layer ``layer`` and a score layer.
+        layer: name of the conv layer whose activations are explained.
+        score_layer: name of the layer whose output is the class score (``"vqc"`` for the
+            hybrid model, ``"logits"`` for the classical twin); default: whichever exists.
+        batch_size: images per forward/backward pass.
+
+    Raises:
+        ValueError: a named layer does not exist.
+    """
+
+    def __init__(
+        self, model: keras.Model, layer: str = CONV_LAYER, *, score_layer=None, batch_size: int = 64
+    ):
+        self.model = model
+        names = [l.name for l in model.layers]
+        if layer not in names:
+            raise ValueError(f"layer {layer!r} is not in the model; it has {names}")
+        if score_layer is None:
+            score_layer = next((n for n in (VQC_LAYER, "logits") if n in names), None)
+        if score_layer not in names:
+            raise ValueError(f"score_layer {score_layer!r} is not in the model; it has {names}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.layer, self.score_layer, self.batch_size = layer, score_layer, int(batch_size)
+        self._probe = keras.Model(
+            model.inputs,
+            [model.get_layer(layer).output, model.get_layer(score_layer).output, model.output],
+        )
+        self._explain_fn = tf.function(self.explain_tensors, reduce_retracing=True)
+
+    # -- hook ---------------------------------------------------------------------------
+    def get_cam_weights(self, activations, grads, images, class_index) -> tf.Tensor:
+        """``[B, K]`` weights of the conv maps; each method overrides this."""
+        raise NotImplementedError
+
+    # -- phases -------------------------------------------------------------------------
+    def forward_and_gradients(self, images, class_index):
+        """Activations, d score[class] / d activations, scores, probabilities, class index."""
+        with tf.GradientTape() as tape:
+            acts, scores, probs = self._probe(images, training=False)
+            ci = tf.where(
+                class_index < 0, tf.argmax(probs, axis=-1, output_type=tf.int64), class_index
+            )
+            target = tf.gather(scores, ci, axis=1, batch_dims=1)
+        grads = tape.gradient(target, acts)
+        return acts, grads, scores, probs, ci
+
+    def combine(self, activations, weights) -> tf.Tensor:
+        """``ReLU(sum_k w_k A^k)``: [B, H', W']."""
+        return tf.nn.relu(tf.einsum("bhwk,bk->bhw", activations, weights))
+
+    def upsample(self, cams, image_hw) -> tf.Tensor:
+        """Bilinear resize to the input size, then min-max scaling to [0, 1]."""
+        up = tf.image.resize(cams[..., None], image_hw, method="bilinear")[..., 0]
+        return normalize_maps(up)
+
+    def explain_tensors(self, images: tf.Tensor, class_index: tf.Tensor) -> dict:
+        """Pure-TensorFlow explanation of one batch (traceable into a SavedModel signature).
+
+        Args:
+            images: float32 ``[B, H, W, C]``.
+            class_index: int64 ``[B]``; -1 picks the predicted class.
+
+        Returns:
+            dict of tensors: maps, weights, scores, probabilities, class_index, activations_maps.
+        """
+        acts, grads, scores, probs, ci = self.forward_and_gradients(images, class_index)
+        weights = self.get_cam_weights(acts, grads, images, ci)
+        cams = self.combine(acts, weights)
+        maps = self.upsample(cams, tf.shape(images)[1:3])
+        return dict(
+            maps=maps,
+            weights=weights,
+            scores=scores,
+            probabilities=probs,
+            class_index=ci,
+            activations_maps=cams,
+        )
+
+    def __call__(self, images, class_index=None) -> CAMResult:
+        """Explains ``images`` ([B, H, W, C] or one [H, W, C]) for ``class_index``.
+
+        Args:
+            images: float32 images as the model takes them.
+            class_index: None (predicted class), one int for all, or one int per sample;
+                -1 means the predicted class.
+
+        Raises:
+            ValueError: bad image shape or values, or a bad class index.
+        """
+        images = check_images(images, self.model.input_shape)
+        n_classes = int(self.model.output_shape[-1])
+        ci = resolve_class_index(class_index, len(images), n_classes)
+        parts = []
+        for start in range(0, len(images), self.batch_size):
+            stop = start + self.batch_size
+            out = self._explain_fn(tf.constant(images[start:stop]), tf.constant(ci[start:stop]))
+            parts.append({k: v.numpy() for k, v in out.items()})
+        return CAMResult(**{k: np.concatenate([p[k] for p in parts]) for k in parts[0]})
