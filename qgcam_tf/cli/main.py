@@ -64,20 +64,30 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``qgcam`` parser. Building it and parsing with it import no TensorFlow."""
+    from qgcam_tf import __version__
+
     parser = _Parser(prog="qgcam", description="Quantum Grad-CAM for hybrid CNN + VQC models.")
+    parser.add_argument("--version", action="version", version=f"qgcam_tf {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name, module in _commands().items():
-        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        p = sub.add_parser(
+            name,
+            help=module.HELP,
+            description=module.HELP,
+            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        )
         module.add_arguments(p)
         p.set_defaults(run_command=module.run)
     return parser
 
 
 def main(argv=None) -> int:
+    """Parses ``argv`` (a bad argument exits 2 before TensorFlow loads), then runs the command."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    _quiet_tensorflow("--debug" in argv)
     args = build_parser().parse_args(argv)
+    _quiet_tensorflow(args.debug)
     try:
         return int(args.run_command(args) or 0)
     except KeyboardInterrupt:

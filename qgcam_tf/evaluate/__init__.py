@@ -1,1 +1,5 @@
 """Evaluation tier: faithfulness metrics, summary tables, noise robustness, attention."""
+
+# The metrics of `qgcam evaluate` by name, known without importing TensorFlow (the CLI's
+# choices); equal to qgcam_tf.evaluate.faithfulness.METRICS (tests/cli).
+METRIC_NAMES = ("deletion", "insertion", "avg_drop", "increase", "road", "stability")

@@ -138,9 +138,28 @@ class Run:
         """The dataset adapter: how this run's dataset is loaded and its files are read."""
         return get_adapter(self.dataset)
 
-    def load_files(self, paths: Sequence[str]) -> np.ndarray:
-        """Model inputs ``float32 [B, H, W, C]`` from the dataset's own files, as in training."""
-        return self.adapter().load_files(paths, self.metadata)
+    def load_inputs(self, paths: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+        """Model inputs from the dataset's own files, each row paired with its source.
+
+        Files are read as in training (resized images, spectrograms of clips, ``.npy``
+        arrays of the input shape). A file that holds several inputs (a ``.npy`` batch)
+        gives one row per input, named ``path[i]``; a file that holds one is named ``path``.
+
+        Returns:
+            ``(inputs float32 [N, H, W, C], sources [N])``.
+
+        Raises:
+            FileNotFoundError / ValueError: a file is missing or not readable as an input.
+        """
+        if not paths:
+            raise ValueError("no input files given")
+        adapter = self.adapter()
+        parts, sources = [], []
+        for path in paths:
+            x = adapter.load_files([path], self.metadata)
+            parts.append(x)
+            sources += [path] if len(x) == 1 else [f"{path}[{i}]" for i in range(len(x))]
+        return np.concatenate(parts).astype(np.float32), sources
 
     def bundle(self, *, data_dir: str | None = None, batch_size: int = 64) -> DatasetBundle:
         """The dataset rebuilt with the loader options and seed the run was trained with.

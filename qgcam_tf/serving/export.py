@@ -32,11 +32,13 @@ import tf_keras as keras
 from qgcam_tf.explain.qgradcam import QGradCAM
 from qgcam_tf.fileio import atomic_dir, write_json_atomic
 from qgcam_tf.model.hybrid import CONV_LAYER, switch_backend
+from qgcam_tf.model.run import Run
 
 __all__ = [
     "EXPLAIN_SIGNATURE",
     "SERVING_SIGNATURE",
     "WARMUP_FILE",
+    "export_run",
     "export_saved_model",
     "saved_model_ops",
     "verify_export",
@@ -312,3 +314,28 @@ def read_export_metadata(version_dir: str) -> dict:
     """The ``assets.extra/qgcam.json`` of an export (input shape, class names)."""
     with open(os.path.join(version_dir, METADATA_FILE)) as f:
         return json.load(f)
+
+
+def export_run(
+    run_dir: str, export_dir: str, *, version: int = 1, force: bool = False, log=print
+) -> dict:
+    """Exports a run directory of ``qgcam train`` and checks the export (``qgcam export``).
+
+    The model is loaded on the ``tf`` executor, so TensorFlow Quantum is not needed,
+    whatever executor the run was trained with.
+
+    Returns:
+        ``{"path": version directory, "ops": op types, "max_abs_diff": ...}``
+        (:func:`verify_export`).
+    """
+    run = Run.open(run_dir)
+    model = run.model(backend="tf")
+    log(
+        f"exporting {run_dir} (input {tuple(model.input_shape[1:])}, "
+        f"{model.output_shape[-1]} classes): tracing signatures ..."
+    )
+    path = export_saved_model(
+        model, export_dir, version=version, force=force, class_names=run.class_names
+    )
+    log(f"wrote {path} (signatures: {SERVING_SIGNATURE}, {EXPLAIN_SIGNATURE})")
+    return {"path": path, **verify_export(path, model)}

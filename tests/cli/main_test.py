@@ -67,12 +67,12 @@ def digit_files(tmp_path_factory):
 
 
 def test_predict_writes_csv_matching_the_model(run_dir, digit_files, tmp_path):
-    """predict's CSV holds path, class, name and probabilities equal to model.predict."""
+    """predict's CSV holds source, class, name and probabilities equal to model.predict."""
     paths, x = digit_files
     out = str(tmp_path / "preds.csv")
     qgcam("predict", "--model", run_dir, "--images", *paths, "--out", out, check_rc=0)
     rows = list(csv.DictReader(open(out)))
-    assert [r["path"] for r in rows] == paths
+    assert [r["source"] for r in rows] == paths
     probs = load_model(run_dir).predict(x[:1], verbose=0)[0]
     got = np.array([float(rows[0][f"p_{c}"]) for c in CLASS_NAMES])
     np.testing.assert_allclose(got, probs, atol=2e-3)  # the PNG round trip quantises pixels
@@ -122,8 +122,8 @@ def test_explain_writes_grid_and_maps(run_dir, digit_files, tmp_path):
     [
         (["train", "--dataset", "cifar", "--out", "X"], "invalid choice: 'cifar'"),
         (["train", "--out", "X", "--epochs", "0"], "must be > 0"),
-        (["predict", "--model", "RUN", "--images", "/no/such.png"], "does not exist"),
-        (["predict", "--model", "/no/run", "--images", "a.png"], "does not exist"),
+        (["predict", "--model", "RUN", "--images", "/no/such.png"], "'/no/such.png': not found"),
+        (["predict", "--model", "/no/run", "--images", "a.png"], "'/no/run' does not exist"),
         (["predict", "--model", "RUN", "--images", "WRONG"], r"shape \[B, 28, 28, 1\]"),
         (["predict", "--model", "RUN", "--images", "NAN"], "NaN"),
         (

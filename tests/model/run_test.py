@@ -49,14 +49,20 @@ def test_run_handle_reads_metadata_in_one_place():
     assert model.get_layer("vqc").backend == "tf"
 
 
-def test_run_loads_files_as_its_dataset_does(tmp_path):
-    """Run.load_files reads a .npy batch of the model's input shape through the dataset."""
-    batch = np.random.default_rng(3).uniform(size=(2, 8, 8, 1)).astype(np.float32)
-    path = tmp_path / "batch.npy"
-    np.save(path, batch)
-    run = Run.open(OLD_RUN)
-    meta = dict(run.metadata, input_shape=[8, 8, 1])
-    np.testing.assert_array_equal(Run(OLD_RUN, meta).load_files([str(path)]), batch)
+def test_load_inputs_pairs_every_row_with_the_file_it_came_from(tmp_path):
+    """A .npy batch gives one row per image, named path[i], in order beside single files."""
+    rng = np.random.default_rng(3)
+    batch = rng.uniform(size=(3, 8, 8, 1)).astype(np.float32)
+    single = rng.uniform(size=(1, 8, 8, 1)).astype(np.float32)
+    np.save(tmp_path / "batch3.npy", batch)
+    np.save(tmp_path / "one.npy", single)
+    run = Run(OLD_RUN, dict(Run.open(OLD_RUN).metadata, input_shape=[8, 8, 1]))
+    paths = [str(tmp_path / "batch3.npy"), str(tmp_path / "one.npy")]
+    inputs, sources = run.load_inputs(paths)
+    np.testing.assert_array_equal(inputs, np.concatenate([batch, single]))
+    assert sources == [f"{paths[0]}[{i}]" for i in range(3)] + [paths[1]]
+    with pytest.raises(ValueError, match="no input files given"):
+        run.load_inputs([])
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,53 @@
+"""Class probabilities for input files, one CSV row per input, each paired with its source."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from collections.abc import Sequence
+
+import numpy as np
+
+from qgcam_tf.fileio import atomic_path
+from qgcam_tf.model.run import Run
+
+__all__ = ["predictions_csv", "write_predictions"]
+
+
+def predictions_csv(
+    run: Run, paths: Sequence[str], *, backend: str = "tf", batch_size: int = 64
+) -> tuple[str, int]:
+    """The CSV text of the run's predictions for ``paths``, and its number of rows.
+
+    Columns: ``source`` (the file, or ``file[i]`` for the i-th input of a batch file),
+    ``class_index``, ``class_name`` and one probability column ``p_<class name>`` per class.
+    """
+    inputs, sources = run.load_inputs(paths)
+    probs = run.model(backend=backend).predict(inputs, batch_size=batch_size, verbose=0)
+    names = run.class_names or [str(i) for i in range(probs.shape[1])]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["source", "class_index", "class_name"] + [f"p_{n}" for n in names])
+    for source, p in zip(sources, probs, strict=True):
+        k = int(np.argmax(p))
+        writer.writerow([source, k, names[k]] + [f"{v:.6f}" for v in p])
+    return buffer.getvalue(), len(sources)
+
+
+def write_predictions(
+    run_dir: str,
+    paths: Sequence[str],
+    out: str | None = None,
+    *,
+    backend: str = "tf",
+    batch_size: int = 64,
+) -> int:
+    """Writes :func:`predictions_csv` to ``out`` (atomically) or to stdout; returns the rows."""
+    text, rows = predictions_csv(Run.open(run_dir), paths, backend=backend, batch_size=batch_size)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        with atomic_path(out, suffix=".csv") as tmp, open(tmp, "w", newline="") as f:
+            f.write(text)
+    return rows
