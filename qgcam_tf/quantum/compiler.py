@@ -26,13 +26,23 @@ not arithmetic. The compiler walks the circuit once and emits a short program:
 
 State layout: ``[batch, 2**n]`` complex64, big-endian (qubit 0 is the most significant
 bit), the ordering of ``cirq.Simulator``.
+
+Other simulators of the same gates (:mod:`qgcam_tf.quantum.density`) build on the public
+pieces below, which keep their behaviour whatever :class:`CompiledCircuit` does inside:
+
+* the gate records :class:`Angle`, :class:`SingleGate` and :class:`MultiGate`, produced by
+  :func:`parse_operation` / :func:`parse_circuit`;
+* :func:`gate_matrix` (a single-qubit gate's 2x2 matrices for given symbol values),
+  :func:`append_multi_gate` (a multi-qubit gate as a program step, neighbouring
+  permutation/phase gates fused), :func:`apply_dense_gate` (a dense multi-qubit gate on
+  state vectors) and :func:`z_signs` (the readout sign matrix).
 """
 
 from __future__ import annotations
 
 import collections
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import cirq
 import numpy as np
@@ -41,7 +51,19 @@ import tensorflow as tf
 
 from qgcam_tf.quantum.basis import permute
 
-__all__ = ["CompiledCircuit", "UnsupportedGateError"]
+__all__ = [
+    "Angle",
+    "CompiledCircuit",
+    "MultiGate",
+    "SingleGate",
+    "UnsupportedGateError",
+    "append_multi_gate",
+    "apply_dense_gate",
+    "gate_matrix",
+    "parse_circuit",
+    "parse_operation",
+    "z_signs",
+]
 
 _ATOL = 1e-12
 
@@ -51,27 +73,52 @@ class UnsupportedGateError(ValueError):
 
 
 @dataclasses.dataclass
-class _Angle:
-    """An affine function of the symbols: ``const + sum coeff[s] * value[s]``."""
+class Angle:
+    """An affine function of the symbol values: ``const + sum(coeffs[i] * values[:, i])``.
+
+    Attributes:
+        const: the constant term.
+        coeffs: column index of a symbol (in the ``sindex`` given to :func:`parse_operation`)
+            -> its coefficient; symbols absent from the dict have coefficient 0.
+    """
 
     const: float
     coeffs: dict[int, float]
 
 
 @dataclasses.dataclass
-class _Single:
-    """One single-qubit gate ``e^{i pi t s} ((1+w)/2 I + (1-w)/2 P)``, ``w = e^{i pi t}``."""
+class SingleGate:
+    """One single-qubit gate, as :func:`parse_operation` records it.
+
+    Either fixed (``matrix`` is its 2x2 unitary) or a parametrised power gate
+    ``e^{i pi t s} ((1+w)/2 I + (1-w)/2 P)`` with ``w = e^{i pi t}``, ``t`` the
+    ``exponent``, ``s`` the ``global_shift`` and ``P`` the Pauli ``pauli``. Records are not
+    modified after parsing, so callers may keep and share them.
+
+    Attributes:
+        qubit: index of the qubit (in the ``qindex`` given to :func:`parse_operation`).
+        matrix: the fixed 2x2 complex128 unitary, or None when the gate is parametrised.
+        pauli: ``"X"``, ``"Y"`` or ``"Z"`` for a parametrised gate, else ``""``.
+        exponent: the exponent ``t`` as an :class:`Angle` of the symbols (parametrised only).
+        global_shift: Cirq's ``global_shift`` ``s`` (rx/ry/rz: -0.5; parametrised only).
+    """
 
     qubit: int
-    matrix: np.ndarray | None  # fixed 2x2, or None when parametrised
-    pauli: str = ""  # "X" | "Y" | "Z" for a parametrised power gate
-    exponent: _Angle | None = None
+    matrix: np.ndarray | None
+    pauli: str = ""
+    exponent: Angle | None = None
     global_shift: float = 0.0
 
 
 @dataclasses.dataclass
-class _Multi:
-    """A fixed multi-qubit gate."""
+class MultiGate:
+    """A fixed (symbol-free) gate on two or more qubits.
+
+    Attributes:
+        qubits: qubit indices, in the order of the matrix's tensor factors (the first is the
+            most significant bit of the matrix's row index, as in ``cirq.unitary``).
+        matrix: the ``2**k x 2**k`` complex128 unitary.
+    """
 
     qubits: tuple[int, ...]
     matrix: np.ndarray
@@ -92,7 +139,7 @@ _PAULI_MATRIX = {
 }
 
 
-def _affine(expr, index: dict[sympy.Symbol, int], op) -> _Angle:
+def _affine(expr, index: Mapping[sympy.Symbol, int], op) -> Angle:
     expr = sympy.sympify(expr)
     unknown = expr.free_symbols - set(index)
     if unknown:
@@ -105,39 +152,57 @@ def _affine(expr, index: dict[sympy.Symbol, int], op) -> _Angle:
             raise UnsupportedGateError(f"{op}: exponent {expr} is not linear in its symbols")
         coeffs[index[s]] = float(d)
     const = float(expr.subs({s: 0 for s in expr.free_symbols}))
-    return _Angle(const, coeffs)
+    return Angle(const, coeffs)
 
 
-def _parse(circuit: cirq.Circuit, qindex, sindex) -> list:
-    ops = []
-    for op in circuit.all_operations():
-        gate = op.gate
-        qs = tuple(qindex[q] for q in op.qubits)
-        if gate is None or cirq.is_measurement(op):
-            raise UnsupportedGateError(f"unsupported operation {op!r}: only unitary gates")
-        if cirq.is_parameterized(op):
-            kind = _PAULI.get(type(gate))
-            if kind is None:
-                raise UnsupportedGateError(
-                    f"unsupported parametrised gate {gate!r} on {op.qubits}: the TF executor "
-                    "supports symbolic rx/ry/rz and X/Y/ZPowGate exponents"
-                )
-            ops.append(
-                _Single(
-                    qs[0],
-                    None,
-                    kind,
-                    _affine(gate.exponent, sindex, op),
-                    float(gate.global_shift),
-                )
+def parse_operation(
+    op: cirq.Operation, qindex: Mapping[cirq.Qid, int], sindex: Mapping[sympy.Symbol, int]
+) -> SingleGate | MultiGate:
+    """The gate record of one unitary operation.
+
+    Args:
+        op: a unitary operation: a parametrised rx/ry/rz or X/Y/ZPowGate whose exponent is
+            affine in its symbols, or any gate with a unitary.
+        qindex: qubit -> index (0 is the most significant bit of a basis index).
+        sindex: symbol -> column of the symbol values.
+
+    Returns:
+        A :class:`SingleGate` for a one-qubit operation, else a :class:`MultiGate`.
+
+    Raises:
+        UnsupportedGateError: a measurement, a channel, or another parametrised gate.
+        ValueError: a symbol of ``op`` is not in ``sindex``.
+    """
+    gate = op.gate
+    qs = tuple(qindex[q] for q in op.qubits)
+    if gate is None or cirq.is_measurement(op):
+        raise UnsupportedGateError(f"unsupported operation {op!r}: only unitary gates")
+    if cirq.is_parameterized(op):
+        kind = _PAULI.get(type(gate))
+        if kind is None:
+            raise UnsupportedGateError(
+                f"unsupported parametrised gate {gate!r} on {op.qubits}: the TF executor "
+                "supports symbolic rx/ry/rz and X/Y/ZPowGate exponents"
             )
-        elif not cirq.has_unitary(op):
-            raise UnsupportedGateError(f"unsupported operation {op!r}: it has no unitary")
-        elif len(qs) == 1:
-            ops.append(_Single(qs[0], cirq.unitary(op).astype(np.complex128)))
-        else:
-            ops.append(_Multi(qs, cirq.unitary(op).astype(np.complex128)))
-    return ops
+        return SingleGate(
+            qs[0],
+            None,
+            kind,
+            _affine(gate.exponent, sindex, op),
+            float(gate.global_shift),
+        )
+    if not cirq.has_unitary(op):
+        raise UnsupportedGateError(f"unsupported operation {op!r}: it has no unitary")
+    if len(qs) == 1:
+        return SingleGate(qs[0], cirq.unitary(op).astype(np.complex128))
+    return MultiGate(qs, cirq.unitary(op).astype(np.complex128))
+
+
+def parse_circuit(
+    circuit: cirq.Circuit, qindex: Mapping[cirq.Qid, int], sindex: Mapping[sympy.Symbol, int]
+) -> list[SingleGate | MultiGate]:
+    """:func:`parse_operation` of each operation, in ``circuit.all_operations()`` order."""
+    return [parse_operation(op, qindex, sindex) for op in circuit.all_operations()]
 
 
 def _monomial(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -163,6 +228,87 @@ def _embed_monomial(qubits: Sequence[int], src_small, phase_small, n: int):
         bit = (src_local >> (k - 1 - j)) & 1
         src = (src & ~(1 << shift)) | (bit << shift)
     return src, phase_small[local]
+
+
+def append_multi_gate(program: list, gate: MultiGate, n_qubits: int) -> None:
+    """Appends a multi-qubit gate to a program of steps ``(kind, payload)``, in place.
+
+    A permutation/phase gate becomes ``("monomial", (src, phase))``, meaning
+    ``psi'[i] = phase[i] * psi[src[i]]`` on ``2**n_qubits`` amplitudes; it is fused into the
+    program's last step when that is a monomial step too (so a run of CNOTs is one gather).
+    Any other gate becomes ``("dense", gate)``. Steps of other kinds are left alone, and
+    no other step is ever changed.
+    """
+    mono = _monomial(gate.matrix)
+    if mono is None:
+        program.append(("dense", gate))
+        return
+    src, phase = _embed_monomial(gate.qubits, *mono, n_qubits)
+    if program and program[-1][0] == "monomial":
+        src0, ph0 = program[-1][1]
+        program[-1] = ("monomial", (src0[src], phase * ph0[src]))
+    else:
+        program.append(("monomial", (src, phase)))
+
+
+def apply_dense_gate(state: tf.Tensor, gate: MultiGate, n_qubits: int) -> tf.Tensor:
+    """``gate`` applied to state vectors ``[B, 2**n_qubits]`` complex64 (big-endian)."""
+    n, k = n_qubits, len(gate.qubits)
+    t = tf.reshape(state, [-1] + [2] * n)
+    axes = [1 + q for q in gate.qubits]
+    rest = [a for a in range(1, n + 1) if a not in axes]
+    t = tf.transpose(t, [0] + axes + rest)
+    t = tf.reshape(t, [-1, 2**k, 2 ** (n - k)])
+    t = tf.einsum("ij,bjc->bic", tf.constant(gate.matrix, tf.complex64), t)
+    t = tf.reshape(t, [-1] + [2] * n)
+    inverse = np.argsort([0] + axes + rest)
+    return tf.reshape(tf.transpose(t, inverse), [-1, 2**n])
+
+
+def _rotations(angles: tf.Tensor, paulis: np.ndarray, shifts: np.ndarray) -> tf.Tensor:
+    """``[..., G, 2, 2]`` matrices ``e^{i pi t s}((1+w)/2 I + (1-w)/2 P)`` for ``angles`` t."""
+    half = (0.5 * np.pi) * angles
+    # w = e^{i pi t}: (1+w)/2 = e^{i half} cos(half), (1-w)/2 = -i e^{i half} sin(half)
+    cos = tf.expand_dims(tf.expand_dims(tf.complex(tf.cos(half), tf.zeros_like(half)), -1), -1)
+    sin = tf.expand_dims(tf.expand_dims(tf.complex(tf.zeros_like(half), -tf.sin(half)), -1), -1)
+    m = cos * tf.constant(np.eye(2), tf.complex64) + sin * tf.constant(paulis, tf.complex64)
+    if np.allclose(shifts, 0.0):  # rx/ry/rz: global_shift -1/2, no phase
+        return m
+    phase = tf.exp(tf.complex(tf.zeros_like(half), half * tf.constant(shifts)))
+    return phase[..., None, None] * m
+
+
+def gate_matrix(gate: SingleGate, values: tf.Tensor) -> tf.Tensor:
+    """The 2x2 matrix of one single-qubit gate, complex64.
+
+    Args:
+        gate: a record from :func:`parse_operation`.
+        values: float32 ``[B, S]`` symbol values, columns as in its ``sindex``.
+
+    Returns:
+        ``[2, 2]`` for a fixed gate; ``[B, 2, 2]`` (one matrix per row) for a parametrised one.
+    """
+    if gate.matrix is not None:
+        return tf.constant(gate.matrix, tf.complex64)
+    t = tf.fill([tf.shape(values)[0]], tf.constant(gate.exponent.const, tf.float32))
+    for i, c in gate.exponent.coeffs.items():
+        t = t + c * values[:, i]
+    shift = np.array([1.0 + 2.0 * gate.global_shift], np.float32)
+    return _rotations(t[:, None], _PAULI_MATRIX[gate.pauli][None], shift)[:, 0]
+
+
+def z_signs(n_qubits: int, observables: Sequence[Sequence[int]]) -> np.ndarray:
+    """``[2**n_qubits, L]`` float32: the eigenvalue (+1 / -1) of each Z product on each
+    basis state; observable ``l`` is the product of ``Z_q`` over its qubit indices ``q``."""
+    n = n_qubits
+    idx = np.arange(2**n)
+    cols = []
+    for qs in observables:
+        parity = np.zeros_like(idx)
+        for q in qs:
+            parity ^= (idx >> (n - 1 - q)) & 1
+        cols.append(1.0 - 2.0 * parity)
+    return np.stack(cols, axis=1).astype(np.float32)
 
 
 def _kron(mats: tf.Tensor) -> tf.Tensor:
@@ -261,7 +407,7 @@ class CompiledCircuit:
         if missing:
             raise ValueError(f"circuit acts on qubits {sorted(missing)} not in qubits")
         sindex = {s: i for i, s in enumerate(both)}
-        self._program = self._schedule(_parse(circuit, qindex, sindex))
+        self._program = self._schedule(parse_circuit(circuit, qindex, sindex))
         self._tabulate()
 
     # ----------------------------------------------------------------- compile
@@ -274,7 +420,7 @@ class CompiledCircuit:
         multi-qubit gate on a qubit form the opening product state.
         """
         n = self.n_qubits
-        wires = [op.qubits if isinstance(op, _Multi) else (op.qubit,) for op in ops]
+        wires = [op.qubits if isinstance(op, MultiGate) else (op.qubit,) for op in ops]
         queues: list[collections.deque] = [collections.deque() for _ in range(n)]
         for i, qs in enumerate(wires):
             for q in qs:
@@ -288,7 +434,7 @@ class CompiledCircuit:
             blocks = []
             for q in range(n):
                 run = []
-                while queues[q] and isinstance(ops[queues[q][0]], _Single):
+                while queues[q] and isinstance(ops[queues[q][0]], SingleGate):
                     run.append(ops[queues[q][0]])
                     pop(queues[q][0])
                 if run:
@@ -305,27 +451,15 @@ class CompiledCircuit:
                     if not queues[q]:
                         continue
                     i = queues[q][0]
-                    if isinstance(ops[i], _Single) or any(queues[p][0] != i for p in wires[i]):
+                    if isinstance(ops[i], SingleGate) or any(queues[p][0] != i for p in wires[i]):
                         continue
                     pop(i)
                     progressed = True
-                    self._emit_multi(program, ops[i])
+                    append_multi_gate(program, ops[i], n)
             blocks = take_singles()
             if blocks:
                 program.append(("single", blocks))
         return program
-
-    def _emit_multi(self, program: list, op: _Multi) -> None:
-        mono = _monomial(op.matrix)
-        if mono is None:
-            program.append(("dense", op))
-            return
-        src, phase = _embed_monomial(op.qubits, *mono, self.n_qubits)
-        if program and program[-1][0] == "monomial":
-            src0, ph0 = program[-1][1]
-            program[-1] = ("monomial", (src0[src], phase * ph0[src]))
-        else:
-            program.append(("monomial", (src, phase)))
 
     def _tabulate(self) -> None:
         """Turns the gates of the program into index tables over one pool of 2x2 matrices.
@@ -338,7 +472,7 @@ class CompiledCircuit:
         n_symbols = n_batch_symbols + len(self.shared_symbol_names)
         batched, shared, fixed = [], [], [np.eye(2, dtype=np.complex128)]
 
-        def is_batched(g: _Single) -> bool:
+        def is_batched(g: SingleGate) -> bool:
             return g.matrix is None and any(i < n_batch_symbols for i in g.exponent.coeffs)
 
         slots = {}  # id(gate) -> ("b" | "s" | "f", index)
@@ -417,34 +551,6 @@ class CompiledCircuit:
                     yield from runs
 
     # ---------------------------------------------------------------- execute
-    def _gate_matrix(self, g: _Single, values: tf.Tensor):
-        """2x2 matrix of one gate: [2, 2] when fixed, [B, 2, 2] when parametrised.
-
-        Used by :mod:`qgcam_tf.quantum.density` (all symbols per sample); the state-vector path
-        builds every matrix at once in :meth:`_pools`.
-        """
-        if g.matrix is not None:
-            return tf.constant(g.matrix, tf.complex64)
-        t = tf.fill([tf.shape(values)[0]], tf.constant(g.exponent.const, tf.float32))
-        for i, c in g.exponent.coeffs.items():
-            t = t + c * values[:, i]
-        shift = np.array([1.0 + 2.0 * g.global_shift], np.float32)
-        # Named through the class: qgcam_tf.quantum.density borrows this method for its own class.
-        return CompiledCircuit._rotations(t[:, None], _PAULI_MATRIX[g.pauli][None], shift)[:, 0]
-
-    @staticmethod
-    def _rotations(angles: tf.Tensor, paulis: np.ndarray, shifts: np.ndarray) -> tf.Tensor:
-        """``[..., G, 2, 2]`` matrices ``e^{i pi t s}((1+w)/2 I + (1-w)/2 P)`` for ``angles`` t."""
-        half = (0.5 * np.pi) * angles
-        # w = e^{i pi t}: (1+w)/2 = e^{i half} cos(half), (1-w)/2 = -i e^{i half} sin(half)
-        cos = tf.expand_dims(tf.expand_dims(tf.complex(tf.cos(half), tf.zeros_like(half)), -1), -1)
-        sin = tf.expand_dims(tf.expand_dims(tf.complex(tf.zeros_like(half), -tf.sin(half)), -1), -1)
-        m = cos * tf.constant(np.eye(2), tf.complex64) + sin * tf.constant(paulis, tf.complex64)
-        if np.allclose(shifts, 0.0):  # rx/ry/rz: global_shift -1/2, no phase
-            return m
-        phase = tf.exp(tf.complex(tf.zeros_like(half), half * tf.constant(shifts)))
-        return phase[..., None, None] * m
-
     def _pools(self, values, shared):
         """The 2x2 matrices every block gathers from: ``[P, 2, 2]`` and ``[B, P, 2, 2]``."""
         fixed = tf.constant(self._fixed, tf.complex64)
@@ -455,7 +561,7 @@ class CompiledCircuit:
             t = tf.constant(const)
             if shared is not None:
                 t = t + tf.linalg.matvec(tf.constant(coeff[n_b:]), shared, transpose_a=True)
-            parts.append(self._rotations(t, paulis, shifts))
+            parts.append(_rotations(t, paulis, shifts))
         pool_shared = tf.concat(parts + [fixed], axis=0) if parts else fixed
         pool_batched = None
         if self._n_batched:
@@ -463,7 +569,7 @@ class CompiledCircuit:
             t = tf.linalg.matmul(values, tf.constant(coeff[:n_b])) + const
             if shared is not None and np.any(coeff[n_b:]):
                 t = t + tf.linalg.matvec(tf.constant(coeff[n_b:]), shared, transpose_a=True)
-            rot = self._rotations(t, paulis, shifts)
+            rot = _rotations(t, paulis, shifts)
             batch = tf.shape(values)[0]
             tiled = tf.broadcast_to(
                 pool_shared[None], tf.concat([[batch], tf.shape(pool_shared)], 0)
@@ -518,7 +624,7 @@ class CompiledCircuit:
             elif kind == "single":
                 state = self._apply_block(state, payload, pool_b if payload.batched else pool_s)
             elif kind == "dense":
-                state = self._apply_dense(state, payload)
+                state = apply_dense_gate(state, payload, n)
         return state
 
     def _apply_block(self, state, block: _Block, pool):
@@ -562,29 +668,10 @@ class CompiledCircuit:
             state = tf.reshape(out, [-1, 2**n])
         return state
 
-    def _apply_dense(self, state, op: _Multi):
-        n, k = self.n_qubits, len(op.qubits)
-        t = tf.reshape(state, [-1] + [2] * n)
-        axes = [1 + q for q in op.qubits]
-        rest = [a for a in range(1, n + 1) if a not in axes]
-        t = tf.transpose(t, [0] + axes + rest)
-        t = tf.reshape(t, [-1, 2**k, 2 ** (n - k)])
-        t = tf.einsum("ij,bjc->bic", tf.constant(op.matrix, tf.complex64), t)
-        t = tf.reshape(t, [-1] + [2] * n)
-        inverse = np.argsort([0] + axes + rest)
-        return tf.reshape(tf.transpose(t, inverse), [-1, 2**n])
-
     def z_signs(self, observables: Sequence[Sequence[int]]) -> np.ndarray:
-        """``[2**n, L]`` eigenvalues of the Z products on the given qubit index lists."""
-        n = self.n_qubits
-        idx = np.arange(2**n)
-        cols = []
-        for qs in observables:
-            parity = np.zeros_like(idx)
-            for q in qs:
-                parity ^= (idx >> (n - 1 - q)) & 1
-            cols.append(1.0 - 2.0 * parity)
-        return np.stack(cols, axis=1).astype(np.float32)
+        """``[2**n, L]`` eigenvalues of the Z products on the given qubit index lists
+        (:func:`z_signs` on this circuit's qubits)."""
+        return z_signs(self.n_qubits, observables)
 
     def expectation_z(
         self, symbol_values: tf.Tensor, signs: np.ndarray, shared_values: tf.Tensor | None = None

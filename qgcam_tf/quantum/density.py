@@ -1,7 +1,7 @@
 """Exact noisy simulation: a Cirq circuit with channels, compiled to density-matrix TF ops.
 
 The density-matrix sibling of :class:`qgcam_tf.quantum.compiler.CompiledCircuit`: it parses the
-same gates (reusing that module's parser pieces) plus single-qubit channels, and runs
+same gates (with that module's public gate records and helpers) plus single-qubit channels, and runs
 ``rho -> sum_k K_k rho K_k^dagger`` in plain TensorFlow, batched over symbol values and
 differentiable with ``tf.GradientTape``. Memory is ``16 * 4**n`` bytes per sample, so it is
 meant for small circuits (up to about 8 qubits; 10 qubits still run, slowly).
@@ -28,11 +28,14 @@ import sympy
 import tensorflow as tf
 
 from qgcam_tf.quantum.compiler import (
-    CompiledCircuit,
+    MultiGate,
+    SingleGate,
     UnsupportedGateError,
-    _Multi,
-    _parse,
-    _Single,
+    append_multi_gate,
+    apply_dense_gate,
+    gate_matrix,
+    parse_operation,
+    z_signs,
 )
 
 __all__ = ["DensityCircuit", "superoperator"]
@@ -60,13 +63,6 @@ class DensityCircuit:
         ValueError: a symbol of the circuit is not in ``symbol_names``.
     """
 
-    # Fixed and symbol-dependent 2x2 gate matrices, built exactly as the state-vector
-    # executor builds them (these methods use no state of their own class).
-    _gate_matrix = CompiledCircuit._gate_matrix
-    z_signs = CompiledCircuit.z_signs
-    _apply_dense_rows = CompiledCircuit._apply_dense
-    _emit_multi = CompiledCircuit._emit_multi  # monomial gates fuse into one gather
-
     def __init__(self, circuit: cirq.Circuit, symbol_names: Sequence, *, qubits=None):
         qubits = list(qubits) if qubits is not None else sorted(circuit.all_qubits())
         self.n_qubits = len(qubits)
@@ -77,6 +73,11 @@ class DensityCircuit:
             raise ValueError(f"circuit acts on qubits {sorted(missing)} not in qubits")
         sindex = {s: i for i, s in enumerate(self.symbol_names)}
         self._program = self._compile(circuit, qindex, sindex)
+
+    def z_signs(self, observables: Sequence[Sequence[int]]) -> np.ndarray:
+        """``[2**n, L]`` eigenvalues of the Z products on the given qubit index lists
+        (:func:`~qgcam_tf.quantum.compiler.z_signs` on this circuit's qubits)."""
+        return z_signs(self.n_qubits, observables)
 
     # ----------------------------------------------------------------- compile
     def _compile(self, circuit, qindex, sindex) -> list:
@@ -101,7 +102,7 @@ class DensityCircuit:
                     f"unsupported operation {op!r}: expectations need no measurement"
                 )
             if cirq.is_parameterized(op) or cirq.has_unitary(op):
-                (parsed,) = _parse(cirq.Circuit(op), qindex, sindex)
+                parsed = parse_operation(op, qindex, sindex)
             elif len(op.qubits) == 1 and cirq.has_kraus(op):
                 q = qindex[op.qubits[0]]
                 pending[q].append(superoperator(cirq.kraus(op)))
@@ -111,7 +112,7 @@ class DensityCircuit:
                     f"unsupported operation {op!r}: the density executor takes unitary gates "
                     "and single-qubit channels"
                 )
-            if isinstance(parsed, _Single):
+            if isinstance(parsed, SingleGate):
                 pending[parsed.qubit].append(
                     parsed if parsed.matrix is None else _unitary_superop(parsed.matrix)
                 )
@@ -123,7 +124,7 @@ class DensityCircuit:
                 blocks = flush(parsed.qubits)
                 if blocks:
                     program.append(("single", blocks))
-            self._emit_multi(program, parsed)
+            append_multi_gate(program, parsed, self.n_qubits)
         if not opened:
             program.append(("open", dict(flush(range(self.n_qubits)))))
         else:
@@ -137,8 +138,8 @@ class DensityCircuit:
         """Product of a fused run: ``[4, 4]``, or ``[B, 4, 4]`` when a gate uses symbols."""
         total = None
         for factor in run:
-            if isinstance(factor, _Single):
-                u = self._gate_matrix(factor, values)  # [B, 2, 2]
+            if isinstance(factor, SingleGate):
+                u = gate_matrix(factor, values)  # [B, 2, 2]
                 s = tf.reshape(
                     u[:, :, None, :, None] * tf.math.conj(u)[:, None, :, None, :], [-1, 4, 4]
                 )
@@ -178,12 +179,12 @@ class DensityCircuit:
                 rho = self._rows(self._rows(rho, payload), payload, adjoint=True)
         return rho
 
-    def _rows(self, rho, op: _Multi, *, adjoint: bool = False):
+    def _rows(self, rho, op: MultiGate, *, adjoint: bool = False):
         """``U @ rho`` (``U @ rho^dagger`` with ``adjoint``), via the state-vector gate code."""
         d = 2**self.n_qubits
         m = tf.linalg.adjoint(rho) if adjoint else rho
         cols = tf.reshape(tf.transpose(m, [0, 2, 1]), [-1, d])
-        out = tf.reshape(self._apply_dense_rows(cols, op), [-1, d, d])
+        out = tf.reshape(apply_dense_gate(cols, op, self.n_qubits), [-1, d, d])
         return tf.transpose(out, [0, 2, 1])
 
     def _product_state(self, runs: dict, values, batch) -> tf.Tensor:
@@ -222,7 +223,7 @@ def _fold(run: list) -> list:
     """Multiplies neighbouring fixed superoperators of a run at compile time."""
     out: list = []
     for factor in run:
-        if out and not isinstance(factor, _Single) and not isinstance(out[-1], _Single):
+        if out and not isinstance(factor, SingleGate) and not isinstance(out[-1], SingleGate):
             out[-1] = factor @ out[-1]
         else:
             out.append(factor)

@@ -12,7 +12,18 @@ import tensorflow as tf
 
 from qgcam_tf.model.layers import VQCLayer
 from qgcam_tf.quantum.circuits import VQCSpec, build_vqc, readout_operators
-from qgcam_tf.quantum.compiler import CompiledCircuit, UnsupportedGateError
+from qgcam_tf.quantum.compiler import (
+    CompiledCircuit,
+    MultiGate,
+    SingleGate,
+    UnsupportedGateError,
+    append_multi_gate,
+    apply_dense_gate,
+    gate_matrix,
+    parse_circuit,
+    parse_operation,
+    z_signs,
+)
 
 CASES = [(n, d) for n in (2, 4, 8, 12) for d in (1, 2, 3)]
 # XLA compilation costs 4-14 s per (n, depth) on 2 loaded cores, so XLA gets every width
@@ -231,6 +242,111 @@ def test_unknown_symbol_and_qubit_raise():
         CompiledCircuit(circuit, ["a"], qubits=q)
     with pytest.raises(ValueError, match=r"qubits \[cirq.LineQubit\(1\)\] not in qubits"):
         CompiledCircuit(circuit, ["zeta"], qubits=q[:1])
+
+
+# ------------------------------------------------ the public seam used by quantum.density
+def test_parse_operation_records_the_gate():
+    """rx(2a + 0.5) is a parametrised X record with exponent (2a + 0.5)/pi and shift -1/2;
+    H is a fixed single record and CNOT a fixed multi record, both with Cirq's unitary."""
+    q = cirq.LineQubit.range(3)
+    a, b = sympy.symbols("a b")
+    qindex = {q[0]: 2, q[1]: 0, q[2]: 1}
+    sindex = {b: 0, a: 1}
+    rx = parse_operation(cirq.rx(2 * a + 0.5).on(q[1]), qindex, sindex)
+    assert isinstance(rx, SingleGate) and rx.matrix is None
+    assert (rx.qubit, rx.pauli, rx.global_shift) == (0, "X", -0.5)
+    assert rx.exponent.coeffs == pytest.approx({1: 2 / np.pi})
+    assert rx.exponent.const == pytest.approx(0.5 / np.pi)
+    h = parse_operation(cirq.H(q[2]), qindex, sindex)
+    assert isinstance(h, SingleGate) and h.qubit == 1
+    np.testing.assert_allclose(h.matrix, cirq.unitary(cirq.H), atol=1e-12)
+    cnot = parse_operation(cirq.CNOT(q[0], q[2]), qindex, sindex)
+    assert isinstance(cnot, MultiGate) and cnot.qubits == (2, 1)
+    np.testing.assert_allclose(cnot.matrix, cirq.unitary(cirq.CNOT), atol=1e-12)
+    circuit = cirq.Circuit(cirq.H(q[2]), cirq.CNOT(q[0], q[2]))
+    assert [type(g) for g in parse_circuit(circuit, qindex, sindex)] == [SingleGate, MultiGate]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda a, b: cirq.rx(a - 2 * b),
+        lambda a, b: cirq.ry(0.7 * a),
+        lambda a, b: cirq.rz(b + 1.0),
+        lambda a, b: cirq.XPowGate(exponent=a, global_shift=0.3),
+        lambda a, b: cirq.YPowGate(exponent=0.5 * b - a),
+        lambda a, b: cirq.ZPowGate(exponent=2 * a, global_shift=-0.1),
+        lambda a, b: cirq.S,
+    ],
+)
+def test_gate_matrix_is_cirqs_unitary(make):
+    """gate_matrix of a parsed gate equals Cirq's unitary of the resolved gate, row by row."""
+    q = cirq.LineQubit(0)
+    a, b = sympy.symbols("a b")
+    op = make(a, b).on(q)
+    record = parse_operation(op, {q: 0}, {a: 0, b: 1})
+    values = np.array([[0.3, -1.2], [2.0, 0.45], [-0.8, 3.0]], np.float32)
+    got = gate_matrix(record, tf.constant(values)).numpy()
+    for i, row in enumerate(values):
+        resolved = cirq.resolve_parameters(op, {"a": float(row[0]), "b": float(row[1])})
+        want = cirq.unitary(resolved)
+        np.testing.assert_allclose(got if got.ndim == 2 else got[i], want, atol=1e-6)
+
+
+def _apply_program(program, psi, n):
+    """Runs monomial and dense steps on state vectors with NumPy / apply_dense_gate."""
+    for kind, payload in program:
+        if kind == "monomial":
+            src, phase = payload
+            psi = phase * psi[:, src]
+        else:
+            psi = apply_dense_gate(tf.constant(psi, tf.complex64), payload, n).numpy()
+    return psi
+
+
+def test_append_multi_gate_fuses_monomials_and_keeps_dense_gates():
+    """CNOT, CZ, SWAP fuse into one monomial step; sqrt(iSWAP) is a dense step that ends the
+    run; the program equals Cirq's unitary of the whole circuit on random states."""
+    n = 3
+    q = cirq.LineQubit.range(n)
+    ops = [
+        cirq.CNOT(q[0], q[2]),
+        cirq.CZ(q[1], q[2]),
+        cirq.SWAP(q[0], q[1]),
+        cirq.ISWAP(q[2], q[0]) ** 0.5,
+        cirq.CNOT(q[1], q[0]),
+    ]
+    qindex = {x: i for i, x in enumerate(q)}
+    program: list = []
+    for op in ops:
+        append_multi_gate(program, parse_operation(op, qindex, {}), n)
+    assert [kind for kind, _ in program] == ["monomial", "dense", "monomial"]
+    rng = np.random.default_rng(5)
+    psi = rng.normal(size=(2, 2**n)) + 1j * rng.normal(size=(2, 2**n))
+    want = psi @ cirq.unitary(cirq.Circuit(ops)).T
+    np.testing.assert_allclose(_apply_program(program, psi, n), want, atol=1e-5)
+
+
+def test_apply_dense_gate_on_unordered_qubits_is_cirqs():
+    """A dense two-qubit gate on qubits (2, 0) of three equals Cirq's unitary on the state."""
+    q = cirq.LineQubit.range(3)
+    op = cirq.FSimGate(0.3, 0.2).on(q[2], q[0])
+    gate = parse_operation(op, {x: i for i, x in enumerate(q)}, {})
+    rng = np.random.default_rng(6)
+    psi = (rng.normal(size=(2, 8)) + 1j * rng.normal(size=(2, 8))).astype(np.complex64)
+    got = apply_dense_gate(tf.constant(psi), gate, 3).numpy()
+    want = psi @ cirq.unitary(cirq.Circuit(op, cirq.I.on_each(*q))).T
+    np.testing.assert_allclose(got, want, atol=1e-6)
+
+
+def test_z_signs_are_the_diagonals_of_cirqs_z_products():
+    """Column l of z_signs is the diagonal of the Z product on observable l's qubits."""
+    q = cirq.LineQubit.range(3)
+    observables = [[0], [1, 2], [0, 1, 2], []]
+    got = z_signs(3, observables)
+    for l, qs in enumerate(observables):
+        product = cirq.Circuit([cirq.Z(q[k]) for k in qs], cirq.I.on_each(*q))
+        np.testing.assert_array_equal(got[:, l], np.real(np.diag(cirq.unitary(product))))
 
 
 if __name__ == "__main__":
