@@ -75,6 +75,7 @@ def run(args) -> int:
     from qgcam_tf.evaluate import faithfulness as ev
     from qgcam_tf.fileio import atomic_path, write_json_atomic
     from qgcam_tf.model.run import load_model, read_metadata
+    from qgcam_tf.viz.evaluation import plot_curves, plot_examples
 
     for name, value in (
         ("--count", args.count),
@@ -138,11 +139,11 @@ def run(args) -> int:
     if diff_rows:
         ev.write_tables(diff_rows, diff_csv, diff_md)
     curves = os.path.join(args.out, "evaluate_curves.png")
-    has_curves = ev.plot_curves(
+    has_curves = plot_curves(
         results, curves, title=f"{dataset}: {len(images)} test images, mean curves (AUC)"
     )
     examples = os.path.join(args.out, "evaluate_maps.png")
-    ev.plot_examples(images, results, examples)
+    plot_examples(images, results, examples)
     npz = os.path.join(args.out, "per_sample.npz")
     arrays = {"indices": idx, "labels": labels}
     for label, res in results.items():

@@ -120,6 +120,7 @@ def run(args) -> int:
     from qgcam_tf.fileio import write_json_atomic
     from qgcam_tf.model.hybrid import VQC_LAYER
     from qgcam_tf.model.run import load_model, read_metadata
+    from qgcam_tf.viz.noise import plot_maps, plot_sweep
 
     metadata = read_metadata(args.model)
     model = load_model(args.model)
@@ -144,8 +145,8 @@ def run(args) -> int:
     }
     rb.write_csv(rows, paths["noise.csv"])
     title = f"{dataset}: {len(images)} test images, {spec.n_qubits} qubits, depth {spec.depth}"
-    rb.plot_sweep(rows, paths["noise.png"], title=title)
-    rb.plot_maps(example, paths["noise_maps.png"])
+    plot_sweep(rows, paths["noise.png"], title=title)
+    plot_maps(example, paths["noise_maps.png"])
     write_json_atomic(
         paths["noise.json"],
         {

@@ -3,8 +3,8 @@
 :func:`evaluate_methods` explains a set of images with each CAM method (the model's own
 predicted class per image), scores every map with the metrics of :mod:`qgcam_tf.evaluate.metrics`
 and returns per-sample values; :func:`summarize` turns them into mean and 95 % confidence
-interval per method and metric; :func:`write_tables` and :func:`plot_curves` write the CSV,
-Markdown and PNG that ``qgcam evaluate`` produces.
+interval per method and metric; :func:`write_tables` writes the CSV and Markdown tables that
+``qgcam evaluate`` produces (its figures are drawn by :mod:`qgcam_tf.viz.evaluation`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import tensorflow as tf
 from qgcam_tf.evaluate import metrics as qm
 from qgcam_tf.explain.cams import CAM_METHODS
 from qgcam_tf.fileio import atomic_path
-from qgcam_tf.viz.common import pyplot, save_figure
 
 __all__ = [
     "METRICS",
@@ -27,8 +26,6 @@ __all__ = [
     "summarize",
     "paired_differences",
     "write_tables",
-    "plot_curves",
-    "plot_examples",
 ]
 
 METRICS = ("deletion", "insertion", "avg_drop", "increase", "road", "stability")
@@ -223,72 +220,3 @@ def write_tables(rows: list[dict], csv_path: str, md_path: str) -> None:
         f.write(buf.getvalue())
     with atomic_path(md_path) as tmp, open(tmp, "w") as f:
         f.write(_markdown(rows))
-
-
-def plot_curves(results: dict, path: str, *, title: str = "") -> bool:
-    """Mean deletion and insertion curves of every method (one PNG, one panel per metric).
-
-    Returns:
-        False (and writes nothing) when the results hold neither curve.
-    """
-    plt = pyplot()
-
-    names = [
-        n
-        for n in ("deletion", "insertion")
-        if any(n in r.get("curves", {}) for k, r in results.items() if not k.startswith("_"))
-    ]
-    if not names:
-        return False
-    fig, axes = plt.subplots(1, len(names), figsize=(5.5 * len(names), 4.2), squeeze=False)
-    for ax, name in zip(axes[0], names):
-        for label, res in results.items():
-            if label.startswith("_") or name not in res["curves"]:
-                continue
-            curves = res["curves"][name]
-            x = np.linspace(0, 1, curves.shape[1])
-            auc = curves.mean(axis=0)
-            style = (
-                "--"
-                if label.startswith("twin")
-                else ("-." if label in ("random", "centre") else "-")
-            )
-            ax.plot(x, auc, style, label=f"{label} ({qm.trapezoid_auc(curves).mean():.3f})")
-        ax.set_xlabel("fraction of pixels " + ("removed" if name == "deletion" else "inserted"))
-        ax.set_ylabel("probability of the explained class")
-        ax.set_title(f"{name} (AUC {'lower' if name == 'deletion' else 'higher'} is better)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    save_figure(fig, path, dpi=110, tight=False)
-    return True
-
-
-def plot_examples(images: np.ndarray, results: dict, path: str, *, columns: int = 6) -> None:
-    """The first images (top row) and each method's maps for them (one row per method)."""
-    plt = pyplot()
-
-    rows = [k for k in results if not k.startswith("_")]
-    n = min(columns, len(images), *(len(results[r]["maps_example"]) for r in rows))
-    fig, axes = plt.subplots(
-        len(rows) + 1, n, figsize=(1.3 * n + 1.2, 1.3 * (len(rows) + 1)), squeeze=False
-    )
-    for j in range(n):
-        img = images[j]
-        axes[0, j].imshow(
-            img[..., 0] if img.shape[-1] == 1 else img, cmap="gray" if img.shape[-1] == 1 else None
-        )
-        for i, label in enumerate(rows, start=1):
-            axes[i, j].imshow(img[..., 0] if img.shape[-1] == 1 else img.mean(-1), cmap="gray")
-            axes[i, j].imshow(
-                results[label]["maps_example"][j], cmap="jet", alpha=0.5, vmin=0, vmax=1
-            )
-    for i, label in enumerate(["input"] + rows):
-        axes[i, 0].set_ylabel(label, fontsize=8)
-    for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.tight_layout()
-    save_figure(fig, path, dpi=100, tight=False)

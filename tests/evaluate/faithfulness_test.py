@@ -117,19 +117,6 @@ def test_paired_differences_by_hand():
     assert rows[("twin:gradcam", "deletion")]["mean"] == pytest.approx(-0.4)
 
 
-def test_plot_curves_only_for_present_metrics(tmp_path):
-    """No deletion/insertion curves: no figure and False; deletion only: a one-panel figure."""
-    none = {"qgradcam": {"values": {"avg_drop": np.ones(2)}, "curves": {}}}
-    assert not ev.plot_curves(none, str(tmp_path / "a.png"))
-    assert not (tmp_path / "a.png").exists()
-    one = {"qgradcam": {"values": {}, "curves": {"deletion": np.array([[1.0, 0.5, 0.0]])}}}
-    assert ev.plot_curves(one, str(tmp_path / "b.png"))
-    import matplotlib.image as mpimg
-
-    height, width = mpimg.imread(str(tmp_path / "b.png")).shape[:2]
-    assert width < 1.5 * height  # one 5.5 x 4.2 inch panel, not two side by side
-
-
 def test_evaluate_unknown_names_raise(tiny_hybrid, tiny_images):
     """Unknown methods or metrics raise ValueError listing the valid ones."""
     with pytest.raises(ValueError, match="methods must be among"):
