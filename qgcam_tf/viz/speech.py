@@ -141,7 +141,7 @@ def test_split_figure(
     Raises:
         ValueError: the bundle has no test arrays or speech marks.
     """
-    from qgcam_tf.data.speech import attention_ratio
+    from qgcam_tf.evaluate.attention import attention_ratio
     from qgcam_tf.explain.qgradcam import QGradCAM
 
     if bundle.test_arrays is None or getattr(bundle, "test_speech_frames", None) is None:

@@ -1,4 +1,4 @@
-"""Tests of qgcam_tf.data.speech: TIMIT/WAV readers, clean/noisy examples, background attention."""
+"""Tests of qgcam_tf.data.speech: TIMIT/WAV readers, clean/noisy examples, speech marks."""
 
 from __future__ import annotations
 
@@ -162,57 +162,6 @@ def test_recorded_noise_on_shared_data():
     x, y = bundle.test_arrays
     assert len(x) == bundle.n_test and len(x) % 2 == 0 and bundle.metadata["noise"] == ["recorded"]
     assert np.all(y[0::2] == 0) and np.all(y[1::2] == 1)
-
-
-def test_attention_ratio_hand_computed():
-    """Mass only on non-speech frames with share 1/4 gives 4; a uniform map gives 1."""
-    speech_marks = np.array([[True, True, True, False]] * 3)
-    maps = np.zeros((3, 2, 4))
-    maps[0, :, 3] = 1.0
-    maps[1] = 1.0
-    maps[2, :, 0] = 1.0
-    np.testing.assert_allclose(speech.attention_ratio(maps, speech_marks), [4.0, 1.0, 0.0])
-    assert np.isnan(speech.attention_ratio(np.ones((1, 2, 4)), np.ones((1, 4), bool)))[0]
-    with pytest.raises(ValueError, match="disagree"):
-        speech.attention_ratio(np.ones((1, 2, 4)), np.ones((1, 3), bool))
-
-
-def test_background_attention_uses_correct_clips_only():
-    """background_attention averages the ratio over correctly classified clips of each class."""
-    import tensorflow as tf
-
-    from qgcam_tf.explain.qgradcam import QGradCAM
-    from qgcam_tf.model.hybrid import build_hybrid_model
-    from qgcam_tf.quantum.circuits import VQCSpec
-
-    tf.keras.utils.set_random_seed(0)
-    model = build_hybrid_model(
-        (16, 16, 1),
-        2,
-        vqc=VQCSpec(n_qubits=2, depth=1, n_outputs=2),
-        backend="tf",
-        conv_filters=(4, 4),
-    )
-    rng = np.random.default_rng(0)
-    x = rng.uniform(size=(8, 16, 16, 1)).astype(np.float32)
-    marks = rng.uniform(size=(8, 16)) < 0.6
-    res = QGradCAM(model)(x)
-    y = res.class_index.copy()
-    y[:2] = 1 - y[:2]  # two wrong labels: excluded
-    got = speech.background_attention(model, x, y, marks, ("clean", "noisy"))
-    ratio = speech.attention_ratio(res.maps, marks)
-    ok = (np.arange(8) >= 2) & np.isfinite(ratio)
-    noisy, clean = ok & (y == 1), ok & (y == 0)
-    assert got["background_attention_n"] == {"noisy": int(noisy.sum()), "clean": int(clean.sum())}
-    if noisy.any():
-        np.testing.assert_allclose(got["background_attention"], ratio[noisy].mean(), rtol=1e-5)
-        np.testing.assert_allclose(
-            got["background_attention_median"]["noisy"], np.median(ratio[noisy]), rtol=1e-5
-        )
-    if clean.any():
-        np.testing.assert_allclose(
-            got["background_attention_clean"], ratio[clean].mean(), rtol=1e-5
-        )
 
 
 def test_load_files_match_training_inputs(tmp_path):

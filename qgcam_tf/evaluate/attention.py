@@ -1,0 +1,77 @@
+"""Where a map puts its mass: the *background attention* of speech clips.
+
+A clip's speech / non-speech marks (``[B, n_frames]``, from the clean signal's frame
+energies: :func:`qgcam_tf.data.audio.speech_frames`) split a spectrogram map's mass by frame;
+its background attention is the mass on non-speech frames divided by their share
+(:func:`attention_ratio`). 1 means no preference, above 1 a map that looks at the noise.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["attention_ratio", "background_attention"]
+
+
+def attention_ratio(maps: np.ndarray, speech: np.ndarray) -> np.ndarray:
+    """Per map: (mass on non-speech frames / total mass) / (share of non-speech frames).
+
+    Args:
+        maps: ``[B, n_mels, n_frames]`` non-negative maps.
+        speech: bool ``[B, n_frames]`` speech marks.
+
+    Returns:
+        ``[B]`` ratios; NaN where a clip has no speech or no non-speech frames, or a zero map.
+    """
+    maps = np.asarray(maps, np.float64)
+    speech = np.asarray(speech, bool)
+    if maps.ndim != 3 or speech.shape != (maps.shape[0], maps.shape[2]):
+        raise ValueError(
+            f"maps [B, F, T] and speech [B, T] disagree: {maps.shape} vs {speech.shape}"
+        )
+    per_frame = maps.sum(axis=1)
+    total = per_frame.sum(axis=1)
+    background = np.where(~speech, per_frame, 0.0).sum(axis=1)
+    share = (~speech).mean(axis=1)
+    valid = (share > 0) & (share < 1) & (total > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(
+            valid,
+            background / np.where(total > 0, total, 1.0) / np.where(valid, share, 1.0),
+            np.nan,
+        )
+
+
+def background_attention(
+    model, images, labels, speech, class_names, *, batch_size: int = 64
+) -> dict:
+    """Mean :func:`attention_ratio` of correctly classified clean and noisy clips.
+
+    Maps are QGrad-CAM maps of the predicted (= true) class.
+
+    Returns:
+        ``{"background_attention": noisy mean, "background_attention_clean": clean mean,
+        "background_attention_n": {"noisy": k, "clean": m},
+        "background_attention_median": {"noisy": ..., "clean": ...}}``
+    """
+    from qgcam_tf.explain.qgradcam import QGradCAM
+
+    result = QGradCAM(model, batch_size=batch_size)(images)
+    correct = result.class_index == np.asarray(labels)
+    ratio = attention_ratio(result.maps, speech)
+    clean = np.asarray(labels) == list(class_names).index("clean")
+    out = {}
+    for name, mask in (("noisy", correct & ~clean), ("clean", correct & clean)):
+        vals = ratio[mask & np.isfinite(ratio)]
+        out[name] = (
+            float(vals.mean()) if vals.size else None,
+            int(vals.size),
+            float(np.median(vals)) if vals.size else None,
+        )
+    return {
+        "background_attention": out["noisy"][0],
+        "background_attention_clean": out["clean"][0],
+        "background_attention_n": {"noisy": out["noisy"][1], "clean": out["clean"][1]},
+        # the ratio is bounded by 1/share, so clips with few non-speech frames weigh on the mean
+        "background_attention_median": {"noisy": out["noisy"][2], "clean": out["clean"][2]},
+    }
