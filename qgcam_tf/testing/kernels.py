@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from qgcam_tf.model.layers import _TFExecutor, symbol_values
+from qgcam_tf.model.layers import symbol_values
+from qgcam_tf.quantum.executors import TFExecutor
 
 
 def outputs_and_grads(fn, x, theta):
@@ -23,7 +24,7 @@ def outputs_and_grads(fn, x, theta):
 
 def generic_outputs_and_grads(spec, x, theta):
     """:func:`outputs_and_grads` of the generic executor (per-sample gates)."""
-    generic = _TFExecutor(spec)
+    generic = TFExecutor(spec)
     return outputs_and_grads(lambda a, t: generic(symbol_values(a, t)), x, theta)
 
 
@@ -36,7 +37,7 @@ def check_any_batch_under_xla(kernel, spec, seed: int = 1):
         lambda a: kernel(a, theta), input_signature=[tf.TensorSpec([None, n])], jit_compile=True
     )
     assert fn.get_concrete_function().structured_outputs.shape.as_list() == [None, spec.n_outputs]
-    generic = _TFExecutor(spec)
+    generic = TFExecutor(spec)
     for b in (1, 5):
         x = np.random.default_rng(b).normal(size=(b, n)).astype(np.float32)
         np.testing.assert_allclose(

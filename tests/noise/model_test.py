@@ -14,9 +14,9 @@ import cirq  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from qgcam_tf.model.layers import make_executor  # noqa: E402
 from qgcam_tf.noise import model as nz  # noqa: E402
 from qgcam_tf.quantum.circuits import VQCSpec, build_vqc  # noqa: E402
+from qgcam_tf.quantum.executors import make_executor  # noqa: E402
 
 CASES = [
     (3, "depolarizing", 0.03),

@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from qgcam_tf.model.layers import _TFExecutor, symbol_values
+from qgcam_tf.model.layers import symbol_values
 from qgcam_tf.quantum.circuits import VQCSpec
+from qgcam_tf.quantum.executors import TFExecutor
 from qgcam_tf.quantum.paper_kernel import PaperKernel, chunk_sizes
 from qgcam_tf.testing.kernels import (
     check_any_batch_under_xla,
@@ -77,7 +78,7 @@ def test_auto_layout_is_complex_in_graphs_and_planes_under_xla():
     xla_fn = tf.function(step_of(kernel), jit_compile=True)
     assert "Bitcast" in _op_types(graph_fn.get_concrete_function(x))
     assert "Bitcast" not in _op_types(xla_fn.get_concrete_function(x))
-    generic = _TFExecutor(spec)
+    generic = TFExecutor(spec)
     want = step_of(lambda a, t: generic(symbol_values(a, t)))(x)
     for fn in (graph_fn, xla_fn):
         for got, w in zip(fn(x), want):
