@@ -35,6 +35,7 @@ def run(args) -> int:
     from qgcam_tf.fileio import atomic_path
     from qgcam_tf.model.run import load_model, read_metadata
     from qgcam_tf.viz.common import save_grid, save_overlay
+    from qgcam_tf.viz.datasets import explain_figures
 
     if args.count < 1:
         raise ValueError(f"--count must be >= 1, got {args.count}")
@@ -79,8 +80,9 @@ def run(args) -> int:
             target = os.path.join(args.out, f"{stem}_qgradcam.png")
             save_overlay(images[i], result.maps[i], target, title=titles[i])
             written.append(target)
-    if adapter.explain_figures is not None:
-        written += list(adapter.explain_figures(args.out, images, cam, result, metadata, labels))
+    figures = explain_figures(dataset)
+    if figures is not None:
+        written += list(figures(args.out, images, cam, result, metadata, labels))
     npz = os.path.join(args.out, "maps.npz")
     with atomic_path(npz, suffix=".npz") as tmp:
         np.savez_compressed(

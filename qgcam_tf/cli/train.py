@@ -82,6 +82,7 @@ def dataset_options(args) -> dict:
 
 def run(args) -> int:
     from qgcam_tf.data.registry import get_adapter
+    from qgcam_tf.evaluate.attention import dataset_metrics
     from qgcam_tf.model.training import train_model
 
     adapter = get_adapter(args.dataset)
@@ -98,13 +99,7 @@ def run(args) -> int:
         seed=args.seed,
         force=args.force,
         recalibrate_bn=args.recalibrate_bn,
+        extra_metrics=dataset_metrics(args.dataset),  # e.g. speech: background_attention
     )
-    if adapter.extra_metrics is not None:  # e.g. speech: background_attention
-        import os
-
-        from qgcam_tf.fileio import write_json_atomic
-
-        metrics.update(adapter.extra_metrics(bundle, args.out))
-        write_json_atomic(os.path.join(args.out, "metrics.json"), metrics)
     print(json.dumps(metrics, indent=2))
     return 0

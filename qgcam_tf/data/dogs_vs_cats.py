@@ -340,18 +340,11 @@ def _load_files(paths, metadata: dict) -> np.ndarray:
     return load_photo_files(paths, metadata)
 
 
-def _explain_figures(out_dir, images, cam, result, metadata, labels) -> list[str]:
-    from qgcam_tf.viz.photos import explain_photo_figures
-
-    return explain_photo_figures(out_dir, images, cam, result, metadata, labels)
-
-
 register(
     DatasetAdapter(
         "dogs-vs-cats",
         load_dogs_vs_cats,
         _load_files,
         "Kaggle Dogs vs. Cats photos (cat.N.jpg / dog.N.jpg, or class folders)",
-        explain_figures=_explain_figures,
     )
 )

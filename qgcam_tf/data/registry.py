@@ -47,17 +47,23 @@ class DatasetBundle:
 
 @dataclasses.dataclass(frozen=True)
 class DatasetAdapter:
+    """How to load one dataset.
+
+    Only loading lives here: what other tiers do with a dataset (figures, metrics) they
+    look up by its name (:func:`qgcam_tf.viz.datasets.explain_figures`,
+    :func:`qgcam_tf.evaluate.attention.dataset_metrics`).
+
+    Attributes:
+        name: the dataset's name (``qgcam train --dataset NAME``).
+        load: ``options -> DatasetBundle``.
+        load_files: ``(paths, metadata) -> float32 [B, H, W, C]`` model inputs.
+        help: one line for ``--help``.
+    """
+
     name: str
     load: Callable[[dict], DatasetBundle]
     load_files: Callable[[Sequence[str], dict], np.ndarray]
     help: str = ""
-    # Optional: extra figures for `qgcam explain` (e.g. spectrogram bands, both classes).
-    # Called as explain_figures(out_dir, images, cam, result, metadata, labels) and returns
-    # the paths it wrote.
-    explain_figures: Callable | None = None
-    # Optional: (bundle, run_dir) -> dict merged into metrics.json after `qgcam train`
-    # (speech: background_attention).
-    extra_metrics: Callable | None = None
 
 
 DATASETS: dict[str, DatasetAdapter] = {}

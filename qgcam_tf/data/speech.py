@@ -12,8 +12,8 @@ Every clip is resampled to 16 kHz, cut or zero-padded to ``duration_s``, set to 
 level, and yields two examples: the clean clip and the clip plus background noise at
 ``snr_db`` (recorded noise files from ``noise_dir``, or white / pink / brown noise).
 The model input is the log-mel image ``[n_mels, n_frames, 1]`` (:mod:`qgcam_tf.data.audio`).
-Speech / non-speech marks come from the clean clip's frame energies; a map's
-*background attention* is its mass on non-speech frames divided by their share.
+Speech / non-speech marks come from the clean clip's frame energies (``test_speech_frames``
+of the bundle); :mod:`qgcam_tf.evaluate.attention` scores maps against them.
 
 Options (``qgcam train --option KEY=VALUE`` or the dedicated flags): ``noise_dir``,
 ``noise`` (comma list of ``recorded,white,pink,brown``), ``snr_db`` (``5`` or a range
@@ -361,16 +361,6 @@ def _load_files(paths, metadata: dict) -> np.ndarray:
     return load_clip_files(paths, metadata)[0]
 
 
-def _extra_metrics(bundle: SpeechBundle, run_dir: str) -> dict:
-    from qgcam_tf.evaluate.attention import background_attention
-    from qgcam_tf.model.run import load_model
-
-    x, y = bundle.test_arrays
-    return background_attention(
-        load_model(run_dir), x, y, bundle.test_speech_frames, bundle.class_names
-    )
-
-
 def speech_frames_from_images(
     images: np.ndarray, *, threshold_db: float = 30.0, floor_db: float = -60.0
 ) -> np.ndarray:
@@ -386,19 +376,11 @@ def speech_frames_from_images(
     return (frame_db > loudest - threshold_db) & (frame_db > floor_db)
 
 
-def _explain_figures(out_dir, images, cam, result, metadata, labels) -> list[str]:
-    from qgcam_tf.viz.speech import explain_speech_figures
-
-    return explain_speech_figures(out_dir, images, cam, result, metadata, labels)
-
-
 register(
     DatasetAdapter(
         "speech",
         load_speech,
         _load_files,
         "speech clips (TIMIT layout or WAV folder) clean vs with background noise",
-        extra_metrics=_extra_metrics,
-        explain_figures=_explain_figures,
     )
 )

@@ -4,13 +4,27 @@ A clip's speech / non-speech marks (``[B, n_frames]``, from the clean signal's f
 energies: :func:`qgcam_tf.data.audio.speech_frames`) split a spectrogram map's mass by frame;
 its background attention is the mass on non-speech frames divided by their share
 (:func:`attention_ratio`). 1 means no preference, above 1 a map that looks at the noise.
+
+:func:`dataset_metrics` names the metrics a dataset adds to a run's ``metrics.json``
+(``qgcam train`` hands them to :func:`qgcam_tf.model.training.train_model`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-__all__ = ["attention_ratio", "background_attention"]
+from qgcam_tf.data.registry import dataset_names
+from qgcam_tf.explain.qgradcam import QGradCAM
+
+__all__ = [
+    "DATASET_METRICS",
+    "attention_ratio",
+    "background_attention",
+    "dataset_metrics",
+    "speech_metrics",
+]
 
 
 def attention_ratio(maps: np.ndarray, speech: np.ndarray) -> np.ndarray:
@@ -54,8 +68,6 @@ def background_attention(
         "background_attention_n": {"noisy": k, "clean": m},
         "background_attention_median": {"noisy": ..., "clean": ...}}``
     """
-    from qgcam_tf.explain.qgradcam import QGradCAM
-
     result = QGradCAM(model, batch_size=batch_size)(images)
     correct = result.class_index == np.asarray(labels)
     ratio = attention_ratio(result.maps, speech)
@@ -75,3 +87,43 @@ def background_attention(
         # the ratio is bounded by 1/share, so clips with few non-speech frames weigh on the mean
         "background_attention_median": {"noisy": out["noisy"][2], "clean": out["clean"][2]},
     }
+
+
+def speech_metrics(model, bundle, *, batch_size: int = 64) -> dict:
+    """:func:`background_attention` of a speech bundle's whole test split.
+
+    Args:
+        model: the trained model.
+        bundle: a :class:`~qgcam_tf.data.speech.SpeechBundle` (test arrays and speech marks).
+        batch_size: images per QGrad-CAM pass.
+
+    Raises:
+        ValueError: the bundle has no test arrays or no speech marks.
+    """
+    marks = getattr(bundle, "test_speech_frames", None)
+    if bundle.test_arrays is None or marks is None:
+        raise ValueError(
+            "bundle must hold test arrays and test_speech_frames (the speech dataset), got "
+            f"{type(bundle).__name__} without them"
+        )
+    x, y = bundle.test_arrays
+    return background_attention(model, x, y, marks, bundle.class_names, batch_size=batch_size)
+
+
+# dataset name -> (model, bundle) -> dict merged into metrics.json after training
+DATASET_METRICS: dict[str, Callable] = {"speech": speech_metrics}
+
+
+def dataset_metrics(dataset_name: str) -> Callable | None:
+    """The extra metrics of dataset ``dataset_name``: ``(model, bundle) -> dict``, or None.
+
+    Example:
+        >>> train_model(bundle, run_dir, extra_metrics=dataset_metrics("speech"))
+
+    Raises:
+        ValueError: ``dataset_name`` is not a registered dataset.
+    """
+    known = dataset_names()
+    if dataset_name not in known:
+        raise ValueError(f"dataset_name must be one of {known}, got {dataset_name!r}")
+    return DATASET_METRICS.get(dataset_name)

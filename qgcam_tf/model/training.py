@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 
 import tensorflow as tf
 import tf_keras as keras
@@ -13,8 +14,8 @@ import tf_keras as keras
 from qgcam_tf.data.registry import DatasetBundle
 from qgcam_tf.fileio import write_json_atomic
 from qgcam_tf.model.hybrid import build_classical_twin, build_hybrid_model
-from qgcam_tf.model.run import save_model
 from qgcam_tf.model.recalibrate import recalibrate_batchnorm
+from qgcam_tf.model.run import save_model
 from qgcam_tf.quantum.circuits import VQCSpec
 
 __all__ = ["train_model"]
@@ -65,13 +66,16 @@ def train_model(
     seed: int = 0,
     force: bool = False,
     recalibrate_bn: bool = True,
+    extra_metrics: Callable[[keras.Model, DatasetBundle], dict] | None = None,
     verbose: int = 1,
 ) -> dict:
     """Trains (or resumes training) and writes the run directory.
 
     The run directory holds ``model.json`` + ``model.weights.h5`` (after every epoch),
     ``backup/`` (Keras ``BackupAndRestore`` state while training runs), ``history.csv``
-    and, at the end, ``metrics.json`` with the test accuracy on the full test split.
+    and, at the end, ``metrics.json`` with the test accuracy on the full test split (and
+    whatever ``extra_metrics`` adds), written once, atomically: its presence marks a
+    finished run.
 
     Args:
         bundle: the dataset (:mod:`qgcam_tf.data.registry`).
@@ -88,19 +92,30 @@ def train_model(
             final weights on the training data (:mod:`qgcam_tf.model.recalibrate`): the moving
             averages trail features that keep growing during training, and inference-mode
             accuracy suffered for it (measured in docs/experiments.md).
+        extra_metrics: ``(model, bundle) -> dict`` called with the final model; its keys
+            join ``metrics.json`` (e.g. :func:`qgcam_tf.evaluate.attention.dataset_metrics`
+            of the dataset). If it raises, no ``metrics.json`` is written and the run can be
+            started again.
         verbose: Keras progress bar (1) or none (0).
 
     Returns:
         The metrics dict written to ``metrics.json``.
 
     Raises:
-        ValueError: bad options, or ``run_dir`` already holds a finished run.
+        ValueError: bad options, ``run_dir`` already holds a finished run, or
+            ``extra_metrics`` returns a key of the standard metrics.
+        TypeError: ``extra_metrics`` is not callable or returns no dict.
     """
     for name, value, low in (("epochs", epochs, 1), ("n_qubits", n_qubits, 2), ("depth", depth, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
     if not learning_rate > 0:
         raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}")
+    if extra_metrics is not None and not callable(extra_metrics):
+        raise TypeError(
+            f"extra_metrics must be a callable (model, bundle) -> dict or None, "
+            f"got {type(extra_metrics).__name__}"
+        )
     metrics_path = os.path.join(run_dir, METRICS_FILE)
     if os.path.exists(metrics_path):
         if not force:
@@ -165,6 +180,20 @@ def train_model(
         "tensorflow": tf.__version__,
         **extra,
     }
+    if extra_metrics is not None:
+        if verbose:
+            print("computing the dataset's extra metrics", flush=True)
+        metrics.update(_checked_extra(extra_metrics(model, bundle), metrics))
     write_json_atomic(metrics_path, metrics)
     shutil.rmtree(os.path.join(run_dir, BACKUP_DIR), ignore_errors=True)
     return metrics
+
+
+def _checked_extra(extra, metrics: dict) -> dict:
+    """``extra`` if it is a dict whose keys are new to ``metrics``."""
+    if not isinstance(extra, dict):
+        raise TypeError(f"extra_metrics must return a dict, got {type(extra).__name__}")
+    clash = sorted(set(extra) & set(metrics))
+    if clash:
+        raise ValueError(f"extra_metrics must not replace the standard metrics, got keys {clash}")
+    return extra

@@ -1,7 +1,7 @@
 """Paper Fig. 5: photographs with the QGrad-CAM map of every class beside them.
 
-NumPy + matplotlib (Agg) only; :func:`explain_photo_figures` is the hook ``qgcam explain``
-calls for the Dogs vs Cats dataset.
+NumPy + matplotlib (Agg) only; :func:`explain_photo_figures` is what ``qgcam explain``
+draws for the Dogs vs Cats dataset (:func:`qgcam_tf.viz.datasets.explain_figures`).
 """
 
 from __future__ import annotations
@@ -85,8 +85,8 @@ def save_photo_figure(
 def explain_photo_figures(
     out_dir, images, cam, result, metadata, labels=None, *, max_photos: int = 6
 ) -> list[str]:
-    """``qgcam explain`` hook (``DatasetAdapter.explain_figures``): each photo with its maps
-    for every class (paper Fig. 5).
+    """``qgcam explain``'s Dogs vs Cats figure: each photo with its maps for every class
+    (paper Fig. 5).
 
     Returns:
         The PNG paths written (``out_dir/photos_qgradcam.png``).

@@ -1,7 +1,7 @@
 """Paper Figs. 6-7: spectrograms, QGrad-CAM overlays and the speech / non-speech band.
 
-NumPy + matplotlib (Agg) only; :func:`explain_speech_figures` is the hook
-``qgcam explain`` calls for the speech dataset.
+NumPy + matplotlib (Agg) only; :func:`explain_speech_figures` is what ``qgcam explain``
+draws for the speech dataset (:func:`qgcam_tf.viz.datasets.explain_figures`).
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ def save_speech_figure(
 def explain_speech_figures(
     out_dir, images, cam, result, metadata, labels=None, *, max_clips: int = 6
 ) -> list[str]:
-    """``qgcam explain`` hook (``DatasetAdapter.explain_figures``): Figs. 6-7 for the inputs.
+    """``qgcam explain``'s speech figure: Figs. 6-7 for the inputs.
 
     The speech band is recovered from each input's own energy
     (:func:`qgcam_tf.data.speech.speech_frames_from_images`).

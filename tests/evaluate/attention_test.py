@@ -5,7 +5,13 @@ import sys
 import numpy as np
 import pytest
 
-from qgcam_tf.evaluate.attention import attention_ratio, background_attention
+from qgcam_tf.evaluate.attention import (
+    DATASET_METRICS,
+    attention_ratio,
+    background_attention,
+    dataset_metrics,
+    speech_metrics,
+)
 
 
 def test_attention_ratio_hand_computed():
@@ -57,6 +63,48 @@ def test_background_attention_uses_correct_clips_only():
         np.testing.assert_allclose(
             got["background_attention_clean"], ratio[clean].mean(), rtol=1e-5
         )
+
+
+def test_dataset_metrics_by_name():
+    """Speech has background attention, the image datasets none; an unknown name is an error."""
+    from qgcam_tf.data.registry import dataset_names
+
+    assert dataset_metrics("speech") is speech_metrics
+    assert dataset_metrics("mnist") is None and dataset_metrics("dogs-vs-cats") is None
+    assert set(DATASET_METRICS) <= set(dataset_names())  # no entry for a misspelt dataset
+    with pytest.raises(ValueError, match="dataset_name must be one of .*got 'timit'"):
+        dataset_metrics("timit")
+
+
+def test_speech_metrics_read_the_bundles_test_split():
+    """speech_metrics of a bundle equals background_attention of its test arrays and marks;
+    a bundle without speech marks is rejected."""
+    import tensorflow as tf
+
+    from qgcam_tf.data.registry import DatasetBundle
+    from qgcam_tf.data.speech import SpeechBundle
+    from qgcam_tf.model.hybrid import build_hybrid_model
+    from qgcam_tf.quantum.circuits import VQCSpec
+
+    tf.keras.utils.set_random_seed(1)
+    model = build_hybrid_model(
+        (16, 16, 1),
+        2,
+        vqc=VQCSpec(n_qubits=2, depth=1, n_outputs=2),
+        backend="tf",
+        conv_filters=(4, 4),
+    )
+    rng = np.random.default_rng(1)
+    x = rng.uniform(size=(6, 16, 16, 1)).astype(np.float32)
+    y = np.array([0, 1, 0, 1, 0, 1])
+    marks = rng.uniform(size=(6, 16)) < 0.5
+    empty = tf.data.Dataset.from_tensor_slices((x, y)).batch(6)
+    common = (empty, empty, (16, 16, 1), ("clean", "noisy"), 6, 6)
+    bundle = SpeechBundle(*common, test_arrays=(x, y), test_speech_frames=marks)
+    got = speech_metrics(model, bundle, batch_size=4)
+    assert got == background_attention(model, x, y, marks, ("clean", "noisy"), batch_size=4)
+    with pytest.raises(ValueError, match="test_speech_frames"):
+        speech_metrics(model, DatasetBundle(*common, test_arrays=(x, y)))
 
 
 if __name__ == "__main__":

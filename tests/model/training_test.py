@@ -13,6 +13,7 @@ import pytest
 import tensorflow as tf
 
 from qgcam_tf.data.registry import DatasetBundle
+from qgcam_tf.model import training
 from qgcam_tf.model.run import load_model
 from qgcam_tf.model.training import train_model
 
@@ -27,13 +28,14 @@ def _toy_bundle(n=256, seed=0):
     for i, label in enumerate(y):
         x[i, :, 4 * label : 4 * label + 4] += 0.7
     ds = lambda a, b: tf.data.Dataset.from_tensor_slices((a, b)).batch(32)  # noqa: E731
+    cut = 3 * n // 4  # train on the first three quarters, test on the rest
     return DatasetBundle(
-        ds(x[:192], y[:192]),
-        ds(x[192:], y[192:]),
+        ds(x[:cut], y[:cut]),
+        ds(x[cut:], y[cut:]),
         (8, 8, 1),
         ("left", "right"),
-        192,
-        64,
+        cut,
+        n - cut,
         {"conv_filters": (4, 6)},
         {"dataset": "toy"},
     )
@@ -81,6 +83,63 @@ def test_bad_training_options(tmp_path):
         train_model(_toy_bundle(), str(tmp_path), epochs=0)
     with pytest.raises(ValueError, match="learning_rate must be > 0"):
         train_model(_toy_bundle(), str(tmp_path), learning_rate=-1.0)
+    with pytest.raises(TypeError, match="extra_metrics must be a callable"):
+        train_model(_toy_bundle(), str(tmp_path), extra_metrics={"a": 1})
+    assert not (tmp_path / "model.json").exists()  # rejected before any training
+
+
+def test_extra_metrics_join_metrics_json_written_once(tmp_path, monkeypatch):
+    """A library call with extra_metrics writes metrics.json once, extra keys included,
+    computed on the final model (its test accuracy matches the standard metric)."""
+    writes = []
+    real_write = training.write_json_atomic
+
+    def counting_write(path, data):
+        writes.append(os.path.basename(path))
+        return real_write(path, data)
+
+    monkeypatch.setattr(training, "write_json_atomic", counting_write)
+    seen = {}
+
+    def extra(model, bundle):
+        x = np.concatenate([b.numpy() for b, _ in bundle.test])
+        y = np.concatenate([l.numpy() for _, l in bundle.test])
+        seen["bundle"] = bundle
+        return {"my_accuracy": float((model.predict(x, verbose=0).argmax(1) == y).mean())}
+
+    bundle = _toy_bundle(n=96)
+    metrics = train_model(
+        bundle,
+        str(tmp_path),
+        epochs=1,
+        n_qubits=2,
+        depth=1,
+        backend="tf",
+        verbose=0,
+        extra_metrics=extra,
+    )
+    assert writes.count("metrics.json") == 1
+    assert seen["bundle"] is bundle
+    on_disk = json.loads((tmp_path / "metrics.json").read_text())
+    assert on_disk == metrics
+    assert on_disk["my_accuracy"] == pytest.approx(on_disk["test_accuracy"], abs=1e-6)
+
+
+def test_extra_metrics_must_add_new_keys(tmp_path):
+    """An extra metric that would replace a standard one, or is no dict, leaves no
+    metrics.json (the run stays unfinished) and raises naming the problem."""
+    common = dict(epochs=1, n_qubits=2, depth=1, backend="tf", verbose=0)
+    with pytest.raises(ValueError, match=r"must not replace the standard metrics.*test_accuracy"):
+        train_model(
+            _toy_bundle(n=96),
+            str(tmp_path / "a"),
+            extra_metrics=lambda m, b: {"test_accuracy": 1},
+            **common,
+        )
+    assert not (tmp_path / "a" / "metrics.json").exists()
+    with pytest.raises(TypeError, match="extra_metrics must return a dict, got list"):
+        train_model(_toy_bundle(n=96), str(tmp_path / "b"), extra_metrics=lambda m, b: [], **common)
+    assert not (tmp_path / "b" / "metrics.json").exists()
 
 
 @pytest.mark.slow

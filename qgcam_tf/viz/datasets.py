@@ -1,0 +1,34 @@
+"""The figures ``qgcam explain`` adds for a dataset, looked up by the dataset's name.
+
+A figure function is called as ``fn(out_dir, images, cam, result, metadata, labels)``:
+the inputs explained, the CAM object and its :class:`~qgcam_tf.explain.base.CAMResult`,
+the run's metadata and the true labels (None for files); it returns the PNG paths it wrote.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from qgcam_tf.data.registry import dataset_names
+from qgcam_tf.viz.photos import explain_photo_figures
+from qgcam_tf.viz.speech import explain_speech_figures
+
+__all__ = ["EXPLAIN_FIGURES", "explain_figures"]
+
+# dataset name -> figure function (paper Fig. 5 for photos, Figs. 6-7 for speech)
+EXPLAIN_FIGURES: dict[str, Callable] = {
+    "dogs-vs-cats": explain_photo_figures,
+    "speech": explain_speech_figures,
+}
+
+
+def explain_figures(dataset_name: str) -> Callable | None:
+    """The extra ``qgcam explain`` figures of dataset ``dataset_name``, or None if it has none.
+
+    Raises:
+        ValueError: ``dataset_name`` is not a registered dataset.
+    """
+    known = dataset_names()
+    if dataset_name not in known:
+        raise ValueError(f"dataset_name must be one of {known}, got {dataset_name!r}")
+    return EXPLAIN_FIGURES.get(dataset_name)

@@ -1,0 +1,48 @@
+"""Tests of qgcam_tf.viz.datasets: the figures ``qgcam explain`` adds, by dataset name."""
+
+import sys
+
+import matplotlib.image
+import numpy as np
+import pytest
+
+from qgcam_tf.data.registry import dataset_names
+from qgcam_tf.viz.datasets import EXPLAIN_FIGURES, explain_figures
+from qgcam_tf.viz.photos import explain_photo_figures
+from qgcam_tf.viz.speech import explain_speech_figures
+
+
+def test_figures_by_dataset_name():
+    """Photos get Fig. 5, speech Figs. 6-7, MNIST nothing; an unknown name is an error."""
+    assert explain_figures("dogs-vs-cats") is explain_photo_figures
+    assert explain_figures("speech") is explain_speech_figures
+    assert explain_figures("mnist") is None
+    assert set(EXPLAIN_FIGURES) <= set(dataset_names())  # no entry for a misspelt dataset
+    with pytest.raises(ValueError, match="dataset_name must be one of .*got 'dogs_vs_cats'"):
+        explain_figures("dogs_vs_cats")
+
+
+def test_speech_figure_function_writes_a_readable_png(tmp_path):
+    """The speech entry, called as `qgcam explain` calls it, writes one readable PNG."""
+    import tf_keras as keras
+
+    from qgcam_tf.explain.qgradcam import QGradCAM
+    from qgcam_tf.model.hybrid import build_hybrid_model
+    from qgcam_tf.quantum.circuits import VQCSpec
+
+    keras.utils.set_random_seed(2)
+    model = build_hybrid_model(
+        (16, 16, 1), 2, vqc=VQCSpec(2, 1, 2), backend="tf", conv_filters=(4, 4)
+    )
+    images = np.random.default_rng(2).uniform(size=(3, 16, 16, 1)).astype(np.float32)
+    cam = QGradCAM(model)
+    result = cam(images)
+    metadata = {"class_names": ["clean", "noisy"]}
+    paths = explain_figures("speech")(str(tmp_path), images, cam, result, metadata, [0, 1, 0])
+    assert paths == [str(tmp_path / "speech_qgradcam.png")]
+    pixels = matplotlib.image.imread(paths[0])
+    assert pixels.ndim == 3 and pixels.shape[0] > 100 and np.ptp(pixels) > 0
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, *sys.argv[1:]]))
