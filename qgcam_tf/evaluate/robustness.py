@@ -30,8 +30,8 @@ from qgcam_tf.evaluate.metrics import map_stability, mean_ci
 from qgcam_tf.explain.qgradcam import QGradCAM, _sample
 from qgcam_tf.fileio import atomic_path
 from qgcam_tf.model.hybrid import VQC_LAYER
-from qgcam_tf.model.layers import symbol_values
 from qgcam_tf.noise.model import NoiseModel, noisy_executor
+from qgcam_tf.quantum.circuits import symbol_values
 
 __all__ = [
     "NoiseConfig",
@@ -94,7 +94,7 @@ def noisy_predict(
     """Class probabilities ``[B, C]`` with the VQC run on the noisy executor (and shots)."""
     vqc = model.get_layer(VQC_LAYER)
     head = _head(model)
-    run = vqc._executor if noise is None else noisy_executor(vqc.spec, noise)
+    run = vqc.executor if noise is None else noisy_executor(vqc.spec, noise)
     scale = model.get_layer("scale")
     rng = rng or np.random.default_rng()
     out = []

@@ -25,7 +25,8 @@ import tensorflow as tf
 import tf_keras as keras
 
 from qgcam_tf.explain.base import BaseCAM, check_images, resolve_class_index
-from qgcam_tf.model.layers import VQCLayer, symbol_values
+from qgcam_tf.model.layers import VQCLayer
+from qgcam_tf.quantum.circuits import symbol_values
 
 __all__ = ["QGradCAM"]
 
@@ -99,7 +100,7 @@ class QGradCAM(BaseCAM):
         images = check_images(images, self.model.input_shape)
         ci = resolve_class_index(class_index, len(images), int(self.model.output_shape[-1]))
         if noise is None:
-            run = vqc._executor
+            run = vqc.executor
         else:
             from qgcam_tf.noise.model import noisy_executor
 

@@ -7,7 +7,7 @@ import math
 import tensorflow as tf
 import tf_keras as keras
 
-from qgcam_tf.quantum.circuits import VQCSpec, encoding_angles
+from qgcam_tf.quantum.circuits import VQCSpec, symbol_values
 from qgcam_tf.quantum.executors import BACKENDS, make_executor
 
 __all__ = ["BACKENDS", "VQCLayer"]
@@ -52,6 +52,17 @@ class VQCLayer(keras.layers.Layer):
         forward = getattr(self._executor, "forward", self._forward)
         self._run = tf.function(forward, jit_compile=True) if self.jit_compile else forward
 
+    @property
+    def executor(self):
+        """The executor of ``backend`` (read-only): ``symbol_values [B, S] -> <Z_l> [B, L]``.
+
+        A :class:`~qgcam_tf.quantum.executors.TFQExecutor` or
+        :class:`~qgcam_tf.quantum.executors.TFExecutor`, called with the symbol values of
+        :func:`~qgcam_tf.quantum.circuits.symbol_values` (per-sample, unlike the layer's
+        own call); parameter-shift and noise code run it on shifted values.
+        """
+        return self._executor
+
     def build(self, input_shape):
         n = input_shape[-1]
         if n is not None and n != self.spec.n_qubits:
@@ -79,13 +90,3 @@ class VQCLayer(keras.layers.Layer):
         config = super().get_config()
         config.update(spec=self.spec.to_dict(), backend=self.backend, jit_compile=self.jit_compile)
         return config
-
-
-def symbol_values(x: tf.Tensor, theta: tf.Tensor) -> tf.Tensor:
-    """Symbol values ``[B, 2n + 3 depth n]`` for inputs ``x`` [B, n] and ``theta``.
-
-    The column order is that of ``input_symbols + weight_symbols`` from ``build_vqc``.
-    """
-    angles = encoding_angles(x)
-    flat = tf.reshape(tf.cast(theta, tf.float32), [1, -1])
-    return tf.concat([angles, tf.tile(flat, [tf.shape(angles)[0], 1])], axis=1)

@@ -1,9 +1,10 @@
 """The variational quantum circuit of QGrad-CAM, as one Cirq circuit with sympy symbols.
 
-This module is the single source of truth for the circuit: both executors (TensorFlow
-Quantum in :mod:`qgcam_tf.model.layers`, plain TensorFlow in :mod:`qgcam_tf.quantum.compiler`) run
-the circuit built here. TensorFlow Quantum is fed :func:`compact_vqc`, the same circuit in
-fewer gates (tested equal up to global phases that no expectation sees).
+This module is the single source of truth for the circuit: both executors of
+:mod:`qgcam_tf.quantum.executors` (TensorFlow Quantum, and plain TensorFlow through
+:mod:`qgcam_tf.quantum.compiler`) run the circuit built here, fed :func:`symbol_values`.
+TensorFlow Quantum is fed :func:`compact_vqc`, the same circuit in fewer gates (tested equal
+up to global phases that no expectation sees).
 
 The paper's ansatz (Lin et al., arXiv 2408.05899) on ``n`` qubits with inputs
 :math:`x_0..x_{n-1}` and weights :math:`\\theta \\in \\mathbb{R}^{depth \\times n \\times 3}`:
@@ -16,7 +17,8 @@ The paper's ansatz (Lin et al., arXiv 2408.05899) on ``n`` qubits with inputs
 
 The encoding angles are symbols of their own (``enc_ry_k``, ``enc_rz_k``): TensorFlow
 Quantum resolves only linear symbol expressions, so :func:`encoding_angles` computes the
-arctangents in TensorFlow and feeds them as symbol values. Gradients still reach ``x``.
+arctangents in TensorFlow and feeds them as symbol values (:func:`symbol_values`).
+Gradients still reach ``x``.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ __all__ = [
     "compact_vqc",
     "encoding_angles",
     "readout_operators",
+    "symbol_values",
     "vqc_qubits",
 ]
 
@@ -233,3 +236,13 @@ def encoding_angles(x: tf.Tensor) -> tf.Tensor:
     """
     x = tf.convert_to_tensor(x, dtype=tf.float32)
     return tf.concat([tf.atan(x), tf.atan(tf.square(x))], axis=-1)
+
+
+def symbol_values(x: tf.Tensor, theta: tf.Tensor) -> tf.Tensor:
+    """Symbol values ``[B, 2n + 3 depth n]`` for inputs ``x`` [B, n] and ``theta``.
+
+    The column order is that of ``input_symbols + weight_symbols`` from ``build_vqc``.
+    """
+    angles = encoding_angles(x)
+    flat = tf.reshape(tf.cast(theta, tf.float32), [1, -1])
+    return tf.concat([angles, tf.tile(flat, [tf.shape(angles)[0], 1])], axis=1)

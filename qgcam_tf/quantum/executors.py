@@ -1,6 +1,11 @@
 """The VQC's executors: callables from symbol values to the readout expectations ``<Z_l>``.
 
-``BACKENDS`` names them: ``"tfq"`` (TensorFlow Quantum) and ``"tf"`` (core TensorFlow ops).
+``BACKENDS`` names them: ``"tfq"`` (:class:`TFQExecutor`, TensorFlow Quantum) and ``"tf"``
+(:class:`TFExecutor`, core TensorFlow ops). Both are called with the per-sample symbol values
+of :func:`~qgcam_tf.quantum.circuits.symbol_values` (``[B, 2n + 3 depth n]`` float32, the
+column order of ``build_vqc``'s ``inputs + weights``) and return ``<Z_l>`` ``[B, n_outputs]``
+float32, differentiable with respect to the values. :func:`make_executor` builds one by name;
+:class:`~qgcam_tf.model.layers.VQCLayer` holds one as ``VQCLayer.executor``.
 """
 
 from __future__ import annotations
@@ -31,6 +36,11 @@ class TFQExecutor:
     usual symbol values. The batch runs as :func:`tfq_shards` independent ops (see
     :func:`run_in_shards`), so both cores work; results and gradients are those of one
     op on :func:`~qgcam_tf.quantum.circuits.build_vqc`'s circuit.
+
+    Args:
+        spec: the circuit.
+        shards: independent ops per call (default :func:`tfq_shards`); the attribute
+            ``shards`` may be changed later.
     """
 
     def __init__(self, spec: VQCSpec, shards: int | None = None):
@@ -87,8 +97,16 @@ class TFExecutor:
         return self._kernel(x, theta)
 
 
-def make_executor(spec: VQCSpec, backend: str):
-    """Returns a callable ``symbol_values [B, 2n + 3 depth n] -> <Z_l> [B, n_outputs]``."""
+def make_executor(spec: VQCSpec, backend: str) -> TFQExecutor | TFExecutor:
+    """The executor of ``backend``: ``symbol_values [B, 2n + 3 depth n] -> <Z_l> [B, n_outputs]``.
+
+    Args:
+        spec: the circuit.
+        backend: one of :data:`BACKENDS`.
+
+    Raises:
+        ValueError: ``backend`` is not one of :data:`BACKENDS` (the message names it).
+    """
     if backend == "tfq":
         return TFQExecutor(spec)
     if backend == "tf":

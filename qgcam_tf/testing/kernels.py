@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from qgcam_tf.model.layers import symbol_values
+from qgcam_tf.quantum.circuits import symbol_values
 from qgcam_tf.quantum.executors import TFExecutor
 
 

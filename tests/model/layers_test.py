@@ -8,8 +8,9 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from qgcam_tf.model.layers import VQCLayer, symbol_values
-from qgcam_tf.quantum.circuits import VQCSpec, build_vqc, vqc_qubits
+from qgcam_tf.model.layers import VQCLayer
+from qgcam_tf.quantum.circuits import VQCSpec, build_vqc, symbol_values, vqc_qubits
+from qgcam_tf.quantum.executors import TFExecutor, TFQExecutor
 
 
 def cirq_expectations(spec, x, theta):
@@ -104,7 +105,7 @@ def test_tfq_shards_equal_one_op(shards, rng):
     layer = make_layer(spec, "tfq", theta)
 
     def run(n_shards):
-        layer._executor.shards = n_shards
+        layer.executor.shards = n_shards
 
         @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32)])
         def f(x):
@@ -120,14 +121,19 @@ def test_tfq_shards_equal_one_op(shards, rng):
         np.testing.assert_allclose(got, want, atol=1e-6)
 
 
-def test_symbol_values_layout(rng):
-    """symbol_values puts atan(x), atan(x^2), then theta row-major, per sample."""
-    theta = rng.uniform(size=(2, 3, 3)).astype(np.float32)
-    x = rng.normal(size=(2, 3)).astype(np.float32)
-    v = symbol_values(x, theta).numpy()
-    np.testing.assert_allclose(v[:, :3], np.arctan(x), rtol=1e-6)
-    np.testing.assert_allclose(v[:, 3:6], np.arctan(x**2), rtol=1e-6)
-    np.testing.assert_allclose(v[1, 6:], theta.ravel())
+@pytest.mark.parametrize("backend,kind", [("tf", TFExecutor), ("tfq", TFQExecutor)])
+def test_executor_is_the_backends_and_read_only(backend, kind, rng):
+    """``layer.executor`` is the backend's executor, gives the layer's outputs from
+    symbol_values, and cannot be replaced."""
+    spec = VQCSpec(3, 1, 2)
+    theta = rng.uniform(0, 2 * np.pi, size=spec.theta_shape)
+    layer = make_layer(spec, backend, theta)
+    assert isinstance(layer.executor, kind)
+    x = rng.normal(size=(4, 3)).astype(np.float32)
+    got = layer.executor(symbol_values(x, layer.theta)).numpy()
+    np.testing.assert_allclose(got, layer(x).numpy(), atol=1e-5)
+    with pytest.raises(AttributeError):
+        layer.executor = None
 
 
 def test_config_round_trip_and_output_shape():

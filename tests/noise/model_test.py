@@ -166,7 +166,7 @@ def _tiny_cam(noise_method="density"):
 def test_noisy_explicit_weights_equal_autodiff_through_density(tiny_images):
     """Parameter shift on the noisy circuit equals backprop through the density executor."""
     from qgcam_tf.model.hybrid import CONV_LAYER, VQC_LAYER
-    from qgcam_tf.model.layers import symbol_values
+    from qgcam_tf.quantum.circuits import symbol_values
 
     model, cam = _tiny_cam()
     noise = nz.make_noise("depolarizing", 0.05, method="density")

@@ -13,6 +13,7 @@ from qgcam_tf.quantum.circuits import (
     compact_vqc,
     encoding_angles,
     readout_operators,
+    symbol_values,
     vqc_qubits,
 )
 
@@ -169,6 +170,16 @@ def test_spec_round_trip():
     """VQCSpec survives to_dict/from_dict."""
     spec = VQCSpec(6, 2, 3)
     assert VQCSpec.from_dict(spec.to_dict()) == spec
+
+
+def test_symbol_values_layout(rng):
+    """symbol_values puts atan(x), atan(x^2), then theta row-major, per sample."""
+    theta = rng.uniform(size=(2, 3, 3)).astype(np.float32)
+    x = rng.normal(size=(2, 3)).astype(np.float32)
+    v = symbol_values(x, theta).numpy()
+    np.testing.assert_allclose(v[:, :3], np.arctan(x), rtol=1e-6)
+    np.testing.assert_allclose(v[:, 3:6], np.arctan(x**2), rtol=1e-6)
+    np.testing.assert_allclose(v[1, 6:], theta.ravel())
 
 
 if __name__ == "__main__":

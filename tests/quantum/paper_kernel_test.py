@@ -14,8 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from qgcam_tf.model.layers import symbol_values
-from qgcam_tf.quantum.circuits import VQCSpec
+from qgcam_tf.quantum.circuits import VQCSpec, symbol_values
 from qgcam_tf.quantum.executors import TFExecutor
 from qgcam_tf.quantum.paper_kernel import PaperKernel, chunk_sizes
 from qgcam_tf.testing.kernels import (
