@@ -62,6 +62,8 @@ from qgcam_tf.quantum.shards import run_in_shards, tfq_shards
 __all__ = [
     "CHANNELS",
     "NoiseModel",
+    "check_execution",
+    "check_probability",
     "hardware_noise",
     "make_noise",
     "noisy_circuit",
@@ -87,7 +89,16 @@ def presets() -> tuple[str, ...]:
     return HARDWARE_PRESETS + SIMPLE_PRESETS
 
 
-def _check_probability(name: str, value) -> float:
+def check_probability(name: str, value) -> float:
+    """``value`` as a float, after checking it is a probability in [0, 1].
+
+    Args:
+        name: the strength's name, used in the message (``NoiseModel.<name>``).
+        value: a real number (bools, NaN and values outside [0, 1] are refused).
+
+    Raises:
+        ValueError: naming ``name`` and ``value``.
+    """
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise ValueError(f"NoiseModel.{name} must be a probability in [0, 1], got {value!r}")
     value = float(value)
@@ -96,7 +107,13 @@ def _check_probability(name: str, value) -> float:
     return value
 
 
-def _check_execution(method, repetitions) -> None:
+def check_execution(method, repetitions) -> None:
+    """Checks how a model is simulated: ``method`` in :data:`METHODS`, ``repetitions`` an
+    int >= 1.
+
+    Raises:
+        ValueError: naming the bad argument and its value.
+    """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if (
@@ -110,15 +127,15 @@ def _check_execution(method, repetitions) -> None:
 def _normalise(name: str, value, *, pairs: bool):
     """A float, or a tuple of floats (per qubit), or of pairs (per ring edge, ``pairs``)."""
     if value is None or np.ndim(value) == 0:
-        return None if value is None else _check_probability(name, value)
+        return None if value is None else check_probability(name, value)
     out = []
     for v in value:
         if pairs and np.ndim(v) == 1:
             if len(v) != 2:
                 raise ValueError(f"NoiseModel.{name} entries must be floats or pairs, got {v!r}")
-            out.append(tuple(_check_probability(name, x) for x in v))
+            out.append(tuple(check_probability(name, x) for x in v))
         else:
-            out.append(_check_probability(name, v))
+            out.append(check_probability(name, v))
     return tuple(out)
 
 
@@ -165,7 +182,7 @@ class NoiseModel:
     repetitions: int = 200
 
     def __post_init__(self):
-        _check_execution(self.method, self.repetitions)
+        check_execution(self.method, self.repetitions)
         for f in self.strength_fields():
             value = _normalise(f.name, getattr(self, f.name), pairs=f.name.startswith("two_"))
             object.__setattr__(self, f.name, value)
@@ -256,7 +273,7 @@ def make_noise(
         raise ValueError(f"unknown noise preset {preset!r}; choose from {presets()}")
     if strength is None:
         raise ValueError(f"preset {preset!r} needs a strength in [0, 1]")
-    strength = _check_probability(preset, strength)
+    strength = check_probability(preset, strength)
     return NoiseModel(name=preset, **{preset: strength}, **options)
 
 
@@ -295,7 +312,7 @@ def noisy_circuit(spec: VQCSpec, noise: NoiseModel) -> tuple[cirq.Circuit, tuple
 
     Returns:
         ``(circuit, symbols, qubits)``: the noisy circuit (on ``qubits``), the symbols in
-        the column order of :func:`~qgcam_tf.model.layers.symbol_values`, and the qubit order.
+        the column order of :func:`~qgcam_tf.quantum.circuits.symbol_values`, and the qubit order.
 
     Raises:
         ValueError: a per-qubit strength has the wrong length.
@@ -418,7 +435,7 @@ def hardware_noise(device: str, spec: VQCSpec) -> NoiseModel:
         ValueError: unknown device, or more qubits than the device has.
     """
     if device not in HARDWARE_PRESETS:
-        raise ValueError(f"unknown noise preset {device!r}; choose from {presets()}")
+        raise ValueError(f"device must be one of {HARDWARE_PRESETS}, got {device!r}")
     import cirq_google  # noqa: PLC0415  (heavy; only hardware presets need it)
 
     qubits, m, edges = _device_graph(cirq_google.engine.load_median_device_calibration(device))
@@ -579,7 +596,7 @@ def noisy_executor(
         raise ValueError(f"noise must be a NoiseModel or a preset name, got {noise!r}")
     method = noise.method if method is None else method
     repetitions = noise.repetitions if repetitions is None else repetitions
-    _check_execution(method, repetitions)
+    check_execution(method, repetitions)
     if method == "auto":
         method = "density" if spec.n_qubits <= DENSITY_MAX_QUBITS else "trajectories"
     return _cached_executor(spec, noise, method, int(repetitions), max_batch)
