@@ -1,4 +1,10 @@
-"""Atomic file writing: a reader never sees half a file (write to a temporary path, rename)."""
+"""Atomic file writing: a reader never sees half a file (write to a temporary path, rename).
+
+The temporary files and folders that ``tempfile`` creates are private to their owner
+(0600 / 0700). Before the rename they get the modes that the process's umask gives a plain
+``open`` or ``mkdir``, so a TF Serving container or a colleague running as another user can
+read what was written.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,21 @@ import os
 import shutil
 import tempfile
 
-__all__ = ["atomic_path", "atomic_dir", "write_json_atomic"]
+__all__ = ["atomic_path", "atomic_dir", "umask", "write_json_atomic"]
+
+
+def umask() -> int:
+    """The process's file-mode creation mask (read without changing it where Linux allows)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore at once
+    os.umask(mask)
+    return mask
 
 
 @contextlib.contextmanager
@@ -26,6 +46,7 @@ def atomic_path(path: str, *, suffix: str = ""):
     os.close(fd)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~umask())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -43,6 +64,7 @@ def atomic_dir(path: str):
     tmp = tempfile.mkdtemp(prefix=".tmp-", dir=parent)
     try:
         yield tmp
+        os.chmod(tmp, 0o777 & ~umask())
         os.rename(tmp, path)
     finally:
         if os.path.exists(tmp):
