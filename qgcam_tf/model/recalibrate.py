@@ -11,13 +11,11 @@ statistics to those of the final weights on the training data restored 0.92-0.95
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-__all__ = ["recalibrate_batchnorm", "recalibrate_run"]
+__all__ = ["recalibrate_batchnorm"]
 
 
 def recalibrate_batchnorm(
@@ -58,34 +56,3 @@ def recalibrate_batchnorm(
         layer.moving_mean.assign(tf.cast(mean, layer.moving_mean.dtype))
         layer.moving_variance.assign(tf.cast(var, layer.moving_variance.dtype))
     return len(layers)
-
-
-def _accuracy(model, dataset) -> float:
-    correct, n = 0, 0
-    for x, y in dataset:
-        pred = tf.argmax(model(x, training=False), axis=-1, output_type=tf.int64)
-        correct += int(tf.reduce_sum(tf.cast(pred == tf.cast(y, tf.int64), tf.int32)))
-        n += int(tf.shape(y)[0])
-    return correct / max(n, 1)
-
-
-def recalibrate_run(run_dir: str, bundle) -> dict:
-    """Recalibrates a trained run's BatchNormalization on ``bundle.train``, saves it, and
-    measures the test accuracy again.
-
-    Returns:
-        ``{"test_accuracy": after, "test_accuracy_before_bn_recalibration": before,
-        "bn_recalibrated": True}``
-    """
-    from qgcam_tf.model.run import load_model, read_metadata, save_model
-
-    model = load_model(run_dir)
-    before = _accuracy(model, bundle.test)
-    recalibrate_batchnorm(model, bundle.train)
-    after = _accuracy(model, bundle.test)
-    save_model(model, run_dir, metadata=read_metadata(os.path.join(run_dir)))
-    return {
-        "test_accuracy": after,
-        "test_accuracy_before_bn_recalibration": before,
-        "bn_recalibrated": True,
-    }
