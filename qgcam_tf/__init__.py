@@ -43,9 +43,9 @@ _EXPORTS = {
     "map_stability": "qgcam_tf.evaluate.metrics",
     "evaluate_methods": "qgcam_tf.evaluate.faithfulness",
     "NoiseModel": "qgcam_tf.noise.model",
-    "make_noise": "qgcam_tf.noise.model",
-    "noisy_executor": "qgcam_tf.noise.model",
-    "presets": "qgcam_tf.noise.model",
+    "make_noise": "qgcam_tf.noise.presets",
+    "noisy_executor": "qgcam_tf.noise.executors",
+    "presets": "qgcam_tf.noise.presets",
     "load_mnist": "qgcam_tf.data.mnist",
     "train_model": "qgcam_tf.model.training",
 }

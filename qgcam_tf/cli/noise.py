@@ -38,7 +38,8 @@ _shots = _typed(
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from qgcam_tf.noise.model import METHODS, presets
+    from qgcam_tf.noise.model import METHODS
+    from qgcam_tf.noise.presets import presets
 
     p.add_argument(
         "--model", required=True, help="run directory of the hybrid model (`qgcam train`)"
@@ -98,7 +99,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def build_configs(args, spec) -> list:
     """The sweep's :class:`~qgcam_tf.evaluate.robustness.NoiseConfig` list from the arguments."""
     from qgcam_tf.evaluate.robustness import NoiseConfig
-    from qgcam_tf.noise.model import HARDWARE_PRESETS, make_noise
+    from qgcam_tf.noise.hardware import HARDWARE_PRESETS
+    from qgcam_tf.noise.presets import make_noise
 
     options = dict(method=args.method, repetitions=args.repetitions)
     configs = []

@@ -30,7 +30,8 @@ from qgcam_tf.evaluate.metrics import map_stability, mean_ci
 from qgcam_tf.explain.qgradcam import QGradCAM, _sample
 from qgcam_tf.fileio import atomic_path
 from qgcam_tf.model.hybrid import VQC_LAYER
-from qgcam_tf.noise.model import NoiseModel, noisy_executor
+from qgcam_tf.noise.executors import noisy_executor
+from qgcam_tf.noise.model import NoiseModel
 from qgcam_tf.quantum.circuits import symbol_values
 
 __all__ = [
@@ -198,7 +199,7 @@ def _method(config: NoiseConfig, model) -> str:
     if config.model.method != "auto":
         return config.model.method
     n = model.get_layer(VQC_LAYER).spec.n_qubits
-    from qgcam_tf.noise.model import DENSITY_MAX_QUBITS
+    from qgcam_tf.noise.executors import DENSITY_MAX_QUBITS
 
     return "density" if n <= DENSITY_MAX_QUBITS else "trajectories"
 

@@ -102,7 +102,7 @@ class QGradCAM(BaseCAM):
         if noise is None:
             run = vqc.executor
         else:
-            from qgcam_tf.noise.model import noisy_executor
+            from qgcam_tf.noise.executors import noisy_executor
 
             run = noisy_executor(vqc.spec, noise)
         rng = np.random.default_rng(seed)

@@ -5,10 +5,14 @@ import sys
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from qgcam_tf.explain.base import resolve_class_index
 from qgcam_tf.explain.qgradcam import QGradCAM
 from qgcam_tf.model.hybrid import build_hybrid_model
+from qgcam_tf.noise.executors import noisy_executor
+from qgcam_tf.noise.model import NoiseModel
+from qgcam_tf.noise.presets import make_noise
 from qgcam_tf.quantum.circuits import VQCSpec
 
 
@@ -131,6 +135,59 @@ def test_resolve_class_index():
     np.testing.assert_array_equal(resolve_class_index(np.array([1.0, 3.0]), 2, 4), [1, 3])
     with pytest.raises(ValueError, match="integers"):
         resolve_class_index([0.5, 1], 2, 4)
+
+
+# ------------------------------------------------------------ on the noisy circuit
+def _tiny_cam(noise_method="density"):
+    tf.keras.utils.set_random_seed(3)
+    model = build_hybrid_model((8, 8, 1), 3, vqc=VQCSpec(3, 1, 3), backend="tf", conv_filters=(4,))
+    return model, QGradCAM(model)
+
+
+def test_noisy_explicit_weights_equal_autodiff_through_density(tiny_images):
+    """Parameter shift on the noisy circuit equals backprop through the density executor."""
+    from qgcam_tf.model.hybrid import CONV_LAYER, VQC_LAYER
+    from qgcam_tf.quantum.circuits import symbol_values
+
+    model, cam = _tiny_cam()
+    noise = make_noise("depolarizing", 0.05, method="density")
+    images = tiny_images[:4]
+    weights = cam.explicit_weights(images, 1, noise=noise)
+    vqc = model.get_layer(VQC_LAYER)
+    import tf_keras as keras
+
+    probe = keras.Model(model.inputs, [model.get_layer(CONV_LAYER).output, vqc.input])
+    run = noisy_executor(vqc.spec, noise)
+    with tf.GradientTape() as tape:
+        acts, x = probe(tf.constant(images), training=False)
+        target = run(symbol_values(x, vqc.theta))[:, 1]
+    expected = tf.reduce_mean(tape.gradient(target, acts), axis=[1, 2]).numpy()
+    np.testing.assert_allclose(weights, expected, atol=2e-5, rtol=1e-3)
+    assert np.abs(weights - cam.explicit_weights(images, 1)).max() > 1e-4  # noise changes them
+
+
+def test_shot_weights_converge_as_inverse_sqrt_shots(tiny_images):
+    """The error of shot-based weights falls like S^-1/2: log-log slope in [-0.75, -0.25]."""
+    _, cam = _tiny_cam()
+    noise = make_noise("depolarizing", 0.02, method="density")
+    images = tiny_images[:4]
+    exact = cam.explicit_weights(images, None, noise=noise)
+    shots = np.array([100, 1000, 10000])
+    errors = np.zeros((4, len(shots)))
+    for seed in range(4):
+        for j, s in enumerate(shots):
+            w = cam.explicit_weights(images, None, noise=noise, shots=int(s), seed=seed)
+            errors[seed, j] = np.sqrt(np.mean((w - exact) ** 2))
+    slope = np.polyfit(np.log(shots), np.log(errors.mean(axis=0)), 1)[0]
+    assert -0.75 <= slope <= -0.25, (slope, errors)
+    assert errors.mean(axis=0)[-1] < errors.mean(axis=0)[0] / 5
+
+
+def test_noisy_explicit_weights_reject_zero_shots():
+    """shots < 1 on the noisy path gives one ValueError naming the value."""
+    _, cam = _tiny_cam()
+    with pytest.raises(ValueError, match="shots must be an int >= 1 or None, got 0"):
+        cam.explicit_weights(np.zeros((1, 8, 8, 1), np.float32), noise=NoiseModel(), shots=0)
 
 
 if __name__ == "__main__":
