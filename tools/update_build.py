@@ -38,6 +38,12 @@ THIRD_PARTY = {
     "requests": "requests",
     "PIL": "pillow",
 }
+# Peer libraries of the benchmark, not in requirements.txt: qgcam_tf/bench/peers.py imports
+# them inside its functions and runs in the peers' own virtualenv (made by
+# benchmarks/setup_pennylane.sh), so they get no requirement(...) label. Any other module
+# importing one is an error: the pinned stack does not have them.
+PEER_ONLY = {"pennylane", "tensorcircuit", "jax"}
+PEER_MODULES = {"qgcam_tf/bench/peers.py"}
 
 
 def _files(folder: str, suffix: str = ".py") -> list[str]:
@@ -104,6 +110,12 @@ def _imports(path: str, modules: dict[str, str]) -> tuple[set[str], set[str]]:
                     name = name.rpartition(".")[0]
                 if name:
                     local.add(modules[name])
+            elif name.split(".")[0] in PEER_ONLY:
+                if path not in PEER_MODULES:
+                    raise ValueError(
+                        f"{path} imports {name!r}, a benchmark peer library that only the "
+                        "peers' virtualenv has (see PEER_ONLY in tools/update_build.py)"
+                    )
             elif name.split(".")[0] in THIRD_PARTY:
                 external.add(THIRD_PARTY[name.split(".")[0]])
     return local, external

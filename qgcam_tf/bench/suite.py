@@ -5,11 +5,14 @@ written as ``benchmark.json`` and ``benchmark.md`` (a Markdown table with the ma
 description). Wall-clock medians are the headline numbers; CPU-time medians are recorded
 beside them because the machine may be shared (the load average at start and end is kept).
 
-Peers (PennyLane 0.44.1, tensorcircuit-ng) live in their own virtualenv,
-``benchmarks/.venv-bench`` (``bash benchmarks/setup_pennylane.sh``), and run as
-subprocesses of ``benchmarks/peers.py``; their rows are skipped with a message when that
-environment is absent. The exported-``explain`` latency runs in a subprocess in which
-``tensorflow_quantum`` cannot be imported.
+Peers (PennyLane 0.44.1, tensorcircuit-ng) live in their own virtualenv (by default
+``benchmarks/.venv-bench`` under the working directory, made by
+``bash benchmarks/setup_pennylane.sh``) and run there as ``python -m qgcam_tf.bench.peers``;
+their rows are skipped with a message when that environment is absent. The
+exported-``explain`` latency runs as ``python -m qgcam_tf.bench.serve_latency``, a
+process in which ``tensorflow_quantum`` cannot be imported. Both subprocesses find this
+qgcam_tf package through ``PYTHONPATH`` (see :func:`run_module_json`), so neither needs a
+source checkout nor qgcam_tf installed in the peers' environment.
 
 Example:
     >>> from qgcam_tf.bench.suite import run_benchmark
@@ -18,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -48,15 +52,19 @@ __all__ = [
     "explain_time",
     "export_latency",
     "peer",
+    "peer_command",
+    "run_module_json",
     "run_benchmark",
     "train_throughput",
     "vqc_fwd_bwd",
 ]
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PEERS_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers.py")
-SERVE_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "serve_latency.py")
-DEFAULT_PEER_PYTHON = os.path.join(ROOT, "benchmarks", ".venv-bench", "bin", "python")
+PEERS_MODULE = "qgcam_tf.bench.peers"
+SERVE_MODULE = "qgcam_tf.bench.serve_latency"
+DEFAULT_PEERS_VENV = os.path.join("benchmarks", ".venv-bench")
+DEFAULT_PEER_PYTHON = os.path.join(DEFAULT_PEERS_VENV, "bin", "python")
+# The qgcam_tf package this module belongs to (a checkout's or an installed one).
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXECUTORS = ("tfq", "tf", "tf_xla", "tensorcircuit")
 
 
@@ -74,7 +82,7 @@ class BenchConfig:
         train_n: qubits of the training / explanation / serving rows.
         peers: run the PennyLane and tensorcircuit-ng rows (needs the peers' venv).
         export: measure the exported ``explain`` signature.
-        peer_python: the peers' interpreter.
+        peer_python: the peers' interpreter (relative paths: to the working directory).
         max_seconds_per_row: fewer repeats for rows slower than this (never below 3).
         min_seconds_per_row: fast rows repeat until their timed calls add up to this
             (at most 25x ``repeats`` calls), so a short slow spell of a shared machine
@@ -241,7 +249,8 @@ def explain_call(kind: str, cfg: BenchConfig) -> Callable[[], object]:
     """One batch of maps, ready to time: QGrad-CAM on the hybrid, Grad-CAM on the twin."""
     import tensorflow as tf
 
-    from qgcam_tf.explain.qgradcam import BaseCAM, QGradCAM
+    from qgcam_tf.explain.base import BaseCAM
+    from qgcam_tf.explain.qgradcam import QGradCAM
 
     class GradCAM(BaseCAM):
         """Classical Grad-CAM: the weights are the spatial means of d logit / d A^k."""
@@ -254,9 +263,10 @@ def explain_call(kind: str, cfg: BenchConfig) -> Callable[[], object]:
         cam = GradCAM(model, score_layer="logits", batch_size=cfg.batch)
     else:
         cam = QGradCAM(model, batch_size=cfg.batch)
+    explain = tf.function(cam.explain_tensors, reduce_retracing=True)  # as cam(images) runs it
     images, _ = _data(cfg)
     ci = tf.fill([cfg.batch], tf.constant(-1, tf.int64))
-    return lambda: cam._explain_fn(images, ci)["maps"].numpy()
+    return lambda: explain(images, ci)["maps"].numpy()
 
 
 def explain_time(kind: str, cfg: BenchConfig, call: Callable[[], object] | None = None) -> dict:
@@ -284,7 +294,8 @@ def export_latency(cfg: BenchConfig, workdir: str) -> dict:
     batches = sorted({1, cfg.batch})
     cmd = [
         sys.executable,
-        SERVE_SCRIPT,
+        "-m",
+        SERVE_MODULE,
         path,
         "--batches",
         ",".join(map(str, batches)),
@@ -293,16 +304,45 @@ def export_latency(cfg: BenchConfig, workdir: str) -> dict:
         "--repeats",
         str(cfg.repeats),
     ]
-    return _run_json(cmd, timeout=600)
+    return run_module_json(cmd, timeout=600)
 
 
-def _run_json(cmd: list[str], *, timeout: float) -> dict:
-    """Runs ``cmd`` and parses the JSON object on its last stdout line."""
-    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
-    except subprocess.TimeoutExpired:
-        return {"skipped": f"timed out after {timeout:.0f} s: {' '.join(cmd)}"}
+@contextlib.contextmanager
+def _package_path():
+    """A temporary directory holding only a link to this qgcam_tf package.
+
+    On ``PYTHONPATH`` it makes ``qgcam_tf`` importable in another interpreter without the
+    rest of the directory above the package: for an installed package that is the main
+    environment's site-packages, whose libraries must not shadow the peers' own.
+    """
+    with tempfile.TemporaryDirectory(prefix="qgcam-bench-path-") as tmp:
+        os.symlink(_PACKAGE_DIR, os.path.join(tmp, "qgcam_tf"), target_is_directory=True)
+        yield tmp
+
+
+def run_module_json(cmd: list[str], *, timeout: float) -> dict:
+    """Runs ``cmd`` (``[python, "-m", module, ...]``) and parses its last stdout line as JSON.
+
+    The child finds this qgcam_tf package through ``PYTHONPATH`` (ahead of any path already
+    there), so ``python -m qgcam_tf.bench.peers`` works in an interpreter that has no
+    qgcam_tf installed (``python -m`` still puts the working directory first on
+    ``sys.path``). ``TF_USE_LEGACY_KERAS=1`` and ``TF_CPP_MIN_LOG_LEVEL=2`` are set.
+
+    Args:
+        cmd: the command line.
+        timeout: seconds before the child is killed.
+
+    Returns:
+        The JSON object, or ``{"skipped": why}`` when the command fails, times out or
+        prints no JSON.
+    """
+    with _package_path() as path:
+        env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (path, env.get("PYTHONPATH")) if p)
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+        except subprocess.TimeoutExpired:
+            return {"skipped": f"timed out after {timeout:.0f} s: {' '.join(cmd)}"}
     lines = [l for l in proc.stdout.splitlines() if l.strip()]
     if proc.returncode != 0 or not lines:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
@@ -313,17 +353,23 @@ def _run_json(cmd: list[str], *, timeout: float) -> dict:
         return {"skipped": f"unreadable output: {lines[-1][:200]}"}
 
 
-def peer(kind: str, cfg: BenchConfig, *, ns: Sequence[int] = ()) -> dict:
-    """Runs ``benchmarks/peers.py kind`` in the peers' venv; ``{"skipped": why}`` when absent."""
-    if not os.path.isfile(cfg.peer_python):
-        return {
-            "skipped": f"peers' virtualenv not found ({cfg.peer_python}); create it with "
-            "`bash benchmarks/setup_pennylane.sh`"
-        }
+def peer_command(kind: str, cfg: BenchConfig, *, ns: Sequence[int] = ()) -> list[str]:
+    """The command line that runs ``python -m qgcam_tf.bench.peers kind`` for ``cfg``.
+
+    Args:
+        kind: ``"tensorcircuit"`` (the VQC rows of ``ns``) or ``"pennylane"`` (training at
+            ``max(cfg.train_n, 10)`` qubits, and the VQC alone).
+        cfg: the run's configuration (``peer_python``, batch, depth, warm-up, repeats).
+        ns: qubit counts of the tensorcircuit-ng rows.
+
+    Raises:
+        ValueError: an unknown ``kind``.
+    """
     if kind == "tensorcircuit":
         cmd = [
             cfg.peer_python,
-            PEERS_SCRIPT,
+            "-m",
+            PEERS_MODULE,
             "tensorcircuit",
             "--ns",
             ",".join(map(str, ns)),
@@ -336,10 +382,11 @@ def peer(kind: str, cfg: BenchConfig, *, ns: Sequence[int] = ()) -> dict:
             "--repeats",
             str(cfg.repeats),
         ]
-    else:
+    elif kind == "pennylane":
         cmd = [
             cfg.peer_python,
-            PEERS_SCRIPT,
+            "-m",
+            PEERS_MODULE,
             "pennylane",
             "--n",
             str(max(cfg.train_n, 10)),
@@ -353,7 +400,19 @@ def peer(kind: str, cfg: BenchConfig, *, ns: Sequence[int] = ()) -> dict:
             str(min(cfg.repeats, 3)),
             "--vqc-only",
         ]
-    return _run_json(cmd, timeout=1800)
+    else:
+        raise ValueError(f"kind must be 'tensorcircuit' or 'pennylane', got {kind!r}")
+    return cmd
+
+
+def peer(kind: str, cfg: BenchConfig, *, ns: Sequence[int] = ()) -> dict:
+    """Runs :func:`peer_command` in the peers' venv; ``{"skipped": why}`` when it is absent."""
+    if not os.path.isfile(cfg.peer_python):
+        return {
+            "skipped": f"peers' virtualenv not found ({cfg.peer_python}); create it with "
+            "`bash benchmarks/setup_pennylane.sh`"
+        }
+    return run_module_json(peer_command(kind, cfg, ns=ns), timeout=1800)
 
 
 # --------------------------------------------------------------------------- driver
@@ -410,8 +469,8 @@ def run_benchmark(out_dir: str, *, quick: bool = False, config: BenchConfig | No
         results["skipped"]["tensorcircuit"] = tc["skipped"]
     else:
         results["tensorcircuit_version"] = tc.get("tensorcircuit_version")
-        # tf + XLA against tensorcircuit-ng call by call in the peer's process (the rows
-        # above run minutes apart; their ratio moved 1.6 <-> 2.1 between two runs).
+        # tf + XLA against tensorcircuit-ng call by call in the peer's process: the rows
+        # above run minutes apart, and their ratio drifts with the machine's load.
         results["tf_xla_over_tensorcircuit_paired"] = tc.get("tf_xla_over_tensorcircuit_paired")
     bar.update()
     results["vqc_fwd_bwd_ms"] = fwd_bwd

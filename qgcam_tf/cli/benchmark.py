@@ -14,7 +14,7 @@ def add_arguments(p) -> None:
         help="output directory (benchmark.json, benchmark.md)",
     )
     p.add_argument(
-        "--quick", action="store_true", help="small subset (4-6 qubits, 8x8 images, no peers)"
+        "--quick", action="store_true", help="small subset (4 qubits, 8x8 images, no peers)"
     )
     p.add_argument(
         "--ns", default=None, metavar="N,N,...", help="qubit counts of the VQC rows (default 4..16)"
@@ -23,6 +23,13 @@ def add_arguments(p) -> None:
         "--repeats", type=int, default=None, help="timed calls per row (median reported)"
     )
     p.add_argument("--no-peers", action="store_true", help="skip PennyLane and tensorcircuit-ng")
+    p.add_argument(
+        "--peers-venv",
+        default=None,
+        metavar="DIR",
+        help="the peers' virtualenv (default benchmarks/.venv-bench under the working "
+        "directory; its rows are skipped when that one is missing)",
+    )
     p.add_argument(
         "--update-doc",
         nargs="+",
@@ -60,6 +67,11 @@ def run(args) -> int:
         changes["repeats"] = args.repeats
     if args.no_peers:
         changes["peers"] = False
+    if args.peers_venv is not None:
+        python = os.path.join(args.peers_venv, "bin", "python")
+        if not os.path.isfile(python):
+            raise FileNotFoundError(f"--peers-venv {args.peers_venv!r} has no bin/python")
+        changes["peer_python"] = python
     cfg = dataclasses.replace(cfg, **changes)
     results = run_benchmark(args.out, quick=args.quick, config=cfg)
     print(f"wrote {os.path.join(args.out, 'benchmark.json')} and benchmark.md")

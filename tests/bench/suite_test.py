@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from qgcam_tf.bench import suite, timing
+import qgcam_tf
+from qgcam_tf.bench import peers, suite, timing
 
 
 def test_config_validation_names_the_field():
@@ -27,6 +28,87 @@ def test_cli_rejects_bad_repeats(capsys):
     assert main(["benchmark", "--out", "unused", "--quick", "--repeats", "0"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["qgcam benchmark: error: --repeats must be >= 1, got 0"]
+
+
+def test_cli_rejects_a_peers_venv_without_python(tmp_path, capsys):
+    """`--peers-venv DIR` without DIR/bin/python exits 2 naming the option, before measuring."""
+    from qgcam_tf.cli.main import main
+
+    out = tmp_path / "out"
+    assert main(["benchmark", "--out", str(out), "--peers-venv", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"qgcam benchmark: error: --peers-venv {str(tmp_path)!r} has no bin/python"]
+    assert not out.exists()
+
+
+def test_peer_commands_parse_with_the_peers_own_command_line():
+    """The suite's command lines for both peers are `python -m qgcam_tf.bench.peers ...` and
+    carry the configuration's values through the peers' parser unchanged."""
+    cfg = suite.BenchConfig(batch=16, depth=3, warmup=1, repeats=5, train_n=6, peer_python="py")
+    cmd = suite.peer_command("tensorcircuit", cfg, ns=(8, 10))
+    assert cmd[:3] == ["py", "-m", "qgcam_tf.bench.peers"]
+    a = peers.build_parser().parse_args(cmd[3:])
+    assert (a.peer, a.ns, a.batch, a.depth, a.warmup, a.repeats) == (
+        "tensorcircuit",
+        [8, 10],
+        16,
+        3,
+        1,
+        5,
+    )
+    cmd = suite.peer_command("pennylane", cfg)
+    assert cmd[:3] == ["py", "-m", "qgcam_tf.bench.peers"]
+    a = peers.build_parser().parse_args(cmd[3:])
+    # PennyLane trains the MNIST default model: at least 10 qubits, one warm-up, <= 3 repeats
+    assert (a.peer, a.n, a.batch, a.depth, a.warmup, a.repeats, a.vqc_only) == (
+        "pennylane",
+        10,
+        16,
+        3,
+        1,
+        3,
+        True,
+    )
+    with pytest.raises(ValueError, match="kind must be 'tensorcircuit' or 'pennylane', got 'x'"):
+        suite.peer_command("x", cfg)
+
+
+def test_peer_is_skipped_without_its_virtualenv(tmp_path):
+    """A missing peers' interpreter skips the row with a message naming its path and the
+    setup script, instead of failing the run."""
+    cfg = suite.BenchConfig(peer_python=str(tmp_path / "none" / "bin" / "python"))
+    got = suite.peer("tensorcircuit", cfg, ns=(4,))
+    assert set(got) == {"skipped"}
+    assert cfg.peer_python in got["skipped"] and "setup_pennylane.sh" in got["skipped"]
+
+
+def test_run_module_json_gives_a_bare_interpreter_this_package():
+    """An interpreter without site-packages (-S) and without the working directory on its
+    path (-P) imports this qgcam_tf through run_module_json's PYTHONPATH alone, and
+    `import qgcam_tf.bench` needs nothing beyond the standard library."""
+    code = (
+        "import json, os, sys, qgcam_tf.bench\n"
+        "print(json.dumps({'real': os.path.realpath(os.path.dirname(qgcam_tf.__file__)),\n"
+        "    'modules': sorted(m for m in sys.modules if m.startswith('qgcam_tf'))}))\n"
+    )
+    got = suite.run_module_json([sys.executable, "-S", "-P", "-c", code], timeout=60)
+    assert got == {
+        "real": os.path.realpath(os.path.dirname(qgcam_tf.__file__)),
+        "modules": ["qgcam_tf", "qgcam_tf.bench"],
+    }
+
+
+def test_run_module_json_reports_failures_as_skipped():
+    """A failing child is skipped with its exit code and last stderr line; output that is
+    not JSON is skipped quoting it."""
+    fail = "import sys; sys.exit('no peer here')"
+    assert suite.run_module_json([sys.executable, "-c", fail], timeout=60) == {
+        "skipped": "failed (exit 1): no peer here"
+    }
+    noise = "print('{not json')"
+    assert suite.run_module_json([sys.executable, "-c", noise], timeout=60) == {
+        "skipped": "unreadable output: {not json"
+    }
 
 
 def _finite_positive(value) -> bool:
