@@ -2,7 +2,16 @@
 
 Importable with the standard library and NumPy alone (TensorFlow and Cirq are imported
 inside the functions that need them), so the peers' virtualenv, which has no qgcam_tf
-stack, can time its calls with the same code as ``qgcam benchmark``.
+stack, times its calls with the same code as ``qgcam benchmark``.
+
+The clocks are parameters (``clock=``, ``cpu_clock=``), so the bookkeeping can be checked
+with a fake clock.
+
+Example:
+    >>> from qgcam_tf.bench.timing import time_call
+    >>> t = time_call(lambda: sum(range(10_000)), warmup=1, repeats=5)
+    >>> sorted(t)
+    ['cpu_ms', 'repeats', 'wall_ms']
 """
 
 from __future__ import annotations
@@ -28,7 +37,8 @@ __all__ = [
     "vqc_gate_count",
 ]
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The directory above the qgcam_tf package: the checkout when running from source.
+_SOURCE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COMPLEX64_BYTES = 8
 # A gate-by-gate forward pass reads and writes the state once per gate; backpropagation
 # (or the adjoint method) sweeps back over the state and its adjoint: 3 sweeps in all.
@@ -42,6 +52,8 @@ def time_call(
     repeats: int = 7,
     max_seconds: float | None = None,
     min_seconds: float = 0.0,
+    clock: Callable[[], float] = time.perf_counter,
+    cpu_clock: Callable[[], float] = time.process_time,
 ) -> dict:
     """Median wall-clock and CPU milliseconds of ``fn()`` after ``warmup`` untimed calls.
 
@@ -49,24 +61,32 @@ def time_call(
         fn: the call to time; it must block until its result is ready (``.numpy()``).
         warmup: untimed calls first (tracing, XLA compilation).
         repeats: timed calls.
-        max_seconds: when the first timed call takes longer, repeats drop to 3.
+        max_seconds: when the first timed call takes longer than ``max_seconds / repeats``,
+            repeats drop to 3.
         min_seconds: keep calling (up to ``25 * repeats`` calls) until the timed calls add
             up to this many seconds.
+        clock: wall clock in seconds.
+        cpu_clock: CPU clock of the process in seconds.
 
     Returns:
         ``{"wall_ms", "cpu_ms", "repeats"}``; wall and CPU are medians.
+
+    Raises:
+        ValueError: ``repeats < 1`` or ``warmup < 0``.
     """
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
+    if warmup < 0:
+        raise ValueError(f"warmup must be >= 0, got {warmup}")
     for _ in range(warmup):
         fn()
     wall, cpu = [], []
     target = repeats
     while len(wall) < target:
-        t0, c0 = time.perf_counter(), time.process_time()
+        t0, c0 = clock(), cpu_clock()
         fn()
-        wall.append(time.perf_counter() - t0)
-        cpu.append(time.process_time() - c0)
+        wall.append(clock() - t0)
+        cpu.append(cpu_clock() - c0)
         if max_seconds is not None and len(wall) == 1 and wall[0] > max_seconds / repeats:
             target = min(repeats, 3)
         if len(wall) == target and sum(wall) < min_seconds and target < 25 * repeats:
@@ -79,25 +99,45 @@ def time_call(
 
 
 def paired_ratio(
-    fn_a: Callable[[], object], fn_b: Callable[[], object], *, pairs: int = 15, warmup: int = 2
+    fn_a: Callable[[], object],
+    fn_b: Callable[[], object],
+    *,
+    pairs: int = 15,
+    warmup: int = 2,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> float:
     """Median over ``pairs`` of ``time(fn_a) / time(fn_b)``, the two called back to back.
 
-    On a shared machine the speed drifts by tens of percent between rows measured minutes
-    apart; interleaving the calls makes both sides of each ratio see the same machine.
+    On a shared machine the speed drifts between rows measured minutes apart; interleaving
+    the calls makes both sides of each ratio see the same machine.
+
+    Args:
+        fn_a: the numerator's call; it must block until its result is ready.
+        fn_b: the denominator's call.
+        pairs: timed pairs (the median ratio is returned).
+        warmup: untimed pairs first.
+        clock: wall clock in seconds.
+
+    Returns:
+        The median ratio.
+
+    Raises:
+        ValueError: ``pairs < 1`` or ``warmup < 0``.
     """
     if pairs < 1:
         raise ValueError(f"pairs must be >= 1, got {pairs}")
+    if warmup < 0:
+        raise ValueError(f"warmup must be >= 0, got {warmup}")
     for _ in range(warmup):
         fn_a()
         fn_b()
     ratios = []
     for _ in range(pairs):
-        t0 = time.perf_counter()
+        t0 = clock()
         fn_a()
-        t1 = time.perf_counter()
+        t1 = clock()
         fn_b()
-        t2 = time.perf_counter()
+        t2 = clock()
         ratios.append((t1 - t0) / (t2 - t1))
     return statistics.median(ratios)
 
@@ -127,22 +167,40 @@ def state_vector_lower_bound_ms(
     return 1e3 * passes * n_gates * bytes_per_gate / bandwidth
 
 
-def measure_bandwidth(n_bytes: int, *, repeats: int = 20) -> float:
+def measure_bandwidth(
+    n_bytes: int, *, repeats: int = 20, clock: Callable[[], float] = time.perf_counter
+) -> float:
     """Copy bandwidth (bytes/s, read + write) for a buffer of ``n_bytes``: best of ``repeats``.
 
     Measured at the state's own size, so a state that fits in cache is bounded by the
-    cache's bandwidth, not DRAM's.
+    cache's bandwidth, not DRAM's. Each timing copies the buffer ``max(1, 2**24 // (n_bytes
+    // 4))`` times (about 64 MB), so that short copies are timed well.
+
+    Args:
+        n_bytes: buffer size (rounded down to whole float32 values, at least one).
+        repeats: timings; the fastest is kept.
+        clock: wall clock in seconds.
+
+    Returns:
+        bytes per second: twice the buffer (read + write) over the time of one copy.
+
+    Raises:
+        ValueError: ``n_bytes < 1`` or ``repeats < 1``.
     """
+    if n_bytes < 1:
+        raise ValueError(f"n_bytes must be >= 1, got {n_bytes}")
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
     n = max(1, int(n_bytes) // 4)
     src = np.ones(n, np.float32)
     dst = np.empty_like(src)
     inner = max(1, int(2**24 // max(n, 1)))  # ~64 MB per timing, so short copies are timed well
     best = math.inf
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = clock()
         for _ in range(inner):
             np.copyto(dst, src)
-        best = min(best, (time.perf_counter() - t0) / inner)
+        best = min(best, (clock() - t0) / inner)
     return 2 * src.nbytes / best
 
 
@@ -155,7 +213,11 @@ def vqc_gate_count(n_qubits: int, depth: int) -> int:
 
 
 def machine_info() -> dict:
-    """CPU model, cores, memory, TensorFlow / Python versions, load average, git commit."""
+    """CPU model, cores, memory, TensorFlow / Python versions, load average, git commit.
+
+    The commit is that of the checkout holding the qgcam_tf package (None for an installed
+    package outside a git checkout).
+    """
     import tensorflow as tf
 
     cpu = platform.processor() or platform.machine()
@@ -176,7 +238,7 @@ def machine_info() -> dict:
         commit = (
             subprocess.run(
                 ["git", "rev-parse", "--short", "HEAD"],
-                cwd=ROOT,
+                cwd=_SOURCE_DIR,
                 capture_output=True,
                 text=True,
                 timeout=10,

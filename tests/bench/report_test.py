@@ -1,4 +1,4 @@
-"""Tests of the benchmark's report (qgcam_tf.bench.report): targets, document update."""
+"""Tests of the benchmark's report (qgcam_tf.bench.report): targets, Markdown, document."""
 
 from __future__ import annotations
 
@@ -55,6 +55,124 @@ def test_targets_prefer_the_paired_tensorcircuit_ratio():
         "paired": True,
     }
     assert t["train_tfq_over_pennylane"] == {"value": None, "goal": ">= 10", "met": None}
+
+
+def _results(**changes) -> dict:
+    """Results of a made-up run with values that exercise each number format."""
+    r = {
+        "machine": {
+            "cpu": "Test CPU",
+            "cores": 2,
+            "memory_gb": 8.0,
+            "tensorflow": "2.18.1",
+            "python": "3.11.7",
+            "date_utc": "2026-01-01 00:00:00",
+            "git_commit": "abc1234",
+            "load_average_start": [1.0, 0.5, 0.3],
+        },
+        "config": {"batch": 64, "depth": 2, "repeats": 7, "warmup": 2, "quick": False},
+        "vqc_fwd_bwd_ms": {
+            "tfq": {"4": 123.4, "6": 5.678},
+            "tf": {"4": 1.5, "6": 0.25},
+            "tf_xla": {"4": 1.0, "6": 2.0},
+            "tensorcircuit": {"4": None, "6": None},
+        },
+        "vqc_fwd_bwd_cpu_ms": {
+            "tfq": {"4": 200.0, "6": 9.0},
+            "tf": {"4": 3.0, "6": 0.5},
+            "tf_xla": {"4": 2.0, "6": 4.0},
+            "tensorcircuit": {"4": None, "6": None},
+        },
+        "state_vector_lower_bound_ms": {"4": 0.0123, "6": 0.05},
+        "train_images_per_s": {"tfq": 640.0, "classical": 6400.0},
+        "train_step_ms": {"tfq": 100.0, "classical": 10.0},
+        "pennylane_train_images_per_s": 32.0,
+        "explain_maps_per_s": {"tf": 128.0, "classical": 256.0},
+        "explain_batch_ms": {"tf": 500.0, "classical": 250.0},
+        "qgradcam_over_gradcam": {"tf": 1.25},
+        "export_explain_latency_ms": {"1": 3.5, "64": 150.0},
+        "targets": {
+            "qgradcam_tf_over_gradcam": {
+                "value": 1.25,
+                "goal": "<= 1.5",
+                "met": True,
+                "paired": True,
+            },
+            "train_tf_over_pennylane": {"value": None, "goal": ">= 20", "met": None},
+            "train_tfq_over_pennylane": {"value": 20.0, "goal": ">= 10", "met": False},
+        },
+        "skipped": {"tensorcircuit": "peers not run"},
+        "pennylane_version": "0.44.1",
+    }
+    r.update(changes)
+    return r
+
+
+def test_render_markdown_writes_each_table_row_by_hand():
+    """The Markdown holds the rows a reader checks by hand: 3 significant digits below 100
+    (2 decimals from 1, 3 below 1), whole numbers from 100, a dash for a missing value,
+    the PennyLane step time from its rate (64 / 32 per s = 2000 ms), yes / no / dash."""
+    lines = report.render_markdown(_results()).splitlines()
+    expected = [
+        "# qgcam benchmark",
+        "Machine: Test CPU, 2 cores, 8.0 GB; TensorFlow 2.18.1, Python 3.11.7; "
+        "2026-01-01 00:00:00 UTC, commit abc1234.",
+        "Load average at start 1.0, 0.5, 0.3 (the machine may be shared: other processes "
+        "slow every row alike).",
+        "Batch 64, depth 2; medians of 7 timed calls after 2 warm-up calls.",
+        "## VQC forward + backward (ms, batch 64)",
+        "| executor | n=4 | n=6 |",
+        "|---|---:|---:|",
+        "| tfq (adjoint) | 123 | 5.68 |",
+        "| tf | 1.50 | 0.250 |",
+        "| tensorcircuit-ng + XLA | — | — |",
+        "| state-vector lower bound | 0.012 | 0.050 |",
+        "| tfq (adjoint) | 200 | 9.00 |",
+        "## Training (MNIST default model, batch 64)",
+        "| hybrid, tfq | 640 | 100 |",
+        "| classical twin | 6400 | 10.00 |",
+        "| hybrid, PennyLane 0.44.1 | 32.0 | 2000 |",
+        "| QGrad-CAM, tf | 128 | 500 | 1.25 |",
+        "| Grad-CAM, classical twin | 256 | 250 | 1.00 |",
+        "| 1 | 3.50 |",
+        "| 64 | 150 |",
+        "| qgradcam_tf_over_gradcam (paired) | 1.25 | <= 1.5 | yes |",
+        "| train_tf_over_pennylane | — | >= 20 | — |",
+        "| train_tfq_over_pennylane | 20.00 | >= 10 | no |",
+        "- tensorcircuit: peers not run",
+        "Peers: pennylane 0.44.1 (own virtualenv, TensorFlow 2.18.1).",
+    ]
+    missing = [line for line in expected if line not in lines]
+    assert missing == []
+    assert lines.index("| tfq (adjoint) | 123 | 5.68 |") < lines.index("| tf | 1.50 | 0.250 |")
+    assert not any("PennyLane backprop" in line for line in lines)  # no PennyLane VQC row
+
+
+def test_render_markdown_marks_quick_runs_and_a_skipped_export():
+    """A --quick run says so in its header; without export latencies the reason is shown."""
+    r = _results(
+        config={"batch": 8, "depth": 2, "repeats": 3, "warmup": 1, "quick": True},
+        export_explain_latency_ms=None,
+        skipped={"export": "export not measured"},
+    )
+    lines = report.render_markdown(r).splitlines()
+    assert (
+        "Batch 8, depth 2; medians of 3 timed calls after 1 warm-up calls (**--quick subset**)."
+    ) in lines
+    assert "Skipped: export not measured" in lines
+
+
+def test_rendered_tables_go_into_a_document_under_its_own_headings(tmp_path):
+    """update_doc of render_markdown's output drops the title and demotes ## to ###."""
+    doc = tmp_path / "perf.md"
+    doc.write_text(f"# Perf\n\n{report.DOC_BEGIN}\n{report.DOC_END}\n")
+    report.update_doc(str(doc), report.render_markdown(_results()))
+    text = doc.read_text()
+    block = text.split(report.DOC_BEGIN + "\n", 1)[1].split(report.DOC_END, 1)[0]
+    assert block.startswith("Machine: Test CPU, 2 cores")
+    assert "# qgcam benchmark" not in text
+    assert "\n### VQC forward + backward (ms, batch 64)\n" in block
+    assert "\n## " not in block
 
 
 if __name__ == "__main__":
