@@ -52,8 +52,7 @@ class _TrajectoryExecutor:
         if rows is not None and rows > self.max_batch:  # bounds the tiled circuit strings
             parts = [self(values[i : i + self.max_batch]) for i in range(0, rows, self.max_batch)]
             return tf.concat(parts, axis=0)
-        # independent ops on row blocks use both cores (n = 10, batch 64, 20 trajectories
-        # on "rainbow": 263 ms in one op, 216 ms in 4)
+        # independent ops on row blocks use all cores, as in the noiseless tfq executor
         return run_in_shards(self._one_op, values, tfq_shards())
 
     def _one_op(self, values):

@@ -51,11 +51,10 @@ __all__ = ["BondKernel", "prefer_bond"]
 def prefer_bond(spec: VQCSpec, xla: bool) -> bool:
     """Whether :class:`BondKernel` beats the state-vector kernel for ``spec``.
 
-    The bond has ``4**depth`` terms of ``2**(n//2)`` amplitudes. Measured forward +
-    backward, batch 64, 2 cores (``docs/performance.md``): with XLA the bond wins from
-    ``2 depth <= n//2 - 1`` (n = 10, depth 2: 3.5 against 4.3 ms; n = 12, depth 3 loses,
-    24 against 18 ms); without XLA the tie sits one qubit later (n = 10, depth 2: 4.2
-    against 4.0 ms; QGrad-CAM 1.57x against 1.45x the classical twin), so one more is asked.
+    The bond has ``4**depth`` terms of ``2**(n//2)`` amplitudes. In the forward + backward
+    timings of ``docs/performance.md`` ("the bond kernel") it wins under XLA from
+    ``2 depth <= n//2 - 1``; without XLA the tie sits one qubit later, so one more qubit
+    is asked there.
     """
     margin = 1 if xla else 2
     return spec.n_qubits >= 6 and 2 * spec.depth <= spec.n_qubits // 2 - margin

@@ -5,9 +5,10 @@
 is special about it to do several times less work:
 
 * **Amplitude-major layout.** The amplitude index comes first, so the CNOT ring (a
-  permutation of basis states) is a gather of contiguous rows, 10-30x cheaper than
-  gathering columns of ``[B, 2**n]``, and every gate layer is a matrix product over the
-  leading axis. Two layouts share this, one per runtime (``layout="auto"`` picks):
+  permutation of basis states) is a gather of contiguous rows, far cheaper than
+  gathering columns of ``[B, 2**n]`` (``docs/performance.md``), and every gate layer is a
+  matrix product over the leading axis. Two layouts share this, one per runtime
+  (``layout="auto"`` picks):
 
   - ``"complex"`` (graph and eager): ``complex64 [2**n, B]``. A phase is one complex
     multiplication, and the real matrix products run on the same memory viewed as
@@ -95,9 +96,9 @@ def _middle_matmul(m, mt, x):
 @tf.custom_gradient
 def _leading_matmul(m, mt, x):
     """``m @ x``; d/dx multiplies by ``mt``, the transpose of ``m`` built as its own matrix
-    (``R_Y(-th)``). oneDNN runs a transposed-operand product of this shape ~3x slower
-    (327 against 112 us in the profile), and Grappler folds an explicit ``tf.transpose``
-    back into one, so the transpose is never written as an op."""
+    (``R_Y(-th)``). oneDNN runs a transposed-operand product of this shape several times
+    slower (``docs/performance.md``), and Grappler folds an explicit ``tf.transpose`` back
+    into one, so the transpose is never written as an op."""
 
     def grad(dy):
         return tf.linalg.matmul(dy, x, transpose_b=True), None, tf.linalg.matmul(mt, dy)

@@ -27,10 +27,9 @@ def usable_cores() -> int:
 def tfq_shards() -> int:
     """How many independent TFQ ops a batch is split into: twice the usable cores, <= 16.
 
-    One TFQ op over a batch of 64 ten-qubit circuits keeps about one core busy (CPU time
-    1.1x wall time here); independent ops on parts of the batch run side by side on
-    TensorFlow's inter-op threads. Measured on 2 cores, VQC forward + backward, n = 10,
-    batch 64: 63-68 ms in one op, 42 ms in 2 parts, 32 ms in 4 or 8.
+    One TFQ op over a batch of circuits keeps about one core busy; independent ops on parts
+    of the batch run side by side on TensorFlow's inter-op threads (measurements:
+    ``docs/performance.md``, "`tfq`: fewer gates, and the batch in parallel ops").
     """
     return max(1, min(16, 2 * usable_cores()))
 
@@ -40,8 +39,8 @@ def kernel_shards() -> int:
     more cores, else 1.
 
     Its ops are a serial chain whose matrix products and elementwise passes each keep one
-    core busy. Measured on 2 cores, forward + d/dx, n = 10, batch 64, with the weight
-    products shared: 2 blocks took 0.86x the time of one; 3 and 4 blocks 1.02-1.03x.
+    core busy, so two blocks (sharing the weight products) let two cores work; more blocks
+    were slower on two cores (``docs/performance.md``, "QGrad-CAM on `tf`").
     """
     return 2 if usable_cores() >= 2 else 1
 
