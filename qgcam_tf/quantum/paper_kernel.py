@@ -57,7 +57,7 @@ from qgcam_tf.quantum.basis import permute, ring_source, z_eigenvalues
 from qgcam_tf.quantum.bond_kernel import BondKernel, prefer_bond
 from qgcam_tf.quantum.shards import kernel_shards, run_in_shards
 
-if TYPE_CHECKING:  # only a type: the kernel runs without Cirq (benchmarks/peers.py does so)
+if TYPE_CHECKING:  # only a type: the kernel runs without Cirq (qgcam_tf/bench/peers.py does so)
     from qgcam_tf.quantum.circuits import VQCSpec
 
 __all__ = [
