@@ -60,7 +60,8 @@ def noisy_circuit(spec: VQCSpec, noise: NoiseModel) -> tuple[cirq.Circuit, tuple
         the column order of :func:`~qgcam_tf.quantum.circuits.symbol_values`, and the qubit order.
 
     Raises:
-        ValueError: a per-qubit strength has the wrong length.
+        TypeError: ``noise`` is not a :class:`~qgcam_tf.noise.model.NoiseModel`.
+        ValueError: a per-qubit strength or the placement has the wrong length.
     """
     if not isinstance(noise, NoiseModel):
         raise TypeError(f"noise must be a NoiseModel, got {type(noise).__name__}")

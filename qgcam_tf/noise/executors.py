@@ -1,4 +1,12 @@
-"""Noisy executors: the noisy circuit run exactly (density matrices) or by TFQ trajectories."""
+"""Noisy executors: the noisy circuit run exactly (density matrices) or by TFQ trajectories.
+
+:func:`noisy_executor` returns a callable with the contract of the noiseless executors of
+:mod:`qgcam_tf.quantum.executors` (symbol values in, ``<Z_l>`` out) for the circuit of
+:func:`~qgcam_tf.noise.circuits.noisy_circuit`. ``"density"`` runs
+:class:`~qgcam_tf.quantum.density.DensityCircuit` (exact, memory ``16 * 4**n`` bytes per
+row, so ``"auto"`` uses it up to :data:`DENSITY_MAX_QUBITS`); ``"trajectories"`` averages
+TensorFlow Quantum's Monte-Carlo trajectories.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +25,7 @@ __all__ = [
     "noisy_executor",
 ]
 
-DENSITY_MAX_QUBITS = 8
+DENSITY_MAX_QUBITS = 8  # the largest circuit "auto" simulates with density matrices
 
 
 class _TrajectoryExecutor:
@@ -104,11 +112,12 @@ def noisy_executor(
 
     Args:
         spec: the circuit.
-        noise: a :class:`NoiseModel`, or a hardware preset name (``"rainbow"``, ``"weber"``).
+        noise: a :class:`~qgcam_tf.noise.model.NoiseModel`, or a hardware preset name
+            (``"rainbow"``, ``"weber"``).
         method: ``"density"`` (exact, plain TensorFlow, differentiable by backprop),
             ``"trajectories"`` (TFQ's noisy backend, Monte-Carlo, parameter-shift gradients),
-            or ``"auto"``: density up to 8 qubits, trajectories above. Default: the
-            model's ``method``.
+            or ``"auto"``: density up to :data:`DENSITY_MAX_QUBITS` qubits, trajectories
+            above. Default: the model's ``method``.
         repetitions: trajectories per row for ``"trajectories"`` (default: the model's).
         max_batch: rows per density-matrix pass (default: as many as fit 512 MiB).
 

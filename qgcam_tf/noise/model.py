@@ -7,6 +7,11 @@ Quantum's noisy backend (``tfq.noise``) supports:
 * amplitude damping ``cirq.amplitude_damp(gamma)`` (energy relaxation, T1);
 * phase damping ``cirq.phase_damp(lambda)`` (pure dephasing, T_phi);
 * readout bit flip ``cirq.bit_flip(p)``.
+
+The rest of the noise tier builds on it: :mod:`qgcam_tf.noise.circuits` inserts the channels
+into the paper circuit, :mod:`qgcam_tf.noise.hardware` derives strengths from Google device
+calibrations, :mod:`qgcam_tf.noise.presets` builds models by name, and
+:mod:`qgcam_tf.noise.executors` simulates the noisy circuit.
 """
 
 from __future__ import annotations
@@ -64,13 +69,23 @@ def check_execution(method, repetitions) -> None:
         raise ValueError(f"repetitions must be an int >= 1, got {repetitions!r}")
 
 
+def _is_sequence(value) -> bool:
+    return isinstance(value, (tuple, list)) or (isinstance(value, np.ndarray) and value.ndim > 0)
+
+
 def _normalise(name: str, value, *, pairs: bool):
-    """A float, or a tuple of floats (per qubit), or of pairs (per ring edge, ``pairs``)."""
-    if value is None or np.ndim(value) == 0:
-        return None if value is None else check_probability(name, value)
+    """A float, or a tuple of floats (per qubit), or of pairs (per ring edge, ``pairs``).
+
+    Ring edges may mix floats and pairs, so the entries are looked at one by one (NumPy
+    would refuse the ragged sequence as a whole).
+    """
+    if value is None:
+        return None
+    if not _is_sequence(value):
+        return check_probability(name, value)
     out = []
     for v in value:
-        if pairs and np.ndim(v) == 1:
+        if pairs and _is_sequence(v):
             if len(v) != 2:
                 raise ValueError(f"NoiseModel.{name} entries must be floats or pairs, got {v!r}")
             out.append(tuple(check_probability(name, x) for x in v))
@@ -81,7 +96,7 @@ def _normalise(name: str, value, *, pairs: bool):
 
 @dataclasses.dataclass(frozen=True)
 class NoiseModel:
-    """Strengths of the noise channels of :func:`noisy_circuit`.
+    """Strengths of the noise channels of :func:`~qgcam_tf.noise.circuits.noisy_circuit`.
 
     Each single-qubit strength is a probability, or a tuple of ``n_qubits`` probabilities
     (one per circuit qubit). Each ``two_qubit_*`` strength is a probability, or a tuple of
@@ -99,7 +114,8 @@ class NoiseModel:
         two_qubit_phase_damping: phase damping after each CNOT.
         qubits: device qubits the circuit qubits ``0..n-1`` are placed on (None: line qubits).
         name: a label (used in tables and plots).
-        method: how :func:`noisy_executor` simulates this model unless told otherwise
+        method: how :func:`~qgcam_tf.noise.executors.noisy_executor` simulates this model
+            unless told otherwise
             (``"auto"``, ``"density"``, ``"trajectories"``); carried by the model so that
             callers that only pass a model (``QGradCAM.explicit_weights(noise=...)``)
             can choose it.

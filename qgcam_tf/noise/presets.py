@@ -1,4 +1,10 @@
-"""Noise models by name: :func:`make_noise` and the names it accepts (:func:`presets`)."""
+"""Noise models by name: :func:`make_noise` and the names it accepts (:func:`presets`).
+
+A hardware device name (:data:`~qgcam_tf.noise.hardware.HARDWARE_PRESETS`) gives the
+device's calibrated model from :func:`~qgcam_tf.noise.hardware.hardware_noise`; a channel
+name (:data:`SIMPLE_PRESETS`, the channels of :class:`~qgcam_tf.noise.model.NoiseModel`)
+gives that channel alone.
+"""
 
 from __future__ import annotations
 
@@ -33,7 +39,8 @@ def make_noise(
         strength: the channel's probability; for ``"rainbow"``/``"weber"`` a factor on all
             calibrated error rates (default 1, the device as calibrated).
         spec: the circuit (needed by hardware presets, which place its qubits).
-        **options: ``method``/``repetitions`` of the returned :class:`NoiseModel`.
+        **options: ``method``/``repetitions`` of the returned
+            :class:`~qgcam_tf.noise.model.NoiseModel`.
 
     Raises:
         ValueError: unknown preset, bad strength, or a hardware preset without ``spec``.

@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from qgcam_tf.noise.circuits import noisy_circuit  # noqa: E402
-from qgcam_tf.noise.executors import noisy_executor  # noqa: E402
+from qgcam_tf.noise.executors import DENSITY_MAX_QUBITS, noisy_executor  # noqa: E402
 from qgcam_tf.noise.model import NoiseModel  # noqa: E402
 from qgcam_tf.noise.presets import make_noise  # noqa: E402
 from qgcam_tf.quantum.circuits import VQCSpec, build_vqc  # noqa: E402
@@ -109,6 +109,48 @@ def test_noisy_executor_rejects_a_non_model():
     spec = VQCSpec(3, 1, 3)
     with pytest.raises(ValueError, match="noise must be a NoiseModel or a preset name"):
         noisy_executor(spec, 0.1)
+
+
+def test_auto_takes_density_up_to_density_max_qubits():
+    """method "auto" is the density executor up to DENSITY_MAX_QUBITS qubits and the
+    trajectory executor above (executors are cached, so "auto" returns the same object)."""
+    noise = NoiseModel(depolarizing=0.01)
+    small, large = VQCSpec(DENSITY_MAX_QUBITS, 1, 2), VQCSpec(DENSITY_MAX_QUBITS + 1, 1, 2)
+    assert noisy_executor(small, noise) is noisy_executor(small, noise, method="density")
+    assert noisy_executor(large, noise) is noisy_executor(
+        large, noise, method="trajectories", repetitions=noise.repetitions
+    )
+
+
+def test_the_models_method_and_repetitions_are_the_defaults():
+    """A model's method and repetitions apply unless the call overrides them."""
+    spec = VQCSpec(3, 1, 3)
+    noise = NoiseModel(depolarizing=0.01, method="trajectories", repetitions=7)
+    assert noisy_executor(spec, noise) is noisy_executor(
+        spec, noise, method="trajectories", repetitions=7
+    )
+    with pytest.raises(ValueError, match="method must be one of .*got 'exact'"):
+        noisy_executor(spec, noise, method="exact")
+    with pytest.raises(ValueError, match="repetitions must be an int >= 1, got 0"):
+        noisy_executor(spec, noise, repetitions=0)
+
+
+def test_density_in_row_blocks_equals_one_pass(rng):
+    """max_batch=2 on 5 rows (blocks 2, 2, 1) gives the single pass's values (1e-6)."""
+    spec, noise = _model(3, "amplitude_damping", 0.1)
+    values = tf.constant(_values(spec, rng, rows=5))
+    whole = noisy_executor(spec, noise, method="density")(values).numpy()
+    blocks = noisy_executor(spec, noise, method="density", max_batch=2)(values).numpy()
+    np.testing.assert_allclose(blocks, whole, atol=1e-6)
+
+
+def test_a_preset_name_is_the_presets_model(rng):
+    """noisy_executor(spec, "weber") runs make_noise("weber", spec=spec)'s model."""
+    spec = VQCSpec(3, 1, 3)
+    values = tf.constant(_values(spec, rng))
+    by_name = noisy_executor(spec, "weber", method="density")(values).numpy()
+    model = make_noise("weber", spec=spec)
+    np.testing.assert_allclose(by_name, _cirq_reference(spec, model, values.numpy()), atol=1e-5)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,12 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import numpy as np  # noqa: E402
 
-from qgcam_tf.noise.hardware import SINGLE_QUBIT_NS  # noqa: E402
+from qgcam_tf.noise.hardware import (  # noqa: E402
+    CNOT_NS,
+    SINGLE_QUBIT_NS,
+    SQRT_ISWAP_NS,
+    hardware_noise,
+)
 from qgcam_tf.noise.presets import make_noise  # noqa: E402
 from qgcam_tf.quantum.circuits import VQCSpec  # noqa: E402
 
@@ -46,6 +51,29 @@ def test_hardware_preset_follows_calibration(device, n):
     assert np.all((dep2 >= 0) & (dep2 < 0.05)) and dep2.mean() > 1e-3
     if n % 2:  # the routed closing edge of a line costs more than any native CNOT
         assert dep2[-1, 0] > dep2[:-1, 0].max()
+
+
+def test_cnot_damping_follows_t1_over_the_cnot_duration():
+    """On a native ring (rainbow, 4 qubits) the damping after CNOT i is 1 - exp(-t/T1) of
+    both qubits, t = CNOT_NS = 2 (25 + 32) + 25 ns, with T1 from the calibration."""
+    import cirq_google
+
+    assert CNOT_NS == 2 * (SINGLE_QUBIT_NS + SQRT_ISWAP_NS) + SINGLE_QUBIT_NS == 139.0
+    spec = VQCSpec(4, 1, 2)
+    noise = hardware_noise("rainbow", spec)
+    cal = cirq_google.engine.load_median_device_calibration("rainbow")
+    t1 = [float(cal["single_qubit_idle_t1_micros"][(q,)][0]) * 1000 for q in noise.qubits]
+    for i, (control, target) in enumerate(noise.two_qubit_amplitude_damping):
+        assert control == pytest.approx(1 - np.exp(-CNOT_NS / t1[i]), rel=1e-12)
+        assert target == pytest.approx(1 - np.exp(-CNOT_NS / t1[(i + 1) % 4]), rel=1e-12)
+
+
+def test_unknown_device_and_too_many_qubits_raise():
+    """An unknown device and a circuit larger than the device give one ValueError each."""
+    with pytest.raises(ValueError, match=r"device must be one of \('rainbow', 'weber'\), got 'x'"):
+        hardware_noise("x", VQCSpec(3, 1, 2))
+    with pytest.raises(ValueError, match="device 'rainbow' has 23 qubits, the circuit needs 24"):
+        hardware_noise("rainbow", VQCSpec(24, 1, 2))
 
 
 if __name__ == "__main__":

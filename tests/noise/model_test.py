@@ -9,7 +9,11 @@ import pytest
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-from qgcam_tf.noise.model import NoiseModel  # noqa: E402
+import dataclasses  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from qgcam_tf.noise.model import NoiseModel, check_execution, check_probability  # noqa: E402
 
 
 @pytest.mark.parametrize(
@@ -36,6 +40,89 @@ def test_unknown_noise_channel_raises():
     """from_dict with an unknown channel gives one ValueError naming it."""
     with pytest.raises(ValueError, match="unknown noise channel 'thermal'"):
         NoiseModel.from_dict({"thermal": 0.1})
+
+
+def test_check_probability_accepts_numbers_in_range_only():
+    """check_probability returns a float for ints and NumPy scalars in [0, 1] and names the
+    field and value of anything else (bools, strings, NaN, out of range)."""
+    assert check_probability("readout", np.float32(0.25)) == 0.25
+    assert isinstance(check_probability("readout", 1), float)
+    for bad in (True, "0.1", float("nan"), 1.0000001, -1e-9):
+        with pytest.raises(ValueError, match=rf"NoiseModel.readout must be .*got {bad!r}"):
+            check_probability("readout", bad)
+
+
+@pytest.mark.parametrize(
+    "method,repetitions,match",
+    [
+        ("exact", 10, r"method must be one of \('auto', 'density', 'trajectories'\), got 'exact'"),
+        ("auto", 0, "repetitions must be an int >= 1, got 0"),
+        ("auto", 2.0, "repetitions must be an int >= 1, got 2.0"),
+        ("auto", True, "repetitions must be an int >= 1, got True"),
+    ],
+)
+def test_check_execution_names_the_bad_option(method, repetitions, match):
+    """A bad method or repetitions count gives one ValueError naming it."""
+    with pytest.raises(ValueError, match=match):
+        check_execution(method, repetitions)
+    check_execution("density", np.int64(3))  # NumPy ints are ints
+
+
+def test_scaled_multiplies_every_strength_and_clips_at_one():
+    """scaled(f) multiplies scalars, per-qubit tuples and per-edge pairs by f, clips at 1,
+    keeps None ("as the single-qubit value") and the options."""
+    model = NoiseModel(
+        depolarizing=0.1,
+        readout=(0.2, 0.6),
+        two_qubit_depolarizing=((0.1, 0.5), 0.3),
+        name="m",
+        method="density",
+    )
+    got = model.scaled(2.0)
+    assert got.depolarizing == pytest.approx(0.2)
+    assert got.readout == pytest.approx((0.4, 1.0))
+    assert got.two_qubit_depolarizing[0] == pytest.approx((0.2, 1.0))
+    assert got.two_qubit_depolarizing[1] == pytest.approx(0.6)
+    assert got.two_qubit_amplitude_damping is None
+    assert (got.name, got.method, got.repetitions) == ("m", "density", 200)
+    assert model.scaled(0) == dataclasses.replace(
+        model, depolarizing=0.0, readout=(0.0, 0.0), two_qubit_depolarizing=((0.0, 0.0), 0.0)
+    )
+    for bad in (-1, float("inf"), "2"):
+        with pytest.raises(ValueError, match=rf"factor must be a finite number >= 0, got {bad!r}"):
+            model.scaled(bad)
+
+
+def test_per_qubit_and_per_edge_strengths():
+    """per_qubit repeats a scalar; per_edge takes the ring's two qubits' single-qubit values
+    when the two-qubit strength is None, a float for both sides, or a (control, target) pair."""
+    model = NoiseModel(
+        depolarizing=(0.1, 0.2, 0.3),
+        amplitude_damping=0.05,
+        two_qubit_amplitude_damping=(0.4, (0.5, 0.6), 0.7),
+        two_qubit_phase_damping=0.01,
+    )
+    assert model.per_qubit("amplitude_damping", 3) == [0.05] * 3
+    assert model.per_edge("depolarizing", 3) == [(0.1, 0.2), (0.2, 0.3), (0.3, 0.1)]
+    assert model.per_edge("amplitude_damping", 3) == [(0.4, 0.4), (0.5, 0.6), (0.7, 0.7)]
+    assert model.per_edge("phase_damping", 3) == [(0.01, 0.01)] * 3
+    assert model.mean_two_qubit_depolarizing(3) == pytest.approx(np.mean([0.1, 0.2, 0.3]))
+    with pytest.raises(ValueError, match="NoiseModel.depolarizing has 3 values for 4 qubits"):
+        model.per_qubit("depolarizing", 4)
+    with pytest.raises(ValueError, match="two_qubit_amplitude_damping has 3 values for 2 ring"):
+        model.per_edge("amplitude_damping", 2)
+
+
+def test_from_dict_round_trips_and_normalises():
+    """from_dict(asdict(m)) == m; lists and arrays become tuples, so equal models hash
+    equal; a ring edge that is neither a float nor a pair is refused."""
+    model = NoiseModel(readout=[0.1, 0.2], two_qubit_depolarizing=[[0.1, 0.2]], qubits=[1, 2])
+    assert model.readout == (0.1, 0.2) and model.two_qubit_depolarizing == ((0.1, 0.2),)
+    assert NoiseModel.from_dict(dataclasses.asdict(model)) == model
+    assert hash(NoiseModel.from_dict(dataclasses.asdict(model))) == hash(model)
+    assert NoiseModel(readout=np.array([0.1, 0.2])) == NoiseModel(readout=(0.1, 0.2))
+    with pytest.raises(ValueError, match=r"entries must be floats or pairs, got \(0.1, 0.2, 0.3\)"):
+        NoiseModel(two_qubit_depolarizing=((0.1, 0.2, 0.3),))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,9 @@ import pytest
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-from qgcam_tf.noise.presets import make_noise, presets  # noqa: E402
+from qgcam_tf.noise.hardware import HARDWARE_PRESETS, hardware_noise  # noqa: E402
+from qgcam_tf.noise.model import CHANNELS, NoiseModel  # noqa: E402
+from qgcam_tf.noise.presets import SIMPLE_PRESETS, make_noise, presets  # noqa: E402
 from qgcam_tf.quantum.circuits import VQCSpec  # noqa: E402
 
 
@@ -31,6 +33,33 @@ def test_invalid_presets_and_arguments_raise():
         "phase_damping",
         "readout",
     )
+
+
+def test_a_channel_preset_sets_that_channel_alone():
+    """make_noise(channel, p) is the NoiseModel with only that channel at p, named after it,
+    with the options passed through."""
+    for channel in SIMPLE_PRESETS:
+        got = make_noise(channel, 0.2, method="density", repetitions=5)
+        want = NoiseModel(name=channel, method="density", repetitions=5, **{channel: 0.2})
+        assert got == want
+    with pytest.raises(ValueError, match="preset 'readout' needs a strength in"):
+        make_noise("readout")
+
+
+def test_a_hardware_preset_is_the_device_model_scaled():
+    """make_noise(device, f, spec=...) is hardware_noise(device, spec).scaled(f); without a
+    strength it is the calibrated model itself; options replace the model's."""
+    spec = VQCSpec(4, 1, 2)
+    device = hardware_noise("rainbow", spec)
+    assert make_noise("rainbow", spec=spec) == device
+    assert make_noise("rainbow", 0.5, spec=spec) == device.scaled(0.5)
+    assert make_noise("rainbow", spec=spec, method="trajectories").method == "trajectories"
+
+
+def test_presets_are_the_devices_then_the_channels():
+    """presets() is HARDWARE_PRESETS followed by the NoiseModel channels."""
+    assert presets() == HARDWARE_PRESETS + CHANNELS
+    assert SIMPLE_PRESETS == CHANNELS
 
 
 if __name__ == "__main__":
