@@ -161,7 +161,15 @@ class BondKernel:
         return forward, [tf.constant(np.argsort(s).astype(np.int32)) for s in srcs]
 
     def __call__(self, x: tf.Tensor, theta: tf.Tensor) -> tf.Tensor:
-        """``<Z_l>`` [B, n_outputs] float32 for inputs ``x`` [B, n] and ``theta``."""
+        """``<Z_l>`` [B, n_outputs] float32 for inputs ``x`` [B, n] and ``theta``.
+
+        Its ops are named under ``bond_kernel/``, so a traced graph shows whether the bond
+        ran (``PaperKernel(method="auto")`` decides per trace).
+        """
+        with tf.name_scope("bond_kernel"):
+            return self._forward(x, theta)
+
+    def _forward(self, x: tf.Tensor, theta: tf.Tensor) -> tf.Tensor:
         spec, a, b = self.spec, self.a, self.b
         n = spec.n_qubits
         x = tf.convert_to_tensor(x, tf.float32)
