@@ -135,7 +135,7 @@ def run(args) -> int:
         metadata, count=args.count, seed=args.seed, data_dir=args.data_dir
     )
 
-    total = sum(args.repeats if rb._is_random(c, model) else 1 for c in configs)
+    total = sum(args.repeats if rb.is_random(c, model) else 1 for c in configs)
     with tqdm(total=total, desc="noise sweep", unit="run") as bar:
         rows, example = rb.run_sweep(
             model, images, labels, configs, repeats=args.repeats, seed=args.seed, progress=bar

@@ -27,7 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from qgcam_tf.evaluate.metrics import map_stability, mean_ci
-from qgcam_tf.explain.qgradcam import QGradCAM, _sample
+from qgcam_tf.explain.qgradcam import QGradCAM, sample_expectations
 from qgcam_tf.fileio import atomic_path
 from qgcam_tf.model.hybrid import VQC_LAYER
 from qgcam_tf.noise.executors import noisy_executor
@@ -39,6 +39,7 @@ __all__ = [
     "MAP_METRICS",
     "compare_maps",
     "noisy_predict",
+    "is_random",
     "run_sweep",
     "write_csv",
 ]
@@ -103,7 +104,7 @@ def noisy_predict(
         x = head(tf.constant(images[start : start + batch_size]), training=False)
         f = run(symbol_values(x, vqc.theta)).numpy()
         if shots is not None:
-            f = _sample(f, shots, rng)
+            f = sample_expectations(f, shots, rng)
         out.append(tf.nn.softmax(scale(tf.constant(f, tf.float32))).numpy())
     return np.concatenate(out)
 
@@ -121,7 +122,7 @@ def _noisy_maps(cam: QGradCAM, images, class_index, config: NoiseConfig, seed: i
     maps = []
     for start in range(0, len(images), cam.batch_size):
         batch = tf.constant(images[start : start + cam.batch_size])
-        acts = cam._probe(batch, training=False)[0]
+        acts = cam.probe(batch, training=False)[0]
         cams = cam.combine(acts, tf.constant(weights[start : start + cam.batch_size]))
         maps.append(cam.upsample(cams, tf.shape(batch)[1:3]).numpy())
     return np.concatenate(maps)
@@ -159,7 +160,7 @@ def run_sweep(
     rows, example = [], {"image": images[0], "reference": ref.maps[0], "maps": []}
     for i, config in enumerate(configs):
         start = time.time()
-        reps = repeats if _is_random(config, model) else 1
+        reps = repeats if is_random(config, model) else 1
         acc, metric = [], {m: [] for m in MAP_METRICS}
         for r in range(reps):
             rng = np.random.default_rng([seed, i, r])
@@ -204,8 +205,17 @@ def _method(config: NoiseConfig, model) -> str:
     return "density" if n <= DENSITY_MAX_QUBITS else "trajectories"
 
 
-def _is_random(config: NoiseConfig, model) -> bool:
-    """Shots, and trajectories of a model with any channel, vary from run to run."""
+def is_random(config: NoiseConfig, model) -> bool:
+    """Whether ``config``'s results vary from run to run, so that repeats are worth it.
+
+    Shots do, and so do the trajectories of a noise model with any non-zero channel; the
+    exact model and the density-matrix method do not. :func:`run_sweep` repeats only
+    random configurations (``qgcam noise`` sizes its progress bar with this).
+
+    Args:
+        config: one point of a sweep.
+        model: the hybrid model (its qubit count decides what method ``"auto"`` picks).
+    """
     if config.shots is not None:
         return True
     if config.model is None or _method(config, model) != "trajectories":

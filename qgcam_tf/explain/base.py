@@ -4,7 +4,11 @@
 score with respect to a conv layer's activations and turns weights into maps; a CAM method
 supplies only :meth:`BaseCAM.get_cam_weights` (and, for per-position weights,
 :meth:`BaseCAM.combine`). :class:`CAMResult` is what a call returns; :func:`normalize_maps`
-and :func:`resolve_class_index` are the map scaling and the class-index rules they share.
+is the map scaling they share.
+
+"-1 means the predicted class" has one home: :func:`resolve_class_index` validates a
+request in NumPy, :func:`check_class_index_tensor` does the same inside a graph (a SavedModel
+signature), and :func:`target_class_index` replaces -1 by the predicted class.
 
 References:
     Selvaraju et al. Grad-CAM. arXiv 1610.02391.
@@ -20,7 +24,15 @@ import tf_keras as keras
 
 from qgcam_tf.model.hybrid import CONV_LAYER, VQC_LAYER
 
-__all__ = ["BaseCAM", "CAMResult", "check_images", "normalize_maps", "resolve_class_index"]
+__all__ = [
+    "BaseCAM",
+    "CAMResult",
+    "check_class_index_tensor",
+    "check_images",
+    "normalize_maps",
+    "resolve_class_index",
+    "target_class_index",
+]
 
 EPSILON = 1e-7
 
@@ -77,9 +89,59 @@ def resolve_class_index(class_index, batch: int, n_classes: int) -> np.ndarray:
     bad = (ci < -1) | (ci >= n_classes)
     if np.any(bad):
         raise ValueError(
-            f"class_index must be in [0, {n_classes}) or -1 (predicted), got {ci[bad][0]}"
+            f"class_index must be in [0, {n_classes}) or -1 (predicted class), got {ci[bad][0]}"
         )
     return ci.astype(np.int64)
+
+
+def check_class_index_tensor(class_index: tf.Tensor, batch, n_classes: int) -> tf.Tensor:
+    """:func:`resolve_class_index`'s checks inside a graph: ``class_index`` must be int64
+    ``[batch]`` with values in ``[-1, n_classes)``.
+
+    For a traced function whose inputs are only known at run time (a SavedModel signature):
+    a bad request fails with ``InvalidArgumentError`` whose message says what was expected.
+
+    Args:
+        class_index: int64 tensor of any shape.
+        batch: the expected length (a scalar tensor, e.g. ``tf.shape(images)[0]``).
+        n_classes: the number of classes.
+
+    Returns:
+        ``class_index``, after the checks.
+    """
+    shape = tf.shape(class_index)
+    dims = tf.concat([shape, [-1]], axis=0)[:1]  # padding keeps this valid for a scalar
+    ok = tf.logical_and(tf.equal(tf.size(shape), 1), tf.equal(dims[0], batch))
+    check_shape = tf.debugging.Assert(
+        ok,
+        ["class_index must be int64 [batch] with batch =", batch, "; got shape", shape],
+        summarize=8,
+    )
+    with tf.control_dependencies([check_shape]):
+        in_range = tf.logical_and(class_index >= -1, class_index < n_classes)
+        check_range = tf.debugging.Assert(
+            tf.reduce_all(in_range),
+            [f"class_index must be in [0, {n_classes}) or -1 (predicted class); got", class_index],
+            summarize=16,
+        )
+    with tf.control_dependencies([check_range]):
+        return tf.identity(class_index)
+
+
+def target_class_index(class_index, probabilities) -> tf.Tensor:
+    """The class each sample is explained for: ``class_index``, or where it is -1 the
+    predicted class (the argmax of ``probabilities``).
+
+    Args:
+        class_index: int64 ``[B]`` (already validated: :func:`resolve_class_index`).
+        probabilities: ``[B, C]`` model output.
+
+    Returns:
+        int64 ``[B]`` tensor (eager or in a graph, like its inputs).
+    """
+    predicted = tf.argmax(probabilities, axis=-1, output_type=tf.int64)
+    class_index = tf.convert_to_tensor(class_index, tf.int64)
+    return tf.where(class_index < 0, predicted, class_index)
 
 
 def check_images(images, input_shape) -> np.ndarray:
@@ -114,9 +176,17 @@ class BaseCAM:
             hybrid model, ``"logits"`` for the classical twin); default: whichever exists.
         batch_size: images per forward/backward pass.
 
+    Attributes:
+        probe: a Keras model from the input to ``[activations of layer, class scores,
+            probabilities]``; every phase reads the model through it.
+        export_blocker: None if :meth:`explain_tensors` can be traced into a SavedModel
+            signature; otherwise why not (a method sets it on its class).
+
     Raises:
         ValueError: a named layer does not exist.
     """
+
+    export_blocker: str | None = None
 
     def __init__(
         self, model: keras.Model, layer: str = CONV_LAYER, *, score_layer=None, batch_size: int = 64
@@ -132,11 +202,20 @@ class BaseCAM:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.layer, self.score_layer, self.batch_size = layer, score_layer, int(batch_size)
-        self._probe = keras.Model(
+        self.probe = keras.Model(
             model.inputs,
             [model.get_layer(layer).output, model.get_layer(score_layer).output, model.output],
         )
         self._explain_fn = tf.function(self.explain_tensors, reduce_retracing=True)
+
+    @property
+    def explain_fn(self):
+        """:meth:`explain_tensors` as a ``tf.function`` (traced once per batch shape).
+
+        What :meth:`__call__` runs on each batch; call it with float32 ``[B, H, W, C]`` and
+        int64 ``[B]`` tensors (no input checks) to time or reuse the graph.
+        """
+        return self._explain_fn
 
     # -- hook ---------------------------------------------------------------------------
     def get_cam_weights(self, activations, grads, images, class_index) -> tf.Tensor:
@@ -147,10 +226,8 @@ class BaseCAM:
     def forward_and_gradients(self, images, class_index):
         """Activations, d score[class] / d activations, scores, probabilities, class index."""
         with tf.GradientTape() as tape:
-            acts, scores, probs = self._probe(images, training=False)
-            ci = tf.where(
-                class_index < 0, tf.argmax(probs, axis=-1, output_type=tf.int64), class_index
-            )
+            acts, scores, probs = self.probe(images, training=False)
+            ci = target_class_index(class_index, probs)
             target = tf.gather(scores, ci, axis=1, batch_dims=1)
         grads = tape.gradient(target, acts)
         return acts, grads, scores, probs, ci
@@ -186,6 +263,20 @@ class BaseCAM:
             class_index=ci,
             activations_maps=cams,
         )
+
+    def export_tensors(self, images: tf.Tensor, class_index: tf.Tensor) -> dict:
+        """:meth:`explain_tensors` for a SavedModel signature, or a clear error if this
+        method cannot be exported.
+
+        Raises:
+            NotImplementedError: the method's :attr:`export_blocker` says why it cannot be
+                saved (the message names the method).
+        """
+        if self.export_blocker is not None:
+            raise NotImplementedError(
+                f"{type(self).__name__} cannot be exported to a SavedModel: {self.export_blocker}"
+            )
+        return self.explain_tensors(images, class_index)
 
     def __call__(self, images, class_index=None) -> CAMResult:
         """Explains ``images`` ([B, H, W, C] or one [H, W, C]) for ``class_index``.

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from qgcam_tf.explain.base import BaseCAM, normalize_maps
+from qgcam_tf.explain.base import BaseCAM, normalize_maps, target_class_index
 from qgcam_tf.explain.qgradcam import QGradCAM
 
 __all__ = [
@@ -71,9 +71,8 @@ class _ForwardOnlyCAM(BaseCAM):
     """A method that needs no gradient: one forward pass, no tape."""
 
     def forward_and_gradients(self, images, class_index):
-        acts, scores, probs = self._probe(images, training=False)
-        ci = tf.where(class_index < 0, tf.argmax(probs, axis=-1, output_type=tf.int64), class_index)
-        return acts, None, scores, probs, ci
+        acts, scores, probs = self.probe(images, training=False)
+        return acts, None, scores, probs, target_class_index(class_index, probs)
 
 
 class ScoreCAM(_ForwardOnlyCAM):
@@ -131,6 +130,11 @@ class RandomCAM(_ForwardOnlyCAM):
     Args:
         seed: seed of the noise.
     """
+
+    export_blocker = (
+        "its noise comes from a tf.random.Generator whose state is no variable of the model, "
+        "so a SavedModel signature cannot hold it"
+    )
 
     def __init__(self, *args, seed: int = 0, **kwargs):
         super().__init__(*args, **kwargs)

@@ -24,11 +24,16 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from qgcam_tf.explain.base import BaseCAM, check_images, resolve_class_index
+from qgcam_tf.explain.base import (
+    BaseCAM,
+    check_images,
+    resolve_class_index,
+    target_class_index,
+)
 from qgcam_tf.model.layers import VQCLayer
 from qgcam_tf.quantum.circuits import symbol_values
 
-__all__ = ["QGradCAM"]
+__all__ = ["QGradCAM", "sample_expectations"]
 
 
 class QGradCAM(BaseCAM):
@@ -111,8 +116,7 @@ class QGradCAM(BaseCAM):
             batch = tf.constant(images[start : start + self.batch_size])
             with tf.GradientTape() as tape:
                 acts, x, probs = self._encoding_probe(batch, training=False)
-            pred = np.argmax(probs.numpy(), axis=-1)
-            cls = np.where(ci[start : start + len(batch)] < 0, pred, ci[start : start + len(batch)])
+            cls = target_class_index(ci[start : start + len(batch)], probs)
             dfdx = _shift_rule_input_gradients(run, x, vqc.theta, shots, rng)  # [B, n, L]
             g = tf.gather(dfdx, cls, axis=2, batch_dims=1)  # [B, n]
             grads = tape.gradient(x, acts, output_gradients=g)
@@ -132,7 +136,7 @@ def _shift_rule_input_gradients(run, x, theta, shots, rng) -> tf.Tensor:
     flat = shifted.reshape(-1, values.shape[1])
     f = run(tf.constant(flat)).numpy()  # [4nB, L]
     if shots is not None:
-        f = _sample(f, shots, rng)
+        f = sample_expectations(f, shots, rng)
     f = f.reshape(2, 2 * n, batch, -1)
     dangle = (f[0] - f[1]) / 2.0  # [2n, B, L]
     da, db = dangle[:n].transpose(1, 0, 2), dangle[n:].transpose(1, 0, 2)  # [B, n, L]
@@ -141,7 +145,26 @@ def _shift_rule_input_gradients(run, x, theta, shots, rng) -> tf.Tensor:
     return tf.constant(dfdx.astype(np.float32))
 
 
-def _sample(expectations: np.ndarray, shots: int, rng: np.random.Generator) -> np.ndarray:
-    """Estimates each ``<Z>`` from ``shots`` measurements (outcome +1 w.p. (1+<Z>)/2)."""
+def sample_expectations(
+    expectations: np.ndarray, shots: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Finite-shot estimates of Pauli-Z expectations, as a quantum device would give them.
+
+    Each ``<Z>`` is estimated from ``shots`` independent measurements whose outcome is +1
+    with probability ``(1 + <Z>) / 2`` (else -1): ``2 k / shots - 1`` with ``k`` binomial.
+
+    Args:
+        expectations: exact ``<Z>`` values in [-1, 1], any shape.
+        shots: measurements per expectation.
+        rng: the generator the draws come from.
+
+    Returns:
+        float64 estimates of the same shape, multiples of ``2 / shots`` in [-1, 1].
+
+    Raises:
+        ValueError: ``shots`` is not an int >= 1.
+    """
+    if isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots < 1:
+        raise ValueError(f"shots must be an int >= 1, got {shots!r}")
     p = np.clip((1.0 + expectations) / 2.0, 0.0, 1.0)
     return 2.0 * rng.binomial(shots, p) / shots - 1.0

@@ -29,6 +29,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
+from qgcam_tf.explain.base import check_class_index_tensor
 from qgcam_tf.explain.qgradcam import QGradCAM
 from qgcam_tf.fileio import atomic_dir, write_json_atomic
 from qgcam_tf.model.hybrid import CONV_LAYER, switch_backend
@@ -91,27 +92,7 @@ class _Servable(tf.Module):
         return tf.ensure_shape(images, [None, self.height, self.width, self.channels])
 
     def _checked_class_index(self, class_index: tf.Tensor, images: tf.Tensor) -> tf.Tensor:
-        shape = tf.shape(class_index)
-        batch = tf.shape(images)[0]
-        dims = tf.concat([shape, [-1]], axis=0)[:1]
-        ok = tf.logical_and(tf.equal(tf.size(shape), 1), tf.equal(dims[0], batch))
-        check_shape = tf.debugging.Assert(
-            ok,
-            ["class_index must be int64 [batch] with batch =", batch, "; got shape", shape],
-            summarize=8,
-        )
-        with tf.control_dependencies([check_shape]):
-            in_range = tf.logical_and(class_index >= -1, class_index < self.n_classes)
-            check_range = tf.debugging.Assert(
-                tf.reduce_all(in_range),
-                [
-                    f"class_index must be in [0, {self.n_classes}) or -1 (predicted class); got",
-                    class_index,
-                ],
-                summarize=16,
-            )
-        with tf.control_dependencies([check_range]):
-            return tf.identity(class_index)
+        return check_class_index_tensor(class_index, tf.shape(images)[0], self.n_classes)
 
     def _serve(self, images):
         images = self._checked_images(images)
@@ -124,7 +105,7 @@ class _Servable(tf.Module):
     def _explain(self, images, class_index):
         images = self._checked_images(images)
         class_index = self._checked_class_index(class_index, images)
-        out = self._run.cam.explain_tensors(images, class_index)
+        out = self._run.cam.export_tensors(images, class_index)
         # Static shapes make the signature (saved_model_cli show, /metadata) self-describing.
         return {
             "probabilities": tf.ensure_shape(out["probabilities"], [None, self.n_classes]),

@@ -47,5 +47,29 @@ def test_run_sweep_zero_noise_reproduces_the_model(tiny_images):
     np.testing.assert_allclose(example["reference"], QGradCAM(model)(images[:1]).maps[0], atol=1e-5)
 
 
+def test_is_random_for_shots_and_noisy_trajectories_only():
+    """Shots and noisy trajectories vary between runs; exact, density and channel-free
+    trajectories do not; "auto" follows the qubit count (density up to 8 qubits)."""
+    from qgcam_tf.evaluate.robustness import NoiseConfig, is_random
+    from qgcam_tf.model.hybrid import build_hybrid_model
+
+    small, _ = _tiny_cam()  # 3 qubits
+    tf.keras.utils.set_random_seed(0)
+    large = build_hybrid_model((8, 8, 1), 3, vqc=VQCSpec(9, 1, 3), backend="tf", conv_filters=(4,))
+
+    def config(noise, shots=None):
+        return NoiseConfig("depolarizing", 0.05, 0.05, noise, shots)
+
+    depolarizing = lambda method: make_noise("depolarizing", 0.05, method=method)  # noqa: E731
+    assert not is_random(config(None), small)
+    assert is_random(config(None, shots=100), small)
+    assert is_random(config(depolarizing("density"), shots=100), small)
+    assert not is_random(config(depolarizing("density")), large)
+    assert is_random(config(depolarizing("trajectories")), small)
+    assert not is_random(config(make_noise("depolarizing", 0.0, method="trajectories")), small)
+    assert not is_random(config(depolarizing("auto")), small)
+    assert is_random(config(depolarizing("auto")), large)
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, *sys.argv[1:]]))

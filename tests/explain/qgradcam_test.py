@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from qgcam_tf.explain.base import resolve_class_index
-from qgcam_tf.explain.qgradcam import QGradCAM
+from qgcam_tf.explain.qgradcam import QGradCAM, sample_expectations
 from qgcam_tf.model.hybrid import build_hybrid_model
 from qgcam_tf.noise.executors import noisy_executor
 from qgcam_tf.noise.model import NoiseModel
@@ -128,15 +127,6 @@ def test_bad_inputs_raise(model, tiny_images):
         QGradCAM(model, layer="nope")
 
 
-def test_resolve_class_index():
-    """None -> all -1, an int broadcasts, integral floats are accepted."""
-    np.testing.assert_array_equal(resolve_class_index(None, 3, 4), [-1, -1, -1])
-    np.testing.assert_array_equal(resolve_class_index(2, 2, 4), [2, 2])
-    np.testing.assert_array_equal(resolve_class_index(np.array([1.0, 3.0]), 2, 4), [1, 3])
-    with pytest.raises(ValueError, match="integers"):
-        resolve_class_index([0.5, 1], 2, 4)
-
-
 # ------------------------------------------------------------ on the noisy circuit
 def _tiny_cam(noise_method="density"):
     tf.keras.utils.set_random_seed(3)
@@ -188,6 +178,22 @@ def test_noisy_explicit_weights_reject_zero_shots():
     _, cam = _tiny_cam()
     with pytest.raises(ValueError, match="shots must be an int >= 1 or None, got 0"):
         cam.explicit_weights(np.zeros((1, 8, 8, 1), np.float32), noise=NoiseModel(), shots=0)
+
+
+def test_sample_expectations_are_binomial_shot_estimates():
+    """Shot estimates: exact at <Z> = +-1, multiples of 2/shots, unbiased within 4 sigma."""
+    rng = np.random.default_rng(0)
+    exact = np.array([[-1.0, -0.5, 0.0, 0.3, 1.0]])
+    assert np.array_equal(sample_expectations(np.array([-1.0, 1.0]), 7, rng), [-1.0, 1.0])
+    shots = 200
+    draws = sample_expectations(np.repeat(exact, 2000, axis=0), shots, rng)  # [2000, 5]
+    k = (draws + 1.0) * shots / 2.0
+    np.testing.assert_allclose(k, np.round(k), atol=1e-9)
+    sigma = np.sqrt((1 - exact**2) / shots / len(draws))  # std of the mean of the estimates
+    assert np.all(np.abs(draws.mean(axis=0) - exact) <= 4 * sigma + 1e-12)
+    for bad in (0, 2.5, True):
+        with pytest.raises(ValueError, match="shots must be an int >= 1"):
+            sample_expectations(exact, bad, rng)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,161 @@
+"""Tests of qgcam_tf.explain.base: the CAM template and the shared class-index rules,
+against NumPy references."""
+
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras as keras
+
+from qgcam_tf.explain.base import (
+    BaseCAM,
+    check_class_index_tensor,
+    check_images,
+    normalize_maps,
+    resolve_class_index,
+    target_class_index,
+)
+from qgcam_tf.model.hybrid import build_classical_twin
+
+
+class SumCAM(BaseCAM):
+    """Every conv map weighs 1: the map is ReLU(sum_k A^k) whatever the gradients."""
+
+    def get_cam_weights(self, activations, grads, images, class_index):
+        return tf.ones(tf.shape(activations)[::3])
+
+
+class Unsaveable(SumCAM):
+    export_blocker = "it keeps state outside the model"
+
+
+@pytest.fixture(scope="module")
+def twin():
+    """A classical 8x8 model (4x4x5 qgcam_conv, 3 classes)."""
+    keras.utils.set_random_seed(4)
+    return build_classical_twin((8, 8, 1), 3, conv_filters=(3, 5))
+
+
+def test_resolve_class_index():
+    """None -> all -1, an int broadcasts, integral floats are accepted."""
+    np.testing.assert_array_equal(resolve_class_index(None, 3, 4), [-1, -1, -1])
+    np.testing.assert_array_equal(resolve_class_index(2, 2, 4), [2, 2])
+    np.testing.assert_array_equal(resolve_class_index(np.array([1.0, 3.0]), 2, 4), [1, 3])
+    with pytest.raises(ValueError, match="integers"):
+        resolve_class_index([0.5, 1], 2, 4)
+
+
+def test_resolve_class_index_rejects_bad_requests():
+    """Out of range, wrong length and non-integers raise ValueError naming the problem."""
+    with pytest.raises(ValueError, match=r"in \[0, 4\) or -1 \(predicted class\), got 4"):
+        resolve_class_index([0, 4], 2, 4)
+    with pytest.raises(ValueError, match=r"got -2"):
+        resolve_class_index(-2, 3, 4)
+    with pytest.raises(ValueError, match="one int or 3 ints, got shape"):
+        resolve_class_index([0, 1], 3, 4)
+    with pytest.raises(ValueError, match="integers"):
+        resolve_class_index(np.array([np.nan, 1.0]), 2, 4)
+
+
+def test_target_class_index_replaces_minus_one_by_argmax():
+    """-1 becomes the argmax of the probabilities, eagerly and inside a tf.function."""
+    probs = np.array([[0.1, 0.7, 0.2], [0.5, 0.2, 0.3], [0.2, 0.2, 0.6], [0.3, 0.3, 0.4]])
+    ci = np.array([-1, 2, -1, 0])
+    expected = np.where(ci < 0, probs.argmax(axis=1), ci)
+    np.testing.assert_array_equal(target_class_index(ci, probs).numpy(), expected)
+    traced = tf.function(target_class_index)(tf.constant(ci), tf.constant(probs, tf.float32))
+    np.testing.assert_array_equal(traced.numpy(), expected)
+
+
+def test_check_class_index_tensor_in_a_graph():
+    """Inside a graph with unknown shapes, a valid index passes and a bad one fails with
+    InvalidArgumentError saying what was expected."""
+    spec = tf.TensorSpec(None, tf.int64)
+    fn = tf.function(
+        lambda ci, n: check_class_index_tensor(ci, n, 3),
+        input_signature=[spec, tf.TensorSpec([], tf.int32)],
+    )
+    np.testing.assert_array_equal(fn(tf.constant([-1, 0, 2], tf.int64), 3).numpy(), [-1, 0, 2])
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"in \[0, 3\) or -1"):
+        fn(tf.constant([0, 3], tf.int64), 2)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"int64 \[batch\] with batch ="):
+        fn(tf.constant([0, 1], tf.int64), 3)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="with batch ="):
+        fn(tf.constant(0, tf.int64), 1)
+
+
+def test_normalize_maps_is_per_map_min_max():
+    """Each map is scaled to [0, 1] on its own; a flat map becomes 0."""
+    rng = np.random.default_rng(0)
+    maps = rng.normal(size=(3, 4, 5)).astype(np.float32)
+    maps[2] = 7.0
+    got = normalize_maps(tf.constant(maps)).numpy()
+    lo = maps.min(axis=(1, 2), keepdims=True)
+    hi = maps.max(axis=(1, 2), keepdims=True)
+    np.testing.assert_allclose(got[:2], ((maps - lo) / (hi - lo + 1e-7))[:2], atol=1e-6)
+    np.testing.assert_array_equal(got[2], 0.0)
+
+
+def test_check_images_adds_a_batch_axis_and_rejects_bad_input():
+    """One image gets a batch axis; wrong shape, strings and NaN raise ValueError."""
+    one = np.zeros((8, 8, 1), np.uint8)
+    assert check_images(one, (None, 8, 8, 1)).shape == (1, 8, 8, 1)
+    assert check_images(one, (None, 8, 8, 1)).dtype == np.float32
+    with pytest.raises(
+        ValueError, match=r"images must have shape \[B, 8, 8, 1\], got \(2, 9, 8, 1\)"
+    ):
+        check_images(np.zeros((2, 9, 8, 1)), (None, 8, 8, 1))
+    with pytest.raises(ValueError, match="must be numeric"):
+        check_images(np.array(["a"]), (None, 8, 8, 1))
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        check_images(np.full((1, 8, 8, 1), np.inf), (None, 8, 8, 1))
+
+
+def test_template_phases_against_numpy(twin, tiny_images):
+    """With unit weights the template gives ReLU(sum_k A^k), bilinearly upsampled and
+    min-max scaled; scores are the logits and probabilities the model's output."""
+    cam = SumCAM(twin)
+    res = cam(tiny_images, class_index=[0, 1, 2, -1, -1, 0])
+    acts, logits, probs = (t.numpy() for t in cam.probe(tiny_images, training=False))
+    np.testing.assert_allclose(probs, twin.predict(tiny_images, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(res.scores, logits, atol=1e-6)
+    low = np.maximum(acts.sum(axis=-1), 0.0)
+    np.testing.assert_allclose(res.activations_maps, low, rtol=1e-5, atol=1e-6)
+    up = tf.image.resize(low[..., None], (8, 8), method="bilinear")[..., 0].numpy()
+    lo, hi = up.min(axis=(1, 2), keepdims=True), up.max(axis=(1, 2), keepdims=True)
+    np.testing.assert_allclose(res.maps, (up - lo) / (hi - lo + 1e-7), atol=1e-5)
+    expected_ci = np.where(np.array([0, 1, 2, -1, -1, 0]) < 0, probs.argmax(1), [0, 1, 2, 0, 0, 0])
+    np.testing.assert_array_equal(res.class_index, expected_ci)
+
+
+def test_explain_fn_is_what_a_call_runs(twin, tiny_images):
+    """The public explain_fn gives the same tensors as cam(images), batch by batch."""
+    cam = SumCAM(twin, batch_size=4)
+    res = cam(tiny_images)
+    out = cam.explain_fn(tf.constant(tiny_images[:4]), tf.constant([-1] * 4, tf.int64))
+    np.testing.assert_allclose(out["maps"].numpy(), res.maps[:4], atol=1e-6)
+    np.testing.assert_array_equal(out["class_index"].numpy(), res.class_index[:4])
+
+
+def test_export_tensors_names_a_method_that_cannot_be_saved(twin, tiny_images):
+    """export_tensors equals explain_tensors, or raises naming the method and the reason."""
+    x, ci = tf.constant(tiny_images), tf.constant([-1] * 6, tf.int64)
+    ours = SumCAM(twin).export_tensors(x, ci)
+    np.testing.assert_allclose(ours["maps"], SumCAM(twin).explain_tensors(x, ci)["maps"])
+    with pytest.raises(NotImplementedError, match="Unsaveable cannot be exported.*outside the"):
+        Unsaveable(twin).export_tensors(x, ci)
+
+
+def test_constructor_rejects_bad_layers_and_batch(twin):
+    """Unknown layer or score layer, and batch_size < 1, raise ValueError naming them."""
+    with pytest.raises(ValueError, match="layer 'conv9' is not in the model"):
+        SumCAM(twin, "conv9")
+    with pytest.raises(ValueError, match="score_layer 'vqc' is not in the model"):
+        SumCAM(twin, score_layer="vqc")
+    with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
+        SumCAM(twin, batch_size=0)
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, *sys.argv[1:]]))
