@@ -118,8 +118,3 @@ def save_grid(
         fig.suptitle(suptitle, fontsize=10)
     fig.tight_layout()
     save_figure(fig, path)
-
-
-def ensure_dir(path: str) -> str:
-    os.makedirs(path, exist_ok=True)
-    return path
