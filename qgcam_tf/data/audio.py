@@ -29,6 +29,7 @@ __all__ = [
     "coloured_noise",
     "mix_at_snr",
     "snr_db",
+    "power_frames",
     "log_mel",
     "speech_frames",
 ]
@@ -240,8 +241,20 @@ def mix_at_snr(speech: np.ndarray, noise: np.ndarray, snr: float) -> tuple[np.nd
     return speech + scaled, scaled
 
 
-def _power_frames(signals: tf.Tensor, cfg: SpectrogramConfig) -> tf.Tensor:
-    """``|STFT|^2 / (sum window)^2``: [..., n_frames, fft_length//2 + 1]."""
+def power_frames(signals: tf.Tensor, cfg: SpectrogramConfig) -> tf.Tensor:
+    """Power spectrum of each frame, ``|STFT|^2 / (sum of the window)^2``.
+
+    The framing (Hann window, ``frame_step``, padded end, first ``n_frames`` frames) that
+    :func:`log_mel` and :func:`speech_frames` share, so frame ``t`` is image column ``t``.
+    The scale makes a full-scale sine peak near 0 dB.
+
+    Args:
+        signals: float32 ``[..., n_samples]`` at ``cfg.sample_rate``.
+        cfg: the framing.
+
+    Returns:
+        float32 ``[..., n_frames, fft_length // 2 + 1]``.
+    """
     stft = tf.signal.stft(
         signals,
         cfg.frame_length,
@@ -263,7 +276,7 @@ def log_mel(signals, cfg: SpectrogramConfig | None = None) -> tf.Tensor:
     """
     cfg = cfg or SpectrogramConfig()
     signals = tf.convert_to_tensor(signals, tf.float32)
-    power = _power_frames(signals, cfg)
+    power = power_frames(signals, cfg)
     mel_matrix = tf.signal.linear_to_mel_weight_matrix(
         cfg.n_mels, cfg.fft_length // 2 + 1, cfg.sample_rate, cfg.fmin, cfg.fmax
     )
@@ -287,7 +300,7 @@ def speech_frames(
     :func:`log_mel`, so mark ``t`` belongs to image column ``t``.
     """
     cfg = cfg or SpectrogramConfig()
-    power = _power_frames(tf.convert_to_tensor(signals, tf.float32), cfg)
+    power = power_frames(tf.convert_to_tensor(signals, tf.float32), cfg)
     db = 10.0 * np.log10(tf.reduce_sum(power, axis=-1).numpy() + EPSILON)
     loudest = db.max(axis=-1, keepdims=True)
     return (db > loudest - threshold_db) & (db > floor_db)

@@ -185,7 +185,7 @@ def test_log_mel_equals_numpy_reference():
 def test_full_scale_sine_power_follows_parseval():
     """A full-scale sine's summed frame power matches Parseval's closed form (absolute dB scale)."""
     cfg = audio.SpectrogramConfig()
-    power = audio._power_frames(tf.constant(_tone(1.0, 1000.0, 1.0)), cfg).numpy()
+    power = audio.power_frames(tf.constant(_tone(1.0, 1000.0, 1.0)), cfg).numpy()
     total_db = 10 * np.log10(power[5:-5].sum(axis=-1))
     length = cfg.frame_length
     # one-sided Parseval: sum_k |X_k|^2 = N_fft/2 * sum_n (x w)^2 = N_fft/2 * L * A^2/2 * mean(w^2)

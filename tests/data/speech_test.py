@@ -169,8 +169,8 @@ def test_load_files_match_training_inputs(tmp_path):
     paths = _write_clips(tmp_path, 1)
     meta = {"spectrogram": audio.SpectrogramConfig().to_dict()}
     images, marks = speech.load_clip_files(paths, meta)
-    x, _ = audio.read_audio(paths[0])
-    seg = speech._segment(x, audio.SpectrogramConfig(), np.random.default_rng(0))
+    x, _ = audio.read_audio(paths[0])  # 1 s at 16 kHz: exactly one clip, no cut
+    seg = x * (speech.TARGET_RMS / np.sqrt(np.mean(x[x != 0] ** 2)))  # level of the non-zeros
     np.testing.assert_allclose(images[0, ..., 0], audio.log_mel(seg[None]).numpy()[0], atol=1e-6)
     np.testing.assert_array_equal(marks[0], audio.speech_frames(seg[None])[0])
     with pytest.raises(ValueError, match="no audio files"):
