@@ -229,21 +229,6 @@ def test_marks_from_images_match_marks_from_signal(tmp_path):
     np.testing.assert_array_equal(speech.speech_frames_from_images(images), marks)
 
 
-def test_speech_figure_png_and_shape_errors(tmp_path):
-    """Figs. 6-7 are written as a PNG; mismatched maps or marks are rejected."""
-    import matplotlib.image
-
-    from qgcam_tf.viz.speech import save_speech_figure
-
-    rng = np.random.default_rng(0)
-    spec, maps = rng.uniform(size=(2, 64, 64, 1)), rng.uniform(size=(2, 64, 64))
-    marks = rng.uniform(size=(2, 64)) < 0.5
-    path = save_speech_figure(spec, maps, marks, str(tmp_path / "fig.png"), titles=["a", "b"])
-    assert matplotlib.image.imread(path).shape[0] > 100
-    with pytest.raises(ValueError, match="speech"):
-        save_speech_figure(spec, maps, marks[:, :10], str(tmp_path / "bad.png"))
-
-
 def test_load_speech_on_shared_timit_layout():
     """The TIMIT-format fixture loads end to end: TRAIN 8 and TEST 4 clips, two examples each."""
     root = shared_data("speech-mini", "timit-format")
