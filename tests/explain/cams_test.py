@@ -184,5 +184,19 @@ def test_registry_and_errors(hybrid):
         make_cam("layercam", hybrid)(np.zeros((2, 8, 8, 1), np.float32), [0, 3])
 
 
+def test_only_random_refuses_export(hybrid, images):
+    """Every method but RandomCAM gives its explain_tensors for a signature; RandomCAM's
+    export_tensors raises NotImplementedError naming it (its generator lives outside)."""
+    x, ci = tf.constant(images[:2]), tf.constant([-1, 1], tf.int64)
+    for name, cls in CAM_METHODS.items():
+        cam = cls(hybrid)
+        if cls is RandomCAM:
+            with pytest.raises(NotImplementedError, match="RandomCAM cannot be exported"):
+                cam.export_tensors(x, ci)
+            continue
+        got = cam.export_tensors(x, ci)["maps"].numpy()
+        np.testing.assert_allclose(got, cam.explain_tensors(x, ci)["maps"].numpy(), atol=1e-6)
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, *sys.argv[1:]]))

@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from qgcam_tf.viz.evaluation import plot_curves
+from qgcam_tf.viz.evaluation import plot_curves, plot_examples
 
 
 def test_plot_curves_only_for_present_metrics(tmp_path):
@@ -19,6 +19,47 @@ def test_plot_curves_only_for_present_metrics(tmp_path):
 
     height, width = mpimg.imread(str(tmp_path / "b.png")).shape[:2]
     assert width < 1.5 * height  # one 5.5 x 4.2 inch panel, not two side by side
+
+
+def test_plot_curves_legend_carries_the_mean_auc(tmp_path, monkeypatch):
+    """Each method's legend gives the mean trapezoid AUC of its curves: [1, 0.5, 0] -> 0.5,
+    [1, 1, 1] -> 1.0; the plotted line is the mean curve."""
+    from qgcam_tf.viz import evaluation
+
+    plt = evaluation.pyplot()
+    drawn = []
+    real_plot = plt.Axes.plot
+
+    def recording_plot(ax, x, y, style, label=None):
+        drawn.append((label, list(x), list(y)))
+        return real_plot(ax, x, y, style, label=label)
+
+    monkeypatch.setattr(plt.Axes, "plot", recording_plot)
+    results = {
+        "_class_index": np.zeros(2),
+        "qgradcam": {"curves": {"deletion": np.array([[1.0, 0.5, 0.0], [1.0, 0.5, 0.0]])}},
+        "random": {"curves": {"deletion": np.array([[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]])}},
+    }
+    assert plot_curves(results, str(tmp_path / "c.png"))
+    assert drawn == [
+        ("qgradcam (0.500)", [0.0, 0.5, 1.0], [1.0, 0.5, 0.0]),
+        ("random (1.000)", [0.0, 0.5, 1.0], [1.0, 1.0, 1.0]),
+    ]
+
+
+def test_plot_examples_one_row_per_method(tmp_path):
+    """The input row plus one row per method: three methods make a taller PNG than one."""
+    import matplotlib.image as mpimg
+
+    rng = np.random.default_rng(0)
+    images = rng.uniform(size=(4, 8, 8, 1))
+    result = lambda: {"maps_example": rng.uniform(size=(4, 8, 8))}  # noqa: E731
+    three = {"_class_index": np.zeros(4), "a": result(), "b": result(), "c": result()}
+    plot_examples(images, three, str(tmp_path / "three.png"))
+    plot_examples(images, {"a": three["a"]}, str(tmp_path / "one.png"))
+    tall = mpimg.imread(str(tmp_path / "three.png")).shape[0]
+    short = mpimg.imread(str(tmp_path / "one.png")).shape[0]
+    assert 1.6 < tall / short < 2.4  # 4 rows against 2
 
 
 if __name__ == "__main__":

@@ -1,9 +1,29 @@
 """Tests of qgcam_tf.viz.photos: paper Fig. 5, each photo with the map of every class."""
 
 import sys
+import types
 
+import matplotlib.image
 import numpy as np
 import pytest
+
+from qgcam_tf.viz import photos
+from qgcam_tf.viz.photos import class_maps, explain_photo_figures
+
+
+class RecordingCAM:
+    """A stand-in CAM: the map of class c is filled with c + 1 (scaled), and every call is
+    recorded."""
+
+    def __init__(self, n_classes):
+        self.calls, self.n_classes = [], n_classes
+
+    def __call__(self, images, class_index=None):
+        self.calls.append(class_index)
+        b, h, w = images.shape[:3]
+        probs = np.tile(np.linspace(1, 2, self.n_classes) / 3.0, (b, 1))
+        maps = np.full((b, h, w), (class_index + 1) / (self.n_classes + 1))
+        return types.SimpleNamespace(maps=maps, probabilities=probs)
 
 
 def test_photo_figure_png_and_shape_errors(tmp_path):
@@ -25,6 +45,52 @@ def test_photo_figure_png_and_shape_errors(tmp_path):
     assert matplotlib.image.imread(path).shape[0] > 100
     with pytest.raises(ValueError, match="maps"):
         save_photo_figure(images, maps[:1], ("cat", "dog"), str(tmp_path / "bad.png"))
+
+
+def test_class_maps_stacks_one_call_per_class():
+    """class_maps asks the CAM for each class in order and stacks its maps [C, B, H, W]."""
+    cam = RecordingCAM(3)
+    images = np.zeros((2, 4, 5, 3))
+    maps, probs = class_maps(cam, images, 3)
+    assert cam.calls == [0, 1, 2]
+    np.testing.assert_allclose(maps[:, 0, 0, 0], [0.25, 0.5, 0.75])
+    assert maps.shape == (3, 2, 4, 5)
+    np.testing.assert_allclose(probs, np.tile([1 / 3, 0.5, 2 / 3], (2, 1)))
+
+
+def test_explain_photo_figures_caps_the_rows(tmp_path):
+    """The `qgcam explain` figure draws at most max_photos rows and writes photos_qgradcam.png."""
+    images = np.random.default_rng(0).uniform(size=(5, 16, 16, 3))
+    cam = RecordingCAM(2)
+    meta = {"class_names": ["cat", "dog"]}
+    few = explain_photo_figures(str(tmp_path / "a"), images, cam, None, meta, max_photos=2)
+    many = explain_photo_figures(str(tmp_path / "b"), images, cam, None, meta, [0, 1, 0, 1, 0])
+    assert few == [str(tmp_path / "a" / "photos_qgradcam.png")]
+    rows2 = matplotlib.image.imread(few[0]).shape[0]
+    rows5 = matplotlib.image.imread(many[0]).shape[0]
+    assert 2.0 < rows5 / rows2 < 3.0  # 5 rows against 2
+
+
+def test_figure_of_the_test_split(tmp_path):
+    """Fig. 5 from a bundle's test split: a readable PNG; without test arrays, ValueError."""
+    import tensorflow as tf
+    import tf_keras as keras
+
+    from qgcam_tf.data.registry import DatasetBundle
+    from qgcam_tf.model.hybrid import build_classical_twin
+
+    keras.utils.set_random_seed(0)
+    model = build_classical_twin((16, 16, 3), 2, conv_filters=(4, 4))
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(6, 16, 16, 3)).astype(np.float32)
+    y = np.array([0, 1, 0, 1, 0, 1])
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(6)
+    bundle = DatasetBundle(ds, ds, (16, 16, 3), ("cat", "dog"), 6, 6, test_arrays=(x, y))
+    path = photos.test_split_figure(model, bundle, str(tmp_path / "fig.png"), per_class=1, dpi=40)
+    assert matplotlib.image.imread(path).ndim == 3
+    bundle.test_arrays = None
+    with pytest.raises(ValueError, match="no test arrays"):
+        photos.test_split_figure(model, bundle, str(tmp_path / "none.png"))
 
 
 if __name__ == "__main__":

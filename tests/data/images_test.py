@@ -1,0 +1,106 @@
+"""Tests of qgcam_tf.data.images: picture files and .npy arrays read into model inputs."""
+
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from qgcam_tf.data.images import load_array, load_image, load_images
+
+# ITU-R BT.601 luma, the weights tf.image.rgb_to_grayscale uses
+LUMA = np.array([0.2989, 0.587, 0.114])
+
+
+def _png(path, pixels: np.ndarray) -> str:
+    """Writes uint8 ``[H, W, C]`` pixels as a PNG."""
+    tf.io.write_file(str(path), tf.io.encode_png(tf.constant(pixels, tf.uint8)))
+    return str(path)
+
+
+@pytest.fixture
+def rgb(tmp_path):
+    """A 4 x 6 RGB PNG of random pixels, and the pixels."""
+    pixels = np.random.default_rng(0).integers(0, 256, size=(4, 6, 3), dtype=np.uint8)
+    return _png(tmp_path / "rgb.png", pixels), pixels
+
+
+def test_same_size_reads_exact_values(rgb):
+    """At the file's own size, RGB pixels come back as value / 255."""
+    path, pixels = rgb
+    np.testing.assert_allclose(load_image(path, (4, 6, 3)), pixels / 255.0, atol=1e-6)
+
+
+def test_colour_conversions(rgb, tmp_path):
+    """RGB -> grey by luminance, grey -> RGB by repetition, RGBA and grey + alpha lose alpha."""
+    path, pixels = rgb
+    grey = load_image(path, (4, 6, 1))[..., 0]
+    np.testing.assert_allclose(grey, pixels @ LUMA / 255.0, atol=1.5 / 255)
+    grey_png = _png(tmp_path / "grey.png", pixels[..., :1])
+    np.testing.assert_allclose(
+        load_image(grey_png, (4, 6, 3)), np.repeat(pixels[..., :1], 3, -1) / 255.0, atol=1e-6
+    )
+    alpha = np.full((4, 6, 1), 7, np.uint8)
+    rgba_png = _png(tmp_path / "rgba.png", np.concatenate([pixels, alpha], -1))
+    np.testing.assert_allclose(load_image(rgba_png, (4, 6, 3)), pixels / 255.0, atol=1e-6)
+    ga_png = _png(tmp_path / "ga.png", np.concatenate([pixels[..., :1], alpha], -1))
+    np.testing.assert_allclose(load_image(ga_png, (4, 6, 1)), pixels[..., :1] / 255.0, atol=1e-6)
+
+
+def test_resize_keeps_a_flat_image_flat_and_in_range(tmp_path):
+    """Any size is accepted: a flat grey file stays that grey at the model's size."""
+    path = _png(tmp_path / "flat.png", np.full((30, 17, 1), 128, np.uint8))
+    out = load_image(path, (8, 8, 1))
+    assert out.shape == (8, 8, 1) and out.dtype == np.float32
+    np.testing.assert_allclose(out, 128 / 255.0, atol=1e-6)
+
+
+def test_unreadable_files(tmp_path):
+    """A missing file is FileNotFoundError, a file that is no picture ValueError."""
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_image(str(tmp_path / "nope.png"), (4, 4, 1))
+    text = tmp_path / "notes.png"
+    text.write_text("not a picture")
+    with pytest.raises(ValueError, match="is not a readable PNG/JPEG/GIF/BMP image"):
+        load_image(str(text), (4, 4, 1))
+
+
+def test_load_array_checks(tmp_path):
+    """One [H, W, C] array gets a batch axis; wrong shape, dtype, NaN and values outside
+    [0, 1] raise ValueError naming the file."""
+    good = np.random.default_rng(1).uniform(size=(4, 4, 1)).astype(np.float64)
+    np.save(tmp_path / "one.npy", good)
+    out = load_array(str(tmp_path / "one.npy"), (4, 4, 1))
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, good[None], atol=1e-7)
+    cases = {
+        "shape": (np.zeros((2, 4, 5, 1)), r"images must have shape \[B, 4, 4, 1\]"),
+        "dtype": (np.zeros((4, 4, 1), bool), "images must be numeric, got dtype bool"),
+        "nan": (np.full((4, 4, 1), np.nan), "NaN or infinite"),
+        "range": (np.full((4, 4, 1), 2.0), r"pixel values must be in \[0, 1\], got \[2.0, 2.0\]"),
+    }
+    for name, (array, message) in cases.items():
+        np.save(tmp_path / f"{name}.npy", array)
+        with pytest.raises(ValueError, match=message):
+            load_array(str(tmp_path / f"{name}.npy"), (4, 4, 1))
+    (tmp_path / "bad.npy").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="is not a readable .npy file"):
+        load_array(str(tmp_path / "bad.npy"), (4, 4, 1))
+    with pytest.raises(FileNotFoundError):
+        load_array(str(tmp_path / "missing.npy"), (4, 4, 1))
+
+
+def test_load_images_stacks_files_and_arrays_in_order(rgb, tmp_path):
+    """Pictures and .npy batches are stacked in the order given; no paths is an error."""
+    path, pixels = rgb
+    batch = np.random.default_rng(2).uniform(size=(2, 4, 6, 3)).astype(np.float32)
+    np.save(tmp_path / "batch.npy", batch)
+    out = load_images([str(tmp_path / "batch.npy"), path], (4, 6, 3))
+    np.testing.assert_allclose(out[:2], batch)
+    np.testing.assert_allclose(out[2], pixels / 255.0, atol=1e-6)
+    with pytest.raises(ValueError, match="no image files given"):
+        load_images([], (4, 6, 3))
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, *sys.argv[1:]]))
