@@ -44,7 +44,7 @@ def main(argv=None) -> int:
     from qgcam_tf.cli.experiment import run_experiment
     from qgcam_tf.viz.photos import test_split_figure
 
-    train = ["--image-size", str(args.image_size), "--epochs", str(args.epochs)]
+    train = ["--option", f"image-size={args.image_size}", "--epochs", str(args.epochs)]
     train += ["--qubits", str(args.qubits), "--depth", str(args.depth)]
     train += ["--learning-rate", str(args.learning_rate), "--batch-size", "32"]
     train += ["--limit", str(args.limit)] if args.limit else []

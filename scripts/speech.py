@@ -38,9 +38,10 @@ def main(argv=None) -> int:
     from qgcam_tf.cli.experiment import run_experiment
     from qgcam_tf.viz.speech import test_split_figure
 
-    train = ["--snr-db", args.snr_db, "--epochs", str(args.epochs), "--qubits", str(args.qubits)]
+    train = ["--option", f"snr-db={args.snr_db}", "--epochs", str(args.epochs)]
+    train += ["--qubits", str(args.qubits)]
     train += ["--depth", str(args.depth), "--batch-size", "32"]
-    train += ["--noise-dir", args.noise_dir] if args.noise_dir else []
+    train += ["--option", f"noise-dir={args.noise_dir}"] if args.noise_dir else []
     train += ["--option", f"noise={args.noise}"] if args.noise else []
     train += ["--limit", str(args.limit)] if args.limit else []
     return run_experiment(

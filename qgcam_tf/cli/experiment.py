@@ -58,11 +58,11 @@ def run_experiment(
         if status:
             return status
     if figure_fn is not None:
-        from qgcam_tf.data.registry import reload_bundle
-        from qgcam_tf.model.run import load_model, read_metadata
+        from qgcam_tf.model.run import Run
 
-        bundle = reload_bundle(read_metadata(out), data_dir=data_dir)
+        run = Run.open(out)
         path = figure or os.path.join(out, f"{dataset.replace('-', '_')}_test_split.png")
-        print("wrote", figure_fn(load_model(out), bundle, path, seed=seed, dpi=72))
+        figure_path = figure_fn(run.model(), run.bundle(data_dir=data_dir), path, seed=seed, dpi=72)
+        print("wrote", figure_path)
     explain = ["explain", "--model", out, *common, "--count", str(count)]
     return qgcam([*explain, "--out", os.path.join(out, "explain")])

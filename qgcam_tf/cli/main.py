@@ -58,6 +58,30 @@ def _commands() -> dict:
     return found
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Shows each option's default where it says something (not for flags or empty lists),
+    and keeps epilogs as written."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        default = action.default
+        if (
+            "default" in text
+            or default is None
+            or default is False
+            or default is argparse.SUPPRESS
+            or default == []
+            or action.nargs == 0  # flags: their help says what they do
+            or not action.option_strings
+        ):
+            return text
+        if isinstance(default, list) and len(default) == 1 and isinstance(default[0], list):
+            default = default[0]  # nargs="+" lists that hold one group
+        if isinstance(default, list):
+            default = " ".join(str(v) for v in default)
+        return f"{text} (default: {default})"
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2 (argparse prints usage too; keep it short)
         self.exit(2, f"{self.prog}: error: {message}\n")
@@ -76,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
             name,
             help=module.HELP,
             description=module.HELP,
-            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+            formatter_class=_HelpFormatter,
         )
         module.add_arguments(p)
         p.set_defaults(run_command=module.run)

@@ -16,7 +16,15 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["DatasetBundle", "DatasetAdapter", "DATASETS", "register", "get_adapter"]
+__all__ = [
+    "DATASETS",
+    "DatasetAdapter",
+    "DatasetBundle",
+    "dataset_names",
+    "get_adapter",
+    "pick_per_class",
+    "register",
+]
 
 
 @dataclasses.dataclass
@@ -96,50 +104,6 @@ def pick_per_class(labels, count: int, n_classes: int, seed: int = 0) -> np.ndar
             if pool and len(picked) < count:
                 picked.append(int(pool.pop(0)))
     return np.array(picked, dtype=np.int64)
-
-
-def reload_bundle(metadata: dict, *, data_dir: str | None = None) -> DatasetBundle:
-    """The dataset of a trained run, rebuilt with the loader options and seed it was trained with.
-
-    Both decide the test split (speech mixes its test clips with seeded noise), so the
-    options saved in the run's metadata are reused as they are; ``data_dir`` points at a
-    moved copy of the data.
-    """
-    options = {**metadata.get("options", {}), "seed": metadata.get("seed", 0), "batch_size": 64}
-    if data_dir:
-        options["data_dir"] = data_dir
-    return get_adapter(metadata.get("dataset", "mnist")).load(options)
-
-
-def test_examples(metadata: dict, *, count: int, seed: int = 0, data_dir: str | None = None):
-    """``count`` test examples of a trained run's dataset, spread over the classes.
-
-    Args:
-        metadata: the run's metadata (:func:`qgcam_tf.model.hybrid.read_metadata`).
-        count: how many examples.
-        seed: which examples (the split itself is the one the run was trained with).
-        data_dir: a moved copy of the data.
-
-    Returns:
-        ``(images float32 [count, H, W, C], labels int [count], indices int64 [count])``,
-        the indices into the test split.
-
-    Raises:
-        ValueError: ``count`` is not in ``[1, number of test examples]``, or the dataset
-            has no in-memory test split.
-    """
-    if count < 1:
-        raise ValueError(f"--count must be >= 1, got {count}")
-    bundle = reload_bundle(metadata, data_dir=data_dir)
-    if bundle.test_arrays is None:
-        raise ValueError(
-            f"dataset {metadata.get('dataset')!r} provides no test arrays to pick examples from"
-        )
-    x_test, y_test = bundle.test_arrays
-    if count > len(x_test):
-        raise ValueError(f"--count must be <= {len(x_test)} (test examples), got {count}")
-    idx = pick_per_class(y_test, count, len(bundle.class_names), seed)
-    return x_test[idx].astype(np.float32), np.asarray(y_test[idx]), idx
 
 
 def dataset_names() -> list[str]:

@@ -15,7 +15,7 @@ The model input is the log-mel image ``[n_mels, n_frames, 1]`` (:mod:`qgcam_tf.d
 Speech / non-speech marks come from the clean clip's frame energies (``test_speech_frames``
 of the bundle); :mod:`qgcam_tf.evaluate.attention` scores maps against them.
 
-Options (``qgcam train --option KEY=VALUE`` or the dedicated flags): ``noise_dir``,
+Options (``qgcam train --option KEY=VALUE``; :data:`qgcam_tf.data.DATASET_OPTIONS`): ``noise_dir``,
 ``noise`` (comma list of ``recorded,white,pink,brown``), ``snr_db`` (``5`` or a range
 ``0:10``), ``labels`` (``binary``: clean/noisy, or ``type``: clean + one class per noise
 kind), ``duration_s``, ``fmax`` (top of the mel filterbank, Hz; default 7600), ``test_fraction``,
@@ -177,7 +177,7 @@ def _parse_kinds(value, noise_dir) -> tuple[str, ...]:
     if not kinds or bad:
         raise ValueError(f"noise must be a comma list of {NOISE_KINDS}, got {value!r}")
     if "recorded" in kinds and not noise_dir:
-        raise ValueError("noise 'recorded' needs noise_dir (--noise-dir DIR)")
+        raise ValueError("noise 'recorded' needs noise_dir (--option noise-dir=DIR)")
     return kinds
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import time
+from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -31,7 +32,9 @@ from qgcam_tf.explain.qgradcam import QGradCAM, sample_expectations
 from qgcam_tf.fileio import atomic_path
 from qgcam_tf.model.hybrid import VQC_LAYER
 from qgcam_tf.noise.executors import noisy_executor
+from qgcam_tf.noise.hardware import HARDWARE_PRESETS
 from qgcam_tf.noise.model import NoiseModel
+from qgcam_tf.noise.presets import make_noise
 from qgcam_tf.quantum.circuits import symbol_values
 
 __all__ = [
@@ -40,6 +43,7 @@ __all__ = [
     "compare_maps",
     "noisy_predict",
     "is_random",
+    "noise_configs",
     "run_sweep",
     "write_csv",
 ]
@@ -70,6 +74,35 @@ class NoiseConfig:
     x: float
     model: NoiseModel | None
     shots: int | None = None
+
+
+def noise_configs(
+    spec,
+    *,
+    presets: Sequence[str],
+    strengths: Sequence[float] = (0.0,),
+    scales: Sequence[float] = (1.0,),
+    shots: Sequence[int | None] = (None,),
+    method: str = "auto",
+    repetitions: int = 100,
+) -> list[NoiseConfig]:
+    """The points of a sweep: every preset at each of its strengths, times each shot count.
+
+    Channel presets are swept over ``strengths`` (probabilities); hardware presets
+    (``rainbow``, ``weber``) over ``scales`` (factors on their calibrated error rates), with
+    the mean two-qubit depolarizing probability of the placed circuit as their x value.
+    Repeated values are swept once.
+    """
+    options = dict(method=method, repetitions=repetitions)
+    configs = []
+    for preset in dict.fromkeys(presets):
+        hardware = preset in HARDWARE_PRESETS
+        for strength in dict.fromkeys(scales if hardware else strengths):
+            model = make_noise(preset, strength, spec=spec, **options)
+            x = model.mean_two_qubit_depolarizing(spec.n_qubits) if hardware else strength
+            for n_shots in dict.fromkeys(shots):
+                configs.append(NoiseConfig(preset, strength, x, model, n_shots))
+    return configs
 
 
 def compare_maps(reference: np.ndarray, maps: np.ndarray) -> dict[str, np.ndarray]:

@@ -1,16 +1,24 @@
-"""Figures of ``qgcam evaluate``: mean deletion / insertion curves and each method's maps.
+"""What ``qgcam evaluate`` writes: the tables, mean deletion / insertion curves, each
+method's maps, and the per-image values.
 
 The results they draw are those of :func:`qgcam_tf.evaluate.faithfulness.evaluate_methods`.
 """
 
 from __future__ import annotations
 
-import numpy as np
+import os
+from collections.abc import Callable, Sequence
 
+import numpy as np
+from tqdm import tqdm
+
+from qgcam_tf.evaluate import faithfulness as ev
 from qgcam_tf.evaluate import metrics as qm
+from qgcam_tf.fileio import atomic_path, write_json_atomic
+from qgcam_tf.model.run import Run
 from qgcam_tf.viz.common import pyplot, save_figure
 
-__all__ = ["plot_curves", "plot_examples"]
+__all__ = ["plot_curves", "plot_examples", "write_evaluation"]
 
 
 def plot_curves(results: dict, path: str, *, title: str = "") -> bool:
@@ -80,3 +88,129 @@ def plot_examples(images: np.ndarray, results: dict, path: str, *, columns: int 
         ax.set_yticks([])
     fig.tight_layout()
     save_figure(fig, path, dpi=100, tight=False)
+
+
+def _load_twin(twin_dir: str, model):
+    twin = Run.open(twin_dir).model()
+    if "logits" not in [layer.name for layer in twin.layers]:
+        raise ValueError(f"--twin {twin_dir!r} is not a classical twin (no 'logits' layer)")
+    if tuple(twin.input_shape[1:]) != tuple(model.input_shape[1:]):
+        raise ValueError(
+            f"--twin takes inputs {twin.input_shape[1:]}, the model {model.input_shape[1:]}"
+        )
+    return twin
+
+
+def write_evaluation(
+    run_dir: str,
+    out: str,
+    *,
+    methods: Sequence[str],
+    metrics: Sequence[str],
+    count: int = 500,
+    twin_dir: str | None = None,
+    twin_methods: Sequence[str] = ("gradcam", "random"),
+    data_dir: str | None = None,
+    steps: int = 28,
+    batch_size: int = 64,
+    backend: str = "tfq",
+    seed: int = 0,
+    log: Callable[[str], None] = print,
+) -> list[str]:
+    """Scores CAM methods on a run's test images and writes tables, figures and values.
+
+    Args:
+        run_dir: run directory of the hybrid model.
+        out: output folder (created).
+        methods / metrics: names from ``CAM_METHODS`` and ``faithfulness.METRICS``.
+        count: test images, spread over the classes (``seed`` picks them).
+        twin_dir: run directory of a classical twin, scored with ``twin_methods``
+            (``gradcam`` is the twin's Grad-CAM).
+        data_dir: a moved copy of the run's data.
+        steps / batch_size: deletion/insertion steps; images per batch.
+        backend: the hybrid's VQC executor.
+        log: where the tables and progress lines go.
+
+    Returns:
+        The paths written: ``evaluation.csv`` / ``.md`` (mean and 95 % interval),
+        ``evaluation_vs_random.*`` (paired differences), ``evaluate_curves.png``,
+        ``evaluate_maps.png``, ``per_sample.npz`` and ``evaluation.json``.
+    """
+    run = Run.open(run_dir)
+    model = run.model(backend=backend)
+    twin = _load_twin(twin_dir, model) if twin_dir else None
+    images, labels, idx = run.test_examples(count=count, seed=seed, data_dir=data_dir)
+
+    n_batches = -(-len(images) // batch_size)
+    total = n_batches * (len(methods) + (len(twin_methods) if twin is not None else 0))
+    common = dict(metrics=list(metrics), batch_size=batch_size, steps=steps, seed=seed)
+    with tqdm(total=total, desc="evaluate", unit="batch") as bar:
+        bar.set_postfix_str(f"hybrid: {', '.join(methods)}")
+        results = ev.evaluate_methods(model, images, methods=list(methods), progress=bar, **common)
+        accuracy = {"hybrid": float(np.mean(results["_class_index"] == labels))}
+        if twin is not None:
+            bar.set_postfix_str(f"twin: {', '.join(twin_methods)}")
+            names = ["qgradcam" if m == "gradcam" else m for m in twin_methods]
+            labels_twin = {n: f"twin:{m}" for n, m in zip(names, twin_methods, strict=True)}
+            twin_results = ev.evaluate_methods(
+                twin,
+                images,
+                methods=names,
+                score_layer="logits",
+                labels=labels_twin,
+                progress=bar,
+                **common,
+            )
+            accuracy["twin"] = float(np.mean(twin_results["_class_index"] == labels))
+            results.update({k: v for k, v in twin_results.items() if not k.startswith("_")})
+
+    rows = ev.summarize(results)
+    os.makedirs(out, exist_ok=True)
+    csv_path, md_path = (os.path.join(out, f"evaluation.{ext}") for ext in ("csv", "md"))
+    ev.write_tables(rows, csv_path, md_path)
+    diff_rows = ev.paired_differences(results)
+    diff_csv, diff_md = (os.path.join(out, f"evaluation_vs_random.{ext}") for ext in ("csv", "md"))
+    if diff_rows:
+        ev.write_tables(diff_rows, diff_csv, diff_md)
+    curves = os.path.join(out, "evaluate_curves.png")
+    title = f"{run.dataset}: {len(images)} test images, mean curves (AUC)"
+    has_curves = plot_curves(results, curves, title=title)
+    examples = os.path.join(out, "evaluate_maps.png")
+    plot_examples(images, results, examples)
+    npz = os.path.join(out, "per_sample.npz")
+    arrays = {"indices": idx, "labels": labels}
+    for label, res in results.items():
+        if label.startswith("_"):
+            continue
+        arrays.update({f"{label}/{k}": v for k, v in res["values"].items()})
+        arrays.update({f"{label}/curve_{k}": v for k, v in res["curves"].items()})
+    with atomic_path(npz, suffix=".npz") as tmp:
+        np.savez_compressed(tmp, **arrays)
+    summary = os.path.join(out, "evaluation.json")
+    write_json_atomic(
+        summary,
+        {
+            "model": os.path.abspath(run_dir),
+            "twin": os.path.abspath(twin_dir) if twin_dir else None,
+            "dataset": run.dataset,
+            "count": len(images),
+            "accuracy_on_these_images": accuracy,
+            "methods": list(methods),
+            "twin_methods": list(twin_methods) if twin is not None else [],
+            "metrics": list(metrics),
+            "steps": steps,
+            "backend": backend,
+            "seed": seed,
+            "rows": rows,
+            "vs_random": diff_rows,
+        },
+    )
+    with open(md_path) as f:
+        log(f.read().rstrip("\n"))
+    written = [csv_path, md_path] + ([curves] if has_curves else []) + [examples, npz, summary]
+    if diff_rows:
+        with open(diff_md) as f:
+            log("\nper-image difference to the random baseline of the same model (mean ± 95% CI):")
+            log(f.read().rstrip("\n"))
+        written += [diff_csv, diff_md]
+    return written

@@ -1,5 +1,5 @@
-"""Figures of ``qgcam noise``: accuracy and map agreement against noise strength, and one
-image's map at every configuration of the sweep.
+"""What ``qgcam noise`` writes: accuracy and map agreement against noise strength, one
+image's map at every configuration of the sweep, and the rows as CSV and JSON.
 
 The rows and the example they draw are those of :func:`qgcam_tf.evaluate.robustness.run_sweep`.
 """
@@ -7,13 +7,20 @@ The rows and the example they draw are those of :func:`qgcam_tf.evaluate.robustn
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Callable, Sequence
 
 import numpy as np
+from tqdm import tqdm
 
+from qgcam_tf.evaluate import robustness as rb
 from qgcam_tf.evaluate.robustness import MAP_METRICS
+from qgcam_tf.fileio import write_json_atomic
+from qgcam_tf.model.hybrid import VQC_LAYER
+from qgcam_tf.model.run import Run
 from qgcam_tf.viz.common import overlay, pyplot, save_figure
 
-__all__ = ["plot_sweep", "plot_maps"]
+__all__ = ["plot_maps", "plot_sweep", "write_noise_sweep"]
 
 
 def plot_sweep(rows: list[dict], path: str, *, title: str = "") -> None:
@@ -71,3 +78,93 @@ def plot_maps(example: dict, path: str) -> None:
         ax.axis("off")
     fig.tight_layout()
     save_figure(fig, path, dpi=110, tight=False)
+
+
+def write_noise_sweep(
+    run_dir: str,
+    out: str,
+    *,
+    presets: Sequence[str] = ("depolarizing", "rainbow"),
+    strengths: Sequence[float] = (0.0, 0.01, 0.02, 0.05),
+    scales: Sequence[float] = (1.0,),
+    shots: Sequence[int | None] = (None,),
+    count: int = 100,
+    repeats: int = 3,
+    method: str = "auto",
+    repetitions: int = 100,
+    data_dir: str | None = None,
+    seed: int = 0,
+    log: Callable[[str], None] = print,
+) -> list[str]:
+    """Sweeps a run's noisy accuracy and QGrad-CAM maps and writes the results.
+
+    Args:
+        run_dir: run directory of a hybrid model.
+        out: output folder (created).
+        presets / strengths / scales / shots / method / repetitions: the sweep
+            (:func:`qgcam_tf.evaluate.robustness.noise_configs`).
+        count: test images, spread over the classes (``seed`` picks them).
+        repeats: runs of each random configuration (trajectories or shots).
+        data_dir: a moved copy of the run's data.
+        log: where one line per configuration goes.
+
+    Returns:
+        The paths written: ``noise.csv``, ``noise.png``, ``noise_maps.png``, ``noise.json``.
+
+    Raises:
+        ValueError: the run has no VQC layer, or a bad preset or strength.
+    """
+    run = Run.open(run_dir)
+    model = run.model()
+    if VQC_LAYER not in [layer.name for layer in model.layers]:
+        raise ValueError(f"--model {run_dir!r} has no VQC layer: noise needs a hybrid model")
+    spec = model.get_layer(VQC_LAYER).spec
+    configs = rb.noise_configs(
+        spec,
+        presets=presets,
+        strengths=strengths,
+        scales=scales,
+        shots=shots,
+        method=method,
+        repetitions=repetitions,
+    )
+    images, labels, _ = run.test_examples(count=count, seed=seed, data_dir=data_dir)
+    total = sum(repeats if rb.is_random(c, model) else 1 for c in configs)
+    with tqdm(total=total, desc="noise sweep", unit="run") as bar:
+        rows, example = rb.run_sweep(
+            model, images, labels, configs, repeats=repeats, seed=seed, progress=bar
+        )
+    os.makedirs(out, exist_ok=True)
+    paths = {
+        name: os.path.join(out, name)
+        for name in ("noise.csv", "noise.png", "noise_maps.png", "noise.json")
+    }
+    rb.write_csv(rows, paths["noise.csv"])
+    title = f"{run.dataset}: {len(images)} test images, {spec.n_qubits} qubits, depth {spec.depth}"
+    plot_sweep(rows, paths["noise.png"], title=title)
+    plot_maps(example, paths["noise_maps.png"])
+    write_json_atomic(
+        paths["noise.json"],
+        {
+            "model": os.path.abspath(run_dir),
+            "dataset": run.dataset,
+            "count": len(images),
+            "presets": list(presets),
+            "strengths": list(strengths),
+            "scales": list(scales),
+            "shots": list(shots),
+            "repeats": repeats,
+            "method": method,
+            "repetitions": repetitions,
+            "seed": seed,
+            "rows": rows,
+        },
+    )
+    for r in rows:
+        exact = f"{r['shots']} shots" if r["shots"] else "exact"
+        log(
+            f"{r['preset']:>17} {r['strength']:<6g} {exact:>11}  acc {r['accuracy_mean']:.3f}  "
+            f"pearson {r['pearson_mean']:.3f}±{r['pearson_std']:.3f}  iou {r['iou_mean']:.3f}  "
+            f"ssim {r['ssim_mean']:.3f}  ({r['seconds']} s)"
+        )
+    return list(paths.values())

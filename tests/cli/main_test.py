@@ -121,7 +121,8 @@ def test_explain_writes_grid_and_maps(run_dir, digit_files, tmp_path):
     "args,message",
     [
         (["train", "--dataset", "cifar", "--out", "X"], "invalid choice: 'cifar'"),
-        (["train", "--out", "X", "--epochs", "0"], "must be > 0"),
+        (["train", "--out", "X", "--epochs", "0"], "must be an int >= 1, got '0'"),
+        (["train", "--out", "X", "--option", "snr-db=5"], "mnist has no option 'snr-db'"),
         (["predict", "--model", "RUN", "--images", "/no/such.png"], "'/no/such.png': not found"),
         (["predict", "--model", "/no/run", "--images", "a.png"], "'/no/run' does not exist"),
         (["predict", "--model", "RUN", "--images", "WRONG"], r"shape \[B, 28, 28, 1\]"),
@@ -140,7 +141,8 @@ def test_explain_writes_grid_and_maps(run_dir, digit_files, tmp_path):
             ],
             r"class_index must be in \[0, 10\)",
         ),
-        (["explain", "--model", "RUN", "--out", "O", "--count", "0"], "--count must be >= 1"),
+        (["explain", "--model", "RUN", "--out", "O", "--count", "0"], "must be an int >= 1"),
+        (["explain", "--model", "RUN", "--out", "O", "--method", "nope"], "invalid choice: 'nope'"),
     ],
 )
 def test_errors_are_one_line(run_dir, tmp_path, capfd, args, message):

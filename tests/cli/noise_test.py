@@ -28,6 +28,7 @@ def test_cli_bad_arguments_exit_2_with_one_line(argv, match, capsys, tmp_path):
     """`qgcam noise` rejects bad noise arguments with exit status 2 and one error line."""
     from qgcam_tf.cli.main import main
 
+    (tmp_path / "model.json").write_text("{}")  # a run directory, as far as parsing checks
     with pytest.raises(SystemExit) as exc:
         main(["noise", "--model", str(tmp_path), "--out", str(tmp_path / "o"), *argv])
     assert exc.value.code == 2
@@ -36,10 +37,12 @@ def test_cli_bad_arguments_exit_2_with_one_line(argv, match, capsys, tmp_path):
 
 
 def test_cli_missing_model_exits_2(capsys, tmp_path):
-    """A run directory that does not exist gives exit 2 and one line naming it."""
+    """A run directory that does not exist gives exit 2 and one line naming it, at parsing."""
     from qgcam_tf.cli.main import main
 
-    assert main(["noise", "--model", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
+    with pytest.raises(SystemExit) as exc:
+        main(["noise", "--model", str(tmp_path / "nope"), "--out", str(tmp_path / "o")])
+    assert exc.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "nope" in err[0]
 

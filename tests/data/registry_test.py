@@ -1,22 +1,15 @@
-"""Tests of qgcam_tf.data.registry: datasets by name, the per-class pick, and rebuilding a
-run's test split."""
+"""Tests of qgcam_tf.data.registry: datasets by name, the per-class pick, and the catalog of
+dataset names and options that the CLI knows without TensorFlow."""
 
 import sys
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from qgcam_tf.data import registry
 from qgcam_tf.data.registry import (
-    DATASETS,
-    DatasetAdapter,
-    DatasetBundle,
     dataset_names,
     get_adapter,
     pick_per_class,
-    register,
-    reload_bundle,
 )
 
 
@@ -41,65 +34,52 @@ def test_pick_per_class_cycles_over_the_classes():
     np.testing.assert_array_equal(pick_per_class(labels, 5, 3, seed=4), picked)  # seeded
 
 
-class Recorder:
-    """A toy loader: 8 test examples (labels 0, 1, 0, 1, ...) whose pixels are their index."""
+def _options_read(module_file: str) -> set[str]:
+    """Keys a loader reads from its options dict: options.get("k") and options["k"]."""
+    import ast
 
-    def __init__(self):
-        self.options = []
-
-    def __call__(self, options):
-        self.options.append(options)
-        x = np.arange(8, dtype=np.float32)[:, None, None, None] * np.ones((1, 2, 2, 1), np.float32)
-        y = np.arange(8) % 2
-        ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(4)
-        return DatasetBundle(ds, ds, (2, 2, 1), ("a", "b"), 8, 8, test_arrays=(x, y))
-
-
-@pytest.fixture
-def toy(monkeypatch):
-    """A registered toy dataset (removed again after the test)."""
-    loader = Recorder()
-    monkeypatch.setitem(DATASETS, "toy", None)  # restored (deleted) by monkeypatch
-    register(DatasetAdapter("toy", loader, lambda paths, meta: None, "toy data"))
-    return loader
-
-
-def test_reload_bundle_uses_the_saved_options_and_seed(toy):
-    """The run's loader options, its training seed and batch size 64 reach the loader;
-    data_dir replaces the saved one."""
-    meta = {"dataset": "toy", "seed": 7, "options": {"data_dir": "/old", "limit": 3}}
-    reload_bundle(meta)
-    reload_bundle(meta, data_dir="/moved")
-    assert toy.options == [
-        {"data_dir": "/old", "limit": 3, "seed": 7, "batch_size": 64},
-        {"data_dir": "/moved", "limit": 3, "seed": 7, "batch_size": 64},
-    ]
+    keys = set()
+    for node in ast.walk(ast.parse(open(module_file).read())):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "get"
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "options"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
+            keys.add(node.args[0].value)
+        elif (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "options"
+            and isinstance(node.slice, ast.Constant)
+        ):
+            keys.add(node.slice.value)
+    return keys
 
 
-def test_test_examples_are_the_picked_rows(toy):
-    """test_examples returns the test rows at the per-class pick, their labels and indices."""
-    images, labels, idx = registry.test_examples({"dataset": "toy"}, count=3, seed=2)
-    np.testing.assert_array_equal(idx, pick_per_class(np.arange(8) % 2, 3, 2, seed=2))
-    np.testing.assert_array_equal(images[:, 0, 0, 0], idx.astype(np.float32))
-    np.testing.assert_array_equal(labels, idx % 2)
-    assert images.dtype == np.float32
-    with pytest.raises(ValueError, match="--count must be >= 1, got 0"):
-        registry.test_examples({"dataset": "toy"}, count=0)
-    with pytest.raises(ValueError, match=r"--count must be <= 8 \(test examples\), got 9"):
-        registry.test_examples({"dataset": "toy"}, count=9)
+@pytest.mark.parametrize(
+    "dataset,module",
+    [("mnist", "mnist"), ("dogs-vs-cats", "dogs_vs_cats"), ("speech", "speech")],
+)
+def test_the_option_catalog_lists_exactly_what_each_loader_reads(dataset, module):
+    """DATASET_OPTIONS (the CLI's --option keys) equals the keys the loader reads."""
+    import importlib
+
+    from qgcam_tf.data import COMMON_OPTIONS, DATASET_OPTIONS
+
+    path = importlib.import_module(f"qgcam_tf.data.{module}").__file__
+    assert _options_read(path) - set(COMMON_OPTIONS) == set(DATASET_OPTIONS[dataset])
 
 
-def test_test_examples_need_test_arrays(monkeypatch):
-    """A dataset without in-memory test arrays cannot give examples: ValueError naming it."""
+def test_the_builtin_names_are_the_registered_datasets():
+    """BUILTIN_DATASETS (known without TensorFlow) equals the registry's datasets."""
+    from qgcam_tf.data import BUILTIN_DATASETS
+    from qgcam_tf.data.registry import dataset_names
 
-    def load(options):
-        ds = tf.data.Dataset.from_tensor_slices((np.zeros((2, 2, 2, 1)), [0, 1])).batch(2)
-        return DatasetBundle(ds, ds, (2, 2, 1), ("a", "b"), 2, 2)
-
-    monkeypatch.setitem(DATASETS, "streamed", None)
-    register(DatasetAdapter("streamed", load, lambda paths, meta: None))
-    with pytest.raises(ValueError, match="'streamed' provides no test arrays"):
-        registry.test_examples({"dataset": "streamed"}, count=1)
+    assert tuple(sorted(BUILTIN_DATASETS)) == tuple(dataset_names())
 
 
 if __name__ == "__main__":

@@ -179,7 +179,7 @@ def test_load_files_match_training_inputs(tmp_path):
 
 @pytest.mark.slow
 def test_train_command_writes_background_attention(tmp_path):
-    """`qgcam train --dataset speech` with --noise-dir/--snr-db writes background_attention."""
+    """`qgcam train --dataset speech` with noise-dir/snr-db options writes background_attention."""
     from qgcam_tf.cli.main import main
 
     _write_clips(tmp_path / "speech", 10)
@@ -196,10 +196,10 @@ def test_train_command_writes_background_attention(tmp_path):
             "speech",
             "--data-dir",
             str(tmp_path / "speech"),
-            "--noise-dir",
-            str(noise_dir),
-            "--snr-db",
-            "0:5",
+            "--option",
+            f"noise-dir={noise_dir}",
+            "--option",
+            "snr-db=0:5",
             "--out",
             str(out),
             "--epochs",
@@ -240,10 +240,10 @@ def test_load_speech_on_shared_timit_layout():
     ]
 
 
-def test_reload_bundle_rebuilds_the_trained_test_split(tmp_path):
+def test_a_run_rebuilds_its_trained_test_split(tmp_path):
     """A run's saved metadata (options + training seed) rebuilds exactly its noisy test split,
     also when it trained on a --limit subset (the test noise draws follow the training ones)."""
-    from qgcam_tf.data.registry import reload_bundle
+    from qgcam_tf.model.run import Run
 
     _write_clips(tmp_path, 12)
     options = {
@@ -255,7 +255,7 @@ def test_reload_bundle_rebuilds_the_trained_test_split(tmp_path):
     }
     trained = speech.load_speech(options)
     metadata = {**trained.metadata, "seed": 5}  # what training saves beside the options
-    again = reload_bundle(metadata)
+    again = Run(str(tmp_path), metadata).bundle()
     np.testing.assert_array_equal(again.test_arrays[0], trained.test_arrays[0])
     np.testing.assert_array_equal(again.test_arrays[1], trained.test_arrays[1])
     other = speech.load_speech({**options, "limit": None})  # a different training set ...

@@ -129,9 +129,17 @@ def test_cli_errors(mnist_runs, tmp_path, capsys):
     """Bad arguments exit 2 with one line naming the problem, never a traceback."""
     out = str(tmp_path / "out")
     hybrid = str(mnist_runs / "hybrid")
-    cases = [
+    parse_errors = [
         (["--model", str(tmp_path / "missing"), "--out", out], "does not exist"),
-        (["--model", hybrid, "--out", out, "--count", "0"], "--count must be >= 1, got 0"),
+        (["--model", hybrid, "--out", out, "--count", "0"], "--count: must be an int >= 1"),
+        (["--model", hybrid, "--out", out, "--methods", "qgradcam,nope"], "choose from"),
+    ]
+    for argv, message in parse_errors:  # rejected while parsing, before anything loads
+        with pytest.raises(SystemExit) as exc:
+            main(["evaluate", *argv])
+        assert exc.value.code == 2
+        assert message in capsys.readouterr().err
+    cases = [
         (["--model", hybrid, "--out", out, "--count", "20000"], "--count must be <= 10000"),
         (
             ["--model", hybrid, "--out", out, "--twin", hybrid, "--count", "2"],
@@ -142,10 +150,6 @@ def test_cli_errors(mnist_runs, tmp_path, capsys):
         assert main(["evaluate", *argv]) == 2
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err
-    with pytest.raises(SystemExit) as exc:
-        main(["evaluate", "--model", hybrid, "--out", out, "--methods", "qgradcam,nope"])
-    assert exc.value.code == 2
-    assert "choose from" in capsys.readouterr().err
     assert not os.path.exists(out)
 
 

@@ -5,8 +5,16 @@ import sys
 
 import numpy as np
 import pytest
+import tensorflow as tf
 import tf_keras as keras
 
+from qgcam_tf.data.registry import (
+    DATASETS,
+    DatasetAdapter,
+    DatasetBundle,
+    pick_per_class,
+    register,
+)
 from qgcam_tf.model.hybrid import build_hybrid_model
 from qgcam_tf.model.run import DEFAULT_DATASET, Run, load_model, read_metadata, save_model
 from qgcam_tf.quantum.circuits import VQCSpec
@@ -84,6 +92,67 @@ def test_open_names_a_missing_or_corrupt_run(tmp_path):
     (tmp_path / "model.json").write_text("{broken")
     with pytest.raises(ValueError, match="is not valid JSON"):
         Run.open(str(tmp_path))
+
+
+class Recorder:
+    """A toy loader: 8 test examples (labels 0, 1, 0, 1, ...) whose pixels are their index."""
+
+    def __init__(self):
+        self.options = []
+
+    def __call__(self, options):
+        self.options.append(options)
+        x = np.arange(8, dtype=np.float32)[:, None, None, None] * np.ones((1, 2, 2, 1), np.float32)
+        y = np.arange(8) % 2
+        ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(4)
+        return DatasetBundle(ds, ds, (2, 2, 1), ("a", "b"), 8, 8, test_arrays=(x, y))
+
+
+@pytest.fixture
+def toy(monkeypatch):
+    """A registered toy dataset (removed again after the test)."""
+    loader = Recorder()
+    monkeypatch.setitem(DATASETS, "toy", None)  # restored (deleted) by monkeypatch
+    register(DatasetAdapter("toy", loader, lambda paths, meta: None, "toy data"))
+    return loader
+
+
+def test_bundle_uses_the_saved_options_and_seed(toy):
+    """The run's loader options, its training seed and batch size 64 reach the loader;
+    data_dir replaces the saved one."""
+    run = Run("toy-run", {"dataset": "toy", "seed": 7, "options": {"data_dir": "/old", "limit": 3}})
+    run.bundle()
+    run.bundle(data_dir="/moved")
+    assert toy.options == [
+        {"data_dir": "/old", "limit": 3, "seed": 7, "batch_size": 64},
+        {"data_dir": "/moved", "limit": 3, "seed": 7, "batch_size": 64},
+    ]
+
+
+def test_test_examples_are_the_picked_rows(toy):
+    """Run.test_examples returns the test rows at the per-class pick, their labels and indices."""
+    images, labels, idx = Run("r", {"dataset": "toy"}).test_examples(count=3, seed=2)
+    np.testing.assert_array_equal(idx, pick_per_class(np.arange(8) % 2, 3, 2, seed=2))
+    np.testing.assert_array_equal(images[:, 0, 0, 0], idx.astype(np.float32))
+    np.testing.assert_array_equal(labels, idx % 2)
+    assert images.dtype == np.float32
+    with pytest.raises(ValueError, match="--count must be >= 1, got 0"):
+        Run("r", {"dataset": "toy"}).test_examples(count=0)
+    with pytest.raises(ValueError, match=r"--count must be <= 8 \(test examples\), got 9"):
+        Run("r", {"dataset": "toy"}).test_examples(count=9)
+
+
+def test_test_examples_need_test_arrays(monkeypatch):
+    """A dataset without in-memory test arrays cannot give examples: ValueError naming it."""
+
+    def load(options):
+        ds = tf.data.Dataset.from_tensor_slices((np.zeros((2, 2, 2, 1)), [0, 1])).batch(2)
+        return DatasetBundle(ds, ds, (2, 2, 1), ("a", "b"), 2, 2)
+
+    monkeypatch.setitem(DATASETS, "streamed", None)
+    register(DatasetAdapter("streamed", load, lambda paths, meta: None))
+    with pytest.raises(ValueError, match="'streamed' provides no test arrays"):
+        Run("r", {"dataset": "streamed"}).test_examples(count=1)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,109 @@
+"""What ``qgcam explain`` writes: a grid, one overlay per input file, the dataset's own
+figures, and the raw maps, each paired with the input it came from."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from qgcam_tf.explain.cams import make_cam
+from qgcam_tf.fileio import atomic_path
+from qgcam_tf.model.run import Run
+from qgcam_tf.viz.common import save_grid, save_overlay
+from qgcam_tf.viz.datasets import explain_figures
+
+__all__ = ["write_explanations"]
+
+
+def _stem(source: str) -> str:
+    """A file-name stem for an input: ``digits.npy[2]`` -> ``digits_2``."""
+    base = os.path.basename(source)
+    match = re.fullmatch(r"(.*)\[(\d+)\]", base)
+    if match:
+        return f"{os.path.splitext(match.group(1))[0]}_{match.group(2)}"
+    return os.path.splitext(base)[0]
+
+
+def write_explanations(
+    run_dir: str,
+    out: str,
+    *,
+    paths: Sequence[str] | None = None,
+    count: int = 10,
+    seed: int = 0,
+    data_dir: str | None = None,
+    class_index: int | None = None,
+    method: str = "qgradcam",
+    backend: str = "tf",
+    log: Callable[[str], None] = print,
+) -> list[str]:
+    """Explains inputs of a trained run and writes the figures and maps into ``out``.
+
+    Args:
+        run_dir: run directory of ``qgcam train``.
+        out: output folder (created).
+        paths: the files to explain; None explains ``count`` examples of the run's own test
+            split (``seed`` picks them, spread over the classes).
+        data_dir: a moved copy of the run's data.
+        class_index: the class to explain for every input; None or -1: the predicted class.
+        method: a CAM method (:data:`qgcam_tf.explain.cams.CAM_METHODS`).
+        backend: the VQC executor (the weights are the same).
+        log: where progress lines go.
+
+    Returns:
+        The paths written: ``<method>_grid.png``, ``<stem>_<method>.png`` per input file, the
+        dataset's own figures, and ``maps.npz`` (maps, weights, scores, probabilities,
+        explained class, labels, and the source of every row).
+
+    Raises:
+        ValueError / FileNotFoundError: a bad method, class index, count or input file.
+    """
+    run = Run.open(run_dir)
+    labels, sources = None, None
+    if paths:
+        images, sources = run.load_inputs(paths)
+    else:
+        images, labels, _ = run.test_examples(count=count, seed=seed, data_dir=data_dir)
+    log(f"explaining {len(images)} inputs with {method} ({run.dataset}, {backend} executor)")
+    cam = make_cam(method, run.model(backend=backend))
+    result = cam(images, class_index=class_index)
+    names = run.class_names or [str(i) for i in range(result.probabilities.shape[1])]
+    os.makedirs(out, exist_ok=True)
+
+    def caption(i: int) -> str:
+        pred = names[int(np.argmax(result.probabilities[i]))]
+        target = names[int(result.class_index[i])]
+        head = f"label {names[int(labels[i])]}" if labels is not None else sources[i]
+        return f"{os.path.basename(head)}\npred {pred}, map for {target}"
+
+    titles = [caption(i) for i in range(len(images))]
+    grid = os.path.join(out, f"{method}_grid.png")
+    save_grid(
+        images, result.maps, grid, titles=titles, columns=5, suptitle=f"{method} ({run.dataset})"
+    )
+    written = [grid]
+    for i, source in enumerate(sources or []):
+        target = os.path.join(out, f"{_stem(source)}_{method}.png")
+        save_overlay(images[i], result.maps[i], target, title=titles[i])
+        written.append(target)
+    figures = explain_figures(run.dataset)
+    if figures is not None:
+        written += list(figures(out, images, cam, result, run.metadata, labels))
+    npz = os.path.join(out, "maps.npz")
+    with atomic_path(npz, suffix=".npz") as tmp:
+        np.savez_compressed(
+            tmp,
+            maps=result.maps,
+            weights=result.weights,
+            scores=result.scores,
+            probabilities=result.probabilities,
+            class_index=result.class_index,
+            labels=labels if labels is not None else np.full(len(images), -1),
+            sources=np.array(sources or [], dtype=str),
+            method=np.array(method),
+        )
+    written.append(npz)
+    return written
