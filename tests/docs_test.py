@@ -1,0 +1,100 @@
+"""The docs stay true: every module is named, the architecture's snippets run, links resolve,
+and nothing cites a file outside the repository."""
+
+import glob
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ARCHITECTURE = os.path.join(ROOT, "docs", "architecture.md")
+README = os.path.join(ROOT, "README.md")
+
+
+def _modules() -> list[str]:
+    paths = glob.glob(os.path.join(ROOT, "qgcam_tf", "**", "*.py"), recursive=True)
+    return sorted(os.path.relpath(p, ROOT) for p in paths if not p.endswith("__init__.py"))
+
+
+def _section(path: str, begin: str, end: str) -> str:
+    text = open(path).read()
+    return text[text.index(begin) : text.index(end)]
+
+
+def _named_modules(text: str) -> set[str]:
+    """Module paths a Markdown table names as `qgcam_tf/tier/module.py`."""
+    return set(re.findall(r"`(qgcam_tf/[\w/]+\.py)`", text))
+
+
+@pytest.mark.parametrize(
+    "path,begin,end",
+    [
+        (ARCHITECTURE, "<!-- modules:begin -->", "<!-- modules:end -->"),
+        (README, "<!-- layout:begin -->", "<!-- layout:end -->"),
+    ],
+)
+def test_every_module_is_named_and_every_name_is_a_module(path, begin, end):
+    """The module lists of docs/architecture.md and the README match the package exactly."""
+    named = _named_modules(_section(path, begin, end))
+    assert sorted(set(_modules()) - named) == [], "modules the list does not name"
+    assert sorted(named - set(_modules())) == [], "names that are no module"
+
+
+def _python_blocks(path: str) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", open(path).read(), re.S)
+
+
+def test_the_architecture_snippets_run(tmp_path):
+    """Each ```python block of docs/architecture.md runs to its end in a fresh process."""
+    blocks = _python_blocks(ARCHITECTURE)
+    assert blocks, "the architecture shows the API in at least one snippet"
+    for i, code in enumerate(blocks):
+        env = dict(os.environ, TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="3")
+        proc = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=600,
+        )
+        assert proc.returncode == 0, f"block {i}:\n{code}\n{proc.stderr[-3000:]}"
+
+
+def _docs() -> list[str]:
+    return [README] + sorted(glob.glob(os.path.join(ROOT, "docs", "*.md")))
+
+
+@pytest.mark.parametrize("path", _docs(), ids=os.path.basename)
+def test_relative_links_resolve(path):
+    """Every relative Markdown link and image of the doc points at a file of the repository."""
+    text = re.sub(r"```.*?```|`[^`\n]*`", "", open(path).read(), flags=re.S)  # not code
+    missing = []
+    for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text):
+        if "://" in target or target.startswith("mailto:"):
+            continue
+        if not os.path.exists(os.path.join(os.path.dirname(path), target)):
+            missing.append(target)
+    assert missing == []
+
+
+def test_nothing_cites_a_file_outside_the_repository():
+    """No tracked file names DESIGN.md, which lives outside the repository."""
+    files = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    citing = [
+        f
+        for f in files
+        if f.endswith((".py", ".md", ".ipynb", ".toml", ".txt", "Makefile"))
+        and f != "tests/docs_test.py"
+        and "DESIGN.md" in open(os.path.join(ROOT, f), errors="replace").read()
+    ]
+    assert citing == []
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, *sys.argv[1:]]))
