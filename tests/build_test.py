@@ -24,9 +24,13 @@ def _targets():
             for kw in call.keywords:
                 try:
                     kwargs[kw.arg] = ast.literal_eval(kw.value)
-                except ValueError:  # deps mix labels and requirement(...) calls
+                except ValueError:  # deps mix labels and requirement(...); data = glob([...])
+                    value = kw.value
+                    if isinstance(value, ast.Call):  # glob(["pattern"]): keep the patterns
+                        kwargs[kw.arg] = [f"glob:{p}" for p in ast.literal_eval(value.args[0])]
+                        continue
                     kwargs[kw.arg] = [
-                        ast.literal_eval(e) for e in kw.value.elts if isinstance(e, ast.Constant)
+                        ast.literal_eval(e) for e in value.elts if isinstance(e, ast.Constant)
                     ]
             out.append((call.func.id, kwargs))
     return out
@@ -57,6 +61,10 @@ def test_labels_and_sources_exist():
     for rule, kw in targets:
         for src in kw.get("srcs", []):
             assert os.path.isfile(os.path.join(ROOT, src)), src
+        for pattern in kw.get("data", []):
+            assert glob.glob(os.path.join(ROOT, pattern.removeprefix("glob:")), recursive=True), (
+                f"{kw['name']}: data {pattern} matches no file"
+            )
         for dep in kw.get("deps", []):
             assert dep.startswith(":") and dep[1:] in names, f"{kw['name']}: unknown dep {dep}"
 

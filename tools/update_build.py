@@ -121,15 +121,16 @@ def _imports(path: str, modules: dict[str, str]) -> tuple[set[str], set[str]]:
     return local, external
 
 
-def _top_level_imports(path: str) -> set[str]:
-    tree = ast.parse(open(os.path.join(ROOT, path)).read())
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(a.name.split(".")[0] for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module.split(".")[0])
-    return names
+def _conftests(path: str) -> list[str]:
+    """The conftest.py files pytest reads for a test: in its folder and every folder above,
+    up to tests/."""
+    found, folder = [], os.path.dirname(path)
+    while folder and folder.startswith("tests"):
+        candidate = os.path.join(folder, "conftest.py")
+        if os.path.isfile(os.path.join(ROOT, candidate)):
+            found.append(candidate)
+        folder = os.path.dirname(folder)
+    return sorted(found)
 
 
 def _deps(local, external, own=None) -> str:
@@ -158,25 +159,19 @@ def render() -> str:
         local |= _dynamic(path, modules)
         deps = _deps(local, external, _target(path))
         out.append(f'py_library(\n    name = "{_target(path)}",\n    srcs = ["{path}"],\n{deps})\n')
-    helpers = {
-        os.path.basename(p)[:-3]: p
-        for p in _files("tests")
-        if not p.endswith("_test.py") and os.path.basename(p) not in ("conftest.py", "__init__.py")
-    }
     for path in _files("tests"):
         if not path.endswith("_test.py"):
             continue
         local, external = _imports(path, modules)
-        extra = sorted(helpers[n] for n in _top_level_imports(path) if n in helpers)
-        for helper in extra:  # shared test helpers bring their own imports
-            more_local, more_external = _imports(helper, modules)
-            local, external = local | more_local, external | more_external
         local.add("qgcam_tf")
         name = os.path.relpath(path, "tests")[:-3].replace(os.sep, "_")
-        srcs = ", ".join(f'"{s}"' for s in [path, "tests/conftest.py", *extra])
+        srcs = ", ".join(f'"{s}"' for s in [path, *_conftests(path)])
+        # Test fixtures (a saved run) are data the test reads from the tree.
+        uses_fixtures = "fixtures" in open(os.path.join(ROOT, path)).read()
+        data = '    data = glob(["tests/fixtures/**"]),\n' if uses_fixtures else ""
         out.append(
             f'py_test(\n    name = "{name}",\n    size = "large",\n    srcs = [{srcs}],\n'
-            f'    main = "{path}",\n{_deps(local, external | {"pytest"})})\n'
+            f'    main = "{path}",\n{data}{_deps(local, external | {"pytest"})})\n'
         )
     return "\n".join(out)
 
