@@ -9,6 +9,7 @@ export PYTHONUNBUFFERED := 1
 
 RUN_DIR ?= runs/mnist
 EPOCHS ?= 2
+FORCE ?=
 
 .PHONY: setup demo test bench clean
 
@@ -22,8 +23,14 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 setup: $(VENV)/.installed
 
+# A finished run (its metrics.json written) is kept: a second `make demo` explains it
+# again; `make demo FORCE=1` trains it anew.
 demo: setup
-	$(VENV)/bin/qgcam train --dataset mnist --out $(RUN_DIR) --epochs $(EPOCHS)
+	@if [ -f $(RUN_DIR)/metrics.json ] && [ -z "$(FORCE)" ]; then \
+	  echo "$(RUN_DIR) is already trained (make demo FORCE=1 trains it anew)"; \
+	else \
+	  $(VENV)/bin/qgcam train --dataset mnist --out $(RUN_DIR) --epochs $(EPOCHS) $(if $(FORCE),--force); \
+	fi
 	$(VENV)/bin/qgcam explain --model $(RUN_DIR) --dataset mnist --out $(RUN_DIR)/explain
 
 test: setup

@@ -63,4 +63,5 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted(list(globals()) + __all__)
+    """The public API, each name once (not the helpers this module imports)."""
+    return sorted({*__all__, "__version__"})

@@ -46,5 +46,13 @@ def test_import_sets_legacy_keras_before_tensorflow():
     assert out.stdout.split() == ["1", "False"]
 
 
+def test_dir_lists_the_api_once():
+    """dir(qgcam_tf) is the public API and the version, each once, without os or importlib."""
+    names = dir(qg)
+    assert names == sorted(set(names))
+    assert set(names) == {*qg.__all__, "__version__"}
+    assert "os" not in names and "importlib" not in names
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, *sys.argv[1:]]))
