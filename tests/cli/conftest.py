@@ -1,0 +1,43 @@
+"""Fixtures shared by the CLI tests: an MNIST-shaped run directory and digit files."""
+
+import pytest
+import tf_keras as keras
+
+from qgcam_tf.data.mnist import CLASS_NAMES
+from qgcam_tf.model.hybrid import build_hybrid_model
+from qgcam_tf.model.run import save_model
+from qgcam_tf.quantum.circuits import VQCSpec
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """An (untrained) MNIST-shaped hybrid model saved as a run directory."""
+    keras.utils.set_random_seed(0)
+    model = build_hybrid_model(
+        (28, 28, 1), 10, vqc=VQCSpec(10, 1, 10), backend="tf", conv_filters=(4, 8)
+    )
+    path = str(tmp_path_factory.mktemp("run"))
+    save_model(
+        model,
+        path,
+        metadata={"dataset": "mnist", "input_shape": [28, 28, 1], "class_names": list(CLASS_NAMES)},
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def digit_files(tmp_path_factory):
+    """Two MNIST test digits written as PNG files (one at 56x56 to exercise resizing)."""
+    import tensorflow as tf
+
+    from qgcam_tf.data.mnist import load_mnist
+
+    (_, _), (x, y) = load_mnist()
+    folder = tmp_path_factory.mktemp("digits")
+    paths = []
+    for i, size in [(0, 28), (1, 56)]:
+        img = tf.image.resize(x[i], (size, size), method="nearest")
+        path = str(folder / f"digit{i}.png")
+        tf.io.write_file(path, tf.io.encode_png(tf.cast(tf.round(img * 255), tf.uint8)))
+        paths.append(path)
+    return paths, x[:2]
