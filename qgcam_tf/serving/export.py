@@ -1,4 +1,4 @@
-"""SavedModel export for TF Serving: predictions and QGrad-CAM explanations, core TF ops only.
+"""SavedModel export for TF Serving: predictions and CAM explanations, core TF ops only.
 
 A SavedModel holding TensorFlow Quantum ops does not load in stock TensorFlow or TF Serving
 ("Op type not registered 'TfqSimulateExpectation'"), so the model is rebuilt with its VQC
@@ -8,6 +8,20 @@ traced. The export has the two signatures of the serving contract (docs/architec
 * ``serving_default(images float32[B,H,W,C]) -> probabilities float32[B,N], class_index int64[B]``
 * ``explain(images, class_index int64[B]) -> probabilities, class_index, heatmap float32[B,H,W]
   in [0, 1], weights float32[B,K]``; ``class_index`` -1 explains the predicted class.
+
+``explain`` runs one CAM method of :data:`~qgcam_tf.explain.cams.CAM_METHODS` (QGrad-CAM by
+default), chosen at export time and recorded as ``"method"`` in ``assets.extra/qgcam.json``;
+:func:`exportable_methods` lists those that can be exported. ``weights`` is ``[B, K]`` for
+every method, one number per conv map ``k`` of the target layer:
+
+* ``qgradcam``: the QGrad-CAM weight, the spatial mean of ``d score / d A^k``;
+* ``gradcam++``: the Grad-CAM++ weight ``sum_ij alpha^k_ij ReLU(g^k_ij)``;
+* ``hirescam``, ``layercam``: these weight each position, ``g^k_ij`` (HiResCAM) or
+  ``ReLU(g^k_ij)`` (LayerCAM); ``weights`` is their spatial mean (for HiResCAM that is the
+  QGrad-CAM weight). The heatmap uses the weights per position, not this mean;
+* ``scorecam``: no gradient; the model's probability of the target class for the image
+  masked by map ``k`` (upsampled and scaled to [0, 1]);
+* ``centre``: zeros (the baseline ignores the model).
 
 Inputs are checked inside the graph, so a bad request gets ``INVALID_ARGUMENT`` with a
 message saying what was expected, from ``tf.saved_model.load``, ``saved_model_cli`` and
@@ -30,17 +44,21 @@ import tensorflow as tf
 import tf_keras as keras
 
 from qgcam_tf.explain.base import check_class_index_tensor
-from qgcam_tf.explain.qgradcam import QGradCAM
+from qgcam_tf.explain.cams import CAM_METHODS, ScoreCAM, make_cam
 from qgcam_tf.fileio import atomic_dir, write_json_atomic
 from qgcam_tf.model.hybrid import CONV_LAYER, switch_backend
 from qgcam_tf.model.run import Run
 
 __all__ = [
+    "DEFAULT_METHOD",
     "EXPLAIN_SIGNATURE",
+    "METADATA_FILE",
     "SERVING_SIGNATURE",
     "WARMUP_FILE",
+    "exportable_methods",
     "export_run",
     "export_saved_model",
+    "read_export_metadata",
     "saved_model_ops",
     "verify_export",
 ]
@@ -49,22 +67,51 @@ SERVING_SIGNATURE = "serving_default"
 EXPLAIN_SIGNATURE = "explain"
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 METADATA_FILE = os.path.join("assets.extra", "qgcam.json")
+DEFAULT_METHOD = "qgradcam"
+
+
+def exportable_methods() -> list[str]:
+    """The keys of :data:`~qgcam_tf.explain.cams.CAM_METHODS` whose ``explain`` can be
+    exported (those without an ``export_blocker``), sorted."""
+    return sorted(name for name, cls in CAM_METHODS.items() if cls.export_blocker is None)
+
+
+def _check_method(method) -> str:
+    """``method`` if it names an exportable CAM method; else a ValueError naming them."""
+    exportable = exportable_methods()
+    if isinstance(method, str) and method in CAM_METHODS and method not in exportable:
+        raise ValueError(
+            f"method {method!r} cannot be exported: {CAM_METHODS[method].export_blocker}; "
+            f"exportable methods: {exportable}"
+        )
+    if not isinstance(method, str) or method not in exportable:
+        raise ValueError(
+            f"method must be one of the exportable methods {exportable}, got {method!r}"
+        )
+    return method
 
 
 class _Servable(tf.Module):
-    """The two signatures around a ``tf``-executor model (variables tracked, model not).
+    """The two signatures around a ``tf``-executor model (variables tracked, model not);
+    ``explain`` runs the CAM ``method`` on ``layer``.
 
     Only the variables are tracked, not the Keras model: tracking the model would make
     ``tf.saved_model.save`` also serialise Keras' own traced call functions, which no
     signature needs.
     """
 
-    def __init__(self, model: keras.Model, layer: str):
+    def __init__(self, model: keras.Model, layer: str, method: str):
         super().__init__(name="qgcam_servable")
         self.model_variables = list(model.variables)
-        self._run = _Untracked(model=model, cam=QGradCAM(model, layer))
         self.height, self.width, self.channels = (int(d) for d in model.input_shape[1:])
         self.n_classes = int(model.output_shape[-1])
+        self.n_maps = int(model.get_layer(layer).output_shape[-1])
+        options = {}
+        if issubclass(CAM_METHODS[method], ScoreCAM):
+            # One forward pass per image, over its K masked copies: the masks of a batch then
+            # need no padding (the default would pad every request to 1024 masked images).
+            options["mask_batch_size"] = self.n_maps
+        self._run = _Untracked(model=model, cam=make_cam(method, model, layer=layer, **options))
         images = tf.TensorSpec(None, tf.float32, name="images")
         class_index = tf.TensorSpec(None, tf.int64, name="class_index")
         self.serve = tf.function(self._serve, input_signature=[images])
@@ -111,8 +158,18 @@ class _Servable(tf.Module):
             "probabilities": tf.ensure_shape(out["probabilities"], [None, self.n_classes]),
             "class_index": tf.ensure_shape(out["class_index"], [None]),
             "heatmap": tf.ensure_shape(out["maps"], [None, self.height, self.width]),
-            "weights": tf.ensure_shape(out["weights"], [None, None]),
+            "weights": tf.ensure_shape(_per_map(out["weights"]), [None, self.n_maps]),
         }
+
+
+def _per_map(weights: tf.Tensor) -> tf.Tensor:
+    """``[B, K]`` weights as they are; per-position ``[B, H', W', K]`` weights (HiResCAM,
+    LayerCAM) averaged over the positions, so ``weights`` is ``[B, K]`` for every method."""
+    if weights.shape.rank == 4:
+        return tf.reduce_mean(weights, axis=[1, 2])
+    if weights.shape.rank != 2:
+        raise ValueError(f"CAM weights must be [B, K] or [B, H, W, K], got shape {weights.shape}")
+    return weights
 
 
 class _Untracked:
@@ -167,6 +224,7 @@ def export_saved_model(
     force: bool = False,
     layer: str = CONV_LAYER,
     class_names: list[str] | None = None,
+    method: str = DEFAULT_METHOD,
 ) -> str:
     """Writes ``export_dir/<version>/``, a SavedModel that TF Serving can load.
 
@@ -176,19 +234,27 @@ def export_saved_model(
         version: positive integer version, the name of the sub-directory.
         force: replace an existing version (the old one is swapped out only once the new
             one is complete).
-        layer: conv layer whose maps ``explain`` weights (QGrad-CAM target layer).
+        layer: conv layer whose maps ``explain`` weights (the CAM's target layer).
         class_names: optional names, stored in ``assets.extra/qgcam.json`` for clients.
+        method: the CAM method ``explain`` computes, one of :func:`exportable_methods`
+            (recorded as ``"method"`` in ``assets.extra/qgcam.json``). Its ``weights``
+            output is ``[B, K]`` whatever the method: the module docstring says what it
+            holds for each (the spatial mean for HiResCAM and LayerCAM, whose weights are
+            per position; the masked-image probabilities for the forward-only Score-CAM).
 
     Returns:
         The path of the written version directory.
 
     Raises:
-        TypeError: ``model`` is not a Keras model or ``version`` not an int.
-        ValueError: bad version, input shape, layer name or class names.
+        TypeError: ``model`` is not a Keras model.
+        ValueError: bad version, method (unknown, or one that cannot be exported, such as
+            ``random``), input shape, layer name or class names; raised before anything
+            is traced or written.
         FileExistsError: the version exists and ``force`` is False.
     """
     if isinstance(version, bool) or not isinstance(version, (int, np.integer)) or version < 1:
         raise ValueError(f"version must be an int >= 1, got {version!r}")
+    method = _check_method(method)
     _check_model(model, layer)
     n_classes = int(model.output_shape[-1])
     if class_names is not None and len(class_names) != n_classes:
@@ -202,7 +268,7 @@ def export_saved_model(
 
     # XLA off: an XLA cluster in a SavedModel ties it to the serving binary's XLA build,
     # and single requests do not repay compilation.
-    servable = _Servable(switch_backend(model, "tf", jit_compile=False), layer)
+    servable = _Servable(switch_backend(model, "tf", jit_compile=False), layer, method)
     signatures = {
         SERVING_SIGNATURE: servable.serve.get_concrete_function(),
         EXPLAIN_SIGNATURE: servable.explain.get_concrete_function(),
@@ -210,7 +276,7 @@ def export_saved_model(
     old = None
     try:
         with atomic_dir(target) as tmp:
-            _write_version(tmp, servable, signatures, class_names, layer)
+            _write_version(tmp, servable, signatures, class_names, layer, method)
             if os.path.exists(target):  # only reached with force
                 old = f"{target}.replaced-{os.getpid()}"
                 os.rename(target, old)
@@ -223,9 +289,26 @@ def export_saved_model(
     return target
 
 
-def _write_version(tmp: str, servable: _Servable, signatures: dict, class_names, layer: str):
+def _write_version(
+    tmp: str, servable: _Servable, signatures: dict, class_names, layer: str, method: str
+):
     """Writes the SavedModel, the warmup requests and the client metadata into ``tmp``."""
-    tf.saved_model.save(servable, tmp, signatures=signatures)
+    # Custom gradients are not saved. With them on, tf.saved_model.save traces the gradient
+    # function of every tf.custom_gradient op in the graphs (the tf executor's kernels use
+    # several) and fails ("Found invalid capture ... when saving custom gradients") when
+    # such a gradient captures an eager constant that no saved function captures: the
+    # forward-only graphs (serving_default, and explain for Score-CAM and the centre
+    # baseline) hold the kernels' forward ops but never their gradients' constants. A
+    # QGrad-CAM export escaped only because its explain graph differentiates through the
+    # same kernels and so captures those constants. Leaving the gradients out is safe:
+    # every gradient a signature needs was traced into it at export time (explain's tape),
+    # and nothing differentiates through a loaded export (TF Serving runs the signatures
+    # forward; the loaded object has no trainable model). What is lost: a gradient through
+    # a loaded export. tf.saved_model.load warns "ops with unsaved custom gradients", and
+    # in a fresh process such a gradient raises LookupError ("No gradient defined",
+    # tests/serving/export_test.py checks it).
+    options = tf.saved_model.SaveOptions(experimental_custom_gradients=False)
+    tf.saved_model.save(servable, tmp, signatures=signatures, options=options)
     os.makedirs(os.path.join(tmp, "assets.extra"), exist_ok=True)
     with tf.io.TFRecordWriter(os.path.join(tmp, WARMUP_FILE)) as writer:
         for record in _warmup_records(servable):
@@ -238,6 +321,7 @@ def _write_version(tmp: str, servable: _Servable, signatures: dict, class_names,
             "class_names": list(class_names) if class_names is not None else None,
             "signatures": [SERVING_SIGNATURE, EXPLAIN_SIGNATURE],
             "layer": layer,
+            "method": method,
         },
     )
 
@@ -292,31 +376,47 @@ def verify_export(
 
 
 def read_export_metadata(version_dir: str) -> dict:
-    """The ``assets.extra/qgcam.json`` of an export (input shape, class names)."""
+    """The ``assets.extra/qgcam.json`` of an export: ``input_shape``, ``n_classes``,
+    ``class_names``, ``signatures``, ``layer`` and ``method`` (what ``explain`` computes;
+    exports written before methods were selectable lack it and computed ``"qgradcam"``)."""
     with open(os.path.join(version_dir, METADATA_FILE)) as f:
         return json.load(f)
 
 
 def export_run(
-    run_dir: str, export_dir: str, *, version: int = 1, force: bool = False, log=print
+    run_dir: str,
+    export_dir: str,
+    *,
+    version: int = 1,
+    force: bool = False,
+    log=print,
+    method: str = DEFAULT_METHOD,
 ) -> dict:
     """Exports a run directory of ``qgcam train`` and checks the export (``qgcam export``).
 
     The model is loaded on the ``tf`` executor, so TensorFlow Quantum is not needed,
-    whatever executor the run was trained with.
+    whatever executor the run was trained with. ``method`` is the CAM method of the
+    ``explain`` signature (:func:`export_saved_model`); it is checked before the run is
+    loaded.
 
     Returns:
         ``{"path": version directory, "ops": op types, "max_abs_diff": ...}``
         (:func:`verify_export`).
     """
+    method = _check_method(method)
     run = Run.open(run_dir)
     model = run.model(backend="tf")
     log(
         f"exporting {run_dir} (input {tuple(model.input_shape[1:])}, "
-        f"{model.output_shape[-1]} classes): tracing signatures ..."
+        f"{model.output_shape[-1]} classes, explain: {method}): tracing signatures ..."
     )
     path = export_saved_model(
-        model, export_dir, version=version, force=force, class_names=run.class_names
+        model,
+        export_dir,
+        version=version,
+        force=force,
+        class_names=run.class_names,
+        method=method,
     )
-    log(f"wrote {path} (signatures: {SERVING_SIGNATURE}, {EXPLAIN_SIGNATURE})")
+    log(f"wrote {path} (signatures: {SERVING_SIGNATURE}, {EXPLAIN_SIGNATURE} [{method}])")
     return {"path": path, **verify_export(path, model)}

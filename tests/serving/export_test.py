@@ -1,10 +1,10 @@
-"""SavedModel export: loads without TFQ, matches the in-process model, validates its inputs."""
+"""SavedModel export: loads without TFQ, matches the in-process model and CAM (every exportable
+method), validates its inputs."""
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import textwrap
@@ -13,12 +13,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from qgcam_tf.cli.main import main as cli_main
+from qgcam_tf.explain.cams import CAM_METHODS, make_cam
 from qgcam_tf.explain.qgradcam import QGradCAM
+from qgcam_tf.model.hybrid import CONV_LAYER
 from qgcam_tf.model.run import load_model
 from qgcam_tf.serving.export import (
+    DEFAULT_METHOD,
     WARMUP_FILE,
+    export_run,
     export_saved_model,
+    exportable_methods,
     read_export_metadata,
     saved_model_ops,
     verify_export,
@@ -27,6 +31,8 @@ from qgcam_tf.testing.exports import CLASS_NAMES, sample_images, tiny_export
 
 PROB_ATOL = 1e-5
 MAP_ATOL = 1e-4
+# The export against the in-process CAM on the same tf-executor model, in the same process.
+SAME_MODEL_ATOL = 1e-5
 # Against TFQ the maps agree only to TFQ's own error: its float32 adjoint gradients are up to
 # 3.7e-5 off the exact ones (tests/quantum/compiler_test.py), and the maps are divided by their
 # maximum. 1.02e-4 was measured; the export is held to MAP_ATOL against the tf executor.
@@ -79,8 +85,18 @@ NO_TFQ_SCRIPT = textwrap.dedent(
         out[f"warmup{i}_signature"] = np.array(request.model_spec.signature_name)
         out.update({f"warmup{i}_in_{k}": v.numpy() for k, v in inputs.items()})
         out.update({f"warmup{i}_out_{k}": v.numpy() for k, v in result.items()})
+    # Custom gradients are not saved: a gradient through the export must fail, not be wrong.
+    images = tf.Variable(d["images"])
+    try:
+        with tf.GradientTape() as tape:
+            probabilities = loaded.signatures["serving_default"](images=images)["probabilities"]
+        tape.gradient(probabilities[:, 0], images)
+        gradient_error = None
+    except Exception as e:
+        gradient_error = type(e).__name__
     np.savez(out_file, **out)
     print(json.dumps({
+        "gradient_error": gradient_error,
         "ops": sorted(ops),
         "unregistered": unregistered,
         "tfq_op_registered": op_def_registry.get("TfqSimulateExpectation") is not None,
@@ -113,6 +129,12 @@ def reference(tiny):
         model = load_model(tiny.run_dir, backend=backend)
         out[backend] = (model.predict(images, verbose=0), QGradCAM(model)(images, class_index))
     return images, class_index, out
+
+
+@pytest.fixture(scope="module")
+def tf_model(tiny):
+    """The tiny run's model on the tf executor (what export_run exports)."""
+    return load_model(tiny.run_dir, backend="tf")
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +174,14 @@ def test_layout_is_what_tf_serving_watches(tiny):
     for name in ("saved_model.pb", "variables/variables.index", WARMUP_FILE):
         assert os.path.isfile(os.path.join(tiny.version_dir, name)), name
     meta = read_export_metadata(tiny.version_dir)
-    assert meta["input_shape"] == [8, 8, 1] and meta["class_names"] == CLASS_NAMES
+    assert meta == {
+        "input_shape": [8, 8, 1],
+        "n_classes": 3,
+        "class_names": CLASS_NAMES,
+        "signatures": ["serving_default", "explain"],
+        "layer": CONV_LAYER,
+        "method": "qgradcam",
+    }
 
 
 def test_loads_and_matches_without_tfq(no_tfq_run, reference):
@@ -170,6 +199,14 @@ def test_loads_and_matches_without_tfq(no_tfq_run, reference):
         )
         np.testing.assert_allclose(out["explain_weights"], cam.weights, atol=1e-5, err_msg=backend)
     assert out["explain_heatmap"].min() >= 0.0 and out["explain_heatmap"].max() <= 1.0
+
+
+def test_a_gradient_through_the_loaded_export_fails_loudly(no_tfq_run):
+    """Custom gradients are not saved (export.py says why), so in a fresh process a gradient
+    through the loaded export raises LookupError ("No gradient defined") instead of being
+    computed with some other gradient."""
+    report, _ = no_tfq_run
+    assert report["gradient_error"] == "LookupError"
 
 
 def test_every_op_is_registered_in_plain_tensorflow(no_tfq_run, tiny):
@@ -259,14 +296,13 @@ def test_bad_inputs_give_invalid_argument(loaded, signature, inputs, match):
         loaded.signatures[signature](**tensors)
 
 
-def test_second_export_without_force_fails_and_keeps_the_first(tiny, capsys):
-    """Re-exporting version 1 without --force exits 2 and leaves the files untouched."""
+def test_second_export_without_force_fails_and_keeps_the_first(tiny, tf_model):
+    """Re-exporting version 1 without force raises FileExistsError and leaves the files
+    untouched."""
     pb = os.path.join(tiny.version_dir, "saved_model.pb")
     before = (os.path.getmtime(pb), open(pb, "rb").read())
-    assert cli_main(["export", "--model", tiny.run_dir, "--out", tiny.export_dir]) == 2
-    assert "exists; pass force=True (--force)" in capsys.readouterr().err
-    with pytest.raises(FileExistsError, match="version .*1' exists"):
-        export_saved_model(load_model(tiny.run_dir, backend="tf"), tiny.export_dir, version=1)
+    with pytest.raises(FileExistsError, match=r"version .*1' exists; pass force=True \(--force\)"):
+        export_saved_model(tf_model, tiny.export_dir, version=1)
     assert (os.path.getmtime(pb), open(pb, "rb").read()) == before
     assert sorted(os.listdir(tiny.export_dir)) == ["1"]
 
@@ -305,14 +341,78 @@ def test_verify_export_accepts_the_model_and_rejects_another(tiny):
         (dict(version="2"), ValueError, "version must be an int >= 1, got '2'"),
         (dict(layer="nope"), ValueError, "layer 'nope' is not in the model"),
         (dict(class_names=["a"]), ValueError, "class_names must have 3 entries, got 1"),
+        (dict(method="nope"), ValueError, r"method must be one of .*\['centre', .*got 'nope'"),
+        (dict(method=None), ValueError, r"method must be one of .*'scorecam'\], got None"),
+        (
+            dict(method="random"),
+            ValueError,
+            r"method 'random' cannot be exported: its noise .*; exportable methods: \['centre'",
+        ),
     ],
 )
-def test_export_argument_errors(tiny, tmp_path, kwargs, error, match):
+def test_export_argument_errors(tf_model, tmp_path, kwargs, error, match):
     """Bad arguments raise before anything is written."""
-    model = load_model(tiny.run_dir, backend="tf")
     with pytest.raises(error, match=match):
-        export_saved_model(model, str(tmp_path / "exp"), **kwargs)
+        export_saved_model(tf_model, str(tmp_path / "exp"), **kwargs)
     assert not os.path.exists(tmp_path / "exp")
+
+
+def test_method_is_checked_before_the_model_and_the_run(tmp_path):
+    """A method that cannot be exported fails before the model is looked at or the run
+    loaded, so before anything is traced."""
+    with pytest.raises(ValueError, match="method 'random' cannot be exported"):
+        export_saved_model("not a model", str(tmp_path / "exp"), method="random")
+    with pytest.raises(ValueError, match="got 'gradcam'"):
+        export_run(str(tmp_path / "no-run"), str(tmp_path / "exp"), method="gradcam")
+    assert os.listdir(tmp_path) == []
+
+
+def test_every_method_but_random_is_exportable():
+    """exportable_methods is CAM_METHODS less RandomCAM, the one with an export_blocker."""
+    assert exportable_methods() == sorted(set(CAM_METHODS) - {"random"})
+    assert DEFAULT_METHOD in exportable_methods()
+
+
+@pytest.fixture(scope="module")
+def method_exports(tiny, tf_model, tmp_path_factory):
+    """Version dir of each exportable method for the tiny model (QGrad-CAM: the shared one)."""
+    base = tmp_path_factory.mktemp("methods")
+    return {
+        method: tiny.version_dir
+        if method == DEFAULT_METHOD
+        else export_saved_model(tf_model, str(base / method), method=method)
+        for method in exportable_methods()
+    }
+
+
+@pytest.mark.parametrize("method", exportable_methods())
+def test_each_method_exports_and_matches_its_in_process_cam(method, method_exports, tf_model):
+    """The loaded export's explain equals make_cam(method) on the same model (maps within
+    1e-5, explicit classes and -1), weights are float32 [B, K] (per-position weights
+    averaged), the metadata names the method, and verify_export passes."""
+    path = method_exports[method]
+    assert read_export_metadata(path)["method"] == method
+    images = sample_images(4)
+    # Class 2 would give all-zero maps on this model (ReLU of a negative sum) for the
+    # gradient methods; 0 and 1 give real maps for every method.
+    class_index = np.array([-1, 0, 1, -1], np.int64)
+    explain = tf.saved_model.load(path).signatures["explain"]
+    n_maps = tf_model.get_layer(CONV_LAYER).output_shape[-1]
+    assert explain.structured_outputs["weights"].shape.as_list() == [None, n_maps]
+    out = explain(images=tf.constant(images), class_index=tf.constant(class_index))
+    got = {k: v.numpy() for k, v in out.items()}
+    want = make_cam(method, tf_model)(images, class_index)
+    np.testing.assert_allclose(got["heatmap"], want.maps, atol=SAME_MODEL_ATOL)
+    spread = want.maps.max(axis=(1, 2)) - want.maps.min(axis=(1, 2))
+    assert np.all(spread > 0.5), spread  # real maps, so the comparison says something
+    np.testing.assert_array_equal(got["class_index"], want.class_index)
+    np.testing.assert_array_equal(got["class_index"][[1, 2]], [0, 1])
+    np.testing.assert_allclose(got["probabilities"], want.probabilities, atol=PROB_ATOL)
+    per_map = want.weights if want.weights.ndim == 2 else want.weights.mean(axis=(1, 2))
+    assert got["weights"].dtype == np.float32 and got["weights"].shape == (4, n_maps)
+    np.testing.assert_allclose(got["weights"], per_map, atol=SAME_MODEL_ATOL)
+    check = verify_export(path, tf_model)
+    assert check["max_abs_diff"] <= PROB_ATOL
 
 
 def test_export_rejects_non_models(tmp_path):
@@ -321,24 +421,12 @@ def test_export_rejects_non_models(tmp_path):
         export_saved_model("model", str(tmp_path / "exp"))
 
 
-@pytest.mark.parametrize(
-    "argv,match",
-    [
-        (["--model", "{tmp}/missing"], "model directory .*missing' does not exist"),
-        (["--model", "{run}", "--version", "0"], "--version must be an int >= 1, got 0"),
-        (["--model", "{run}", "--out", "{tmp}/file.txt"], "exists and is not a directory"),
-    ],
-)
-def test_cli_errors_are_one_line(tiny, tmp_path, capsys, argv, match):
-    """`qgcam export` user errors exit 2 with one line naming the problem."""
+def test_export_dir_that_is_a_file_is_refused(tf_model, tmp_path):
+    """An export_dir that is a file is a NotADirectoryError naming it; the file stays."""
     (tmp_path / "file.txt").write_text("x")
-    argv = [a.format(tmp=tmp_path, run=tiny.run_dir) for a in argv]
-    if "--out" not in argv:
-        argv += ["--out", str(tmp_path / "exp")]
-    assert cli_main(["export", *argv]) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and err.startswith("qgcam export: error:")
-    assert re.search(match, err), err
+    with pytest.raises(NotADirectoryError, match="file.txt' exists and is not a directory"):
+        export_saved_model(tf_model, str(tmp_path / "file.txt"))
+    assert (tmp_path / "file.txt").read_text() == "x"
 
 
 if __name__ == "__main__":
