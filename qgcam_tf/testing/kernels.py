@@ -11,6 +11,8 @@ import tensorflow as tf
 from qgcam_tf.quantum.circuits import symbol_values
 from qgcam_tf.quantum.executors import TFExecutor
 
+__all__ = ["check_any_batch_under_xla", "generic_outputs_and_grads", "outputs_and_grads"]
+
 
 def outputs_and_grads(fn, x, theta):
     """``fn(x, theta)`` and the gradients of a fixed weighted sum of its outputs."""
@@ -36,7 +38,8 @@ def check_any_batch_under_xla(kernel, spec, seed: int = 1):
     fn = tf.function(
         lambda a: kernel(a, theta), input_signature=[tf.TensorSpec([None, n])], jit_compile=True
     )
-    assert fn.get_concrete_function().structured_outputs.shape.as_list() == [None, spec.n_outputs]
+    shape = fn.get_concrete_function().structured_outputs.shape.as_list()
+    assert shape == [None, spec.n_outputs], f"output shape {shape}, not [None, {spec.n_outputs}]"
     generic = TFExecutor(spec)
     for b in (1, 5):
         x = np.random.default_rng(b).normal(size=(b, n)).astype(np.float32)
