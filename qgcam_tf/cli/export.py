@@ -5,9 +5,13 @@ from __future__ import annotations
 import os
 
 from qgcam_tf.cli.args import positive_int, run_dir
+from qgcam_tf.explain import METHOD_NAMES
 
 NAME = "export"
 HELP = "export a trained run as a SavedModel for TF Serving (serving_default + explain)"
+# Every CAM method but the random baseline, whose generator is not part of the model
+# (qgcam_tf.serving.export.exportable_methods; tests/cli/export_test.py checks they agree).
+EXPORTABLE_METHODS = tuple(m for m in METHOD_NAMES if m != "random")
 
 
 def add_arguments(p) -> None:
@@ -19,6 +23,12 @@ def add_arguments(p) -> None:
     )
     p.add_argument("--version", type=positive_int, default=1, help="version sub-directory")
     p.add_argument("--force", action="store_true", help="replace an existing version")
+    p.add_argument(
+        "--method",
+        choices=EXPORTABLE_METHODS,
+        default="qgradcam",
+        help="the CAM method the explain signature computes",
+    )
 
 
 def run(args) -> int:
@@ -27,7 +37,14 @@ def run(args) -> int:
         raise FileExistsError(f"version {target!r} exists; pass --force to replace it")
     from qgcam_tf.serving.export import export_run
 
-    check = export_run(args.model, args.out, version=args.version, force=args.force, log=_print_now)
+    check = export_run(
+        args.model,
+        args.out,
+        version=args.version,
+        force=args.force,
+        log=_print_now,
+        method=args.method,
+    )
     print(
         f"verified: {check['ops']} op types, all in stock TensorFlow; probabilities "
         f"match the model (max |diff| {check['max_abs_diff']:.1e})"
