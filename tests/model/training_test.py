@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -142,14 +141,44 @@ def test_extra_metrics_must_add_new_keys(tmp_path):
     assert not (tmp_path / "b" / "metrics.json").exists()
 
 
+# `python -c KILLED_TRAIN MARKER EPOCH BATCH train ...` runs `qgcam train ...` with a callback
+# that SIGKILLs the process after batch BATCH of epoch EPOCH (both 0-based), first writing
+# them to the file MARKER: the kill falls at the same step on every run, with no sleeps and no
+# timing. Only this child's `fit` gets the callback; the library is unchanged.
+KILLED_TRAIN = """
+import json, os, signal, sys
+import tf_keras as keras
+from qgcam_tf.cli.main import main
+
+marker, kill_epoch, kill_batch = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+
+class KillAtBatch(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.epoch == kill_epoch and batch == kill_batch:
+            with open(marker, "w") as f:
+                json.dump({"epoch": self.epoch, "batch": batch}, f)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+fit = keras.Model.fit
+
+def fit_killed(self, *args, callbacks=None, **kwargs):
+    return fit(self, *args, callbacks=[*(callbacks or []), KillAtBatch()], **kwargs)
+
+keras.Model.fit = fit_killed
+sys.exit(main(sys.argv[4:]))
+"""
+KILL_EPOCH, KILL_BATCH = 1, 31  # epoch 2 of 3, halfway: 4096 examples are 64 batches of 64
+
+
 @pytest.mark.slow
 def test_killed_run_resumes_from_checkpoint(tmp_path):
-    """A `qgcam train` killed during epoch 2 continues from epoch 2 when started again."""
+    """A `qgcam train` SIGKILLed halfway through epoch 2 continues from epoch 2 when started
+    again, from the epoch-1 checkpoint."""
     run = str(tmp_path / "run")
-    cmd = [
-        sys.executable,
-        "-m",
-        "qgcam_tf",
+    train = [
         "train",
         "--dataset",
         "mnist",
@@ -167,24 +196,37 @@ def test_killed_run_resumes_from_checkpoint(tmp_path):
         "tf",
     ]
     env = dict(os.environ, PYTHONPATH=ROOT, TF_USE_LEGACY_KERAS="1")
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    marker = str(tmp_path / "killed.json")
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_TRAIN, marker, str(KILL_EPOCH), str(KILL_BATCH), *train],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert killed.returncode == -signal.SIGKILL, (killed.returncode, killed.stderr[-2000:])
+    assert json.load(open(marker)) == {"epoch": KILL_EPOCH, "batch": KILL_BATCH}
     progress = os.path.join(run, "progress.json")
-    deadline = time.time() + 500
-    while not os.path.exists(progress) and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    assert os.path.exists(progress), "epoch 1 never finished"
-    time.sleep(0.5)  # well inside epoch 2 (an epoch takes several seconds)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert json.load(open(progress))["epochs_done"] == 1, "killed too late: epoch 2 had finished"
+    assert json.load(open(progress))["epochs_done"] == 1  # epoch 1's checkpoint, not epoch 2's
     assert not os.path.exists(os.path.join(run, "metrics.json"))
-    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    history = os.path.join(run, "history.csv")
+    assert [int(r["epoch"]) for r in csv.DictReader(open(history))] == [0]
+    again = subprocess.run(
+        [sys.executable, "-m", "qgcam_tf", *train],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert again.returncode == 0, again.stderr
     assert "resuming" in again.stdout and "1 of 3 epochs done" in again.stdout
-    rows = list(csv.DictReader(open(os.path.join(run, "history.csv"))))
+    rows = list(csv.DictReader(open(history)))
     assert [int(r["epoch"]) for r in rows] == [0, 1, 2]  # epoch 0 was not redone
     losses = [float(r["loss"]) for r in rows]
-    assert losses[2] < losses[0]  # training continued from the checkpoint, not from scratch
+    # epoch 2 started from the epoch-1 checkpoint (from fresh weights its loss would be
+    # epoch 1's), and training went on from there
+    assert losses[1] < losses[0] and losses[2] < losses[0], losses
+    assert json.load(open(progress))["epochs_done"] == 3
     metrics = json.load(open(os.path.join(run, "metrics.json")))
     assert metrics["epochs"] == 3 and metrics["test_accuracy"] > 0.15  # chance is 0.1
 
