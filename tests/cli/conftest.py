@@ -11,11 +11,24 @@ from qgcam_tf.quantum.circuits import VQCSpec
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    """An (untrained) MNIST-shaped hybrid model saved as a run directory."""
+    """An (untrained) MNIST-shaped hybrid model saved as a run directory.
+
+    Its BatchNorm statistics come from 256 training digits, so the features reach the VQC at
+    unit scale and different inputs get clearly different probabilities (with the initial
+    statistics every input gets nearly the same answer, and a row paired with the wrong
+    input could pass unnoticed).
+    """
+    import tensorflow as tf
+
+    from qgcam_tf.data.mnist import load_mnist
+    from qgcam_tf.model.recalibrate import recalibrate_batchnorm
+
     keras.utils.set_random_seed(0)
     model = build_hybrid_model(
         (28, 28, 1), 10, vqc=VQCSpec(10, 1, 10), backend="tf", conv_filters=(4, 8)
     )
+    (x_train, _), _ = load_mnist()
+    recalibrate_batchnorm(model, tf.data.Dataset.from_tensor_slices(x_train[:256]).batch(64))
     path = str(tmp_path_factory.mktemp("run"))
     save_model(
         model,

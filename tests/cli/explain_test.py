@@ -1,45 +1,21 @@
 """Tests for qgcam_tf.cli.explain: `qgcam explain` writes overlays, a grid and raw maps."""
 
 import os
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def qgcam(*args, check_rc=None):
-    """Runs `python -m qgcam_tf ARGS` in a fresh process; returns (rc, stdout, stderr)."""
-    env = dict(os.environ, PYTHONPATH=ROOT, TF_USE_LEGACY_KERAS="1")
-    proc = subprocess.run(
-        [sys.executable, "-m", "qgcam_tf", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
-    if check_rc is not None:
-        assert proc.returncode == check_rc, proc.stderr
-    return proc.returncode, proc.stdout, proc.stderr
+from qgcam_tf.cli.main import main
+from qgcam_tf.explain.cams import make_cam
+from qgcam_tf.model.run import load_model
 
 
 def test_explain_writes_grid_and_maps(run_dir, digit_files, tmp_path):
     """explain --dataset writes the Fig. 4 grid and maps.npz with one map per digit."""
     out = tmp_path / "explain"
-    qgcam(
-        "explain",
-        "--model",
-        run_dir,
-        "--dataset",
-        "mnist",
-        "--count",
-        "10",
-        "--out",
-        str(out),
-        check_rc=0,
-    )
+    argv = ["explain", "--model", run_dir, "--dataset", "mnist", "--count", "10"]
+    assert main([*argv, "--out", str(out)]) == 0
     data = np.load(out / "maps.npz")
     assert sorted(data["labels"]) == list(range(10))  # one example per digit
     assert (
@@ -47,20 +23,73 @@ def test_explain_writes_grid_and_maps(run_dir, digit_files, tmp_path):
     )
     assert (out / "qgradcam_grid.png").read_bytes()[:4] == b"\x89PNG"
     paths, _ = digit_files
-    qgcam(
-        "explain",
-        "--model",
-        run_dir,
-        "--images",
-        paths[0],
-        "--class-index",
-        "3",
-        "--out",
-        str(out),
-        check_rc=0,
-    )
+    argv = ["explain", "--model", run_dir, "--images", paths[0], "--class-index", "3"]
+    assert main([*argv, "--out", str(out)]) == 0
     assert np.load(out / "maps.npz")["class_index"].tolist() == [3]
     assert os.path.exists(out / "digit0_qgradcam.png")
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    """Three images in one .npy file, and the images."""
+    x = np.random.default_rng(3).uniform(size=(3, 28, 28, 1)).astype(np.float32)
+    path = tmp_path_factory.mktemp("inputs") / "batch.npy"
+    np.save(path, x)
+    return str(path), x
+
+
+def test_gradcam_plus_plus_maps_equal_the_cam_in_process(run_dir, batch, tmp_path, capsys):
+    """--method gradcam++ writes its grid, one overlay per input, and make_cam's own maps."""
+    path, x = batch
+    out = tmp_path / "explain"
+    argv = ["explain", "--model", run_dir, "--images", path, "--method", "gradcam++"]
+    assert main([*argv, "--out", str(out)]) == 0
+    names = ["gradcam++_grid.png"] + [f"batch_{i}_gradcam++.png" for i in range(3)]
+    for name in names:
+        assert (out / name).read_bytes()[:4] == b"\x89PNG"
+    printed = capsys.readouterr().out.splitlines()
+    assert [f"wrote {out / n}" for n in names] == [p for p in printed if "png" in p]
+    data = np.load(out / "maps.npz")
+    assert str(data["method"]) == "gradcam++"
+    assert data["sources"].tolist() == [f"{path}[{i}]" for i in range(3)]
+    assert data["labels"].tolist() == [-1, -1, -1]  # files have no labels
+    reference = make_cam("gradcam++", load_model(run_dir, backend="tf"))(x)
+    np.testing.assert_allclose(data["maps"], reference.maps, atol=1e-5)
+    np.testing.assert_allclose(data["probabilities"], reference.probabilities, atol=1e-5)
+    assert data["class_index"].tolist() == np.argmax(data["probabilities"], 1).tolist()
+    assert np.ptp(data["maps"]) > 0.1  # the maps are not all one value
+
+
+def test_class_index_minus_one_explains_the_predicted_class(run_dir, batch, tmp_path):
+    """--class-index -1 gives the same maps as no --class-index: the predicted class."""
+    path, _ = batch
+    argv = ["explain", "--model", run_dir, "--images", path, "--method", "layercam"]
+    assert main([*argv, "--out", str(tmp_path / "a")]) == 0
+    assert main([*argv, "--class-index", "-1", "--out", str(tmp_path / "b")]) == 0
+    a, b = np.load(tmp_path / "a" / "maps.npz"), np.load(tmp_path / "b" / "maps.npz")
+    assert a["class_index"].tolist() == np.argmax(a["probabilities"], 1).tolist()
+    np.testing.assert_array_equal(a["class_index"], b["class_index"])
+    np.testing.assert_allclose(a["maps"], b["maps"], atol=1e-6)
+
+
+def test_dataset_other_than_the_runs_is_one_error_line(run_dir, tmp_path, capfd):
+    """--dataset speech on an MNIST run: one line naming both, exit 2, nothing written."""
+    out = tmp_path / "explain"
+    assert main(["explain", "--model", run_dir, "--dataset", "speech", "--out", str(out)]) == 2
+    err = capfd.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines == ["qgcam explain: error: --dataset speech does not match the model's 'mnist'"]
+    assert not out.exists()
+
+
+def test_images_and_dataset_exclude_each_other(run_dir, batch, tmp_path, capsys):
+    """--images and --dataset together are refused while parsing, in one line."""
+    argv = ["explain", "--model", run_dir, "--out", str(tmp_path), "--images", batch[0]]
+    with pytest.raises(SystemExit) as e:
+        main([*argv, "--dataset", "mnist"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err == ("qgcam explain: error: argument --dataset: not allowed with argument --images\n")
 
 
 if __name__ == "__main__":

@@ -1,13 +1,16 @@
-"""Tests for qgcam_tf.cli.predict: `qgcam predict` writes one CSV row per input."""
+"""Tests for qgcam_tf.cli.predict: `qgcam predict` writes one CSV row per input, in order."""
 
 import csv
+import io
 import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from PIL import Image
 
+from qgcam_tf.cli.main import main
 from qgcam_tf.data.mnist import CLASS_NAMES
 from qgcam_tf.model.run import load_model
 
@@ -29,17 +32,67 @@ def qgcam(*args, check_rc=None):
     return proc.returncode, proc.stdout, proc.stderr
 
 
-def test_predict_writes_csv_matching_the_model(run_dir, digit_files, tmp_path):
-    """predict's CSV holds source, class, name and probabilities equal to model.predict."""
-    paths, x = digit_files
-    out = str(tmp_path / "preds.csv")
-    qgcam("predict", "--model", run_dir, "--images", *paths, "--out", out, check_rc=0)
-    rows = list(csv.DictReader(open(out)))
-    assert [r["source"] for r in rows] == paths
-    probs = load_model(run_dir).predict(x[:1], verbose=0)[0]
-    got = np.array([float(rows[0][f"p_{c}"]) for c in CLASS_NAMES])
-    np.testing.assert_allclose(got, probs, atol=2e-3)  # the PNG round trip quantises pixels
-    assert rows[0]["class_name"] == CLASS_NAMES[int(rows[0]["class_index"])]
+def rows_of(text: str) -> tuple[list[str], np.ndarray, list[dict]]:
+    """(sources, probabilities [N, 10], rows) of predict's CSV text."""
+    rows = list(csv.DictReader(io.StringIO(text)))
+    probs = np.array([[float(r[f"p_{c}"]) for c in CLASS_NAMES] for r in rows])
+    return [r["source"] for r in rows], probs, rows
+
+
+def test_predict_prints_csv_matching_the_model(run_dir, digit_files):
+    """`python -m qgcam_tf predict` prints only the CSV; a digit's row equals model.predict."""
+    paths, x = digit_files  # x[0] saved at 28x28, x[1] at 56x56
+    _, stdout, stderr = qgcam("predict", "--model", run_dir, "--images", *paths, check_rc=0)
+    assert "Traceback" not in stderr
+    sources, probs, rows = rows_of(stdout)
+    assert stdout.startswith("source,class_index,class_name,p_0,") and sources == paths
+    decoded = np.asarray(Image.open(paths[0]), np.float32)[None, :, :, None] / 255.0  # 28x28
+    np.testing.assert_allclose(decoded, x[:1], atol=1 / 255)  # the digit, quantised
+    reference = load_model(run_dir).predict(decoded, verbose=0)[0]
+    np.testing.assert_allclose(probs[0], reference, atol=1e-5)
+    assert rows[0]["class_name"] == CLASS_NAMES[int(np.argmax(reference))]
+
+
+@pytest.fixture(scope="module")
+def mixed_inputs(tmp_path_factory):
+    """batch3.npy holding three images and three.png holding one, with their exact pixels."""
+    folder = tmp_path_factory.mktemp("mixed")
+    pixels = np.random.default_rng(7).integers(0, 256, size=(4, 28, 28, 1), dtype=np.uint8)
+    x = pixels.astype(np.float32) / 255.0  # what a PNG decoder gives back, exactly
+    np.save(folder / "batch3.npy", x[:3])
+    Image.fromarray(pixels[3, :, :, 0], mode="L").save(folder / "three.png")
+    return str(folder / "batch3.npy"), str(folder / "three.png"), x
+
+
+def test_a_batch_file_and_a_picture_give_one_row_per_input_in_order(
+    run_dir, mixed_inputs, tmp_path, capsys
+):
+    """batch3.npy + three.png: 4 rows, each with the probabilities of its own input."""
+    batch, png, x = mixed_inputs
+    argv = ["predict", "--model", run_dir, "--images", batch, png, "--batch-size", "2"]
+    assert main(argv) == 0  # batches of 2 cross the boundary between the two files
+    sources, probs, rows = rows_of(capsys.readouterr().out)
+    assert sources == [f"{batch}[0]", f"{batch}[1]", f"{batch}[2]", png]
+    model = load_model(run_dir, backend="tf")
+    reference = model(x, training=False).numpy()  # each input through the model directly
+    apart = np.abs(reference[:, None] - reference[None]).max(-1) + np.eye(4)
+    assert apart.min() > 1e-3  # every row differs from the others far beyond the tolerance
+    np.testing.assert_allclose(probs, reference, atol=1e-5)
+    for row, p in zip(rows, reference, strict=True):
+        assert int(row["class_index"]) == int(np.argmax(p))
+        assert row["class_name"] == CLASS_NAMES[int(row["class_index"])]
+
+
+def test_out_writes_the_same_csv_it_would_print(run_dir, mixed_inputs, tmp_path, capsys):
+    """--out writes the text that stdout gets without it, and says how many rows."""
+    batch, png, _ = mixed_inputs
+    assert main(["predict", "--model", run_dir, "--images", png, batch]) == 0
+    printed = capsys.readouterr().out
+    out = tmp_path / "sub" / "preds.csv"
+    assert main(["predict", "--model", run_dir, "--images", png, batch, "--out", str(out)]) == 0
+    assert capsys.readouterr().out == f"wrote 4 predictions to {out}\n"
+    assert out.read_bytes() == printed.encode()  # csv's own CRLF line ends, unchanged
+    assert rows_of(printed)[0] == [png, f"{batch}[0]", f"{batch}[1]", f"{batch}[2]"]
 
 
 if __name__ == "__main__":

@@ -1,0 +1,176 @@
+"""Tests for qgcam_tf.cli.args: each argparse type on good values and on bad ones (exact lines)."""
+
+import argparse
+import math
+import sys
+
+import pytest
+
+from qgcam_tf.cli.args import (
+    add_backend,
+    class_index,
+    existing_file,
+    name_list,
+    non_negative_float,
+    positive_float,
+    positive_int,
+    probability,
+    run_dir,
+    shots,
+    typed,
+)
+
+
+def rejects(parse, text) -> str:
+    """The message of the ArgumentTypeError that ``parse(text)`` raises."""
+    with pytest.raises(argparse.ArgumentTypeError) as e:
+        parse(text)
+    return str(e.value)
+
+
+@pytest.mark.parametrize(
+    "parse,text,value",
+    [
+        (positive_int, "1", 1),
+        (positive_int, "64", 64),
+        (positive_float, "5e-3", 0.005),
+        (positive_float, "2", 2.0),
+        (non_negative_float, "0", 0.0),
+        (non_negative_float, "2.5", 2.5),
+        (probability, "0", 0.0),
+        (probability, "1", 1.0),
+        (probability, "0.25", 0.25),
+        (class_index, "-1", -1),
+        (class_index, "0", 0),
+        (class_index, "9", 9),
+        (shots, "none", None),
+        (shots, "NONE", None),
+        (shots, "None", None),
+        (shots, "1", 1),
+        (shots, "1000", 1000),
+    ],
+)
+def test_good_values_convert(parse, text, value):
+    """Each type turns a good text into the value it stands for (None for 'none' shots)."""
+    got = parse(text)
+    assert got == value and type(got) is type(value)
+
+
+@pytest.mark.parametrize(
+    "parse,text,expected",
+    [
+        (positive_int, "0", "an int >= 1"),
+        (positive_int, "-1", "an int >= 1"),
+        (positive_int, "1.5", "an int >= 1"),
+        (positive_int, "x", "an int >= 1"),
+        (positive_int, "", "an int >= 1"),
+        (positive_float, "0", "a finite number > 0"),
+        (positive_float, "-1", "a finite number > 0"),
+        (positive_float, "inf", "a finite number > 0"),
+        (positive_float, "nan", "a finite number > 0"),
+        (positive_float, "x", "a finite number > 0"),
+        (non_negative_float, "-0.1", "a finite number >= 0"),
+        (non_negative_float, "inf", "a finite number >= 0"),
+        (non_negative_float, "nan", "a finite number >= 0"),
+        (probability, "1.5", "a probability in [0, 1]"),
+        (probability, "-0.1", "a probability in [0, 1]"),
+        (probability, "nan", "a probability in [0, 1]"),
+        (probability, "inf", "a probability in [0, 1]"),
+        (probability, "half", "a probability in [0, 1]"),
+        (class_index, "-2", "a class index >= 0, or -1 for the predicted class"),
+        (class_index, "1.0", "a class index >= 0, or -1 for the predicted class"),
+        (class_index, "x", "a class index >= 0, or -1 for the predicted class"),
+        (shots, "0", "an int >= 1 or 'none'"),
+        (shots, "-5", "an int >= 1 or 'none'"),
+        (shots, "1.5", "an int >= 1 or 'none'"),
+        (shots, "nonee", "an int >= 1 or 'none'"),
+        (shots, "", "an int >= 1 or 'none'"),
+    ],
+)
+def test_bad_values_get_one_line_naming_the_value(parse, text, expected):
+    """A bad value is one ArgumentTypeError line: what was expected, then the text given."""
+    assert rejects(parse, text) == f"must be {expected}, got {text!r}"
+
+
+def test_typed_turns_overflow_into_the_same_line_and_names_the_type():
+    """typed() catches OverflowError like ValueError, and argparse sees the expectation as name."""
+    whole = typed(lambda t: int(float(t)), lambda v: True, "a whole number")
+    assert whole("3.0") == 3
+    assert rejects(whole, "inf") == "must be a whole number, got 'inf'"  # int(inf) overflows
+    assert whole.__name__ == "a whole number"
+
+
+def test_argparse_prefixes_the_option():
+    """Through argparse the line is `PROG: error: argument OPT: <type's message>`, exit 2."""
+    parser = argparse.ArgumentParser(prog="p")
+    parser.add_argument("--epochs", type=positive_int)
+    with pytest.raises(SystemExit) as e:
+        parser.parse_args(["--epochs", "0"])
+    assert e.value.code == 2
+    parser = argparse.ArgumentParser(prog="p", exit_on_error=False)
+    parser.add_argument("--epochs", type=positive_int)
+    with pytest.raises(argparse.ArgumentError) as err:
+        parser.parse_args(["--epochs", "nan"])
+    assert str(err.value) == "argument --epochs: must be an int >= 1, got 'nan'"
+
+
+def test_run_dir_needs_a_folder_holding_model_json(tmp_path):
+    """run_dir rejects a missing folder, a file, and a folder without model.json."""
+    missing = str(tmp_path / "missing")
+    assert rejects(run_dir, missing) == f"run directory {missing!r} does not exist"
+    (tmp_path / "file").write_text("x")
+    assert rejects(run_dir, str(tmp_path / "file")).endswith("does not exist")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert rejects(run_dir, str(empty)) == (
+        f"{str(empty)!r} holds no model.json: is it a run directory of `qgcam train`?"
+    )
+    (empty / "model.json").mkdir()  # a folder named model.json is not the file
+    assert "holds no model.json" in rejects(run_dir, str(empty))
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "model.json").write_text("{}")
+    assert run_dir(str(run)) == str(run)
+
+
+def test_existing_file_rejects_directories_and_missing_files(tmp_path):
+    """existing_file names a directory as one and a missing path as not found."""
+    assert rejects(existing_file, str(tmp_path)) == f"input file {str(tmp_path)!r}: a directory"
+    missing = str(tmp_path / "no.png")
+    assert rejects(existing_file, missing) == f"input file {missing!r}: not found"
+    (tmp_path / "a.png").write_bytes(b"")
+    assert existing_file(str(tmp_path / "a.png")) == str(tmp_path / "a.png")
+
+
+def test_name_list_splits_commas_and_rejects_unknown_names():
+    """name_list splits on commas (empty parts dropped) and lists the choices on a bad name."""
+    parse = name_list(("deletion", "insertion", "road"))
+    assert parse("road") == ["road"]
+    assert parse("deletion,road") == ["deletion", "road"]
+    assert parse("insertion,,road,") == ["insertion", "road"]
+    for text in ("deletion,pointing", "Road", "", ","):
+        assert rejects(parse, text) == f"choose from deletion, insertion, road; got {text!r}"
+
+
+def test_add_backend_offers_tfq_and_tf_with_its_default(capsys):
+    """--backend takes tfq or tf, defaults to the given one, and rejects anything else."""
+    parser = argparse.ArgumentParser(prog="p")
+    add_backend(parser, default="tf")
+    assert parser.parse_args([]).backend == "tf"
+    assert parser.parse_args(["--backend", "tfq"]).backend == "tfq"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--backend", "cirq"])
+    assert "invalid choice: 'cirq'" in capsys.readouterr().err
+    assert "(default: tf)" in " ".join(parser.format_help().split())
+
+
+def test_finite_checks_hold_for_extreme_floats():
+    """The largest finite float is accepted; its overflow to inf is not."""
+    big = repr(sys.float_info.max)
+    assert positive_float(big) == sys.float_info.max
+    assert math.isinf(float("1e400"))
+    assert rejects(positive_float, "1e400") == "must be a finite number > 0, got '1e400'"
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, *sys.argv[1:]]))

@@ -1,0 +1,115 @@
+"""Tests for qgcam_tf.cli.evaluate: what the command parses and hands to write_evaluation.
+
+The evaluation itself runs end to end in tests/evaluate/faithfulness_test.py; here the
+library call is replaced by a recorder, so each case costs no model loading.
+"""
+
+import sys
+
+import pytest
+
+from qgcam_tf.cli.evaluate import TWIN_METHODS
+from qgcam_tf.cli.main import main
+from qgcam_tf.evaluate import METRIC_NAMES
+from qgcam_tf.explain import METHOD_NAMES
+
+
+@pytest.fixture
+def runs(tmp_path):
+    """Two folders that pass as run directories while parsing (hybrid, twin)."""
+    for name in ("hybrid", "twin"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "model.json").write_text("{}")
+    return str(tmp_path / "hybrid"), str(tmp_path / "twin")
+
+
+@pytest.fixture
+def recorded(monkeypatch):
+    """Replaces viz.evaluation.write_evaluation; returns the list its calls are appended to."""
+    import qgcam_tf.viz.evaluation
+
+    calls = []
+
+    def fake(run_dir, out, **kwargs):
+        calls.append((run_dir, out, kwargs))
+        return [f"{out}/evaluation.csv", f"{out}/evaluation.md"]
+
+    monkeypatch.setattr(qgcam_tf.viz.evaluation, "write_evaluation", fake)
+    return calls
+
+
+def test_twin_methods_are_the_cam_family_with_the_twins_gradcam():
+    """TWIN_METHODS is METHOD_NAMES in order, with qgradcam named gradcam (the twin's CAM)."""
+    assert "gradcam" in TWIN_METHODS and "qgradcam" not in TWIN_METHODS
+    assert ["qgradcam" if m == "gradcam" else m for m in TWIN_METHODS] == list(METHOD_NAMES)
+
+
+def test_defaults_reach_the_library_call(runs, recorded, tmp_path, capsys):
+    """Without options: every method and metric, 500 images, no twin, the tfq executor."""
+    hybrid, _ = runs
+    out = str(tmp_path / "out")
+    assert main(["evaluate", "--model", hybrid, "--out", out]) == 0
+    assert recorded == [
+        (
+            hybrid,
+            out,
+            dict(
+                methods=list(METHOD_NAMES),
+                metrics=list(METRIC_NAMES),
+                count=500,
+                twin_dir=None,
+                twin_methods=["gradcam", "random"],
+                data_dir=None,
+                steps=28,
+                batch_size=64,
+                backend="tfq",
+                seed=0,
+            ),
+        )
+    ]
+    assert capsys.readouterr().out == f"wrote {out}/evaluation.csv\nwrote {out}/evaluation.md\n"
+
+
+def test_names_given_with_spaces_and_commas_are_flattened_without_repeats(runs, recorded, tmp_path):
+    """--methods a,b c a gives [a, b, c]: first-seen order, each name once (likewise metrics)."""
+    hybrid, twin = runs
+    argv = ["evaluate", "--model", hybrid, "--out", str(tmp_path / "o"), "--twin", twin]
+    argv += ["--methods", "random,qgradcam", "centre", "random", "--metrics", "road,deletion"]
+    argv += ["road", "--twin-methods", "gradcam", "gradcam,centre", "--count", "6"]
+    assert main([*argv, "--backend", "tf", "--steps", "4", "--batch-size", "2", "--seed", "5"]) == 0
+    ((_, _, kwargs),) = recorded
+    assert kwargs["methods"] == ["random", "qgradcam", "centre"]
+    assert kwargs["metrics"] == ["road", "deletion"]
+    assert kwargs["twin_methods"] == ["gradcam", "centre"]
+    assert (kwargs["twin_dir"], kwargs["count"], kwargs["backend"]) == (twin, 6, "tf")
+    assert (kwargs["steps"], kwargs["batch_size"], kwargs["seed"]) == (4, 2, 5)
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--methods", "qgradcam,gradcam"], "argument --methods: choose from qgradcam, "),
+        (["--methods", ","], "argument --methods: choose from"),
+        (["--twin-methods", "qgradcam"], "argument --twin-methods: choose from gradcam, "),
+        (["--metrics", "pointing_game"], "argument --metrics: choose from deletion, "),
+        (["--count", "0"], "argument --count: must be an int >= 1, got '0'"),
+        (["--steps", "-3"], "argument --steps: must be an int >= 1, got '-3'"),
+        (["--batch-size", "x"], "argument --batch-size: must be an int >= 1, got 'x'"),
+        (["--backend", "cirq"], "argument --backend: invalid choice: 'cirq'"),
+        (["--twin", "MISSING"], "argument --twin: run directory 'MISSING' does not exist"),
+    ],
+)
+def test_bad_arguments_exit_2_while_parsing(runs, recorded, tmp_path, capsys, argv, message):
+    """Each bad argument is one error line at parse time; write_evaluation is never called."""
+    argv = [str(tmp_path / "missing") if a == "MISSING" else a for a in argv]
+    message = message.replace("MISSING", str(tmp_path / "missing"))
+    with pytest.raises(SystemExit) as e:
+        main(["evaluate", "--model", runs[0], "--out", str(tmp_path / "o"), *argv])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"qgcam evaluate: error: {message}") and err.count("\n") == 1, err
+    assert recorded == []
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, *sys.argv[1:]]))
