@@ -14,6 +14,7 @@ __all__ = [
     "add_backend",
     "class_index",
     "existing_file",
+    "int_list",
     "name_list",
     "non_negative_float",
     "positive_float",
@@ -88,6 +89,16 @@ def name_list(known: Sequence[str]):
         return names
 
     return parse
+
+
+def _positive_ints(text: str) -> tuple[int, ...]:
+    values = tuple(int(v) for v in text.split(","))
+    if not values or min(values) < 1:
+        raise ValueError(text)
+    return values
+
+
+int_list = typed(_positive_ints, lambda v: True, "comma-separated ints >= 1 (e.g. 4,8,12)")
 
 
 def add_backend(p: argparse.ArgumentParser, *, default: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from qgcam_tf.cli.args import int_list, positive_int
+
 NAME = "benchmark"
 HELP = "measure executors, training, explanations and serving; write benchmark.json + .md"
 
@@ -17,10 +19,14 @@ def add_arguments(p) -> None:
         "--quick", action="store_true", help="small subset (4 qubits, 8x8 images, no peers)"
     )
     p.add_argument(
-        "--ns", default=None, metavar="N,N,...", help="qubit counts of the VQC rows (default 4..16)"
+        "--ns",
+        type=int_list,
+        default=None,
+        metavar="N,N,...",
+        help="qubit counts of the VQC rows (default 4..16)",
     )
     p.add_argument(
-        "--repeats", type=int, default=None, help="timed calls per row (median reported)"
+        "--repeats", type=positive_int, default=None, help="timed calls per row (median reported)"
     )
     p.add_argument("--no-peers", action="store_true", help="skip PennyLane and tensorcircuit-ng")
     p.add_argument(
@@ -57,13 +63,8 @@ def run(args) -> int:
     cfg = BenchConfig.quick() if args.quick else BenchConfig()
     changes = {}
     if args.ns is not None:
-        try:
-            changes["ns"] = tuple(int(v) for v in args.ns.split(","))
-        except ValueError:
-            raise ValueError(f"--ns must be comma-separated ints, got {args.ns!r}") from None
+        changes["ns"] = args.ns
     if args.repeats is not None:
-        if args.repeats < 1:
-            raise ValueError(f"--repeats must be >= 1, got {args.repeats}")
         changes["repeats"] = args.repeats
     if args.no_peers:
         changes["peers"] = False

@@ -10,6 +10,7 @@ from qgcam_tf.cli.args import (
     add_backend,
     class_index,
     existing_file,
+    int_list,
     name_list,
     non_negative_float,
     positive_float,
@@ -48,6 +49,8 @@ def rejects(parse, text) -> str:
         (shots, "None", None),
         (shots, "1", 1),
         (shots, "1000", 1000),
+        (int_list, "4", (4,)),
+        (int_list, "4,8,12", (4, 8, 12)),
     ],
 )
 def test_good_values_convert(parse, text, value):
@@ -85,6 +88,9 @@ def test_good_values_convert(parse, text, value):
         (shots, "1.5", "an int >= 1 or 'none'"),
         (shots, "nonee", "an int >= 1 or 'none'"),
         (shots, "", "an int >= 1 or 'none'"),
+        (int_list, "4,x", "comma-separated ints >= 1 (e.g. 4,8,12)"),
+        (int_list, "4,0", "comma-separated ints >= 1 (e.g. 4,8,12)"),
+        (int_list, "", "comma-separated ints >= 1 (e.g. 4,8,12)"),
     ],
 )
 def test_bad_values_get_one_line_naming_the_value(parse, text, expected):
