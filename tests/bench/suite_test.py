@@ -22,12 +22,14 @@ def test_config_validation_names_the_field():
 
 
 def test_cli_rejects_bad_repeats(capsys):
-    """`qgcam benchmark --repeats 0` exits 2 with one error line, before measuring anything."""
+    """`qgcam benchmark --repeats 0` exits 2 with one error line while parsing."""
     from qgcam_tf.cli.main import main
 
-    assert main(["benchmark", "--out", "unused", "--quick", "--repeats", "0"]) == 2
+    with pytest.raises(SystemExit) as e:
+        main(["benchmark", "--out", "unused", "--quick", "--repeats", "0"])
+    assert e.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["qgcam benchmark: error: --repeats must be >= 1, got 0"]
+    assert err == ["qgcam benchmark: error: argument --repeats: must be an int >= 1, got '0'"]
 
 
 def test_cli_rejects_a_peers_venv_without_python(tmp_path, capsys):

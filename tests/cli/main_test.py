@@ -62,7 +62,7 @@ def test_help_version_and_argument_errors_import_no_tensorflow_numpy_or_cirq(tmp
     errors = {
         "benchmark": (
             ["--out", out, "--repeats", "x"],
-            "argument --repeats: invalid int value: 'x'",
+            "argument --repeats: must be an int >= 1, got 'x'",
         ),
         "evaluate": (
             ["--model", run, "--out", out, "--metrics", "pointing_game"],
