@@ -16,21 +16,12 @@ from qgcam_tf.noise.presets import make_noise  # noqa: E402
 from qgcam_tf.quantum.circuits import VQCSpec  # noqa: E402
 
 
-def _tiny_cam(noise_method="density"):
-    from qgcam_tf.explain.qgradcam import QGradCAM
-    from qgcam_tf.model.hybrid import build_hybrid_model
-
-    tf.keras.utils.set_random_seed(3)
-    model = build_hybrid_model((8, 8, 1), 3, vqc=VQCSpec(3, 1, 3), backend="tf", conv_filters=(4,))
-    return model, QGradCAM(model)
-
-
-def test_run_sweep_zero_noise_reproduces_the_model(tiny_images):
+def test_run_sweep_zero_noise_reproduces_the_model(tiny_images, tiny_noisy_cam):
     """At strength 0 the sweep gives the model's own accuracy and maps; noise moves them."""
     from qgcam_tf.evaluate import robustness as rb
     from qgcam_tf.explain.qgradcam import QGradCAM
 
-    model, _ = _tiny_cam()
+    model, _ = tiny_noisy_cam
     images = np.concatenate([tiny_images, tiny_images[:, ::-1]])
     labels = np.arange(len(images)) % 3
     configs = [
@@ -47,13 +38,13 @@ def test_run_sweep_zero_noise_reproduces_the_model(tiny_images):
     np.testing.assert_allclose(example["reference"], QGradCAM(model)(images[:1]).maps[0], atol=1e-5)
 
 
-def test_is_random_for_shots_and_noisy_trajectories_only():
+def test_is_random_for_shots_and_noisy_trajectories_only(tiny_noisy_cam):
     """Shots and noisy trajectories vary between runs; exact, density and channel-free
     trajectories do not; "auto" follows the qubit count (density up to 8 qubits)."""
     from qgcam_tf.evaluate.robustness import NoiseConfig, is_random
     from qgcam_tf.model.hybrid import build_hybrid_model
 
-    small, _ = _tiny_cam()  # 3 qubits
+    small, _ = tiny_noisy_cam  # 3 qubits
     tf.keras.utils.set_random_seed(0)
     large = build_hybrid_model((8, 8, 1), 3, vqc=VQCSpec(9, 1, 3), backend="tf", conv_filters=(4,))
 

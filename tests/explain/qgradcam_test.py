@@ -128,18 +128,12 @@ def test_bad_inputs_raise(model, tiny_images):
 
 
 # ------------------------------------------------------------ on the noisy circuit
-def _tiny_cam(noise_method="density"):
-    tf.keras.utils.set_random_seed(3)
-    model = build_hybrid_model((8, 8, 1), 3, vqc=VQCSpec(3, 1, 3), backend="tf", conv_filters=(4,))
-    return model, QGradCAM(model)
-
-
-def test_noisy_explicit_weights_equal_autodiff_through_density(tiny_images):
+def test_noisy_explicit_weights_equal_autodiff_through_density(tiny_images, tiny_noisy_cam):
     """Parameter shift on the noisy circuit equals backprop through the density executor."""
     from qgcam_tf.model.hybrid import CONV_LAYER, VQC_LAYER
     from qgcam_tf.quantum.circuits import symbol_values
 
-    model, cam = _tiny_cam()
+    model, cam = tiny_noisy_cam
     noise = make_noise("depolarizing", 0.05, method="density")
     images = tiny_images[:4]
     weights = cam.explicit_weights(images, 1, noise=noise)
@@ -156,9 +150,9 @@ def test_noisy_explicit_weights_equal_autodiff_through_density(tiny_images):
     assert np.abs(weights - cam.explicit_weights(images, 1)).max() > 1e-4  # noise changes them
 
 
-def test_shot_weights_converge_as_inverse_sqrt_shots(tiny_images):
+def test_shot_weights_converge_as_inverse_sqrt_shots(tiny_images, tiny_noisy_cam):
     """The error of shot-based weights falls like S^-1/2: log-log slope in [-0.75, -0.25]."""
-    _, cam = _tiny_cam()
+    _, cam = tiny_noisy_cam
     noise = make_noise("depolarizing", 0.02, method="density")
     images = tiny_images[:4]
     exact = cam.explicit_weights(images, None, noise=noise)
@@ -173,9 +167,9 @@ def test_shot_weights_converge_as_inverse_sqrt_shots(tiny_images):
     assert errors.mean(axis=0)[-1] < errors.mean(axis=0)[0] / 5
 
 
-def test_noisy_explicit_weights_reject_zero_shots():
+def test_noisy_explicit_weights_reject_zero_shots(tiny_noisy_cam):
     """shots < 1 on the noisy path gives one ValueError naming the value."""
-    _, cam = _tiny_cam()
+    _, cam = tiny_noisy_cam
     with pytest.raises(ValueError, match="shots must be an int >= 1 or None, got 0"):
         cam.explicit_weights(np.zeros((1, 8, 8, 1), np.float32), noise=NoiseModel(), shots=0)
 
