@@ -54,7 +54,8 @@ def write_explanations(
         log: where progress lines go.
 
     Returns:
-        The paths written: ``<method>_grid.png``, ``<stem>_<method>.png`` per input file, the
+        The paths written: ``<method>_grid.png``, ``<stem>_<method>.png`` per input (a
+        batch file's i-th input is ``<stem>_<i>``; a repeated stem gets ``-2``, ``-3``), the
         dataset's own figures, and ``maps.npz`` (maps, weights, scores, probabilities,
         explained class, labels, and the source of every row).
 
@@ -85,8 +86,13 @@ def write_explanations(
         images, result.maps, grid, titles=titles, columns=5, suptitle=f"{method} ({run.dataset})"
     )
     written = [grid]
+    used: dict[str, int] = {}
     for i, source in enumerate(sources or []):
-        target = os.path.join(out, f"{_stem(source)}_{method}.png")
+        stem = _stem(source)
+        used[stem] = used.get(stem, 0) + 1
+        if used[stem] > 1:  # a/x.png and b/x.png: the second overlay must not replace the first
+            stem = f"{stem}-{used[stem]}"
+        target = os.path.join(out, f"{stem}_{method}.png")
         save_overlay(images[i], result.maps[i], target, title=titles[i])
         written.append(target)
     figures = explain_figures(run.dataset)
