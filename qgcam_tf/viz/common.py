@@ -85,6 +85,7 @@ def save_grid(
     titles: Sequence[str] | None = None,
     columns: int = 5,
     suptitle: str = "",
+    map_title: str = "QGrad-CAM",
 ) -> None:
     """Writes a grid of ``input | heatmap overlay`` pairs (the layout of the paper's Fig. 4).
 
@@ -95,6 +96,7 @@ def save_grid(
         titles: one caption per pair.
         columns: pairs per row.
         suptitle: figure title.
+        map_title: the title over every overlay (the CAM method).
     """
     images, maps = np.asarray(images), np.asarray(maps)
     if len(images) != len(maps) or len(images) == 0:
@@ -113,7 +115,7 @@ def save_grid(
         axes[r, 2 * c + 1].imshow(overlay(image, heat))
         if titles is not None:
             axes[r, 2 * c].set_title(titles[i], fontsize=8)
-            axes[r, 2 * c + 1].set_title("QGrad-CAM", fontsize=8)
+            axes[r, 2 * c + 1].set_title(map_title, fontsize=8)
     if suptitle:
         fig.suptitle(suptitle, fontsize=10)
     fig.tight_layout()

@@ -15,7 +15,18 @@ from qgcam_tf.model.run import Run
 from qgcam_tf.viz.common import save_grid, save_overlay
 from qgcam_tf.viz.datasets import explain_figures
 
-__all__ = ["write_explanations"]
+__all__ = ["METHOD_TITLES", "write_explanations"]
+
+# How figures name each CAM method.
+METHOD_TITLES = {
+    "qgradcam": "QGrad-CAM",
+    "gradcam++": "Grad-CAM++",
+    "hirescam": "HiResCAM",
+    "layercam": "LayerCAM",
+    "scorecam": "Score-CAM",
+    "random": "random map",
+    "centre": "centre map",
+}
 
 
 def _stem(source: str) -> str:
@@ -82,8 +93,15 @@ def write_explanations(
 
     titles = [caption(i) for i in range(len(images))]
     grid = os.path.join(out, f"{method}_grid.png")
+    title = METHOD_TITLES.get(method, method)
     save_grid(
-        images, result.maps, grid, titles=titles, columns=5, suptitle=f"{method} ({run.dataset})"
+        images,
+        result.maps,
+        grid,
+        titles=titles,
+        columns=5,
+        suptitle=f"{title} ({run.dataset})",
+        map_title=title,
     )
     written = [grid]
     used: dict[str, int] = {}

@@ -78,5 +78,13 @@ def test_a_bad_method_or_class_is_one_clear_error(tiny_run, tmp_path):
     assert not out.exists()
 
 
+def test_every_cam_method_has_a_figure_title():
+    """Figures name every method of the CAM family (not its CLI key)."""
+    from qgcam_tf.explain import METHOD_NAMES
+    from qgcam_tf.viz.explanations import METHOD_TITLES
+
+    assert sorted(METHOD_TITLES) == sorted(METHOD_NAMES)
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, *sys.argv[1:]]))
