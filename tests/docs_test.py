@@ -47,10 +47,12 @@ def _python_blocks(path: str) -> list[str]:
     return re.findall(r"```python\n(.*?)```", open(path).read(), re.S)
 
 
-def test_the_architecture_snippets_run(tmp_path):
-    """Each ```python block of docs/architecture.md runs to its end in a fresh process."""
-    blocks = _python_blocks(ARCHITECTURE)
-    assert blocks, "the architecture shows the API in at least one snippet"
+@pytest.mark.parametrize("doc", [ARCHITECTURE, README], ids=os.path.basename)
+def test_the_python_snippets_run(doc, tmp_path):
+    """Each ```python block of the architecture and the README runs to its end in a fresh
+    process (in a temporary folder, so nothing tracked is written)."""
+    blocks = _python_blocks(doc)
+    assert blocks, "the doc shows the API in at least one snippet"
     for i, code in enumerate(blocks):
         env = dict(os.environ, TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="3")
         proc = subprocess.run(
