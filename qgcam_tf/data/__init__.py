@@ -1,9 +1,5 @@
 """Datasets: MNIST (embedded default), Dogs vs Cats photos, speech in noise."""
 
-# The built-in datasets by name, known without importing TensorFlow (the CLI offers them
-# as choices before anything loads); the registry must hold exactly these (tests/cli).
-BUILTIN_DATASETS = ("dogs-vs-cats", "mnist", "speech")
-
 # Options each built-in dataset's loader reads beyond the common ones (data_dir, limit,
 # seed, batch_size): `qgcam train --option KEY=VALUE`, with KEY spelt with - or _.
 # tests/data/registry_test.py checks that the loaders read exactly these.
@@ -27,3 +23,8 @@ DATASET_OPTIONS = {
     },
 }
 COMMON_OPTIONS = ("data_dir", "limit", "seed", "batch_size")
+
+# The built-in datasets by name, known without importing TensorFlow (the CLI offers them
+# as choices before anything loads); the registry must hold exactly these
+# (tests/data/registry_test.py).
+BUILTIN_DATASETS = tuple(sorted(DATASET_OPTIONS))
