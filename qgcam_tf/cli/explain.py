@@ -35,12 +35,8 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from qgcam_tf.model.run import Run
     from qgcam_tf.viz.explanations import write_explanations
 
-    trained_on = Run.open(args.model).dataset
-    if args.dataset and args.dataset != trained_on:
-        raise ValueError(f"--dataset {args.dataset} does not match the model's {trained_on!r}")
     written = write_explanations(
         args.model,
         args.out,
@@ -51,6 +47,7 @@ def run(args) -> int:
         class_index=args.class_index,
         method=args.method,
         backend=args.backend,
+        dataset=args.dataset,
     )
     for path in written:
         print(f"wrote {path}")

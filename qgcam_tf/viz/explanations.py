@@ -49,6 +49,7 @@ def write_explanations(
     class_index: int | None = None,
     method: str = "qgradcam",
     backend: str = "tf",
+    dataset: str | None = None,
     log: Callable[[str], None] = print,
 ) -> list[str]:
     """Explains inputs of a trained run and writes the figures and maps into ``out``.
@@ -62,6 +63,7 @@ def write_explanations(
         class_index: the class to explain for every input; None or -1: the predicted class.
         method: a CAM method (:data:`qgcam_tf.explain.cams.CAM_METHODS`).
         backend: the VQC executor (the weights are the same).
+        dataset: the dataset the caller expects the run to be trained on (None: any).
         log: where progress lines go.
 
     Returns:
@@ -71,9 +73,12 @@ def write_explanations(
         explained class, labels, and the source of every row).
 
     Raises:
-        ValueError / FileNotFoundError: a bad method, class index, count or input file.
+        ValueError / FileNotFoundError: a bad method, class index, count or input file, or
+            a ``dataset`` that is not the run's.
     """
     run = Run.open(run_dir)
+    if dataset is not None and dataset != run.dataset:
+        raise ValueError(f"--dataset {dataset} does not match the model's {run.dataset!r}")
     labels, sources = None, None
     if paths:
         images, sources = run.load_inputs(paths)
