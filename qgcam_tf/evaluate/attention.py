@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from qgcam_tf.data.registry import dataset_names
+from qgcam_tf.data.registry import get_adapter
 from qgcam_tf.explain.qgradcam import QGradCAM
 
 __all__ = [
@@ -123,7 +123,5 @@ def dataset_metrics(dataset_name: str) -> Callable | None:
     Raises:
         ValueError: ``dataset_name`` is not a registered dataset.
     """
-    known = dataset_names()
-    if dataset_name not in known:
-        raise ValueError(f"dataset_name must be one of {known}, got {dataset_name!r}")
+    get_adapter(dataset_name)  # the registry's own check of the name
     return DATASET_METRICS.get(dataset_name)

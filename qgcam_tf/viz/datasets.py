@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from qgcam_tf.data.registry import dataset_names
+from qgcam_tf.data.registry import get_adapter
 from qgcam_tf.viz.photos import explain_photo_figures
 from qgcam_tf.viz.speech import explain_speech_figures
 
@@ -28,7 +28,5 @@ def explain_figures(dataset_name: str) -> Callable | None:
     Raises:
         ValueError: ``dataset_name`` is not a registered dataset.
     """
-    known = dataset_names()
-    if dataset_name not in known:
-        raise ValueError(f"dataset_name must be one of {known}, got {dataset_name!r}")
+    get_adapter(dataset_name)  # the registry's own check of the name
     return EXPLAIN_FIGURES.get(dataset_name)

@@ -76,7 +76,7 @@ def test_dataset_metrics_by_name():
     assert dataset_metrics("speech") is speech_metrics
     assert dataset_metrics("mnist") is None and dataset_metrics("dogs-vs-cats") is None
     assert set(DATASET_METRICS) <= set(dataset_names())  # no entry for a misspelt dataset
-    with pytest.raises(ValueError, match="dataset_name must be one of .*got 'timit'"):
+    with pytest.raises(ValueError, match=r"unknown dataset 'timit'; choose one of \[.*'speech'"):
         dataset_metrics("timit")
 
 

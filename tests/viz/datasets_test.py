@@ -18,7 +18,9 @@ def test_figures_by_dataset_name():
     assert explain_figures("speech") is explain_speech_figures
     assert explain_figures("mnist") is None
     assert set(EXPLAIN_FIGURES) <= set(dataset_names())  # no entry for a misspelt dataset
-    with pytest.raises(ValueError, match="dataset_name must be one of .*got 'dogs_vs_cats'"):
+    with pytest.raises(
+        ValueError, match=r"unknown dataset 'dogs_vs_cats'; choose one of \[.*'dogs-vs-cats'"
+    ):
         explain_figures("dogs_vs_cats")
 
 
