@@ -18,11 +18,40 @@ from qgcam_tf.model.recalibrate import recalibrate_batchnorm
 from qgcam_tf.model.run import save_model
 from qgcam_tf.quantum.circuits import VQCSpec
 
-__all__ = ["train_model"]
+__all__ = ["INPUT_MEAN_EXAMPLES", "input_mean", "train_model"]
 
 BACKUP_DIR = "backup"
 PROGRESS_FILE = "progress.json"
 METRICS_FILE = "metrics.json"
+# How many training inputs the recorded "input_mean" averages (the first ones the pipeline gives).
+INPUT_MEAN_EXAMPLES = 1024
+
+
+def input_mean(dataset: tf.data.Dataset, *, limit: int = INPUT_MEAN_EXAMPLES) -> float:
+    """Mean pixel value of the first ``limit`` inputs of ``dataset`` (the model's input scale).
+
+    Recorded in a run's metadata as ``"input_mean"``: inputs whose mean lies on the other
+    side of 0.5 than training's (e.g. black-on-white digits for an MNIST model) can be
+    flagged before they are predicted.
+
+    Args:
+        dataset: batches of ``(inputs, labels)`` or of inputs.
+        limit: how many inputs at most.
+
+    Raises:
+        ValueError: ``dataset`` is empty.
+    """
+    total, count = 0.0, 0
+    for batch in dataset:
+        x = batch[0] if isinstance(batch, (tuple, list)) else batch
+        x = tf.cast(x[: limit - count], tf.float64)
+        total += float(tf.reduce_mean(x)) * int(x.shape[0])
+        count += int(x.shape[0])
+        if count >= limit:
+            break
+    if count == 0:
+        raise ValueError("dataset is empty: no training inputs to average")
+    return total / count
 
 
 class _EpochCheckpoint(keras.callbacks.Callback):
@@ -142,6 +171,7 @@ def train_model(
     )
     metadata = dict(bundle.metadata)
     metadata.update(class_names=list(bundle.class_names), seed=seed, epochs=epochs)
+    metadata["input_mean"] = input_mean(bundle.train)
     progress = _read_progress(run_dir)
     if progress["epochs_done"] and verbose:
         print(f"resuming {run_dir}: {progress['epochs_done']} of {epochs} epochs done", flush=True)

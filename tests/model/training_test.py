@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from qgcam_tf.data.registry import DatasetBundle
 from qgcam_tf.model import training
-from qgcam_tf.model.run import load_model
+from qgcam_tf.model.run import load_model, read_metadata
 from qgcam_tf.model.training import train_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -71,6 +71,9 @@ def test_train_learns_and_writes_run_dir(tmp_path):
         atol=1e-6,
     )
     assert metrics["bn_recalibrated"] is True
+    first = np.concatenate([b.numpy() for b, _ in _toy_bundle().train])[:1024]
+    meta = read_metadata(str(tmp_path))
+    assert meta["input_mean"] == pytest.approx(float(first.astype(np.float64).mean()), abs=1e-9)
     assert not (tmp_path / "backup").exists()
     with pytest.raises(ValueError, match="already holds a finished run"):
         train_model(_toy_bundle(), str(tmp_path), epochs=1, n_qubits=4, depth=1, verbose=0)
@@ -139,6 +142,16 @@ def test_extra_metrics_must_add_new_keys(tmp_path):
     with pytest.raises(TypeError, match="extra_metrics must return a dict, got list"):
         train_model(_toy_bundle(n=96), str(tmp_path / "b"), extra_metrics=lambda m, b: [], **common)
     assert not (tmp_path / "b" / "metrics.json").exists()
+
+
+def test_input_mean_averages_the_first_inputs():
+    """input_mean is the NumPy mean of the first `limit` inputs, across batch boundaries."""
+    x = np.random.default_rng(1).uniform(size=(50, 3, 3, 1)).astype(np.float32)
+    ds = tf.data.Dataset.from_tensor_slices((x, np.zeros(50))).batch(8)
+    assert training.input_mean(ds, limit=20) == pytest.approx(x[:20].astype(np.float64).mean())
+    assert training.input_mean(ds) == pytest.approx(x.astype(np.float64).mean())
+    with pytest.raises(ValueError, match="dataset is empty"):
+        training.input_mean(ds.take(0))
 
 
 # `python -c KILLED_TRAIN MARKER EPOCH BATCH train ...` runs `qgcam train ...` with a callback
