@@ -50,10 +50,13 @@ import sympy
 import tensorflow as tf
 
 from qgcam_tf.quantum.basis import permute
+from qgcam_tf.quantum.readout import PauliReadout, as_pauli_sum
 
 __all__ = [
+    "SUPPORTED_PARAMETRISED_GATES",
     "Angle",
     "CompiledCircuit",
+    "ExpectationProgram",
     "MultiGate",
     "SingleGate",
     "UnsupportedGateError",
@@ -62,6 +65,7 @@ __all__ = [
     "gate_matrix",
     "parse_circuit",
     "parse_operation",
+    "parse_operations",
     "z_signs",
 ]
 
@@ -139,26 +143,213 @@ _PAULI_MATRIX = {
 }
 
 
-def _affine(expr, index: Mapping[sympy.Symbol, int], op) -> Angle:
+def _affine(expr, index: Mapping[sympy.Symbol, int], origin) -> Angle:
+    """``expr`` (linear in its symbols) as an :class:`Angle`; ``origin`` names it in errors."""
     expr = sympy.sympify(expr)
     unknown = expr.free_symbols - set(index)
     if unknown:
         names = ", ".join(sorted(str(s) for s in unknown))
-        raise ValueError(f"symbols {names} of {op} are not in symbol_names")
+        raise ValueError(f"symbols {names} of {origin!r} are not in symbol_names")
     coeffs = {}
     for s in expr.free_symbols:
         d = sympy.diff(expr, s)
         if d.free_symbols:
-            raise UnsupportedGateError(f"{op}: exponent {expr} is not linear in its symbols")
+            raise UnsupportedGateError(
+                f"{origin!r}: parameter {expr} is not linear in its symbols (the TF executor "
+                "supports a * s + b and sums of such terms, as TFQ resolves them)"
+            )
         coeffs[index[s]] = float(d)
     const = float(expr.subs({s: 0 for s in expr.free_symbols}))
     return Angle(const, coeffs)
 
 
+def _value(expr):
+    """A float for a symbol-free expression, else the sympy expression itself."""
+    if isinstance(expr, sympy.Basic):
+        return float(expr) if not expr.free_symbols else expr
+    return float(expr)
+
+
+def _z(expr, q, shift: float = 0.0) -> cirq.Operation:
+    return cirq.ZPowGate(exponent=_value(expr), global_shift=shift).on(q)
+
+
+def _zz(t, s: float, a, b) -> list:
+    """``ZZPowGate(t, global_shift=s)``: ``diag(1, w, w, 1) e^{i pi t s}``, ``w = e^{i pi t}``."""
+    return [cirq.CNOT(a, b), _z(t, b, s), cirq.CNOT(a, b)]
+
+
+def _xx(t, s: float, a, b) -> list:
+    return [cirq.H(a), cirq.H(b), *_zz(t, s, a, b), cirq.H(a), cirq.H(b)]
+
+
+def _yy(t, s: float, a, b) -> list:
+    # V = S H maps Z to Y (V Z V^dagger = Y); YY^t = (V x V) ZZ^t (V x V)^dagger
+    into = [cirq.S(a) ** -1, cirq.S(b) ** -1, cirq.H(a), cirq.H(b)]
+    return [*into, *_zz(t, s, a, b), cirq.H(a), cirq.H(b), cirq.S(a), cirq.S(b)]
+
+
+def _cz(t, s: float, a, b) -> list:
+    # phase w^(ab) with ab = (a + b - (a XOR b)) / 2; the global phase e^{i pi t s} rides on
+    # the first Z^(t/2) (its global shift 2s gives e^{i pi (t/2)(2s)})
+    return [_z(t / 2, a, 2.0 * s), _z(t / 2, b), *_zz(-t / 2, 0.0, a, b)]
+
+
+def _iswap(t, s: float, a, b) -> list:
+    # ISWAP^t = exp(i pi t/4 (XX + YY)) = e^{i pi t/2} XX^(-t/2) YY^(-t/2); the phases
+    # e^{i pi t/2} e^{i pi t s} ride on the XX part: global shift g with (-t/2) g = t/2 + t s
+    return [*_xx(-t / 2, -(1.0 + 2.0 * s), a, b), *_yy(-t / 2, 0.0, a, b)]
+
+
+def _swap(t, s: float, a, b) -> list:
+    # SWAP^t = exp(i pi t (1 - SWAP)/2) = e^{-i pi t/2} XX^(t/2) YY^(t/2) ZZ^(t/2), since
+    # SWAP = (1 + XX + YY + ZZ)/2 and the three commute; the phases ride on the ZZ part
+    return [*_xx(t / 2, 0.0, a, b), *_yy(t / 2, 0.0, a, b), *_zz(t / 2, 2.0 * s - 1.0, a, b)]
+
+
+def _decomposition(gate, qs) -> list | None:
+    """A parametrised gate of a supported family as Pauli power gates (symbolic exponents
+    linear in the gate's parameters) and fixed gates, in time order; None if unsupported.
+    Every step is exact, global phase included."""
+    t = getattr(gate, "exponent", None)
+    s = float(getattr(gate, "global_shift", 0.0) or 0.0)
+    kind = type(gate)
+    if kind is cirq.PhasedXPowGate:
+        p, (q,) = gate.phase_exponent, qs
+        x = cirq.XPowGate(exponent=_value(t), global_shift=s).on(q)
+        return [_z(-p, q), x, _z(p, q)]
+    if kind is cirq.HPowGate:
+        (q,) = qs
+        x = cirq.XPowGate(exponent=_value(t), global_shift=s).on(q)
+        return [cirq.Y(q) ** 0.25, x, cirq.Y(q) ** -0.25]
+    if kind is cirq.CZPowGate:
+        return _cz(t, s, *qs)
+    if kind is cirq.CXPowGate:
+        a, b = qs
+        return [cirq.H(b), *_cz(t, s, a, b), cirq.H(b)]
+    if kind is cirq.ZZPowGate:
+        return _zz(t, s, *qs)
+    if kind is cirq.XXPowGate:
+        return _xx(t, s, *qs)
+    if kind is cirq.YYPowGate:
+        return _yy(t, s, *qs)
+    if kind is cirq.ISwapPowGate:
+        return _iswap(t, s, *qs)
+    if kind is cirq.SwapPowGate:
+        return _swap(t, s, *qs)
+    if kind is cirq.PhasedISwapPowGate:
+        p, (a, b) = gate.phase_exponent, qs
+        inner = _iswap(t, s, a, b)
+        return [_z(p, a), _z(-p, b), *inner, _z(-p, a), _z(p, b)]
+    if kind is cirq.FSimGate:
+        # FSim(theta, phi) = ISWAP^(-2 theta/pi) CZ^(-phi/pi) (they commute)
+        a, b = qs
+        return [
+            *_iswap(-2 * gate.theta / sympy.pi, 0.0, a, b),
+            *_cz(-gate.phi / sympy.pi, 0.0, a, b),
+        ]
+    return None
+
+
+_PARAMETERS = ("exponent", "phase_exponent", "theta", "phi")
+SUPPORTED_PARAMETRISED_GATES = (
+    "rx, ry, rz, XPowGate, YPowGate, ZPowGate, HPowGate, PhasedXPowGate, CZPowGate, "
+    "CXPowGate, XXPowGate, YYPowGate, ZZPowGate, SwapPowGate, ISwapPowGate, "
+    "PhasedISwapPowGate, FSimGate"
+)
+
+
+def _single_power(op: cirq.Operation, qs, sindex, origin) -> SingleGate:
+    gate = op.gate
+    return SingleGate(
+        qs[0],
+        None,
+        _PAULI[type(gate)],
+        _affine(gate.exponent, sindex, origin),
+        float(gate.global_shift),
+    )
+
+
+def parse_operations(
+    op: cirq.Operation, qindex: Mapping[cirq.Qid, int], sindex: Mapping[sympy.Symbol, int]
+) -> list[SingleGate | MultiGate]:
+    """The gate records of one unitary operation, in time order.
+
+    A fixed gate (any size) is one record with its ``cirq.unitary``; a parametrised
+    rx/ry/rz or X/Y/ZPowGate is one parametrised :class:`SingleGate`; the other
+    parametrised families (:data:`SUPPORTED_PARAMETRISED_GATES`) are exact decompositions
+    into parametrised X/Y/Z power gates and fixed gates (H, S, CNOT), global phase included.
+    Every parameter (exponent, phase exponent, FSim angles) must be linear in the symbols,
+    ``a * s + b`` or a sum of such terms, as TFQ resolves them. A global phase gate becomes
+    a fixed phase on the first qubit (nothing when ``qindex`` is empty); a
+    ``cirq.CircuitOperation`` is flattened.
+
+    Args:
+        op: the operation.
+        qindex: qubit -> index (0 is the most significant bit of a basis index).
+        sindex: symbol -> column of the symbol values.
+
+    Raises:
+        UnsupportedGateError: a measurement, a channel, a parametrised gate of another
+            family, or a parameter that is not linear in its symbols (the message names the
+            operation and the expression).
+        ValueError: a symbol of ``op`` is not in ``sindex``.
+    """
+    if isinstance(op.untagged, cirq.CircuitOperation):
+        inner = op.untagged.mapped_circuit(deep=True)
+        return [r for sub in inner.all_operations() for r in parse_operations(sub, qindex, sindex)]
+    gate = op.gate
+    if gate is None or cirq.is_measurement(op):
+        raise UnsupportedGateError(
+            f"unsupported operation {op!r}: only unitary gates (expectation values need no "
+            "measurement)"
+        )
+    if cirq.is_parameterized(op) and not cirq.parameter_names(op):
+        op = cirq.resolve_parameters(op, cirq.ParamResolver({}))  # sympy numbers -> floats
+    qs = tuple(qindex[q] for q in op.qubits)
+    if not cirq.is_parameterized(op):
+        if not cirq.has_unitary(op):
+            raise UnsupportedGateError(f"unsupported operation {op!r}: it has no unitary")
+        matrix = cirq.unitary(op).astype(np.complex128)
+        if not qs:  # a global phase
+            return [SingleGate(0, matrix[0, 0] * np.eye(2))] if qindex else []
+        if len(qs) == 1:
+            return [SingleGate(qs[0], matrix)]
+        return [MultiGate(qs, matrix)]
+    kind = type(gate)
+    if kind in _PAULI:
+        return [_single_power(op, qs, sindex, op)]
+    parts = _decomposition(gate, op.qubits)
+    if parts is None:
+        raise UnsupportedGateError(
+            f"unsupported parametrised gate {op!r}: the TF executor supports "
+            f"symbolic {SUPPORTED_PARAMETRISED_GATES}"
+        )
+    for name in _PARAMETERS:  # check the gate's own expressions, so errors quote them
+        expr = getattr(gate, name, None)
+        if isinstance(expr, sympy.Basic):
+            _affine(expr, sindex, op)
+    records = []
+    for sub in parts:
+        if cirq.is_parameterized(sub):
+            records.append(_single_power(sub, (qindex[sub.qubits[0]],), sindex, op))
+        elif len(sub.qubits) == 1:
+            records.append(
+                SingleGate(qindex[sub.qubits[0]], cirq.unitary(sub).astype(np.complex128))
+            )
+        else:
+            records.append(
+                MultiGate(
+                    tuple(qindex[q] for q in sub.qubits), cirq.unitary(sub).astype(np.complex128)
+                )
+            )
+    return records
+
+
 def parse_operation(
     op: cirq.Operation, qindex: Mapping[cirq.Qid, int], sindex: Mapping[sympy.Symbol, int]
 ) -> SingleGate | MultiGate:
-    """The gate record of one unitary operation.
+    """The gate record of an operation that is one record (see :func:`parse_operations`).
 
     Args:
         op: a unitary operation: a parametrised rx/ry/rz or X/Y/ZPowGate whose exponent is
@@ -170,39 +361,38 @@ def parse_operation(
         A :class:`SingleGate` for a one-qubit operation, else a :class:`MultiGate`.
 
     Raises:
-        UnsupportedGateError: a measurement, a channel, or another parametrised gate.
+        UnsupportedGateError: a measurement, a channel, or a parametrised gate that
+            :func:`parse_operations` decomposes into several records.
         ValueError: a symbol of ``op`` is not in ``sindex``.
     """
-    gate = op.gate
-    qs = tuple(qindex[q] for q in op.qubits)
-    if gate is None or cirq.is_measurement(op):
-        raise UnsupportedGateError(f"unsupported operation {op!r}: only unitary gates")
-    if cirq.is_parameterized(op):
-        kind = _PAULI.get(type(gate))
-        if kind is None:
-            raise UnsupportedGateError(
-                f"unsupported parametrised gate {gate!r} on {op.qubits}: the TF executor "
-                "supports symbolic rx/ry/rz and X/Y/ZPowGate exponents"
-            )
-        return SingleGate(
-            qs[0],
-            None,
-            kind,
-            _affine(gate.exponent, sindex, op),
-            float(gate.global_shift),
+    records = parse_operations(op, qindex, sindex)
+    if len(records) != 1:
+        raise UnsupportedGateError(
+            f"unsupported operation {op!r}: it is {len(records)} gate records, not one "
+            "(parse_operations returns them all)"
         )
-    if not cirq.has_unitary(op):
-        raise UnsupportedGateError(f"unsupported operation {op!r}: it has no unitary")
-    if len(qs) == 1:
-        return SingleGate(qs[0], cirq.unitary(op).astype(np.complex128))
-    return MultiGate(qs, cirq.unitary(op).astype(np.complex128))
+    return records[0]
 
 
 def parse_circuit(
     circuit: cirq.Circuit, qindex: Mapping[cirq.Qid, int], sindex: Mapping[sympy.Symbol, int]
 ) -> list[SingleGate | MultiGate]:
-    """:func:`parse_operation` of each operation, in ``circuit.all_operations()`` order."""
-    return [parse_operation(op, qindex, sindex) for op in circuit.all_operations()]
+    """:func:`parse_operations` of each operation, concatenated, in
+    ``circuit.all_operations()`` order.
+
+    Raises:
+        UnsupportedGateError: as :func:`parse_operations`, the message prefixed with the
+            moment index (``"moment 3: ..."``).
+        ValueError: a symbol is not in ``sindex`` (the message names the moment too).
+    """
+    records: list[SingleGate | MultiGate] = []
+    for m, moment in enumerate(circuit):
+        for op in moment:
+            try:
+                records.extend(parse_operations(op, qindex, sindex))
+            except ValueError as err:  # UnsupportedGateError is a ValueError
+                raise type(err)(f"moment {m}: {err}") from None
+    return records
 
 
 def _monomial(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -680,3 +870,103 @@ class CompiledCircuit:
         psi = self.state(symbol_values, shared_values)
         probs = tf.math.square(tf.math.real(psi)) + tf.math.square(tf.math.imag(psi))
         return tf.linalg.matmul(probs, tf.constant(signs, tf.float32))
+
+
+class ExpectationProgram:
+    """Expectation values of Pauli-sum readouts after a Cirq circuit, in core TensorFlow ops.
+
+    The TFQ-free counterpart of ``tfq.layers.Expectation`` with analytic expectations: the
+    circuit runs as a :class:`CompiledCircuit` (every symbol per sample) and the readouts
+    as a :class:`~qgcam_tf.quantum.readout.PauliReadout`. Calls are differentiable with
+    ``tf.GradientTape`` with respect to the symbol values, traceable in ``tf.function``
+    and free of TensorFlow Quantum ops (so a SavedModel holding one loads in stock
+    TensorFlow).
+
+    Args:
+        circuit: unitary gates: fixed gates of any size, and parametrised gates of the
+            families in :data:`SUPPORTED_PARAMETRISED_GATES` whose parameters are linear in
+            the symbols. Measurements are refused (expectations need none).
+        symbols: the symbols (``sympy.Symbol`` or names), in the column order of the
+            symbol values. Symbols the circuit does not use are allowed (ignored).
+        readouts: ``cirq.PauliSum`` / ``cirq.PauliString`` operators with real coefficients,
+            on any qubits, in any basis (X, Y, Z); one output column each.
+        qubits: the qubit order of the state (default: the sorted qubits of the circuit
+            and the readouts); it must hold every qubit of both.
+
+    Attributes:
+        symbols: ``tuple[str, ...]``, the names of the symbol value columns.
+        n_outputs: the number of readouts.
+        qubits: the qubit order, a tuple.
+        circuit: the circuit.
+        readouts: the readouts, as ``cirq.PauliSum``.
+
+    Raises:
+        UnsupportedGateError: a gate cannot be compiled, or a parameter is not linear in its
+            symbols (the message names the gate, its moment index and the expression).
+        ValueError: a symbol of the circuit is not in ``symbols`` (the message names it),
+            ``symbols`` repeats a name, or a qubit is missing from ``qubits``.
+        TypeError: ``circuit``, a symbol or a readout has the wrong type.
+    """
+
+    def __init__(
+        self,
+        circuit: cirq.AbstractCircuit,
+        symbols: Sequence,
+        readouts: Sequence,
+        *,
+        qubits: Sequence[cirq.Qid] | None = None,
+    ):
+        if not isinstance(circuit, cirq.AbstractCircuit):
+            raise TypeError(f"circuit must be a cirq.Circuit, got {circuit!r}")
+        if isinstance(symbols, (str, sympy.Basic)):
+            raise TypeError(f"symbols must be a sequence of symbols or names, got {symbols!r}")
+        names = []
+        for s in symbols:
+            if not isinstance(s, (str, sympy.Symbol)):
+                raise TypeError(f"symbols must be sympy.Symbol or str, got {s!r}")
+            names.append(str(s))
+        if len(set(names)) != len(names):
+            raise ValueError(f"symbols must not repeat a name, got {names}")
+        if isinstance(readouts, (cirq.PauliSum, cirq.PauliString, cirq.Operation)):
+            raise TypeError(f"readouts must be a sequence of Pauli sums, got {readouts!r}")
+        sums = [as_pauli_sum(r, f"readouts[{l}]") for l, r in enumerate(list(readouts))]
+        missing = sorted(cirq.parameter_names(circuit) - set(names))
+        if missing:
+            raise ValueError(f"symbols {missing} of the circuit are not in symbols {tuple(names)}")
+        used = set(circuit.all_qubits()).union(*(total.qubits for total in sums))
+        if qubits is None:
+            qubits = sorted(used)
+        else:
+            qubits = list(qubits)
+            absent = used - set(qubits)
+            if absent:
+                raise ValueError(
+                    f"qubits {qubits} lack {sorted(absent)} of the circuit or the readouts"
+                )
+        self.circuit = circuit
+        self.symbols = tuple(names)
+        self.qubits = tuple(qubits)
+        self._compiled = CompiledCircuit(circuit, names, qubits=self.qubits)
+        self._readout = PauliReadout(sums, self.qubits)
+        self.readouts = self._readout.readouts
+        self.n_outputs = self._readout.n_outputs
+
+    def _values(self, symbol_values) -> tf.Tensor:
+        values = tf.convert_to_tensor(symbol_values, tf.float32)
+        if values.shape.rank is not None and (
+            values.shape.rank != 2
+            or (values.shape[1] is not None and values.shape[1] != len(self.symbols))
+        ):
+            raise ValueError(
+                f"symbol_values must be [batch, {len(self.symbols)}] (one column per symbol "
+                f"of {self.symbols}), got shape {values.shape}"
+            )
+        return values
+
+    def state(self, symbol_values: tf.Tensor) -> tf.Tensor:
+        """Final state vectors ``[B, 2**n]`` complex64 (big-endian, ``qubits`` order)."""
+        return self._compiled.state(self._values(symbol_values))
+
+    def __call__(self, symbol_values: tf.Tensor) -> tf.Tensor:
+        """``<psi|O_l|psi>`` ``[B, n_outputs]`` float32 for ``symbol_values`` ``[B, S]``."""
+        return self._readout(self.state(symbol_values))

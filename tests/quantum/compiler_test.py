@@ -216,22 +216,40 @@ def test_generic_circuit_z_products_match_cirq():
     "op_factory,match",
     [
         (
-            lambda q, s: cirq.ISwapPowGate(exponent=s).on(q[0], q[1]),
-            r"ISWAP\*\*sympy.Symbol\('a'\)",
+            lambda q, s: cirq.CCZPowGate(exponent=s).on(q[0], q[1], q[2]),
+            r"moment 2: unsupported parametrised gate \(cirq.CCZ\*\*sympy.Symbol\('a'\)\).on",
         ),
-        (lambda q, s: cirq.CZPowGate(exponent=s).on(q[0], q[1]), r"CZ\*\*sympy.Symbol\('a'\)"),
-        (lambda q, s: cirq.measure(q[0], key="m"), r"cirq.measure\(cirq.LineQubit\(0\)"),
-        (lambda q, s: cirq.depolarize(0.1).on(q[0]), r"depolarize\(p=0.1\).*no unitary"),
-        (lambda q, s: cirq.rx(sympy.sin(s)).on(q[0]), r"sin\(a\).*not linear"),
+        (
+            lambda q, s: cirq.PhasedFSimGate(theta=s).on(q[0], q[1]),
+            r"moment 2: unsupported parametrised gate cirq.PhasedFSimGate",
+        ),
+        (
+            lambda q, s: cirq.measure(q[0], key="m"),
+            r"moment 2: unsupported operation cirq.measure\(cirq.LineQubit\(0\)",
+        ),
+        (
+            lambda q, s: cirq.depolarize(0.1).on(q[0]),
+            r"moment 2: unsupported operation .*depolarize\(p=0.1\).*no unitary",
+        ),
+        (lambda q, s: cirq.rx(sympy.sin(s)).on(q[0]), r"moment 2: .*sin\(a\).*not linear"),
+        (
+            lambda q, s: cirq.CZPowGate(exponent=s**2).on(q[0], q[1]),
+            r"moment 2: \(cirq.CZ\*\*sympy.Pow.*parameter a\*\*2 is not linear",
+        ),
+        (
+            lambda q, s: cirq.FSimGate(theta=0.3, phi=s * sympy.Symbol("b")).on(q[0], q[2]),
+            r"moment 2: cirq.FSimGate.*parameter a\*b is not linear",
+        ),
     ],
 )
 def test_unsupported_gates_raise_naming_the_gate(op_factory, match):
-    """A gate the executor cannot compile raises UnsupportedGateError naming it."""
-    q = cirq.LineQubit.range(2)
-    a = sympy.Symbol("a")
+    """An unsupported gate or a non-linear parameter raises UnsupportedGateError naming the
+    gate, its moment and (for a parameter) the expression."""
+    q = cirq.LineQubit.range(3)
+    a, b = sympy.symbols("a b")
     circuit = cirq.Circuit(cirq.H(q[0]), cirq.CNOT(q[0], q[1]), op_factory(q, a))
     with pytest.raises(UnsupportedGateError, match=match):
-        CompiledCircuit(circuit, [a], qubits=q)
+        CompiledCircuit(circuit, [a, b], qubits=q)
 
 
 def test_unknown_symbol_and_qubit_raise():
