@@ -32,6 +32,7 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
+from qgcam_tf.data.images import fit_image
 from qgcam_tf.data.registry import DatasetAdapter, DatasetBundle, register
 
 __all__ = [
@@ -157,10 +158,12 @@ def _hash01(name: str, seed: int) -> float:
     return int(hashlib.sha256(f"{seed}:{name}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
 
 
-def _decode(path: str, size: int) -> np.ndarray:
+def _decode(path: str, size: int, fit: str = "stretch", source: str | None = None) -> np.ndarray:
+    # training stretches every photo to a square (fit="stretch"); qgcam predict/explain --fit
+    # may pad or crop instead, and name the photo (source) to warn about its aspect ratio
     raw = tf.io.read_file(path)
     image = tf.io.decode_image(raw, channels=3, expand_animations=False)
-    image = tf.image.resize(image, (size, size), method="area")
+    image = fit_image(image, (size, size), fit, method="area", antialias=False, source=source)
     return np.clip(np.round(image.numpy()), 0, 255).astype(np.uint8)
 
 
@@ -318,6 +321,9 @@ def load_dogs_vs_cats(options: dict) -> DatasetBundle:
 def load_photo_files(paths: Sequence[str], metadata: dict) -> np.ndarray:
     """Photos as model inputs, float32 ``[B, H, W, 3]``, decoded and resized as in training.
 
+    ``metadata["fit"]`` (default ``stretch``, as in training) says how a photo of another
+    aspect ratio is fitted (:func:`qgcam_tf.data.images.fit_image`; ``pad``'s bars are black).
+
     Raises:
         FileNotFoundError: a file does not exist.
         ValueError: no paths, or a file is not a readable image.
@@ -325,12 +331,13 @@ def load_photo_files(paths: Sequence[str], metadata: dict) -> np.ndarray:
     if not paths:
         raise ValueError("no image files given")
     size = int(metadata.get("input_shape", (64, 64, 3))[0])
+    fit = metadata.get("fit") or "stretch"
     out = []
     for p in paths:
         if not os.path.isfile(p):
             raise FileNotFoundError(f"image file {p!r} does not exist")
         try:
-            out.append(_decode(p, size))
+            out.append(_decode(p, size, fit, source=p))
         except (tf.errors.InvalidArgumentError, tf.errors.OpError):
             raise ValueError(f"{p!r} is not a readable JPEG/PNG/BMP/GIF image") from None
     return np.stack(out).astype(np.float32) / 255.0

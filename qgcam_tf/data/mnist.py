@@ -216,7 +216,8 @@ def _load_bundle(options: dict):
 def _load_files(paths, metadata: dict) -> np.ndarray:
     from qgcam_tf.data.images import load_images
 
-    return load_images(paths, metadata.get("input_shape", (28, 28, 1)))
+    shape = metadata.get("input_shape", (28, 28, 1))
+    return load_images(paths, shape, fit=metadata.get("fit") or "stretch")
 
 
 def _register():

@@ -1,12 +1,14 @@
 """Tests of qgcam_tf.data.images: picture files and .npy arrays read into model inputs."""
 
 import sys
+import warnings
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from qgcam_tf.data.images import load_array, load_image, load_images
+from qgcam_tf.data.checks import InputWarning
+from qgcam_tf.data.images import fit_image, load_array, load_image, load_images
 
 # ITU-R BT.601 luma, the weights tf.image.rgb_to_grayscale uses
 LUMA = np.array([0.2989, 0.587, 0.114])
@@ -50,7 +52,8 @@ def test_colour_conversions(rgb, tmp_path):
 def test_resize_keeps_a_flat_image_flat_and_in_range(tmp_path):
     """Any size is accepted: a flat grey file stays that grey at the model's size."""
     path = _png(tmp_path / "flat.png", np.full((30, 17, 1), 128, np.uint8))
-    out = load_image(path, (8, 8, 1))
+    with pytest.warns(InputWarning, match="aspect ratio 0.57"):
+        out = load_image(path, (8, 8, 1))
     assert out.shape == (8, 8, 1) and out.dtype == np.float32
     np.testing.assert_allclose(out, 128 / 255.0, atol=1e-6)
 
@@ -100,6 +103,75 @@ def test_load_images_stacks_files_and_arrays_in_order(rgb, tmp_path):
     np.testing.assert_allclose(out[2], pixels / 255.0, atol=1e-6)
     with pytest.raises(ValueError, match="no image files given"):
         load_images([], (4, 6, 3))
+
+
+@pytest.fixture
+def wide(tmp_path):
+    """A 2:1 grey PNG (8 rows, 16 columns) of random pixels, and the pixels / 255."""
+    pixels = np.random.default_rng(4).integers(0, 256, size=(8, 16, 1), dtype=np.uint8)
+    return _png(tmp_path / "wide.png", pixels), pixels / 255.0
+
+
+def test_a_far_aspect_ratio_warns_under_stretch_and_is_stretched(wide):
+    """A 2:1 picture for a square input warns (naming the file and what was done) and is
+    resized to 8x8 as before; a square picture does not warn."""
+    path, x = wide
+    with pytest.warns(InputWarning, match=r"wide.png: aspect ratio 2.00 \(16x8\).*stretched"):
+        out = load_image(path, (8, 8, 1))
+    expected = tf.image.resize(x, (8, 8), method="bilinear", antialias=True).numpy()
+    np.testing.assert_allclose(out, expected, atol=1e-6)
+    np.testing.assert_allclose(out[:, 0], x[:, :2].mean(1), atol=0.2)  # columns squeezed
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InputWarning)
+        load_image(path, (4, 8, 1))  # same ratio, no warning
+
+
+def test_crop_keeps_the_centre_and_pad_letterboxes(wide):
+    """--fit crop of a 16x8 picture into 8x8 is its centre columns 4..11 exactly; --fit pad
+    of it into 16x16 is the picture between two 4-row bars of background."""
+    path, x = wide
+    with pytest.warns(InputWarning, match="centre-cropped"):
+        crop = load_image(path, (8, 8, 1), fit="crop")
+    np.testing.assert_allclose(crop, x[:, 4:12], atol=1e-6)
+    with pytest.warns(InputWarning, match="letterboxed"):
+        pad = load_image(path, (16, 16, 1), fit="pad")
+    expected = np.zeros((16, 16, 1))
+    expected[4:12] = x
+    np.testing.assert_allclose(pad, expected, atol=1e-6)
+    with pytest.warns(InputWarning):
+        white = load_image(path, (16, 16, 1), fit="pad", background=1.0)
+    np.testing.assert_allclose(white[:4], 1.0)
+    with pytest.raises(ValueError, match="fit must be one of stretch, pad, crop, got 'fill'"):
+        load_image(path, (8, 8, 1), fit="fill")
+
+
+def test_fit_image_geometry_with_resizing():
+    """Pad scales a tall 12x6 flat picture into 8x4 and centres it in 8x8 with bars of 2
+    columns, and an odd leftover goes below; crop of a 6x12 ramp keeps its middle 6x6; area
+    stretch averages column pairs."""
+    tall = np.full((12, 6, 1), 0.7, np.float32)
+    pad = fit_image(tall, (8, 8), "pad").numpy()
+    expected = np.zeros((8, 8, 1))
+    expected[:, 2:6] = 0.7
+    np.testing.assert_allclose(pad, expected, atol=1e-6)
+    odd = fit_image(np.ones((4, 5, 1)), (4, 4), "pad").numpy()[..., 0]
+    np.testing.assert_allclose(odd, [[1] * 4] * 3 + [[0] * 4], atol=1e-6)  # 4x5 -> 3x4, bar below
+    ramp = np.tile(np.arange(12, dtype=np.float32), (6, 1))[..., None]  # columns 0..11
+    crop = fit_image(ramp, (6, 6), "crop").numpy()
+    np.testing.assert_allclose(crop[0, :, 0], np.arange(3, 9), atol=1e-6)
+    stretch = fit_image(ramp, (6, 6), "stretch", method="area").numpy()
+    np.testing.assert_allclose(stretch[0, :, 0], np.arange(6) * 2 + 0.5, atol=1e-5)
+
+
+def test_load_images_fits_pictures_but_not_arrays(wide, tmp_path):
+    """fit applies to the pictures of a mixed list; a .npy array is read as it is."""
+    path, x = wide
+    arr = np.random.default_rng(5).uniform(size=(2, 8, 8, 1)).astype(np.float32)
+    np.save(tmp_path / "two.npy", arr)
+    with pytest.warns(InputWarning):
+        out = load_images([str(tmp_path / "two.npy"), path], (8, 8, 1), fit="crop")
+    np.testing.assert_allclose(out[:2], arr)
+    np.testing.assert_allclose(out[2], x[:, 4:12], atol=1e-6)
 
 
 if __name__ == "__main__":
