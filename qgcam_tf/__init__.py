@@ -11,7 +11,9 @@ up the environment before TensorFlow loads.
 """
 
 import importlib
+import importlib.util
 import os
+import sys
 
 # TensorFlow Quantum's layers need Keras 2 (tf_keras); this must be set before TensorFlow
 # is imported anywhere in the process.
@@ -60,6 +62,36 @@ def __getattr__(name):
         globals()[name] = value
         return value
     raise AttributeError(f"module 'qgcam_tf' has no attribute {name!r}")
+
+
+class _RegisterKerasLayers:
+    """Registers the project's Keras layers (VQCLayer, Scale) once ``tf_keras`` is imported.
+
+    A run's ``model.keras`` names them; ``tf_keras.models.load_model`` opens it only when
+    they are registered. Importing them here would load TensorFlow with ``qgcam_tf``, so
+    this finder waits for ``tf_keras`` (already loaded: registered at once).
+    """
+
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name != "tf_keras":
+            return None
+        sys.meta_path.remove(_RegisterKerasLayers)
+        spec = importlib.util.find_spec(name)
+        exec_module = spec.loader.exec_module
+
+        def exec_and_register(module):
+            exec_module(module)
+            importlib.import_module("qgcam_tf.model.hybrid")  # registers VQCLayer and Scale
+
+        spec.loader.exec_module = exec_and_register
+        return spec
+
+
+if "tf_keras" in sys.modules:
+    importlib.import_module("qgcam_tf.model.hybrid")
+else:
+    sys.meta_path.insert(0, _RegisterKerasLayers)
 
 
 def __dir__():

@@ -1,7 +1,7 @@
 """Datasets: MNIST (embedded default), Dogs vs Cats photos, speech in noise."""
 
 # Options each built-in dataset's loader reads beyond the common ones (data_dir, limit,
-# seed, batch_size): `qgcam train --option KEY=VALUE`, with KEY spelt with - or _.
+# seed, batch_size, validation_fraction): `qgcam train --option KEY=VALUE`, with KEY spelt with - or _.
 # tests/data/registry_test.py checks that the loaders read exactly these.
 DATASET_OPTIONS = {
     "mnist": {},
@@ -22,7 +22,7 @@ DATASET_OPTIONS = {
         "test_fraction": "share of clips held out outside the TIMIT layout (default 0.2)",
     },
 }
-COMMON_OPTIONS = ("data_dir", "limit", "seed", "batch_size")
+COMMON_OPTIONS = ("data_dir", "limit", "seed", "batch_size", "validation_fraction")
 
 # The built-in datasets by name, known without importing TensorFlow (the CLI offers them
 # as choices before anything loads); the registry must hold exactly these

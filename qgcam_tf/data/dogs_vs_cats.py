@@ -33,7 +33,7 @@ import numpy as np
 import tensorflow as tf
 
 from qgcam_tf.data.images import fit_image
-from qgcam_tf.data.registry import DatasetAdapter, DatasetBundle, register
+from qgcam_tf.data.registry import DatasetAdapter, DatasetBundle, register, split_validation
 
 __all__ = [
     "CLASS_NAMES",
@@ -282,6 +282,7 @@ def load_dogs_vs_cats(options: dict) -> DatasetBundle:
         size,
     )
     x_te = x_te.astype(np.float32) / 255.0
+    (x_tr, y_tr), (x_va, y_va) = split_validation(x_tr, y_tr, options)
     train = (
         tf.data.Dataset.from_tensor_slices((x_tr, y_tr))
         .shuffle(len(x_tr), seed=seed, reshuffle_each_iteration=True)
@@ -315,6 +316,12 @@ def load_dogs_vs_cats(options: dict) -> DatasetBundle:
             },
         },
         test_arrays=(x_te, y_te),
+        validation=tf.data.Dataset.from_tensor_slices(
+            (x_va.astype(np.float32) / 255.0, y_va)
+        ).batch(256)
+        if len(x_va)
+        else None,
+        n_validation=len(x_va),
     )
 
 

@@ -186,7 +186,7 @@ def make_dataset(
 
 
 def _load_bundle(options: dict):
-    from qgcam_tf.data.registry import DatasetBundle
+    from qgcam_tf.data.registry import DatasetBundle, split_validation
 
     (x_train, y_train), (x_test, y_test) = load_mnist(options.get("data_dir"))
     limit = options.get("limit")
@@ -196,6 +196,7 @@ def _load_bundle(options: dict):
         x_train, y_train = x_train[keep], y_train[keep]
     batch = int(options.get("batch_size", 64))
     seed = int(options.get("seed", 0))
+    (x_train, y_train), (x_val, y_val) = split_validation(x_train, y_train, options)
     return DatasetBundle(
         train=make_dataset(x_train, y_train, batch_size=batch, shuffle=True, seed=seed),
         test=make_dataset(x_test, y_test, batch_size=256),
@@ -210,6 +211,8 @@ def _load_bundle(options: dict):
             "options": {"data_dir": options.get("data_dir")},  # where the test split lives
         },
         test_arrays=(x_test, y_test),
+        validation=make_dataset(x_val, y_val, batch_size=256) if len(x_val) else None,
+        n_validation=len(x_val),
     )
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "get_adapter",
     "pick_per_class",
     "register",
+    "split_validation",
 ]
 
 
@@ -40,6 +41,9 @@ class DatasetBundle:
         metadata: saved beside the model; ``load_files`` gets it back.
         test_arrays: ``(x, y)`` NumPy arrays of the test split when they fit in memory
             (used by ``explain``/``evaluate`` to pick examples).
+        validation: batched ``(images, labels)`` held out of the training data
+            (:func:`split_validation`), or None; ``fit`` reports ``val_loss`` on it.
+        n_validation: its example count (0 without a validation split).
     """
 
     train: tf.data.Dataset
@@ -51,6 +55,8 @@ class DatasetBundle:
     model_kwargs: dict = dataclasses.field(default_factory=dict)
     metadata: dict = dataclasses.field(default_factory=dict)
     test_arrays: tuple[np.ndarray, np.ndarray] | None = None
+    validation: tf.data.Dataset | None = None
+    n_validation: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,6 +110,47 @@ def pick_per_class(labels, count: int, n_classes: int, seed: int = 0) -> np.ndar
             if pool and len(picked) < count:
                 picked.append(int(pool.pop(0)))
     return np.array(picked, dtype=np.int64)
+
+
+def split_validation(x, y, options: dict):
+    """Splits training arrays into training and validation parts, deterministically.
+
+    The share is ``options["validation_fraction"]`` (absent or 0: no split; ``qgcam train``
+    passes 0.1 unless told otherwise); which examples are held out depends only on
+    ``options["seed"]`` and the number of examples, drawn from a generator of its own so the
+    loader's other draws (``limit``, noise mixing) stay as they were. Both parts keep the
+    original order.
+
+    Args:
+        x / y: training inputs and labels (same length).
+        options: the loader options.
+
+    Returns:
+        ``((x_train, y_train), (x_val, y_val))``; the validation part is empty without a split.
+
+    Raises:
+        ValueError: the fraction is not a number in [0, 1), or it would leave no training
+            example.
+    """
+    raw = options.get("validation_fraction") or 0.0
+    try:
+        fraction = float(raw)
+    except (TypeError, ValueError):
+        fraction = float("nan")
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"validation_fraction must be a number in [0, 1), got {raw!r}")
+    n = len(x)
+    n_val = int(round(fraction * n))
+    if fraction > 0 and n_val == 0:
+        n_val = 1
+    if n_val and n_val >= n:
+        raise ValueError(
+            f"validation_fraction={fraction} of {n} training examples leaves none to train on"
+        )
+    held = np.zeros(n, bool)
+    rng = np.random.default_rng([int(options.get("seed") or 0), 0x5EED])  # its own stream
+    held[rng.permutation(n)[:n_val]] = True
+    return (x[~held], y[~held]), (x[held], y[held])
 
 
 def dataset_names() -> list[str]:

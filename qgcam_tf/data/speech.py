@@ -34,7 +34,7 @@ import numpy as np
 import tensorflow as tf
 
 from qgcam_tf.data import audio
-from qgcam_tf.data.registry import DatasetAdapter, DatasetBundle, register
+from qgcam_tf.data.registry import DatasetAdapter, DatasetBundle, register, split_validation
 
 __all__ = [
     "CLASS_NAMES",
@@ -299,6 +299,7 @@ def load_speech(options: dict) -> SpeechBundle:
     class_names = CLASS_NAMES if labels == "binary" else ("clean",) + kinds
     (x_tr, y_tr, _), (x_te, y_te, marks_te) = arrays["train"], arrays["test"]
     shape = (cfg.n_mels, cfg.n_frames, 1)
+    (x_tr, y_tr), (x_va, y_va) = split_validation(x_tr, y_tr, options)
     train = tf.data.Dataset.from_tensor_slices((x_tr, y_tr)).shuffle(len(x_tr), seed=seed)
     return SpeechBundle(
         train=train.batch(batch).prefetch(tf.data.AUTOTUNE),
@@ -333,6 +334,10 @@ def load_speech(options: dict) -> SpeechBundle:
         },
         test_arrays=(x_te, y_te),
         test_speech_frames=marks_te,
+        validation=tf.data.Dataset.from_tensor_slices((x_va, y_va)).batch(256)
+        if len(x_va)
+        else None,
+        n_validation=len(x_va),
     )
 
 

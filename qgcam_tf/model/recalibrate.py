@@ -11,6 +11,8 @@ statistics to those of the final weights on the training data restored 0.92-0.95
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import tensorflow as tf
 import tf_keras as keras
@@ -19,7 +21,11 @@ __all__ = ["recalibrate_batchnorm"]
 
 
 def recalibrate_batchnorm(
-    model: keras.Model, dataset: tf.data.Dataset, *, max_batches: int | None = None
+    model: keras.Model,
+    dataset: tf.data.Dataset,
+    *,
+    max_batches: int | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> int:
     """Sets every BatchNormalization layer's moving mean/variance to the statistics of its
     inputs over ``dataset`` (inference mode, final weights), layer by layer in model order.
@@ -28,6 +34,8 @@ def recalibrate_batchnorm(
         model: a functional Keras model.
         dataset: batches of ``(inputs, labels)`` or of inputs.
         max_batches: use only this many batches (None: all).
+        progress: called after every batch with the number of batches done so far (over
+            all layers), e.g. to move a progress bar.
 
     Returns:
         The number of layers recalibrated.
@@ -36,6 +44,7 @@ def recalibrate_batchnorm(
         ValueError: ``dataset`` is empty.
     """
     layers = [x for x in model.layers if isinstance(x, keras.layers.BatchNormalization)]
+    done = 0
     for layer in layers:
         probe = keras.Model(model.inputs, layer.input)
         axes = None
@@ -49,6 +58,9 @@ def recalibrate_batchnorm(
             total += tf.reduce_sum(h, axis=axes)
             total_sq += tf.reduce_sum(tf.square(h), axis=axes)
             count += int(np.prod([h.shape[a] for a in axes]))
+            done += 1
+            if progress is not None:
+                progress(done)
         if count == 0:
             raise ValueError("dataset is empty: nothing to recalibrate BatchNormalization with")
         mean = total / count

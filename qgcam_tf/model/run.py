@@ -2,7 +2,10 @@
 
 A run directory holds ``model.json`` (the Keras architecture and the run's metadata) and
 ``model.weights.h5``. TFQ layers cannot be saved as a SavedModel, and the architecture is
-rebuilt from its config on load, so both executors share one on-disk format.
+rebuilt from its config on load, so both executors share one on-disk format. Beside them
+``model.keras`` is the same model in Keras's own format (VQC on the pure-TF executor), for
+readers who only know ``keras.models.load_model``. :data:`RUN_FILES` lists every name that
+training writes there; ``--force`` removes those and nothing else.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 from collections.abc import Sequence
 
 import numpy as np
@@ -17,21 +21,40 @@ import tf_keras as keras
 
 from qgcam_tf.data.registry import DatasetAdapter, DatasetBundle, get_adapter, pick_per_class
 from qgcam_tf.fileio import atomic_path, write_json_atomic
-from qgcam_tf.model.hybrid import backend_config, model_from_config
+from qgcam_tf.model.hybrid import backend_config, model_from_config, switch_backend
 
 __all__ = [
     "DEFAULT_DATASET",
     "LAYER_TYPES",
+    "KERAS_FILE",
     "MODEL_CONFIG",
     "MODEL_WEIGHTS",
+    "RUN_FILES",
     "Run",
     "load_model",
     "read_metadata",
+    "remove_run_files",
+    "save_keras_file",
     "save_model",
 ]
 
 MODEL_CONFIG = "model.json"
 MODEL_WEIGHTS = "model.weights.h5"
+KERAS_FILE = "model.keras"
+# Everything `qgcam train` writes in a run directory (files and folders). Temporary files of
+# an interrupted atomic write start with ".tmp-" (qgcam_tf.fileio) and count too.
+RUN_FILES = frozenset(
+    {
+        MODEL_CONFIG,
+        MODEL_WEIGHTS,
+        KERAS_FILE,
+        "progress.json",
+        "history.csv",
+        "metrics.json",
+        "backup",
+        "tensorboard",
+    }
+)
 # The layer types this project's builders use. A run's model.json names code that Keras
 # imports and calls while loading (a Lambda layer can name any module function), so a run
 # holding any other type is refused before Keras reads it.
@@ -64,6 +87,43 @@ def save_model(model: keras.Model, run_dir: str, *, metadata: dict | None = None
     with atomic_path(os.path.join(run_dir, MODEL_WEIGHTS), suffix=".weights.h5") as tmp:
         model.save_weights(tmp)
     write_json_atomic(os.path.join(run_dir, MODEL_CONFIG), config)
+
+
+def save_keras_file(model: keras.Model, run_dir: str) -> str:
+    """Writes ``model.keras`` (Keras's own format) beside the run, atomically.
+
+    The VQC layers are saved on the pure-TF executor, which needs no TFQ to load: after
+    ``import qgcam_tf``, ``tf_keras.models.load_model(path)`` opens it (the file names the
+    module of the project's layers, which are registered Keras serializables).
+
+    Returns:
+        The path written.
+    """
+    path = os.path.join(run_dir, KERAS_FILE)
+    portable = switch_backend(model, "tf") if _has_vqc(model) else model
+    with atomic_path(path, suffix=".keras") as tmp:
+        portable.save(tmp)
+    return path
+
+
+def _has_vqc(model: keras.Model) -> bool:
+    return any(type(layer).__name__ == "VQCLayer" for layer in model.layers)
+
+
+def remove_run_files(run_dir: str) -> None:
+    """Removes what training wrote in ``run_dir`` (:data:`RUN_FILES`, ``.tmp-*`` leftovers).
+
+    Files and folders of anyone else are never touched; the directory itself stays.
+    """
+    if not os.path.isdir(run_dir):
+        return
+    for name in os.listdir(run_dir):
+        if name in RUN_FILES or name.startswith(".tmp-"):
+            path = os.path.join(run_dir, name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                os.remove(path)
 
 
 def read_metadata(run_dir: str) -> dict:

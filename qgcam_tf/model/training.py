@@ -1,10 +1,31 @@
-"""Training a hybrid model with Keras ``fit``: checkpoints every epoch, resumes when killed."""
+"""Training a hybrid model with Keras ``fit``: a run that is killed at any point resumes.
+
+A run directory (:mod:`qgcam_tf.model.run`) is finished once its ``metrics.json`` exists.
+Until then ``progress.json`` records what is done, each step before the next one starts:
+
+1. ``fit``, epoch by epoch. After each epoch the model and optimizer state go to
+   ``backup/epoch-N`` (a ``tf.train.Checkpoint``), the model to ``model.json`` +
+   ``model.weights.h5``, and ``progress.json`` gets ``epochs_done``, the epoch's row of
+   ``history.csv`` and the training seconds so far.
+2. The test-set evaluation before the BatchNorm recalibration, the recalibration (its weights
+   are saved before it is recorded), the test-set evaluation, the extra metrics: each
+   result is recorded in ``progress.json`` under ``"stages"``.
+3. ``model.keras``, then ``metrics.json``; then ``backup/`` goes.
+
+Started again on the same directory with the same settings, training continues at the
+first step not recorded: from the last epoch's checkpoint (the data order of each epoch
+depends only on the seed and the epoch, so the result equals an uninterrupted run), or,
+with every epoch done, without calling ``fit`` at all. Other settings are refused.
+"""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
+import signal
+import sys
 import time
 from collections.abc import Callable
 
@@ -12,19 +33,70 @@ import tensorflow as tf
 import tf_keras as keras
 
 from qgcam_tf.data.registry import DatasetBundle
-from qgcam_tf.fileio import write_json_atomic
+from qgcam_tf.fileio import atomic_path, write_json_atomic
 from qgcam_tf.model.hybrid import build_classical_twin, build_hybrid_model
 from qgcam_tf.model.recalibrate import recalibrate_batchnorm
-from qgcam_tf.model.run import save_model
+from qgcam_tf.model.run import (
+    MODEL_WEIGHTS,
+    RUN_FILES,
+    remove_run_files,
+    save_keras_file,
+    save_model,
+)
 from qgcam_tf.quantum.circuits import VQCSpec
 
-__all__ = ["INPUT_MEAN_EXAMPLES", "input_mean", "train_model"]
+__all__ = [
+    "INPUT_MEAN_EXAMPLES",
+    "KILL_ENV",
+    "LIMITS",
+    "input_mean",
+    "kill_point",
+    "train_model",
+]
 
 BACKUP_DIR = "backup"
 PROGRESS_FILE = "progress.json"
 METRICS_FILE = "metrics.json"
+HISTORY_FILE = "history.csv"
+TENSORBOARD_DIR = "tensorboard"
 # How many training inputs the recorded "input_mean" averages (the first ones the pipeline gives).
 INPUT_MEAN_EXAMPLES = 1024
+# Upper bounds of the integer settings: beyond them a run takes hours or more memory than a
+# machine has (the state vector of n qubits holds 2**n amplitudes per example).
+LIMITS = {"epochs": 1000, "n_qubits": 20, "depth": 50}
+# Test support (see kill_point): the stage at which this process kills itself.
+KILL_ENV = "QGCAM_TEST_KILL_AT"
+
+
+def kill_point(stage: str) -> None:
+    """Test support: SIGKILLs this process if the environment variable ``KILL_ENV`` names ``stage``.
+
+    Lets tests kill training at an exact step, with no sleeps and no timing. The stages:
+    ``epoch-E-batch-B`` (after batch B of epoch E, both 0-based), ``epoch-E-end`` (after
+    epoch E is checkpointed), ``evaluate-before-bn``, ``recalibrate`` and ``evaluate``
+    (after their first batch), ``extra-metrics`` (computed, not yet recorded) and
+    ``metrics`` (just before ``metrics.json`` is written).
+    """
+    if os.environ.get(KILL_ENV) == stage:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+class _KillPoints(keras.callbacks.Callback):
+    """Calls kill_point at every training batch, and after the first test batch of ``stage``."""
+
+    def __init__(self, stage: str = ""):
+        super().__init__()
+        self.stage, self.epoch = stage, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        kill_point(f"epoch-{self.epoch}-batch-{batch}")
+
+    def on_test_batch_end(self, batch, logs=None):
+        if batch == 0 and self.stage:
+            kill_point(self.stage)
 
 
 def input_mean(dataset: tf.data.Dataset, *, limit: int = INPUT_MEAN_EXAMPLES) -> float:
@@ -54,32 +126,128 @@ def input_mean(dataset: tf.data.Dataset, *, limit: int = INPUT_MEAN_EXAMPLES) ->
     return total / count
 
 
-class _EpochCheckpoint(keras.callbacks.Callback):
-    """Saves the model and the elapsed training time after every epoch (atomically)."""
+class _Run:
+    """The files of one run directory and its ``progress.json`` record."""
 
-    def __init__(self, run_dir: str, metadata: dict, elapsed_before: float):
+    def __init__(self, run_dir: str, progress: dict):
+        self.dir, self.progress = run_dir, progress
+
+    def path(self, name: str) -> str:
+        return os.path.join(self.dir, name)
+
+    def save_progress(self) -> None:
+        write_json_atomic(self.path(PROGRESS_FILE), self.progress)
+
+    def write_history(self) -> None:
+        rows = self.progress["history"]
+        keys = sorted({k for row in rows for k in row} - {"epoch"})
+        with atomic_path(self.path(HISTORY_FILE)) as tmp, open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, ["epoch", *keys], restval="NA")
+            writer.writeheader()
+            writer.writerows(rows)
+
+
+class _EpochCheckpoint(keras.callbacks.Callback):
+    """After every epoch: checkpoint, model files, then progress.json (each atomic)."""
+
+    def __init__(self, run: _Run, checkpoint: tf.train.Checkpoint, metadata: dict):
         super().__init__()
-        self.run_dir, self.metadata = run_dir, metadata
-        self.elapsed_before = elapsed_before
+        self.run, self.checkpoint, self.metadata = run, checkpoint, metadata
+        self.seconds_before = run.progress["train_seconds"]
         self.started = time.perf_counter()
 
     def elapsed(self) -> float:
-        return self.elapsed_before + time.perf_counter() - self.started
+        return self.seconds_before + time.perf_counter() - self.started
 
     def on_epoch_end(self, epoch, logs=None):
-        save_model(self.model, self.run_dir, metadata=self.metadata)
-        write_json_atomic(
-            os.path.join(self.run_dir, PROGRESS_FILE),
-            {"epochs_done": epoch + 1, "train_seconds": self.elapsed()},
-        )
+        name = f"epoch-{epoch + 1}"
+        backup = self.run.path(BACKUP_DIR)
+        self.checkpoint.write(os.path.join(backup, name))
+        save_model(self.model, self.run.dir, metadata=self.metadata)
+        progress = self.run.progress
+        progress.update(epochs_done=epoch + 1, checkpoint=name, train_seconds=self.elapsed())
+        row = {"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}}
+        progress["history"] = [r for r in progress["history"] if r["epoch"] < epoch] + [row]
+        self.run.save_progress()
+        self.run.write_history()
+        for old in os.listdir(backup):  # earlier checkpoints, once progress names this one
+            if not old.startswith(name + ".") and old != "checkpoint":
+                os.remove(os.path.join(backup, old))
+        kill_point(f"epoch-{epoch}-end")
 
 
-def _read_progress(run_dir: str) -> dict:
-    path = os.path.join(run_dir, PROGRESS_FILE)
-    if not os.path.isfile(path):
-        return {"epochs_done": 0, "train_seconds": 0.0}
-    with open(path) as f:
-        return json.load(f)
+def _check_int(name: str, value, low: int) -> None:
+    high = LIMITS[name]
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"{name} must be an int in [{low}, {high}], got {value!r}")
+
+
+def _flat(settings: dict) -> dict:
+    out = {}
+    for key, value in settings.items():
+        out.update(_flat(value) if isinstance(value, dict) else {key: value})
+    return out
+
+
+def _differences(old: dict, new: dict) -> list[str]:
+    old, new = _flat(old), _flat(new)
+    return [
+        f"{key} {old.get(key)!r} there, {new.get(key)!r} now"
+        for key in sorted(set(old) | set(new))
+        if old.get(key) != new.get(key)
+    ]
+
+
+def _open_run_dir(run_dir: str, settings: dict, force: bool) -> _Run:
+    """The run to write: a fresh one, or the unfinished one with the same settings."""
+    fresh = {
+        "settings": settings,
+        "epochs_done": 0,
+        "train_seconds": 0.0,
+        "history": [],
+        "stages": {},
+    }
+    if os.path.isdir(run_dir):
+        ours = sorted(n for n in os.listdir(run_dir) if n in RUN_FILES)
+        if force:
+            remove_run_files(run_dir)  # what training wrote, never anything else
+        elif os.path.exists(os.path.join(run_dir, METRICS_FILE)):
+            raise ValueError(
+                f"{run_dir!r} already holds a finished run; pass --force to replace it "
+                "(only the run's own files are removed), or choose another --out"
+            )
+        elif os.path.isfile(os.path.join(run_dir, PROGRESS_FILE)):
+            with open(os.path.join(run_dir, PROGRESS_FILE)) as f:
+                progress = json.load(f)
+            differ = _differences(progress.get("settings", {}), settings)
+            if differ:
+                raise ValueError(
+                    f"{run_dir!r} holds an unfinished run with other settings "
+                    f"({'; '.join(differ)}); to start over pass --force (only the run's own "
+                    "files are removed), or choose another --out"
+                )
+            return _Run(run_dir, progress)
+        elif ours:
+            raise ValueError(
+                f"{run_dir!r} holds run files ({', '.join(ours)}) but no {PROGRESS_FILE}, so "
+                "they cannot be resumed; pass --force to replace them, or choose another --out"
+            )
+    os.makedirs(run_dir, exist_ok=True)
+    run = _Run(run_dir, fresh)
+    run.save_progress()
+    return run
+
+
+def _steps(dataset: tf.data.Dataset) -> int:
+    n = int(dataset.cardinality())
+    return n if n >= 0 else sum(1 for _ in dataset)
+
+
+def _keras_verbose(verbose) -> int:
+    """Keras's verbosity: 'auto' is a bar on a terminal, one line per epoch in a log."""
+    if verbose == "auto":
+        return 1 if sys.stdout.isatty() else 2
+    return int(verbose)
 
 
 def train_model(
@@ -96,27 +264,35 @@ def train_model(
     force: bool = False,
     recalibrate_bn: bool = True,
     extra_metrics: Callable[[keras.Model, DatasetBundle], dict] | None = None,
-    verbose: int = 1,
+    tensorboard: bool = True,
+    settings: dict | None = None,
+    verbose: int | str = "auto",
 ) -> dict:
     """Trains (or resumes training) and writes the run directory.
 
     The run directory holds ``model.json`` + ``model.weights.h5`` (after every epoch),
-    ``backup/`` (Keras ``BackupAndRestore`` state while training runs), ``history.csv``
-    and, at the end, ``metrics.json`` with the test accuracy on the full test split (and
-    whatever ``extra_metrics`` adds), written once, atomically: its presence marks a
-    finished run.
+    ``progress.json`` and ``backup/`` (what a killed run resumes from), ``history.csv``
+    (one row per epoch, with ``val_loss``/``val_accuracy`` when ``bundle.validation`` is
+    set), ``tensorboard/`` (TensorBoard logs) and, at the end, ``model.keras`` and
+    ``metrics.json`` with the test accuracy on the full test split (and whatever
+    ``extra_metrics`` adds), written once, atomically: its presence marks a finished run.
+
+    Training is seeded and runs with TensorFlow's op determinism on (process-wide): the same
+    data, settings and seed give the same weights and metrics.
 
     Args:
         bundle: the dataset (:mod:`qgcam_tf.data.registry`).
-        run_dir: output directory; a killed run started again with the same directory
-            continues from its last finished epoch.
+        run_dir: output directory; a killed run started again with the same directory and
+            settings continues where it stopped (see the module docstring).
         epochs: total number of epochs.
-        n_qubits / depth: the VQC shape (``n_outputs`` = number of classes).
+        n_qubits / depth: the VQC shape (``n_outputs`` = number of classes, so ``n_qubits``
+            must be at least the number of classes).
         backend: ``"tfq"`` (default) or ``"tf"``.
         classical: train the classical twin (Dense head) instead of the hybrid model.
-        learning_rate: Adam learning rate.
-        seed: seeds weights and shuffling.
-        force: replace a finished run in ``run_dir``.
+        learning_rate: Adam learning rate, finite, in (0, 1].
+        seed: seeds weights and everything random in training.
+        force: start over in ``run_dir``: the files training writes there
+            (:data:`qgcam_tf.model.run.RUN_FILES`) are removed first; nothing else is.
         recalibrate_bn: after ``fit``, set the BatchNorm moving statistics to those of the
             final weights on the training data (:mod:`qgcam_tf.model.recalibrate`): the moving
             averages trail features that keep growing during training, and inference-mode
@@ -125,37 +301,50 @@ def train_model(
             join ``metrics.json`` (e.g. :func:`qgcam_tf.evaluate.attention.dataset_metrics`
             of the dataset). If it raises, no ``metrics.json`` is written and the run can be
             started again.
-        verbose: Keras progress bar (1) or none (0).
+        tensorboard: write TensorBoard logs to ``run_dir/tensorboard``.
+        settings: what else defines the run (``qgcam train`` passes its loader options:
+            data path, limit, batch size, validation share, dataset options); a restart
+            with other settings than the unfinished run's is refused.
+        verbose: 0 silent; 1 Keras bars; 2 one line per epoch; ``"auto"`` bars on a
+            terminal and lines in a log. Besides ``fit``, each later stage says what it does.
 
     Returns:
         The metrics dict written to ``metrics.json``.
 
     Raises:
-        ValueError: bad options, ``run_dir`` already holds a finished run, or
-            ``extra_metrics`` returns a key of the standard metrics.
+        ValueError: bad options (checked before anything is written), ``run_dir`` already
+            holds a finished run, an unfinished run with other settings or run files
+            without a record, or ``extra_metrics`` returns a key of the standard metrics.
         TypeError: ``extra_metrics`` is not callable or returns no dict.
     """
-    for name, value, low in (("epochs", epochs, 1), ("n_qubits", n_qubits, 2), ("depth", depth, 1)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-    if not learning_rate > 0:
-        raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}")
+    _check_int("epochs", epochs, 1)
+    _check_int("depth", depth, 1)
+    _check_int("n_qubits", n_qubits, 1)
+    if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)):
+        raise ValueError(f"learning_rate must be a number in (0, 1], got {learning_rate!r}")
+    if not 0 < learning_rate <= 1:  # also rejects NaN; inf trains NaN weights
+        raise ValueError(f"learning_rate must be a number in (0, 1], got {learning_rate!r}")
     if extra_metrics is not None and not callable(extra_metrics):
         raise TypeError(
             f"extra_metrics must be a callable (model, bundle) -> dict or None, "
             f"got {type(extra_metrics).__name__}"
         )
-    metrics_path = os.path.join(run_dir, METRICS_FILE)
-    if os.path.exists(metrics_path):
-        if not force:
-            raise ValueError(
-                f"{run_dir!r} already holds a finished run; pass --force to replace it"
-            )
-        shutil.rmtree(run_dir)
-    os.makedirs(run_dir, exist_ok=True)
+    n_classes = len(bundle.class_names)
+    dataset_name = bundle.metadata.get("dataset")
+    if not classical and n_qubits < n_classes:
+        raise ValueError(
+            f"--qubits must be >= {n_classes}, the number of classes of {dataset_name or 'the'}"
+            f" dataset (the VQC measures one qubit per class), got {n_qubits}"
+        )
+    verbose_fit = _keras_verbose(verbose)
+    tty = verbose_fit == 1
+
+    def say(message: str) -> None:
+        if verbose:
+            print(message, flush=True)
 
     keras.utils.set_random_seed(seed)
-    n_classes = len(bundle.class_names)
+    tf.config.experimental.enable_op_determinism()
     spec = None
     if classical:
         model = build_classical_twin(bundle.input_shape, n_classes, **bundle.model_kwargs)
@@ -171,35 +360,99 @@ def train_model(
     )
     metadata = dict(bundle.metadata)
     metadata.update(class_names=list(bundle.class_names), seed=seed, epochs=epochs)
-    metadata["input_mean"] = input_mean(bundle.train)
-    progress = _read_progress(run_dir)
-    if progress["epochs_done"] and verbose:
-        print(f"resuming {run_dir}: {progress['epochs_done']} of {epochs} epochs done", flush=True)
-    checkpoint = _EpochCheckpoint(run_dir, metadata, progress["train_seconds"])
-    callbacks = [
-        keras.callbacks.BackupAndRestore(os.path.join(run_dir, BACKUP_DIR)),
-        keras.callbacks.CSVLogger(os.path.join(run_dir, "history.csv"), append=True),
-        checkpoint,
-    ]
-    model.fit(bundle.train, epochs=epochs, callbacks=callbacks, verbose=verbose)
-    train_seconds = checkpoint.elapsed()
-    if verbose:
-        print(f"evaluating on {bundle.n_test} test examples", flush=True)
-    extra = {}
+    metadata["input_mean"] = input_mean(bundle.train)  # also rejects an empty training set
+    steps = _steps(bundle.train)
+    run_settings = json.loads(
+        json.dumps(
+            {
+                "dataset": dataset_name,
+                "model": "classical_twin" if classical else "hybrid",
+                "n_qubits": None if classical else n_qubits,
+                "depth": None if classical else depth,
+                "backend": None if classical else backend,
+                "epochs": epochs,
+                "learning_rate": learning_rate,
+                "seed": seed,
+                "recalibrate_bn": recalibrate_bn,
+                "n_train": bundle.n_train,
+                "n_validation": bundle.n_validation,
+                "n_test": bundle.n_test,
+                "steps_per_epoch": steps,
+                "options": settings or {},
+            },
+            default=str,
+        )
+    )
+    run = _open_run_dir(run_dir, run_settings, force)  # nothing is written before this
+    progress, stages = run.progress, run.progress["stages"]
+    done = progress["epochs_done"]
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
+    if done < epochs:
+        if done:
+            say(f"resuming {run_dir}: {done} of {epochs} epochs done")
+            model.optimizer.build(model.trainable_variables)
+            prefix = os.path.join(run.path(BACKUP_DIR), progress["checkpoint"])
+            checkpoint.read(prefix).assert_existing_objects_matched()
+        callbacks = [_EpochCheckpoint(run, checkpoint, metadata)]
+        if tensorboard:
+            callbacks.insert(0, keras.callbacks.TensorBoard(run.path(TENSORBOARD_DIR)))
+        if KILL_ENV in os.environ:
+            callbacks.append(_KillPoints())
+        # One pass of the (reshuffling) pipeline per epoch: epoch k gets the k-th order
+        # whether or not the run was interrupted before it.
+        model.fit(
+            bundle.train.repeat().skip(done * steps),
+            epochs=epochs,
+            initial_epoch=done,
+            steps_per_epoch=steps,
+            validation_data=bundle.validation,
+            callbacks=callbacks,
+            verbose=verbose_fit if verbose else 0,
+        )
+    else:
+        say(f"resuming {run_dir}: all {epochs} epochs done, continuing after training")
+        model.load_weights(run.path(MODEL_WEIGHTS))
+    run.write_history()
+
+    def evaluate(stage: str) -> tuple[float, float]:
+        callbacks = [_KillPoints(stage)] if KILL_ENV in os.environ else []
+        verbose_eval = 1 if tty and verbose else 0
+        loss, accuracy = model.evaluate(bundle.test, verbose=verbose_eval, callbacks=callbacks)
+        return float(loss), float(accuracy)
+
     if recalibrate_bn:
-        _, extra["test_accuracy_before_bn_recalibration"] = model.evaluate(bundle.test, verbose=0)
-        if verbose:
-            print("recalibrating BatchNorm statistics on the training data", flush=True)
-        extra["bn_recalibrated"] = recalibrate_batchnorm(model, bundle.train) > 0
-    loss, accuracy = model.evaluate(bundle.test, verbose=verbose)
-    save_model(model, run_dir, metadata=metadata)
+        if "test_accuracy_before_bn_recalibration" not in stages:
+            say(f"evaluating on {bundle.n_test} test examples before the BatchNorm recalibration")
+            stages["test_accuracy_before_bn_recalibration"] = evaluate("evaluate-before-bn")[1]
+            run.save_progress()
+        if "bn_recalibrated" not in stages:
+            n_bn = sum(isinstance(x, keras.layers.BatchNormalization) for x in model.layers)
+            say(f"recalibrating BatchNorm statistics: {n_bn} layer(s) x {steps} training batches")
+            bar = keras.utils.Progbar(n_bn * steps) if tty and verbose else None
+
+            def step(i: int) -> None:
+                if bar is not None:
+                    bar.update(i)
+                kill_point("recalibrate")
+
+            stages["bn_recalibrated"] = (
+                recalibrate_batchnorm(model, bundle.train, progress=step) > 0
+            )
+            save_model(model, run_dir, metadata=metadata)  # before the stage is recorded
+            run.save_progress()
+    if "test" not in stages:
+        say(f"evaluating on {bundle.n_test} test examples")
+        stages["test"] = evaluate("evaluate")
+        run.save_progress()
+    loss, accuracy = stages["test"]
     metrics = {
-        "dataset": metadata.get("dataset"),
-        "test_accuracy": float(accuracy),
-        "test_loss": float(loss),
+        "dataset": dataset_name,
+        "test_accuracy": accuracy,
+        "test_loss": loss,
         "n_test": bundle.n_test,
         "n_train": bundle.n_train,
-        "train_seconds": round(float(train_seconds), 2),
+        "n_validation": bundle.n_validation,
+        "train_seconds": round(float(progress["train_seconds"]), 2),
         "epochs": epochs,
         "model": "classical_twin" if classical else "hybrid",
         "n_qubits": spec.n_qubits if spec else None,
@@ -208,14 +461,22 @@ def train_model(
         "learning_rate": learning_rate,
         "seed": seed,
         "tensorflow": tf.__version__,
-        **extra,
     }
+    for key in ("test_accuracy_before_bn_recalibration", "bn_recalibrated"):
+        if key in stages:
+            metrics[key] = stages[key]
     if extra_metrics is not None:
-        if verbose:
-            print("computing the dataset's extra metrics", flush=True)
-        metrics.update(_checked_extra(extra_metrics(model, bundle), metrics))
-    write_json_atomic(metrics_path, metrics)
-    shutil.rmtree(os.path.join(run_dir, BACKUP_DIR), ignore_errors=True)
+        if "extra" not in stages:
+            say("computing the dataset's extra metrics")
+            stages["extra"] = _checked_extra(extra_metrics(model, bundle), metrics)
+            kill_point("extra-metrics")
+            run.save_progress()
+        metrics.update(stages["extra"])
+    save_keras_file(model, run_dir)
+    kill_point("metrics")
+    write_json_atomic(run.path(METRICS_FILE), metrics)
+    shutil.rmtree(run.path(BACKUP_DIR), ignore_errors=True)
+    say(f"finished: {run.path(METRICS_FILE)}")
     return metrics
 
 
@@ -226,4 +487,4 @@ def _checked_extra(extra, metrics: dict) -> dict:
     clash = sorted(set(extra) & set(metrics))
     if clash:
         raise ValueError(f"extra_metrics must not replace the standard metrics, got keys {clash}")
-    return extra
+    return json.loads(json.dumps(extra, default=float))

@@ -10,6 +10,7 @@ from qgcam_tf.data.registry import (
     dataset_names,
     get_adapter,
     pick_per_class,
+    split_validation,
 )
 
 
@@ -32,6 +33,34 @@ def test_pick_per_class_cycles_over_the_classes():
     assert sorted(everything.tolist()) == list(range(7))
     assert labels[everything].tolist() == [0, 1, 2, 0, 1, 0, 1]
     np.testing.assert_array_equal(pick_per_class(labels, 5, 3, seed=4), picked)  # seeded
+
+
+def test_split_validation_is_a_seeded_partition():
+    """The held-out rows are round(fraction * n), disjoint from the rest, together all rows
+    in their original order; the same seed picks the same rows, another seed others."""
+    x = np.arange(200).reshape(100, 2)
+    y = np.arange(100)
+    (xt, yt), (xv, yv) = split_validation(x, y, {"validation_fraction": 0.1, "seed": 4})
+    assert len(yv) == 10 and len(yt) == 90
+    assert sorted(np.concatenate([yt, yv]).tolist()) == list(range(100))
+    assert np.all(np.diff(yt) > 0) and np.all(np.diff(yv) > 0)  # original order kept
+    np.testing.assert_array_equal(xv[:, 0] // 2, yv)  # rows stay paired with their labels
+    again = split_validation(x, y, {"validation_fraction": 0.1, "seed": 4})[1][1]
+    np.testing.assert_array_equal(again, yv)
+    other = split_validation(x, y, {"validation_fraction": 0.1, "seed": 5})[1][1]
+    assert set(other.tolist()) != set(yv.tolist())
+    (xt, yt), (xv, yv) = split_validation(x, y, {"seed": 4})  # no fraction: no split
+    assert len(yt) == 100 and len(yv) == 0
+    assert len(split_validation(x[:3], y[:3], {"validation_fraction": 0.01})[1][1]) == 1
+
+
+@pytest.mark.parametrize("fraction", [-0.1, 1.0, float("nan"), "half"])
+def test_split_validation_rejects_bad_fractions(fraction):
+    """A fraction outside [0, 1) or not a number is one ValueError naming it."""
+    with pytest.raises(ValueError, match="validation_fraction must be a number in"):
+        split_validation(np.zeros((10, 1)), np.zeros(10), {"validation_fraction": fraction})
+    with pytest.raises(ValueError, match="leaves none to train on"):
+        split_validation(np.zeros((1, 1)), np.zeros(1), {"validation_fraction": 0.5})
 
 
 def _options_read(module_file: str) -> set[str]:
