@@ -18,17 +18,20 @@ from __future__ import annotations
 
 import dataclasses
 
+import cirq
 import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from qgcam_tf.model.hybrid import CONV_LAYER, VQC_LAYER
+from qgcam_tf.model.convert import feeds, is_quantum_layer, quantum_calls
+from qgcam_tf.model.hybrid import CONV_LAYER
 
 __all__ = [
     "BaseCAM",
     "CAMResult",
     "check_class_index_tensor",
     "check_images",
+    "default_score_layer",
     "normalize_maps",
     "resolve_class_index",
     "target_class_index",
@@ -166,46 +169,161 @@ def check_images(images, input_shape) -> np.ndarray:
     return images
 
 
+def default_score_layer(model: keras.Model) -> str:
+    """The score layer of ``model`` when none is named: its one quantum layer (a
+    :class:`~qgcam_tf.model.layers.VQCLayer`, ``CircuitLayer`` or TFQ layer), else
+    ``"logits"`` (the classical twin).
+
+    Raises:
+        ValueError: two or more quantum layers (the caller must name ``score_layer``), or
+            none and no ``"logits"`` layer.
+    """
+    quantum = [l.name for l in model.layers if is_quantum_layer(l)]
+    if len(quantum) > 1:
+        raise ValueError(
+            f"the model has {len(quantum)} quantum layers {quantum}; name the one whose "
+            f"output is the class score with score_layer="
+        )
+    if quantum:
+        return quantum[0]
+    names = [l.name for l in model.layers]
+    if "logits" in names:
+        return "logits"
+    raise ValueError(
+        f"the model has no quantum layer and no 'logits' layer; name the layer whose output "
+        f"is the class score with score_layer= (it has {names})"
+    )
+
+
+def _check_circuits(circuits, model: keras.Model):
+    """``circuits`` (None: the empty circuit) as a ``cirq.Circuit``, if the model has a
+    circuits input; None if it has none."""
+    has_circuits_input = any(t.dtype == tf.string for t in model.inputs)
+    if circuits is not None and not isinstance(circuits, cirq.Circuit):
+        raise TypeError(f"circuits must be a cirq.Circuit or None, got {circuits!r}")
+    if not has_circuits_input:
+        if circuits is not None:
+            raise ValueError(
+                f"circuits was given but the model has no circuits (string) input; its "
+                f"inputs are {[t.name for t in model.inputs]}"
+            )
+        return None
+    return cirq.Circuit() if circuits is None else circuits
+
+
+class _TiledCircuits(keras.layers.Layer):
+    """Images ``[B, ...]`` -> ``circuits`` serialised ``B`` times (string ``[B]``)."""
+
+    def __init__(self, circuits: cirq.Circuit, **kwargs):
+        super().__init__(trainable=False, **kwargs)
+        import tensorflow_quantum as tfq
+
+        self.serialized = tfq.convert_to_tensor([circuits])
+
+    def call(self, images):
+        return tf.tile(self.serialized, tf.shape(images)[:1])
+
+
+def _images_only(model: keras.Model, circuits) -> keras.Model:
+    """``model`` as a model of its one image input, each circuits input fed ``circuits``.
+
+    Raises:
+        ValueError: the model's inputs are not one numeric input plus string inputs.
+    """
+    numeric = [t for t in model.inputs if t.dtype != tf.string]
+    if len(numeric) != 1:
+        raise ValueError(
+            f"the model must have one image input (plus circuits inputs of dtype string), "
+            f"got inputs {[(t.name, t.dtype.name) for t in model.inputs]}"
+        )
+    if circuits is None:
+        return model
+    images = keras.Input(numeric[0].shape[1:], dtype=numeric[0].dtype, name="images")
+    tiled = _TiledCircuits(circuits, name="circuits")(images)
+    feed = [images if t.dtype != tf.string else tiled for t in model.inputs]
+    return keras.Model(images, model(feed), name=f"{model.name}_images")
+
+
 class BaseCAM:
     """Template for gradient-based CAM methods on a Keras model.
+
+    The model may be the project's hybrid (a :class:`~qgcam_tf.model.layers.VQCLayer`), its
+    classical twin, or a hybrid built the TensorFlow Quantum way: its quantum layer a TFQ
+    ``ControlledPQC`` / ``NoisyControlledPQC`` / ``Expectation`` / ``SampledExpectation``
+    whose symbol values the network computes (see :mod:`qgcam_tf.model.convert`). The score
+    of class ``l`` is the quantum layer's output ``l``, the expectation of its readout ``l``.
+    A model with a circuits input (dtype string, as in TFQ's controller pattern) is
+    explained from images alone: every sample gets ``circuits``.
 
     Args:
         model: a functional model with a conv layer ``layer`` and a score layer.
         layer: name of the conv layer whose activations are explained.
-        score_layer: name of the layer whose output is the class score (``"vqc"`` for the
-            hybrid model, ``"logits"`` for the classical twin); default: whichever exists.
+        score_layer: name of the layer whose output is the class score; default: the
+            model's one quantum layer (``"vqc"`` in the project's hybrid), else ``"logits"``
+            (the classical twin).
         batch_size: images per forward/backward pass.
+        circuits: the ``cirq.Circuit`` fed to each string (circuits) input of the model for
+            every sample; default the empty circuit. Only for a model with such an input.
 
     Attributes:
-        probe: a Keras model from the input to ``[activations of layer, class scores,
+        image_model: ``model`` as a Keras model of the images alone (``model`` itself unless
+            it has a circuits input, which is then fed ``circuits``).
+        probe: a Keras model from the images to ``[activations of layer, class scores,
             probabilities]``; every phase reads the model through it.
         export_blocker: None if :meth:`explain_tensors` can be traced into a SavedModel
             signature; otherwise why not (a method sets it on its class).
 
     Raises:
-        ValueError: a named layer does not exist.
+        ValueError: a named layer does not exist; no ``score_layer`` and the model has two
+            or more quantum layers (or none and no ``"logits"``); ``layer`` does not feed
+            ``score_layer``; a TFQ score layer's symbols are not what the network supplies;
+            the model's inputs are not one image input plus circuits inputs; ``circuits``
+            given to a model without a circuits input.
+        TypeError: ``circuits`` is not a ``cirq.Circuit``.
     """
 
     export_blocker: str | None = None
 
     def __init__(
-        self, model: keras.Model, layer: str = CONV_LAYER, *, score_layer=None, batch_size: int = 64
+        self,
+        model: keras.Model,
+        layer: str = CONV_LAYER,
+        *,
+        score_layer=None,
+        batch_size: int = 64,
+        circuits=None,
     ):
         self.model = model
         names = [l.name for l in model.layers]
         if layer not in names:
             raise ValueError(f"layer {layer!r} is not in the model; it has {names}")
         if score_layer is None:
-            score_layer = next((n for n in (VQC_LAYER, "logits") if n in names), None)
+            score_layer = default_score_layer(model)
         if score_layer not in names:
             raise ValueError(f"score_layer {score_layer!r} is not in the model; it has {names}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if not feeds(model, layer, score_layer):
+            raise ValueError(
+                f"layer {layer!r} does not feed score_layer {score_layer!r}: the score does not "
+                f"depend on its activations, so it has no gradient to explain"
+            )
+        self.circuits = _check_circuits(circuits, model)
+        for call in quantum_calls(model):  # raises on symbols the network does not supply
+            if call.circuits_input is not None:
+                missing = cirq.parameter_symbols(self.circuits) - set(call.symbols)
+                if missing:
+                    raise ValueError(
+                        f"circuits has symbols {sorted(map(str, missing))} that layer "
+                        f"{call.layer.name!r} does not bind"
+                    )
         self.layer, self.score_layer, self.batch_size = layer, score_layer, int(batch_size)
-        self.probe = keras.Model(
+        probe = keras.Model(
             model.inputs,
             [model.get_layer(layer).output, model.get_layer(score_layer).output, model.output],
         )
+        self.image_model = _images_only(model, self.circuits)
+        self.probe = _images_only(probe, self.circuits)
         self._explain_fn = tf.function(self.explain_tensors, reduce_retracing=True)
 
     @property
@@ -289,8 +407,8 @@ class BaseCAM:
         Raises:
             ValueError: bad image shape or values, or a bad class index.
         """
-        images = check_images(images, self.model.input_shape)
-        n_classes = int(self.model.output_shape[-1])
+        images = check_images(images, self.image_model.input_shape)
+        n_classes = int(self.image_model.output_shape[-1])
         ci = resolve_class_index(class_index, len(images), n_classes)
         parts = []
         for start in range(0, len(images), self.batch_size):

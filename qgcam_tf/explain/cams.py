@@ -107,7 +107,7 @@ class ScoreCAM(_ForwardOnlyCAM):
         masked = tf.reshape(masked, tf.concat([[b * k], tf.shape(images)[1:]], 0))
         target = tf.repeat(class_index, k)
         probs = tf.map_fn(
-            lambda x: self.model(x, training=False),
+            lambda x: self.image_model(x, training=False),
             _split(masked, self.mask_batch_size),
             fn_output_signature=tf.float32,
         )

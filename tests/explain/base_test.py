@@ -17,6 +17,7 @@ from qgcam_tf.explain.base import (
     target_class_index,
 )
 from qgcam_tf.model.hybrid import build_classical_twin
+from qgcam_tf.testing.tfq_models import circuit_cases, tfq_hybrid
 
 
 class SumCAM(BaseCAM):
@@ -155,6 +156,91 @@ def test_constructor_rejects_bad_layers_and_batch(twin):
         SumCAM(twin, score_layer="vqc")
     with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
         SumCAM(twin, batch_size=0)
+
+
+def _two_quantum_layers():
+    """Two TFQ Expectation layers ("q1" on conv "c1", "q2" on conv "c2") of one image, and a
+    conv layer "lone" that feeds only the output, not either quantum layer."""
+    import tensorflow_quantum as tfq
+
+    case = circuit_cases()[2]
+    images = keras.Input((8, 8, 1))
+    heads = []
+    for i in (1, 2):
+        h = keras.layers.Conv2D(2, 3, name=f"c{i}")(images)
+        v = keras.layers.Dense(3)(keras.layers.GlobalAveragePooling2D()(h))
+        heads.append(
+            tfq.layers.Expectation(name=f"q{i}")(
+                case.circuit,
+                symbol_names=list(case.symbols),
+                symbol_values=v,
+                operators=list(case.readouts),
+            )
+        )
+    lone = keras.layers.Conv2D(2, 3, name="lone")(images)
+    extra = keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(lone))
+    out = keras.layers.Softmax()(keras.layers.Add()([*heads, extra]))
+    return keras.Model(images, out)
+
+
+def test_quantum_models_reject_ambiguous_or_unconnected_layers(tiny_images):
+    """Two quantum layers and no score_layer, and a conv layer that does not feed the score
+    layer, are one ValueError each naming them; naming score_layer resolves the first."""
+    model = _two_quantum_layers()
+    with pytest.raises(ValueError, match=r"2 quantum layers \['q1', 'q2'\]; name the one"):
+        SumCAM(model, "c1")
+    with pytest.raises(ValueError, match="layer 'c1' does not feed score_layer 'q2'"):
+        SumCAM(model, "c1", score_layer="q2")
+    with pytest.raises(ValueError, match="layer 'lone' does not feed score_layer 'q1'"):
+        SumCAM(model, "lone", score_layer="q1")
+    res = SumCAM(model, "c2", score_layer="q2")(tiny_images[:2])
+    q2 = keras.Model(model.inputs, model.get_layer("q2").output)(tiny_images[:2]).numpy()
+    np.testing.assert_allclose(res.scores, q2, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["ControlledPQC", "Expectation"])
+def test_symbols_the_network_does_not_supply_are_one_error(kind):
+    """A TFQ layer given 2 symbol values for its 3 symbols fails at construction with a
+    ValueError naming the layer, its symbols and the shape the network supplies."""
+    import tensorflow_quantum as tfq
+
+    case = circuit_cases()[2]
+    images = keras.Input((8, 8, 1))
+    h = keras.layers.Conv2D(2, 3, name="conv")(images)
+    v = keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(h))
+    if kind == "ControlledPQC":
+        circuits = keras.Input((), dtype=tf.string)
+        q = tfq.layers.ControlledPQC(case.circuit, list(case.readouts), name="q")([circuits, v])
+        model = keras.Model([circuits, images], q)
+    else:
+        q = tfq.layers.Expectation(name="q")(
+            case.circuit,
+            symbol_names=list(case.symbols),
+            symbol_values=v,
+            operators=list(case.readouts),
+        )
+        model = keras.Model(images, q)
+    with pytest.raises(
+        ValueError, match=r"layer 'q' \(%s\) binds 3 symbols .* shape \(None, 2\)" % kind
+    ):
+        SumCAM(model, "conv")
+
+
+def test_circuits_argument_is_checked():
+    """circuits must be a cirq.Circuit, given only to a model with a circuits input, and
+    hold no symbol the quantum layer does not bind."""
+    import cirq
+    import sympy
+
+    case = circuit_cases()[0]
+    controlled = tfq_hybrid(case, "ControlledPQC")
+    with pytest.raises(TypeError, match="circuits must be a cirq.Circuit or None, got 'H'"):
+        SumCAM(controlled, "conv", circuits="H")
+    with pytest.raises(ValueError, match="model has no circuits \\(string\\) input"):
+        SumCAM(tfq_hybrid(case, "Expectation"), "conv", circuits=case.prefix)
+    stray = cirq.Circuit(cirq.rx(sympy.Symbol("z"))(cirq.LineQubit(0)))
+    with pytest.raises(ValueError, match=r"circuits has symbols \['z'\] that layer 'q'"):
+        SumCAM(controlled, "conv", circuits=stray)
 
 
 if __name__ == "__main__":

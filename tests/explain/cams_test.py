@@ -24,6 +24,7 @@ from qgcam_tf.explain.cams import (
 from qgcam_tf.explain.qgradcam import QGradCAM
 from qgcam_tf.model.hybrid import build_classical_twin, build_hybrid_model
 from qgcam_tf.quantum.circuits import VQCSpec
+from qgcam_tf.testing.tfq_models import circuit_cases, tfq_hybrid
 
 CLASSES = np.array([0, 1, 2, 1, 0, 2])
 
@@ -43,15 +44,18 @@ def images():
     return np.random.default_rng(1234).uniform(size=(6, 8, 8, 1)).astype(np.float32)
 
 
-def per_sample_acts_grads(model, images, classes, score_layer="vqc"):
-    """Activations and d score[class] / d activations, one sample at a time (NumPy)."""
+def per_sample_acts_grads(
+    model, images, classes, score_layer="vqc", layer="qgcam_conv", feed=lambda x: x
+):
+    """Activations and d score[class] / d activations, one sample at a time (NumPy);
+    ``feed`` turns one image [1, H, W, C] into the model's inputs."""
     probe = keras.Model(
-        model.inputs, [model.get_layer("qgcam_conv").output, model.get_layer(score_layer).output]
+        model.inputs, [model.get_layer(layer).output, model.get_layer(score_layer).output]
     )
     acts, grads = [], []
     for x, c in zip(images, classes):
         with tf.GradientTape() as tape:
-            a, s = probe(x[None], training=False)
+            a, s = probe(feed(x[None]), training=False)
             target = s[0, int(c)]
         acts.append(a.numpy()[0])
         grads.append(tape.gradient(target, a).numpy()[0])
@@ -196,6 +200,42 @@ def test_only_random_refuses_export(hybrid, images):
             continue
         got = cam.export_tensors(x, ci)["maps"].numpy()
         np.testing.assert_allclose(got, cam.explain_tensors(x, ci)["maps"].numpy(), atol=1e-6)
+
+
+def test_every_method_explains_a_tfq_controlled_pqc_model(images):
+    """On a ControlledPQC hybrid explained from images alone (circuits=C fed to every
+    sample), the gradient methods equal their NumPy formulas on per-sample gradients and
+    Score-CAM's weights the model's probabilities of the masked images given C; the
+    centre baseline runs on its conv grid."""
+    import tensorflow_quantum as tfq
+
+    case = circuit_cases()[1]
+    model = tfq_hybrid(case, "ControlledPQC")
+    classes = CLASSES % len(case.readouts)
+
+    def feed(x):
+        return [tfq.convert_to_tensor([case.prefix] * len(x)), x]
+
+    acts, grads = per_sample_acts_grads(model, images, classes, "q", "conv", feed)
+    assert np.abs(grads).max() > 1e-3
+    for method in ("qgradcam", "gradcam++", "hirescam", "layercam"):
+        res = make_cam(method, model, layer="conv", circuits=case.prefix)(images, classes)
+        ref = np_cams(method, acts, grads)
+        np.testing.assert_allclose(res.activations_maps, ref, rtol=1e-4, atol=1e-6)
+        ref_maps = np.stack([np_normalize(np_resize(r, 8, 8)) for r in ref])
+        np.testing.assert_allclose(res.maps, ref_maps, atol=1e-4)
+    weights = np.zeros(acts.shape[::3])
+    for b in range(len(images)):
+        masks = np.stack(
+            [np_normalize(np_resize(acts[b, :, :, k], 8, 8)) for k in range(acts.shape[-1])]
+        )
+        masked = images[b][None] * masks[..., None].astype(np.float32)
+        weights[b] = model(feed(masked), training=False).numpy()[:, classes[b]]
+    res = ScoreCAM(model, layer="conv", circuits=case.prefix, mask_batch_size=4)(images, classes)
+    np.testing.assert_allclose(res.weights, weights, rtol=1e-4, atol=1e-6)
+    centre = CentreCAM(model, layer="conv")(images).activations_maps  # on the 6x6 conv grid
+    c = (np.arange(6) + 0.5 - 3.0) / 1.5
+    np.testing.assert_allclose(centre[0], np.exp(-0.5 * (c[:, None] ** 2 + c**2)), atol=1e-6)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from qgcam_tf.noise.executors import noisy_executor
 from qgcam_tf.noise.model import NoiseModel
 from qgcam_tf.noise.presets import make_noise
 from qgcam_tf.quantum.circuits import VQCSpec
+from qgcam_tf.testing.tfq_models import circuit_cases, simulate, tfq_hybrid
 
 
 def numpy_bilinear(img, out_h, out_w):
@@ -188,6 +189,71 @@ def test_sample_expectations_are_binomial_shot_estimates():
     for bad in (0, 2.5, True):
         with pytest.raises(ValueError, match="shots must be an int >= 1"):
             sample_expectations(exact, bad, rng)
+
+
+def _tape_weights(model, feed, class_index):
+    """QGrad-CAM weights straight from a GradientTape: mean over space of
+    d q[class] / d conv, for the model's conv layer "conv" and quantum layer "q"."""
+    import tf_keras as keras
+
+    sub = keras.Model(model.inputs, [model.get_layer("conv").output, model.get_layer("q").output])
+    with tf.GradientTape() as tape:
+        acts, q = sub(feed, training=False)
+        target = tf.gather(q, tf.constant(class_index), axis=1, batch_dims=1)
+    return tf.reduce_mean(tape.gradient(target, acts), axis=[1, 2]).numpy(), q.numpy()
+
+
+@pytest.mark.parametrize("kind", ["ControlledPQC", "Expectation"])
+@pytest.mark.parametrize("case", circuit_cases(), ids=lambda c: c.name)
+def test_tfq_model_weights_equal_a_direct_tape(case, kind, tiny_images):
+    """On a TFQ hybrid (circuit unlike the paper's), QGrad-CAM weights equal a direct tape
+    within 1e-5 and its scores equal cirq.Simulator's expectations of the readouts (the
+    circuits input, if any, fed case.prefix for every sample)."""
+    import tensorflow_quantum as tfq
+    import tf_keras as keras
+
+    model = tfq_hybrid(case, kind)
+    ci = np.arange(len(tiny_images)) % len(case.readouts)
+    if kind == "ControlledPQC":
+        cam = QGradCAM(model, layer="conv", score_layer="q", circuits=case.prefix)
+        feed = [tfq.convert_to_tensor([case.prefix] * len(tiny_images)), tiny_images]
+        circuit, symbols = case.prefix + case.circuit, model.get_layer("q").symbols
+    else:
+        cam = QGradCAM(model, layer="conv")  # the one quantum layer is the default score
+        feed, circuit, symbols = tiny_images, case.circuit, case.symbols
+    res = cam(tiny_images, class_index=ci)
+    weights, q = _tape_weights(model, feed, ci)
+    assert np.abs(weights).max() > 1e-3  # not trivially zero
+    np.testing.assert_allclose(res.weights, weights, atol=1e-5)
+    values = keras.Model(model.inputs, model.get_layer("angles").output)(feed).numpy()
+    ref = simulate(circuit, symbols, values, case.readouts)
+    np.testing.assert_allclose(res.scores, ref, atol=1e-5)
+    np.testing.assert_allclose(res.scores, q, atol=1e-6)
+
+
+def test_circuits_given_once_are_fed_to_every_sample(tiny_images):
+    """An Expectation on the circuits input, explained with circuits=C, gives the maps and
+    weights of the same network with C built in; by default a ControlledPQC gets the empty
+    circuit (its own circuit alone)."""
+    import tf_keras as keras
+
+    case = circuit_cases()[0]
+    fed = tfq_hybrid(case, "ExpectationOnInput", seed=4)
+    built_in = tfq_hybrid(case, "Expectation", seed=4)
+    built_in.set_weights(fed.get_weights())
+    got = QGradCAM(fed, layer="conv", circuits=case.circuit)(tiny_images, class_index=1)
+    want = QGradCAM(built_in, layer="conv")(tiny_images, class_index=1)
+    np.testing.assert_allclose(got.weights, want.weights, atol=1e-6)
+    np.testing.assert_allclose(got.maps, want.maps, atol=1e-5)
+    np.testing.assert_allclose(got.probabilities, want.probabilities, atol=1e-6)
+    controlled = tfq_hybrid(case, "ControlledPQC")
+    default = QGradCAM(controlled, layer="conv")(tiny_images)  # the model circuit alone
+    values = keras.Model(controlled.inputs, controlled.get_layer("angles").output)(
+        [tf.constant([""] * len(tiny_images)), tiny_images]
+    )
+    symbols = controlled.get_layer("q").symbols
+    ref = simulate(case.circuit, symbols, values.numpy(), case.readouts)
+    np.testing.assert_allclose(default.scores, ref, atol=1e-5)
 
 
 if __name__ == "__main__":
