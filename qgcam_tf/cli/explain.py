@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from qgcam_tf.cli.args import add_backend, class_index, existing_file, positive_int, run_dir
+from qgcam_tf.cli.predict import add_fit
 from qgcam_tf.data import BUILTIN_DATASETS
 from qgcam_tf.explain import METHOD_NAMES
 
@@ -32,23 +33,27 @@ def add_arguments(p) -> None:
     p.add_argument("--method", choices=METHOD_NAMES, default="qgradcam", help="CAM method")
     add_backend(p, default="tf")
     p.add_argument("--seed", type=int, default=0, help="which test examples")
+    add_fit(p)
 
 
 def run(args) -> int:
+    from qgcam_tf.data.checks import print_input_warnings
     from qgcam_tf.viz.explanations import write_explanations
 
-    written = write_explanations(
-        args.model,
-        args.out,
-        paths=args.images,
-        count=args.count,
-        seed=args.seed,
-        data_dir=args.data_dir,
-        class_index=args.class_index,
-        method=args.method,
-        backend=args.backend,
-        dataset=args.dataset,
-    )
+    with print_input_warnings():  # one "warning: <file>: ..." line on stderr per input
+        written = write_explanations(
+            args.model,
+            args.out,
+            paths=args.images,
+            count=args.count,
+            seed=args.seed,
+            data_dir=args.data_dir,
+            class_index=args.class_index,
+            method=args.method,
+            backend=args.backend,
+            dataset=args.dataset,
+            fit=args.fit,
+        )
     for path in written:
         print(f"wrote {path}")
     return 0

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from qgcam_tf.data.checks import fitted_as, resolve_fit
 from qgcam_tf.fileio import atomic_path
 from qgcam_tf.model.run import Run
 
@@ -16,22 +17,34 @@ __all__ = ["predictions_csv", "write_predictions"]
 
 
 def predictions_csv(
-    run: Run, paths: Sequence[str], *, backend: str = "tf", batch_size: int = 64
+    run: Run,
+    paths: Sequence[str],
+    *,
+    backend: str = "tf",
+    batch_size: int = 64,
+    fit: str | None = None,
 ) -> tuple[str, int]:
     """The CSV text of the run's predictions for ``paths``, and its number of rows.
 
     Columns: ``source`` (the file, or ``file[i]`` for the i-th input of a batch file),
-    ``class_index``, ``class_name`` and one probability column ``p_<class name>`` per class.
+    ``class_index``, ``class_name``, one probability column ``p_<class name>`` per class,
+    and ``fit``: how the input was fitted to the model's shape (``stretch``, ``pad`` or
+    ``crop`` for a picture, ``none`` for arrays and audio, which are never resized).
+
+    Inputs are read by :meth:`Run.load_inputs` (``fit`` as there; None: as in training),
+    which warns about suspicious inputs (:class:`qgcam_tf.data.checks.InputWarning`).
     """
-    inputs, sources = run.load_inputs(paths)
+    inputs, sources = run.load_inputs(paths, fit=fit)
+    fit = resolve_fit(fit, run.metadata)
     probs = run.model(backend=backend).predict(inputs, batch_size=batch_size, verbose=0)
     names = run.class_names or [str(i) for i in range(probs.shape[1])]
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["source", "class_index", "class_name"] + [f"p_{n}" for n in names])
+    header = ["source", "class_index", "class_name"] + [f"p_{n}" for n in names] + ["fit"]
+    writer.writerow(header)
     for source, p in zip(sources, probs, strict=True):
         k = int(np.argmax(p))
-        writer.writerow([source, k, names[k]] + [f"{v:.6f}" for v in p])
+        writer.writerow([source, k, names[k]] + [f"{v:.6f}" for v in p] + [fitted_as(source, fit)])
     return buffer.getvalue(), len(sources)
 
 
@@ -42,9 +55,12 @@ def write_predictions(
     *,
     backend: str = "tf",
     batch_size: int = 64,
+    fit: str | None = None,
 ) -> int:
     """Writes :func:`predictions_csv` to ``out`` (atomically) or to stdout; returns the rows."""
-    text, rows = predictions_csv(Run.open(run_dir), paths, backend=backend, batch_size=batch_size)
+    text, rows = predictions_csv(
+        Run.open(run_dir), paths, backend=backend, batch_size=batch_size, fit=fit
+    )
     if out is None:
         sys.stdout.write(text)
     else:

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 import numpy as np
 import tf_keras as keras
 
+from qgcam_tf.data.checks import check_inputs, resolve_fit, training_mean
+from qgcam_tf.data.images import load_array
 from qgcam_tf.data.registry import DatasetAdapter, DatasetBundle, get_adapter, pick_per_class
 from qgcam_tf.fileio import atomic_path, write_json_atomic
 from qgcam_tf.model.hybrid import backend_config, model_from_config, switch_backend
@@ -233,28 +235,52 @@ class Run:
         """The dataset adapter: how this run's dataset is loaded and its files are read."""
         return get_adapter(self.dataset)
 
-    def load_inputs(self, paths: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    def load_inputs(
+        self, paths: Sequence[str], *, fit: str | None = None
+    ) -> tuple[np.ndarray, list[str]]:
         """Model inputs from the dataset's own files, each row paired with its source.
 
-        Files are read as in training (resized images, spectrograms of clips, ``.npy``
-        arrays of the input shape). A file that holds several inputs (a ``.npy`` batch)
-        gives one row per input, named ``path[i]``; a file that holds one is named ``path``.
+        Files are read as in training (resized images, spectrograms of clips); ``.npy``
+        arrays of the input shape are read as they are, whatever the dataset. A file that
+        holds several inputs (a ``.npy`` batch) gives one row per input, named ``path[i]``;
+        a file that holds one is named ``path``.
+
+        Inputs that a model answers for, but not as a user expects, warn
+        (:class:`qgcam_tf.data.checks.InputWarning`, one per input): a picture far from
+        the input's aspect ratio, a constant input, and an input whose mean intensity is on
+        the other side of 0.5 from the training mean (``metadata["input_mean"]``, else the
+        dataset's known one; :func:`qgcam_tf.data.checks.training_mean`).
+
+        Args:
+            paths: the files.
+            fit: how a picture of another aspect ratio is fitted to the input
+                (:data:`qgcam_tf.data.checks.FITS`); None: as in training
+                (``metadata["fit"]``, else ``stretch``).
 
         Returns:
             ``(inputs float32 [N, H, W, C], sources [N])``.
 
         Raises:
-            FileNotFoundError / ValueError: a file is missing or not readable as an input.
+            FileNotFoundError / ValueError: a file is missing or not readable as an input,
+                or ``fit`` is unknown.
         """
         if not paths:
             raise ValueError("no input files given")
+        fit = resolve_fit(fit, self.metadata)
         adapter = self.adapter()
+        reading = {**self.metadata, "fit": fit}
+        shape = self.metadata.get("input_shape")
         parts, sources = [], []
         for path in paths:
-            x = adapter.load_files([path], self.metadata)
+            if shape and path.endswith(".npy"):
+                x = load_array(path, shape)
+            else:
+                x = adapter.load_files([path], reading)
             parts.append(x)
             sources += [path] if len(x) == 1 else [f"{path}[{i}]" for i in range(len(x))]
-        return np.concatenate(parts).astype(np.float32), sources
+        inputs = np.concatenate(parts).astype(np.float32)
+        check_inputs(inputs, sources, train_mean=training_mean(self.metadata, self.dataset))
+        return inputs, sources
 
     def bundle(self, *, data_dir: str | None = None, batch_size: int = 64) -> DatasetBundle:
         """The dataset rebuilt with the loader options and seed the run was trained with.

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from qgcam_tf.data.checks import fitted_as, is_constant, resolve_fit
 from qgcam_tf.explain.cams import make_cam
 from qgcam_tf.fileio import atomic_path
 from qgcam_tf.model.run import Run
@@ -50,6 +51,7 @@ def write_explanations(
     method: str = "qgradcam",
     backend: str = "tf",
     dataset: str | None = None,
+    fit: str | None = None,
     log: Callable[[str], None] = print,
 ) -> list[str]:
     """Explains inputs of a trained run and writes the figures and maps into ``out``.
@@ -64,13 +66,19 @@ def write_explanations(
         method: a CAM method (:data:`qgcam_tf.explain.cams.CAM_METHODS`).
         backend: the VQC executor (the weights are the same).
         dataset: the dataset the caller expects the run to be trained on (None: any).
+        fit: how a picture of another aspect ratio is fitted to the input (``stretch``,
+            ``pad``, ``crop``; None: as in training), see :meth:`Run.load_inputs`, which
+            also warns about suspicious inputs (:class:`qgcam_tf.data.checks.InputWarning`).
         log: where progress lines go.
 
     Returns:
         The paths written: ``<method>_grid.png``, ``<stem>_<method>.png`` per input (a
         batch file's i-th input is ``<stem>_<i>``; a repeated stem gets ``-2``, ``-3``), the
         dataset's own figures, and ``maps.npz`` (maps, weights, scores, probabilities,
-        explained class, labels, and the source of every row).
+        explained class, labels, the source of every row, how each was fitted to the input
+        (``fit``: ``stretch``/``pad``/``crop`` for a picture, ``none`` otherwise), and
+        ``constant``: the rows whose input is constant, whose maps are written as zeros,
+        since a map of an input without content shows only the model's border response).
 
     Raises:
         ValueError / FileNotFoundError: a bad method, class index, count or input file, or
@@ -80,13 +88,17 @@ def write_explanations(
     if dataset is not None and dataset != run.dataset:
         raise ValueError(f"--dataset {dataset} does not match the model's {run.dataset!r}")
     labels, sources = None, None
+    fit = resolve_fit(fit, run.metadata)
     if paths:
-        images, sources = run.load_inputs(paths)
+        images, sources = run.load_inputs(paths, fit=fit)
     else:
         images, labels, _ = run.test_examples(count=count, seed=seed, data_dir=data_dir)
     log(f"explaining {len(images)} inputs with {method} ({run.dataset}, {backend} executor)")
     cam = make_cam(method, run.model(backend=backend))
     result = cam(images, class_index=class_index)
+    constant = is_constant(images)
+    if constant.any():  # Run.load_inputs has warned about each
+        result.maps = np.where(constant[:, None, None], 0.0, result.maps).astype(np.float32)
     names = run.class_names or [str(i) for i in range(result.probabilities.shape[1])]
     os.makedirs(out, exist_ok=True)
 
@@ -121,6 +133,7 @@ def write_explanations(
     figures = explain_figures(run.dataset)
     if figures is not None:
         written += list(figures(out, images, cam, result, run.metadata, labels))
+    fits = [fitted_as(s, fit) for s in sources] if sources else ["none"] * len(images)
     npz = os.path.join(out, "maps.npz")
     with atomic_path(npz, suffix=".npz") as tmp:
         np.savez_compressed(
@@ -132,6 +145,8 @@ def write_explanations(
             class_index=result.class_index,
             labels=labels if labels is not None else np.full(len(images), -1),
             sources=np.array(sources or [], dtype=str),
+            fit=np.array(fits),
+            constant=constant,
             method=np.array(method),
         )
     written.append(npz)

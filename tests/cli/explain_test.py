@@ -92,5 +92,38 @@ def test_images_and_dataset_exclude_each_other(run_dir, batch, tmp_path, capsys)
     assert err == ("qgcam explain: error: argument --dataset: not allowed with argument --images\n")
 
 
+def test_a_constant_image_warns_and_its_map_is_zeros(run_dir, digit_files, tmp_path, capsys):
+    """All-black and all-white pictures get one warning line each and all-zero maps (the
+    white one's raw map is a border pattern scaled to [0, 1]); the digit's map is the CAM's;
+    maps.npz records which rows are constant and how each picture was fitted."""
+    from PIL import Image
+
+    paths, _ = digit_files
+    black, white = str(tmp_path / "black.png"), str(tmp_path / "white.png")
+    Image.fromarray(np.zeros((28, 28), np.uint8), mode="L").save(black)
+    Image.fromarray(np.full((28, 28), 255, np.uint8), mode="L").save(white)
+    out = tmp_path / "explain"
+    argv = ["explain", "--model", run_dir, "--images", black, white, paths[0]]
+    assert main([*argv, "--out", str(out)]) == 0
+    tail = (
+        ": the model sees no content, so its prediction and its CAM map carry no "
+        "information (explain writes its map as zeros)"
+    )
+    assert capsys.readouterr().err.splitlines() == [
+        f"warning: {black}: constant input (every value 0.000){tail}",
+        f"warning: {white}: constant input (every value 1.000){tail}",
+    ]
+    data = np.load(out / "maps.npz")
+    assert data["constant"].tolist() == [True, True, False]
+    assert data["fit"].tolist() == ["stretch"] * 3
+    digit = np.asarray(Image.open(paths[0]), np.float32)[None, :, :, None] / 255.0  # as decoded
+    images = np.concatenate([np.zeros((1, 28, 28, 1)), np.ones((1, 28, 28, 1)), digit])
+    reference = make_cam("qgradcam", load_model(run_dir, backend="tf"))(images.astype("float32"))
+    assert np.ptp(reference.maps[1]) > 0.5  # what min-max scaling makes of a blank input
+    np.testing.assert_array_equal(data["maps"][:2], 0.0)
+    np.testing.assert_allclose(data["maps"][2], reference.maps[2], atol=1e-5)
+    np.testing.assert_allclose(data["probabilities"], reference.probabilities, atol=1e-5)
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, *sys.argv[1:]]))

@@ -95,5 +95,70 @@ def test_out_writes_the_same_csv_it_would_print(run_dir, mixed_inputs, tmp_path,
     assert rows_of(printed)[0] == [png, f"{batch}[0]", f"{batch}[1]", f"{batch}[2]"]
 
 
+def _save_png(path, x: np.ndarray) -> str:
+    """Writes float [H, W, 1] pixels in [0, 1] as a grey PNG; returns the path."""
+    Image.fromarray(np.round(x[..., 0] * 255).astype(np.uint8), mode="L").save(path)
+    return str(path)
+
+
+def test_an_inverted_digit_warns_once_and_a_normal_one_does_not(
+    run_dir, digit_files, tmp_path, capsys
+):
+    """A black-on-white digit gets one warning line naming the MNIST polarity and its mean
+    (the run records no input_mean: MNIST's known one is used); it is still predicted."""
+    paths, x = digit_files
+    inverted = _save_png(tmp_path / "inverted.png", 1.0 - x[0])
+    argv = ["predict", "--model", run_dir, "--images", paths[0], inverted, inverted]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    mean = float(np.mean(np.asarray(Image.open(inverted), np.float64) / 255.0))
+    assert captured.err.splitlines() == [
+        f"warning: {inverted}: the model was trained on light-on-dark inputs (mean 0.13); "
+        f"this input has mean {mean:.2f}: invert it (1 - x)?"
+    ]  # once, although the file is given twice
+    assert rows_of(captured.out)[0] == [paths[0], inverted, inverted]
+
+
+@pytest.fixture(scope="module")
+def tall(tmp_path_factory):
+    """A 28x14 (rows x columns) picture of random grey pixels, and its exact pixels."""
+    x = np.random.default_rng(8).integers(0, 256, size=(28, 14, 1)) / 255.0
+    return _save_png(tmp_path_factory.mktemp("tall") / "tall.png", x), x.astype(np.float32)
+
+
+@pytest.mark.parametrize("fit", ["pad", "crop", "stretch"])
+def test_fit_is_applied_warned_and_recorded(run_dir, tall, fit, capsys):
+    """A 1:2 picture: --fit pad gives the model the picture between two 7-column black bars,
+    crop its centre 14x14 stretched by the resize, stretch (the default) the resize alone; the
+    warning line says which, and the CSV's fit column records it."""
+    path, x = tall
+    argv = ["predict", "--model", run_dir, "--images", path]
+    assert main(argv + (["--fit", fit] if fit != "stretch" else [])) == 0
+    captured = capsys.readouterr()
+    if fit == "pad":
+        expected = np.zeros((28, 28, 1), np.float32)
+        expected[:, 7:21] = x
+    else:
+        import tensorflow as tf
+
+        kept = x[7:21] if fit == "crop" else x
+        expected = tf.image.resize(kept, (28, 28), antialias=True).numpy()
+    reference = load_model(run_dir, backend="tf")(expected[None], training=False).numpy()
+    sources, probs, rows = rows_of(captured.out)
+    np.testing.assert_allclose(probs, reference, atol=2e-5)
+    assert [r["fit"] for r in rows] == [fit]
+    said = {"pad": "letterboxed", "crop": "centre-cropped", "stretch": "stretched"}[fit]
+    (line,) = captured.err.splitlines()
+    assert line.startswith(f"warning: {path}: aspect ratio 0.50 (14x28)") and said in line
+
+
+def test_a_bad_fit_is_refused_while_parsing(run_dir, tall, capsys):
+    """--fit zoom: argparse's one line naming the choices, exit 2."""
+    with pytest.raises(SystemExit) as e:
+        main(["predict", "--model", run_dir, "--images", tall[0], "--fit", "zoom"])
+    assert e.value.code == 2
+    assert "argument --fit: invalid choice: 'zoom'" in capsys.readouterr().err
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, *sys.argv[1:]]))

@@ -58,21 +58,23 @@ def parse(text: str):
 
 
 def test_rows_hold_the_models_probabilities_in_input_order(run_dir, inputs):
-    """Header, sources in order, argmax class and its name, probabilities = model.predict."""
+    """Header, sources in order, argmax class and its name, probabilities = model.predict,
+    and fit "none" for arrays (never resized)."""
     paths, x = inputs
     text, rows = predictions_csv(Run.open(run_dir), paths)
     header, table = parse(text)
-    assert header == ["source", "class_index", "class_name", "p_cat", "p_dog", "p_owl"]
+    assert header == ["source", "class_index", "class_name", "p_cat", "p_dog", "p_owl", "fit"]
     assert rows == len(table) == 5
     assert [r[0] for r in table] == [f"{paths[0]}[{i}]" for i in range(4)] + [paths[1]]
     reference = load_model(run_dir, backend="tf").predict(x, verbose=0)
     apart = np.abs(reference[:, None] - reference[None]).max(-1) + np.eye(5)
     assert apart.min() > 1e-3  # a row paired with another input would be seen
-    probs = np.array([[float(v) for v in r[3:]] for r in table])
+    probs = np.array([[float(v) for v in r[3:-1]] for r in table])
+    assert [r[-1] for r in table] == ["none"] * 5
     np.testing.assert_allclose(probs, reference, atol=1e-5)
     for r, p in zip(table, reference, strict=True):
         assert (int(r[1]), r[2]) == (int(np.argmax(p)), NAMES[int(np.argmax(p))])
-        assert all(len(v.split(".")[1]) == 6 for v in r[3:])  # six decimals
+        assert all(len(v.split(".")[1]) == 6 for v in r[3:-1])  # six decimals
 
 
 def test_batch_size_does_not_change_the_rows(run_dir, inputs):
@@ -80,8 +82,8 @@ def test_batch_size_does_not_change_the_rows(run_dir, inputs):
     paths, _ = inputs
     one, _ = predictions_csv(Run.open(run_dir), paths, batch_size=1)
     all_, _ = predictions_csv(Run.open(run_dir), paths, batch_size=64)
-    a = np.array([[float(v) for v in r[3:]] for r in parse(one)[1]])
-    b = np.array([[float(v) for v in r[3:]] for r in parse(all_)[1]])
+    a = np.array([[float(v) for v in r[3:-1]] for r in parse(one)[1]])
+    b = np.array([[float(v) for v in r[3:-1]] for r in parse(all_)[1]])
     np.testing.assert_allclose(a, b, atol=2e-6)  # the last printed digit may round apart
     assert [r[:2] for r in parse(one)[1]] == [r[:2] for r in parse(all_)[1]]
 
@@ -91,7 +93,7 @@ def test_a_run_without_class_names_names_classes_by_index(tmp_path, inputs):
     paths, _ = inputs
     text, _ = predictions_csv(Run.open(tiny_run(tmp_path / "r", class_names=None)), paths[1:])
     header, table = parse(text)
-    assert header[3:] == ["p_0", "p_1", "p_2"]
+    assert header[3:] == ["p_0", "p_1", "p_2", "fit"]
     assert table[0][2] == table[0][1]
 
 
@@ -131,6 +133,29 @@ def test_write_predictions_to_stdout(run_dir, inputs, capsys):
     paths, _ = inputs
     assert write_predictions(run_dir, paths, backend="tf") == 5
     assert capsys.readouterr().out == predictions_csv(Run.open(run_dir), paths)[0]
+
+
+def test_a_picture_is_fitted_as_asked_and_the_fit_recorded(run_dir, tmp_path):
+    """A 4x8 PNG under fit="crop" is predicted as its centre 4x4 stretched to 8x8 (warned as
+    centre-cropped); the fit column says crop for it and none for an array."""
+    from PIL import Image
+
+    from qgcam_tf.data.checks import InputWarning
+
+    pixels = np.random.default_rng(6).integers(0, 256, size=(8, 16), dtype=np.uint8)
+    wide = str(tmp_path / "wide.png")
+    Image.fromarray(pixels, mode="L").save(wide)
+    array = str(tmp_path / "a.npy")
+    np.save(array, np.random.default_rng(7).uniform(size=(8, 8, 1)).astype(np.float32))
+    with pytest.warns(InputWarning, match=r"wide.png: aspect ratio 2.00 .*centre-cropped"):
+        text, _ = predictions_csv(Run.open(run_dir), [wide, array], fit="crop")
+    header, table = parse(text)
+    assert [r[-1] for r in table] == ["crop", "none"]
+    centre = (pixels[:, 4:12] / 255.0).astype(np.float32)[None, :, :, None]
+    reference = load_model(run_dir, backend="tf").predict(centre, verbose=0)[0]
+    np.testing.assert_allclose([float(v) for v in table[0][3:-1]], reference, atol=1e-5)
+    with pytest.raises(ValueError, match="fit must be one of stretch, pad, crop, got 'zoom'"):
+        predictions_csv(Run.open(run_dir), [wide], fit="zoom")
 
 
 if __name__ == "__main__":

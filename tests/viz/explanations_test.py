@@ -86,5 +86,38 @@ def test_every_cam_method_has_a_figure_title():
     assert sorted(METHOD_TITLES) == sorted(METHOD_NAMES)
 
 
+def test_constant_rows_warn_get_zero_maps_and_fits_are_recorded(tiny_run, tmp_path):
+    """A white .npy row warns and gets a zero map (Score-CAM's own map of it is not); a
+    1:2 PNG under fit="pad" is explained as the picture between black bars, recorded as pad."""
+    from PIL import Image
+
+    from qgcam_tf.data.checks import InputWarning
+
+    run_dir, model = tiny_run
+    white = str(tmp_path / "white.npy")
+    np.save(white, np.ones((8, 8, 1), np.float32))
+    pixels = np.random.default_rng(1).integers(0, 256, size=(8, 4), dtype=np.uint8)
+    tall = str(tmp_path / "tall.png")
+    Image.fromarray(pixels, mode="L").save(tall)
+    out = tmp_path / "out"
+    with pytest.warns(InputWarning) as caught:
+        write_explanations(
+            run_dir, str(out), paths=[white, tall], fit="pad", method="scorecam", log=print
+        )
+    messages = [str(w.message) for w in caught]
+    assert messages[0].startswith(f"{tall}: aspect ratio 0.50 (4x8)")
+    assert messages[1].startswith(f"{white}: constant input (every value 1.000)")
+    data = np.load(out / "maps.npz")
+    assert data["fit"].tolist() == ["none", "pad"]
+    assert data["constant"].tolist() == [True, False]
+    padded = np.zeros((8, 8, 1), np.float32)
+    padded[:, 2:6, 0] = pixels / 255.0
+    images = np.stack([np.ones((8, 8, 1), np.float32), padded])
+    expected = make_cam("scorecam", model)(images)
+    assert np.ptp(expected.maps[0]) > 0.1  # what the CAM itself makes of a blank input
+    np.testing.assert_array_equal(data["maps"][0], 0.0)
+    np.testing.assert_allclose(data["maps"][1], expected.maps[1], atol=1e-5)
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, *sys.argv[1:]]))
