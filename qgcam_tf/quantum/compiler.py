@@ -5,6 +5,27 @@ Serving, so the exported model runs the same circuit with core TensorFlow ops on
 also differentiable with ``tf.GradientTape`` (backpropagation through the simulation) and
 compiles with XLA.
 
+What it takes (what Cirq users write, and what TFQ resolves):
+
+* fixed gates of any size (anything with a ``cirq.unitary``), global phases and ``cirq.I``
+  included; ``cirq.CircuitOperation`` is flattened;
+* parametrised gates of the families in :data:`SUPPORTED_PARAMETRISED_GATES` (rx/ry/rz,
+  X/Y/Z/HPowGate, PhasedXPowGate, CZPowGate, CXPowGate, XX/YY/ZZPowGate, SwapPowGate,
+  ISwapPowGate, PhasedISwapPowGate, FSimGate), with any global shift, whose parameters
+  are linear in the symbols (``a * s + b`` and sums of such terms). Every family other
+  than the Pauli powers is an exact decomposition (global phase included) into Pauli power
+  gates with linear exponents and fixed gates (H, S, CNOT), see :func:`parse_operations`,
+  so the fast paths below run it unchanged;
+* readouts: :class:`ExpectationProgram` reads Pauli sums with real coefficients in any
+  basis (:class:`~qgcam_tf.quantum.readout.PauliReadout`); :meth:`CompiledCircuit.expectation_z`
+  reads ``<Z>`` products.
+
+Anything else is refused with one :class:`UnsupportedGateError` that names the operation,
+its moment index and, for a non-linear parameter, the expression: measurements (an
+expectation needs none; remove them), channels, other parametrised gates (e.g. a symbolic
+``CCZPowGate`` or ``PhasedFSimGate``) and parameters such as ``s**2``, ``sin(s)`` or
+``s * t``. A symbol of the circuit missing from the given symbols is a ValueError naming it.
+
 How the gates are applied decides the speed: at 10 qubits and batch 64 the state is only
 64 x 1024 amplitudes, so the cost is the number of TensorFlow ops (and their gradients),
 not arithmetic. The compiler walks the circuit once and emits a short program:
@@ -31,7 +52,8 @@ Other simulators of the same gates (:mod:`qgcam_tf.quantum.density`) build on th
 pieces below, which keep their behaviour whatever :class:`CompiledCircuit` does inside:
 
 * the gate records :class:`Angle`, :class:`SingleGate` and :class:`MultiGate`, produced by
-  :func:`parse_operation` / :func:`parse_circuit`;
+  :func:`parse_operations` (all records of one operation), :func:`parse_operation` (an
+  operation that is one record) and :func:`parse_circuit`;
 * :func:`gate_matrix` (a single-qubit gate's 2x2 matrices for given symbol values),
   :func:`append_multi_gate` (a multi-qubit gate as a program step, neighbouring
   permutation/phase gates fused), :func:`apply_dense_gate` (a dense multi-qubit gate on
@@ -252,11 +274,27 @@ def _decomposition(gate, qs) -> list | None:
 
 
 _PARAMETERS = ("exponent", "phase_exponent", "theta", "phi")
-SUPPORTED_PARAMETRISED_GATES = (
-    "rx, ry, rz, XPowGate, YPowGate, ZPowGate, HPowGate, PhasedXPowGate, CZPowGate, "
-    "CXPowGate, XXPowGate, YYPowGate, ZZPowGate, SwapPowGate, ISwapPowGate, "
-    "PhasedISwapPowGate, FSimGate"
+SUPPORTED_PARAMETRISED_GATES: tuple[type, ...] = (
+    cirq.Rx,
+    cirq.Ry,
+    cirq.Rz,
+    cirq.XPowGate,
+    cirq.YPowGate,
+    cirq.ZPowGate,
+    cirq.HPowGate,
+    cirq.PhasedXPowGate,
+    cirq.CZPowGate,
+    cirq.CXPowGate,
+    cirq.XXPowGate,
+    cirq.YYPowGate,
+    cirq.ZZPowGate,
+    cirq.SwapPowGate,
+    cirq.ISwapPowGate,
+    cirq.PhasedISwapPowGate,
+    cirq.FSimGate,
 )
+"""The gate classes (exact types) that may carry symbols; their parameters must be linear."""
+_SUPPORTED_NAMES = ", ".join(g.__name__ for g in SUPPORTED_PARAMETRISED_GATES)
 
 
 def _single_power(op: cirq.Operation, qs, sindex, origin) -> SingleGate:
@@ -323,7 +361,7 @@ def parse_operations(
     if parts is None:
         raise UnsupportedGateError(
             f"unsupported parametrised gate {op!r}: the TF executor supports "
-            f"symbolic {SUPPORTED_PARAMETRISED_GATES}"
+            f"symbolic {_SUPPORTED_NAMES}"
         )
     for name in _PARAMETERS:  # check the gate's own expressions, so errors quote them
         expr = getattr(gate, name, None)
@@ -554,8 +592,8 @@ class CompiledCircuit:
     """A Cirq circuit compiled to TensorFlow ops.
 
     Args:
-        circuit: a circuit of unitary gates; parametrised gates must be rx/ry/rz or
-            X/Y/ZPowGate with exponents linear in the symbols.
+        circuit: a circuit of unitary gates; parametrised gates must be of the families in
+            :data:`SUPPORTED_PARAMETRISED_GATES` with parameters linear in the symbols.
         symbol_names: the per-sample symbols, in the column order of ``symbol_values``.
         qubits: qubit order (default: ``sorted(circuit.all_qubits())``).
         shared_symbol_names: symbols whose values are the same for every sample (e.g.

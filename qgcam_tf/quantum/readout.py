@@ -127,7 +127,8 @@ class PauliReadout:
         self._groups = [(m, idx ^ m, w.astype(np.float32)) for m, w in sorted(groups.items())]
 
     def __call__(self, state: tf.Tensor) -> tf.Tensor:
-        """The expectations ``[B, n_outputs]`` float32 of state vectors ``[B, 2**n]``.
+        """The expectations ``[B, n_outputs]`` float32 of normalised state vectors
+        ``[B, 2**n]`` (identity terms add their coefficient, assuming ``<psi|psi> = 1``).
 
         Differentiable with respect to ``state`` (``tf.GradientTape``) and traceable in
         ``tf.function`` and XLA.

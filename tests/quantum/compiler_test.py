@@ -13,7 +13,9 @@ import tensorflow as tf
 from qgcam_tf.model.layers import VQCLayer
 from qgcam_tf.quantum.circuits import VQCSpec, build_vqc, readout_operators
 from qgcam_tf.quantum.compiler import (
+    SUPPORTED_PARAMETRISED_GATES,
     CompiledCircuit,
+    ExpectationProgram,
     MultiGate,
     SingleGate,
     UnsupportedGateError,
@@ -22,6 +24,7 @@ from qgcam_tf.quantum.compiler import (
     gate_matrix,
     parse_circuit,
     parse_operation,
+    parse_operations,
     z_signs,
 )
 
@@ -365,6 +368,272 @@ def test_z_signs_are_the_diagonals_of_cirqs_z_products():
     for l, qs in enumerate(observables):
         product = cirq.Circuit([cirq.Z(q[k]) for k in qs], cirq.I.on_each(*q))
         np.testing.assert_array_equal(got[:, l], np.real(np.diag(cirq.unitary(product))))
+
+
+# ------------------------------------------- every parametrised gate family, ExpectationProgram
+A, B = sympy.symbols("a b")
+# One operation of every family in SUPPORTED_PARAMETRISED_GATES on 3 qubits, with global
+# shifts and affine parameters (several symbols, offsets, qubits out of order).
+FAMILIES = {
+    "rx": lambda q: cirq.rx(2 * A - B + 0.3).on(q[1]),
+    "ry": lambda q: cirq.ry(0.7 * A).on(q[0]),
+    "rz": lambda q: cirq.rz(B + 1.0).on(q[2]),
+    "xpow": lambda q: cirq.XPowGate(exponent=A, global_shift=0.2).on(q[0]),
+    "ypow": lambda q: cirq.YPowGate(exponent=0.5 * B - A).on(q[1]),
+    "zpow": lambda q: cirq.ZPowGate(exponent=2 * A, global_shift=-0.1).on(q[2]),
+    "hpow": lambda q: cirq.HPowGate(exponent=A - 0.5 * B, global_shift=0.1).on(q[2]),
+    "phasedx": lambda q: cirq.PhasedXPowGate(
+        exponent=A, phase_exponent=0.3 * B + 0.1, global_shift=0.2
+    ).on(q[1]),
+    "phasedx_fixed_phase": lambda q: cirq.PhasedXPowGate(exponent=0.7 * A, phase_exponent=0.25).on(
+        q[0]
+    ),
+    "cz": lambda q: cirq.CZPowGate(exponent=A + B, global_shift=0.3).on(q[0], q[2]),
+    "cx": lambda q: cirq.CXPowGate(exponent=2 * A, global_shift=-0.2).on(q[2], q[0]),
+    "xx": lambda q: cirq.XXPowGate(exponent=A, global_shift=0.15).on(q[0], q[1]),
+    "yy": lambda q: cirq.YYPowGate(exponent=B - A, global_shift=-0.4).on(q[1], q[2]),
+    "zz": lambda q: cirq.ZZPowGate(exponent=0.5 * A + 0.2, global_shift=0.15).on(q[2], q[0]),
+    "swap": lambda q: cirq.SwapPowGate(exponent=A - B, global_shift=0.25).on(q[1], q[2]),
+    "iswap": lambda q: cirq.ISwapPowGate(exponent=A, global_shift=0.25).on(q[0], q[1]),
+    "phased_iswap": lambda q: cirq.PhasedISwapPowGate(exponent=A, phase_exponent=B - 0.1).on(
+        q[2], q[1]
+    ),
+    "fsim": lambda q: cirq.FSimGate(theta=A, phi=0.5 * B - 0.2).on(q[0], q[2]),
+}
+FAMILY_VALUES = np.array([[0.37, -1.3], [2.1, 0.45]], np.float32)
+
+
+def _resolve(circuit, names, row):
+    return cirq.resolve_parameters(
+        circuit, cirq.ParamResolver(dict(zip(map(str, names), np.asarray(row, np.float64))))
+    )
+
+
+def _records_unitary(records, row, n):
+    """The unitary of gate records on n qubits: gate_matrix for single-qubit records,
+    cirq.MatrixGate for multi-qubit ones, multiplied in time order (a NumPy reference)."""
+    q = cirq.LineQubit.range(n)
+    u = np.eye(2**n, dtype=np.complex128)
+    for r in records:
+        if isinstance(r, SingleGate):
+            m = gate_matrix(r, tf.constant([row], tf.float32)).numpy()
+            op = cirq.MatrixGate(m if m.ndim == 2 else m[0], unitary_check=False).on(q[r.qubit])
+        else:
+            op = cirq.MatrixGate(r.matrix).on(*[q[i] for i in r.qubits])
+        u = cirq.unitary(cirq.Circuit(op, cirq.I.on_each(*q))) @ u
+    return u
+
+
+def test_the_families_cover_every_supported_gate():
+    """FAMILIES holds an operation of every class in SUPPORTED_PARAMETRISED_GATES."""
+    q = cirq.LineQubit.range(3)
+    assert {type(f(q).gate) for f in FAMILIES.values()} == set(SUPPORTED_PARAMETRISED_GATES)
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_gate_family_records_are_cirqs_unitary(family):
+    """parse_operations of each family multiplies out to cirq.unitary of the resolved gate,
+    global phase included."""
+    q = cirq.LineQubit.range(3)
+    op = FAMILIES[family](q)
+    records = parse_operations(op, {x: i for i, x in enumerate(q)}, {A: 0, B: 1})
+    for row in FAMILY_VALUES:
+        want = cirq.unitary(cirq.Circuit(_resolve(op, [A, B], row), cirq.I.on_each(*q)))
+        np.testing.assert_allclose(_records_unitary(records, row, 3), want, atol=ATOL)
+
+
+def _family_circuit(family: str):
+    """A fixed random preparation, the family's gate, and a fixed closing layer."""
+    q = cirq.LineQubit.range(3)
+    prep = [
+        cirq.MatrixGate(cirq.testing.random_unitary(2, random_state=10 + i)).on(x)
+        for i, x in enumerate(q)
+    ]
+    circuit = cirq.Circuit(
+        prep,
+        cirq.CNOT(q[0], q[1]),
+        FAMILIES[family](q),
+        [cirq.H(q[0]), cirq.S(q[1]), cirq.T(q[2])],
+        cirq.CZ(q[1], q[2]),
+    )
+    readouts = [
+        0.7 * cirq.X(q[0]) * cirq.Y(q[1]) * cirq.Z(q[2]) + 0.4 * cirq.Z(q[0]) - 0.2 * cirq.X(q[2]),
+        cirq.Y(q[0]) * cirq.X(q[2]) + 0.5 * cirq.Y(q[1]) + 0.25,
+        cirq.PauliString(cirq.Z(q[1])),
+    ]
+    return circuit, q, readouts
+
+
+def _cirq_expectations(circuit, names, readouts, qubits, row):
+    out = cirq.Simulator(dtype=np.complex128).simulate_expectation_values(
+        _resolve(circuit, names, row), readouts, qubit_order=qubits
+    )
+    return np.real(np.asarray(out))
+
+
+def _check_program(program, circuit, names, readouts, values, rng):
+    """Asserts state, outputs and gradients of ``program`` equal cirq.Simulator (float64)
+    and its central finite differences."""
+    qubits = list(program.qubits)
+    states = program.state(tf.constant(values)).numpy()
+    v = tf.Variable(values)
+    weights = rng.normal(size=(len(values), program.n_outputs)).astype(np.float32)
+    with tf.GradientTape() as tape:
+        f = program(v)
+        target = tf.reduce_sum(f * weights)
+    grad = tape.gradient(target, v).numpy()
+    for b, row in enumerate(values.astype(np.float64)):
+        want = cirq.final_state_vector(
+            _resolve(circuit, names, row), qubit_order=qubits, dtype=np.complex128
+        )
+        np.testing.assert_allclose(states[b], want, atol=ATOL)
+        expect = _cirq_expectations(circuit, names, readouts, qubits, row)
+        np.testing.assert_allclose(f.numpy()[b], expect, atol=ATOL)
+        fd = np.empty(len(names))
+        for i in range(len(names)):
+            e = np.eye(len(names))[i] * FD_STEP
+            up = _cirq_expectations(circuit, names, readouts, qubits, row + e)
+            down = _cirq_expectations(circuit, names, readouts, qubits, row - e)
+            fd[i] = np.dot(weights[b], up - down) / (2 * FD_STEP)
+        np.testing.assert_allclose(grad[b], fd, atol=1e-4)
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_gate_family_expectations_and_gradients_match_cirq(family):
+    """ExpectationProgram on each family (Pauli-sum readouts in X/Y/Z) equals cirq.Simulator
+    on state, expectations and symbol gradients; an unused symbol gets gradient 0."""
+    circuit, q, readouts = _family_circuit(family)
+    names = [A, B, sympy.Symbol("unused")]
+    program = ExpectationProgram(circuit, names, readouts)
+    assert program.symbols == ("a", "b", "unused") and program.n_outputs == 3
+    assert program.qubits == tuple(q)
+    values = np.concatenate([FAMILY_VALUES, [[0.5], [-2.0]]], axis=1).astype(np.float32)
+    _check_program(program, circuit, names, readouts, values, np.random.default_rng(1))
+
+
+def _mixed_circuit(n: int):
+    """A hardware-efficient / FSim / iSWAP circuit on n qubits with identity-angle
+    encodings, data re-uploading and multi-qubit Pauli-sum readouts."""
+    q = cirq.LineQubit.range(n)
+    xs = sympy.symbols(f"x0:{n}")
+    ws = sympy.symbols(f"w0:{2 * n + 2}")
+    circuit = cirq.Circuit(
+        [cirq.rx(xs[i]).on(q[i]) for i in range(n)],
+        [cirq.ry(ws[i]).on(q[i]) for i in range(n)],
+        [cirq.CZ(q[i], q[i + 1]) for i in range(n - 1)],
+        [cirq.rz(ws[n + i] + 0.5 * xs[i]).on(q[i]) for i in range(n)],
+        cirq.FSimGate(theta=ws[2 * n], phi=0.3).on(q[0], q[n - 1]),
+        cirq.ISwapPowGate(exponent=ws[2 * n + 1]).on(q[1], q[2]),
+        cirq.CZPowGate(exponent=xs[0] - ws[0]).on(q[n - 1], q[1]),
+        cirq.PhasedXPowGate(exponent=xs[1], phase_exponent=ws[1]).on(q[2]),
+    )
+    rng = np.random.default_rng(n)
+    readouts = []
+    for _ in range(3):
+        total = cirq.PauliSum()
+        for _ in range(3):
+            support = rng.choice(n, size=int(rng.integers(1, 4)), replace=False)
+            paulis = [(cirq.X, cirq.Y, cirq.Z)[int(rng.integers(3))] for _ in support]
+            string = cirq.PauliString({q[int(k)]: p for k, p in zip(support, paulis)})
+            total += float(rng.normal()) * string
+        readouts.append(total + float(rng.normal()))
+    return circuit, q, list(xs + ws), readouts
+
+
+@pytest.mark.parametrize("n", [3, 5, 8])
+def test_mixed_circuit_with_pauli_sums_matches_cirq(n):
+    """A CZ-ladder / FSim / iSWAP / PhasedX circuit with random multi-qubit Pauli-sum
+    readouts equals cirq.Simulator on state, expectations and every symbol gradient."""
+    circuit, q, names, readouts = _mixed_circuit(n)
+    program = ExpectationProgram(circuit, names, readouts)
+    rng = np.random.default_rng(20 + n)
+    values = rng.uniform(-np.pi, np.pi, size=(2, len(names))).astype(np.float32)
+    _check_program(program, circuit, names, readouts, values, rng)
+
+
+def test_expectation_program_in_xla_with_a_dynamic_batch():
+    """Traced by tf.function(jit_compile=True) with an unknown batch, the program gives
+    its eager outputs and gradients, and the graph holds no TFQ op."""
+    circuit, q, names, readouts = _mixed_circuit(3)
+    program = ExpectationProgram(circuit, names, readouts)
+    spec = tf.TensorSpec([None, len(names)], tf.float32)
+
+    @tf.function(input_signature=[spec], jit_compile=True)
+    def run(values):
+        with tf.GradientTape() as tape:
+            tape.watch(values)
+            f = program(values)
+            total = tf.reduce_sum(f)
+        return f, tape.gradient(total, values)
+
+    values = tf.constant(
+        np.random.default_rng(3).uniform(-2, 2, size=(3, len(names))).astype(np.float32)
+    )
+    f, g = run(values)
+    with tf.GradientTape() as tape:
+        tape.watch(values)
+        f_eager = program(values)
+        total = tf.reduce_sum(f_eager)
+    g_eager = tape.gradient(total, values)
+    np.testing.assert_allclose(f.numpy(), f_eager.numpy(), atol=1e-5)
+    np.testing.assert_allclose(g.numpy(), g_eager.numpy(), atol=1e-5)
+    graph = run.get_concrete_function().graph.as_graph_def()
+    op_types = {node.op for node in graph.node}
+    op_types |= {node.op for fn in graph.library.function for node in fn.node_def}
+    assert not [t for t in op_types if t.lower().startswith("tfq")]
+
+
+def test_global_phase_identity_and_subcircuits_give_cirqs_state():
+    """A global phase gate, cirq.I on two qubits and a symbolic CircuitOperation compile
+    to cirq's state (global phase included)."""
+    q = cirq.LineQubit.range(2)
+    sub = cirq.FrozenCircuit(cirq.rx(A).on(q[0]), cirq.ISwapPowGate(exponent=B).on(q[0], q[1]))
+    circuit = cirq.Circuit(
+        cirq.H(q[1]),
+        cirq.global_phase_operation(np.exp(0.3j)),
+        cirq.IdentityGate(2).on(*q),
+        cirq.CircuitOperation(sub, use_repetition_ids=False),
+    )
+    program = ExpectationProgram(circuit, [A, B], [cirq.X(q[0]) * cirq.X(q[1])])
+    row = np.array([0.4, -0.9], np.float32)
+    got = program.state(tf.constant([row])).numpy()[0]
+    want = cirq.final_state_vector(
+        _resolve(circuit, [A, B], row), qubit_order=q, dtype=np.complex128
+    )
+    np.testing.assert_allclose(got, want, atol=ATOL)
+
+
+def test_expectation_program_bad_input_raises():
+    """Missing circuit symbols, repeated symbols, a wrong value width, a qubit outside
+    qubits, a non-real coefficient and a bare PauliSum raise one clear error naming them."""
+    q = cirq.LineQubit.range(2)
+    circuit = cirq.Circuit(cirq.rx(A).on(q[0]), cirq.CZPowGate(exponent=B).on(*q))
+    z = [cirq.Z(q[0])]
+    with pytest.raises(ValueError, match=r"symbols \['b'\] of the circuit are not in symbols"):
+        ExpectationProgram(circuit, [A], z)
+    with pytest.raises(ValueError, match="must not repeat a name"):
+        ExpectationProgram(circuit, [A, B, "a"], z)
+    with pytest.raises(ValueError, match=r"symbol_values must be \[batch, 2\].*shape \(1, 3\)"):
+        ExpectationProgram(circuit, [A, B], z)(tf.zeros([1, 3]))
+    with pytest.raises(ValueError, match=r"lack \[cirq.LineQubit\(1\)\]"):
+        ExpectationProgram(circuit, [A, B], z, qubits=q[:1])
+    with pytest.raises(ValueError, match=r"readouts\[0\].*coefficient 1j.* not real"):
+        ExpectationProgram(circuit, [A, B], [1j * cirq.X(q[0])])
+    with pytest.raises(TypeError, match="readouts must be a sequence of Pauli sums"):
+        ExpectationProgram(circuit, [A, B], cirq.Z(q[0]) + cirq.X(q[1]))
+    with pytest.raises(TypeError, match=r"readouts\[1\] must be a cirq.PauliSum"):
+        ExpectationProgram(circuit, [A, B], [cirq.Z(q[0]), cirq.H(q[0])])
+    with pytest.raises(TypeError, match="symbols must be sympy.Symbol or str, got 2"):
+        ExpectationProgram(circuit, [A, 2], z)
+
+
+def test_parse_operation_refuses_a_gate_of_several_records():
+    """parse_operation (one record) refuses a decomposed family and points to
+    parse_operations; the density executor's seam is unchanged for one-record gates."""
+    q = cirq.LineQubit.range(2)
+    op = cirq.CZPowGate(exponent=A).on(*q)
+    with pytest.raises(UnsupportedGateError, match="5 gate records, not one"):
+        parse_operation(op, {q[0]: 0, q[1]: 1}, {A: 0})
 
 
 if __name__ == "__main__":
