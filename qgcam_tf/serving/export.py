@@ -28,16 +28,33 @@ message saying what was expected, from ``tf.saved_model.load``, ``saved_model_cl
 TF Serving alike. The signatures declare inputs of unknown rank, so that nothing in the
 graph can take a declared dimension as given: the checks see the shape that arrives.
 
-The version directory is written under a temporary name and renamed, so a server watching
-``EXPORT_DIR`` never sees half a version; ``assets.extra/tf_serving_warmup_requests`` holds
-one warmup request per signature.
+Images must be float32 in [0, 1] exactly (no tolerance: the training data are scaled or
+clipped into [0, 1]); values outside it, such as 8-bit pixels 0..255 sent unscaled, are
+refused with a message saying "in [0, 1]". No non-finite result leaves a signature: NaN or
+infinite probabilities, heatmaps or weights (NaN weights, an overflowing model) give
+``INVALID_ARGUMENT`` instead.
+
+The version directory is written under a temporary name (``.tmp-<pid>-*``), checked there
+(:func:`verify_export`) and only then published, so a server watching ``EXPORT_DIR`` never
+sees half a version nor one that fails the check. With ``force`` the old version and the new
+one are swapped in one atomic rename (:func:`qgcam_tf.fileio.atomic_dir`), so a kill at any
+point leaves the complete old or the complete new version. Every export starts by removing
+what killed exports left in ``EXPORT_DIR`` (:func:`qgcam_tf.fileio.remove_stale`).
+``assets.extra/tf_serving_warmup_requests`` holds one warmup request per signature.
+
+Progress is one line per stage: :data:`STAGES`. Test support: when the environment variable
+:data:`KILL_AT_ENV` names a stage (or ``"swapped"``, right after the new version replaced
+the old one and before the old tree is deleted; or ``"moved-aside"`` on the fallback path
+without an atomic exchange), the process sends itself SIGKILL at that point, so tests can
+kill an export at an exact point without timing.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
+import signal
+import time
 
 import numpy as np
 import tensorflow as tf
@@ -45,15 +62,18 @@ import tf_keras as keras
 
 from qgcam_tf.explain.base import check_class_index_tensor
 from qgcam_tf.explain.cams import CAM_METHODS, ScoreCAM, make_cam
-from qgcam_tf.fileio import atomic_dir, write_json_atomic
+from qgcam_tf.fileio import atomic_dir, remove_stale, write_json_atomic
 from qgcam_tf.model.hybrid import CONV_LAYER, switch_backend
 from qgcam_tf.model.run import Run
+from qgcam_tf.serving.requests import summarize_error
 
 __all__ = [
     "DEFAULT_METHOD",
     "EXPLAIN_SIGNATURE",
+    "KILL_AT_ENV",
     "METADATA_FILE",
     "SERVING_SIGNATURE",
+    "STAGES",
     "WARMUP_FILE",
     "exportable_methods",
     "export_run",
@@ -68,6 +88,9 @@ EXPLAIN_SIGNATURE = "explain"
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 METADATA_FILE = os.path.join("assets.extra", "qgcam.json")
 DEFAULT_METHOD = "qgradcam"
+# The stages an export reports, in order (export_saved_model starts at "tracing").
+STAGES = ("loading", "tracing", "saving", "warmup", "verifying", "publishing")
+KILL_AT_ENV = "QGCAM_EXPORT_KILL_AT"
 
 
 def exportable_methods() -> list[str]:
@@ -135,6 +158,17 @@ class _Servable(tf.Module):
                 ["images contain NaN or infinite values"],
             )
         with tf.control_dependencies([check_finite]):
+            low, high = tf.reduce_min(images), tf.reduce_max(images)
+            check_range = tf.debugging.Assert(
+                tf.logical_and(low >= 0.0, high <= 1.0),
+                [
+                    "images must be float32 in [0, 1] (8-bit pixels: divide by 255); "
+                    "got min and max",
+                    low,
+                    high,
+                ],
+            )
+        with tf.control_dependencies([check_range]):
             images = tf.identity(images)
         return tf.ensure_shape(images, [None, self.height, self.width, self.channels])
 
@@ -143,7 +177,7 @@ class _Servable(tf.Module):
 
     def _serve(self, images):
         images = self._checked_images(images)
-        probabilities = self._run.model(images, training=False)
+        probabilities = _finite("probabilities", self._run.model(images, training=False))
         return {
             "probabilities": probabilities,
             "class_index": tf.argmax(probabilities, axis=-1, output_type=tf.int64),
@@ -155,11 +189,28 @@ class _Servable(tf.Module):
         out = self._run.cam.export_tensors(images, class_index)
         # Static shapes make the signature (saved_model_cli show, /metadata) self-describing.
         return {
-            "probabilities": tf.ensure_shape(out["probabilities"], [None, self.n_classes]),
+            "probabilities": tf.ensure_shape(
+                _finite("probabilities", out["probabilities"]), [None, self.n_classes]
+            ),
             "class_index": tf.ensure_shape(out["class_index"], [None]),
-            "heatmap": tf.ensure_shape(out["maps"], [None, self.height, self.width]),
-            "weights": tf.ensure_shape(_per_map(out["weights"]), [None, self.n_maps]),
+            "heatmap": tf.ensure_shape(
+                _finite("heatmap", out["maps"]), [None, self.height, self.width]
+            ),
+            "weights": tf.ensure_shape(
+                _finite("weights", _per_map(out["weights"])), [None, self.n_maps]
+            ),
         }
+
+
+def _finite(name: str, tensor: tf.Tensor) -> tf.Tensor:
+    """``tensor``, behind an assertion that it holds no NaN or infinity: a model with
+    non-finite weights, or one that overflows, gives INVALID_ARGUMENT, never NaN output."""
+    check = tf.debugging.Assert(
+        tf.reduce_all(tf.math.is_finite(tensor)),
+        [f"model output {name} is not finite (NaN or inf): non-finite weights, or an overflow"],
+    )
+    with tf.control_dependencies([check]):
+        return tf.identity(tensor)
 
 
 def _per_map(weights: tf.Tensor) -> tf.Tensor:
@@ -216,6 +267,45 @@ def _check_model(model, layer: str) -> None:
         raise ValueError(f"layer {layer!r} is not in the model; it has {names}")
 
 
+def _check_finite_weights(model: keras.Model) -> None:
+    """A ValueError naming the variables that hold NaN or infinity (a diverged training)."""
+    bad = [v.name for v in model.variables if not np.all(np.isfinite(v.numpy()))]
+    if bad:
+        raise ValueError(f"model has non-finite weights (NaN or inf) in {bad}; not exported")
+
+
+class _Progress:
+    """One line per stage on ``log`` (nothing when ``log`` is None), and the kill points of
+    :data:`KILL_AT_ENV`.
+
+    Each stage is a single library call with nothing to count inside it, so the lines are
+    the same on a terminal and in a log; the last line gives the time taken.
+    """
+
+    def __init__(self, log, stages: tuple[str, ...]):
+        self.log, self.stages = log, stages
+        self.started = time.monotonic()
+
+    def stage(self, name: str, message: str) -> None:
+        if self.log is not None:
+            number = self.stages.index(name) + 1
+            self.log(f"[{number}/{len(self.stages)}] {name}: {message}")
+        _kill_point(name)
+
+    def step(self, name: str) -> None:
+        """``on_step`` of :func:`~qgcam_tf.fileio.atomic_dir`."""
+        _kill_point(name)
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+
+def _kill_point(name: str) -> None:
+    """Test support: SIGKILL to this process when :data:`KILL_AT_ENV` names this point."""
+    if os.environ.get(KILL_AT_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def export_saved_model(
     model: keras.Model,
     export_dir: str,
@@ -225,15 +315,21 @@ def export_saved_model(
     layer: str = CONV_LAYER,
     class_names: list[str] | None = None,
     method: str = DEFAULT_METHOD,
+    log=None,
 ) -> str:
     """Writes ``export_dir/<version>/``, a SavedModel that TF Serving can load.
+
+    The version is written under a temporary name in ``export_dir``, checked there with
+    :func:`verify_export` and only then published: a model that fails the check (its
+    outputs are NaN, say) is never published, and an existing version stays as it was.
 
     Args:
         model: a hybrid (or classical twin) model, trained on either executor.
         export_dir: the model base directory a server watches.
         version: positive integer version, the name of the sub-directory.
-        force: replace an existing version (the old one is swapped out only once the new
-            one is complete).
+        force: replace an existing version: the old one is swapped for the new one in one
+            atomic rename once the new one is complete and checked, so a kill at any point
+            leaves one of the two whole (:func:`qgcam_tf.fileio.atomic_dir`).
         layer: conv layer whose maps ``explain`` weights (the CAM's target layer).
         class_names: optional names, stored in ``assets.extra/qgcam.json`` for clients.
         method: the CAM method ``explain`` computes, one of :func:`exportable_methods`
@@ -241,6 +337,8 @@ def export_saved_model(
             output is ``[B, K]`` whatever the method: the module docstring says what it
             holds for each (the spatial mean for HiResCAM and LayerCAM, whose weights are
             per position; the masked-image probabilities for the forward-only Score-CAM).
+        log: optional ``log(line)`` for one progress line per stage (:data:`STAGES` from
+            ``"tracing"`` on).
 
     Returns:
         The path of the written version directory.
@@ -248,10 +346,28 @@ def export_saved_model(
     Raises:
         TypeError: ``model`` is not a Keras model.
         ValueError: bad version, method (unknown, or one that cannot be exported, such as
-            ``random``), input shape, layer name or class names; raised before anything
-            is traced or written.
+            ``random``), input shape, layer name, class names or non-finite weights, raised
+            before anything is traced or written; or the written export fails
+            :func:`verify_export` (nothing is published then).
         FileExistsError: the version exists and ``force`` is False.
     """
+    path, _ = _export(
+        model,
+        export_dir,
+        version=version,
+        force=force,
+        layer=layer,
+        class_names=class_names,
+        method=method,
+        progress=_Progress(log, STAGES[1:]),
+    )
+    return path
+
+
+def _export(
+    model, export_dir, *, version, force, layer, class_names, method, progress: _Progress
+) -> tuple[str, dict]:
+    """:func:`export_saved_model`, returning the path and :func:`verify_export`'s report."""
     if isinstance(version, bool) or not isinstance(version, (int, np.integer)) or version < 1:
         raise ValueError(f"version must be an int >= 1, got {version!r}")
     method = _check_method(method)
@@ -262,37 +378,40 @@ def export_saved_model(
     export_dir = os.fspath(export_dir)
     if os.path.exists(export_dir) and not os.path.isdir(export_dir):
         raise NotADirectoryError(f"export_dir {export_dir!r} exists and is not a directory")
+    _check_finite_weights(model)
+    # What killed exports left: their temporaries, an old version moved aside (put back).
+    remove_stale(export_dir)
     target = os.path.join(export_dir, str(int(version)))
     if os.path.exists(target) and not force:
         raise FileExistsError(f"version {target!r} exists; pass force=True (--force) to replace it")
 
+    progress.stage(
+        "tracing",
+        f"tracing {SERVING_SIGNATURE} and {EXPLAIN_SIGNATURE} [{method}] "
+        f"(input {tuple(model.input_shape[1:])}, {n_classes} classes)",
+    )
     # XLA off: an XLA cluster in a SavedModel ties it to the serving binary's XLA build,
     # and single requests do not repay compilation.
-    servable = _Servable(switch_backend(model, "tf", jit_compile=False), layer, method)
+    tf_model = switch_backend(model, "tf", jit_compile=False)
+    servable = _Servable(tf_model, layer, method)
     signatures = {
         SERVING_SIGNATURE: servable.serve.get_concrete_function(),
         EXPLAIN_SIGNATURE: servable.explain.get_concrete_function(),
     }
-    old = None
-    try:
-        with atomic_dir(target) as tmp:
-            _write_version(tmp, servable, signatures, class_names, layer, method)
-            if os.path.exists(target):  # only reached with force
-                old = f"{target}.replaced-{os.getpid()}"
-                os.rename(target, old)
-    except BaseException:
-        if old is not None and not os.path.exists(target):
-            os.rename(old, target)  # the new version failed: put the old one back
-        raise
-    if old is not None:
-        shutil.rmtree(old)
-    return target
+    with atomic_dir(target, replace=force, on_step=progress.step) as tmp:
+        progress.stage("saving", f"saving the SavedModel into {tmp}")
+        _save(tmp, servable, signatures)
+        progress.stage("warmup", f"writing {WARMUP_FILE} and {METADATA_FILE}")
+        _write_assets(tmp, servable, class_names, layer, method)
+        progress.stage("verifying", "loading the export back and checking it against the model")
+        check = verify_export(tmp, tf_model)
+        replacing = os.path.exists(target)
+        progress.stage("publishing", f"{'replacing' if replacing else 'renaming it to'} {target}")
+    return target, check
 
 
-def _write_version(
-    tmp: str, servable: _Servable, signatures: dict, class_names, layer: str, method: str
-):
-    """Writes the SavedModel, the warmup requests and the client metadata into ``tmp``."""
+def _save(tmp: str, servable: _Servable, signatures: dict) -> None:
+    """Writes the SavedModel into ``tmp``."""
     # Custom gradients are not saved. With them on, tf.saved_model.save traces the gradient
     # function of every tf.custom_gradient op in the graphs (the tf executor's kernels use
     # several) and fails ("Found invalid capture ... when saving custom gradients") when
@@ -309,6 +428,10 @@ def _write_version(
     # tests/serving/export_test.py checks it).
     options = tf.saved_model.SaveOptions(experimental_custom_gradients=False)
     tf.saved_model.save(servable, tmp, signatures=signatures, options=options)
+
+
+def _write_assets(tmp: str, servable: _Servable, class_names, layer: str, method: str) -> None:
+    """Writes the warmup requests and the client metadata into ``tmp/assets.extra``."""
     os.makedirs(os.path.join(tmp, "assets.extra"), exist_ok=True)
     with tf.io.TFRecordWriter(os.path.join(tmp, WARMUP_FILE)) as writer:
         for record in _warmup_records(servable):
@@ -347,13 +470,16 @@ def verify_export(
     """Loads an export back and checks it against ``model`` on a few random images.
 
     Checks that every op of the SavedModel is registered in this process without being a
-    TensorFlow Quantum op, and that both signatures return ``model``'s probabilities.
+    TensorFlow Quantum op, and that both signatures run on random images in [0, 1] (so
+    their outputs are finite: the signatures refuse to return anything else) and return
+    ``model``'s probabilities.
 
     Returns:
         ``{"ops": number of op types, "max_abs_diff": largest probability difference}``.
 
     Raises:
-        ValueError: an op is unregistered or from TFQ, or the outputs differ by > ``atol``.
+        ValueError: an op is unregistered or from TFQ, a signature fails (such as a
+            non-finite result), or the outputs differ by > ``atol``.
     """
     from tensorflow.python.framework import op_def_registry
 
@@ -365,10 +491,14 @@ def verify_export(
     shape = [int(d) for d in model.input_shape[1:]]
     images = tf.constant(np.random.default_rng(seed).uniform(size=[2] + shape), tf.float32)
     expected = model(images, training=False).numpy()
-    served = loaded.signatures[SERVING_SIGNATURE](images=images)["probabilities"].numpy()
-    explained = loaded.signatures[EXPLAIN_SIGNATURE](
-        images=images, class_index=tf.constant([-1, -1], tf.int64)
-    )["probabilities"].numpy()
+    try:
+        served = loaded.signatures[SERVING_SIGNATURE](images=images)["probabilities"].numpy()
+        explained = loaded.signatures[EXPLAIN_SIGNATURE](
+            images=images, class_index=tf.constant([-1, -1], tf.int64)
+        )["probabilities"].numpy()
+    except tf.errors.InvalidArgumentError as e:
+        reason = summarize_error(e.message)
+        raise ValueError(f"export {version_dir!r} fails on random images: {reason}") from None
     diff = float(max(np.abs(served - expected).max(), np.abs(explained - expected).max()))
     if not diff <= atol:
         raise ValueError(f"export {version_dir!r} differs from the model by {diff:.3g} > {atol}")
@@ -392,31 +522,37 @@ def export_run(
     log=print,
     method: str = DEFAULT_METHOD,
 ) -> dict:
-    """Exports a run directory of ``qgcam train`` and checks the export (``qgcam export``).
+    """Exports a run directory of ``qgcam train``, checked before it is published
+    (``qgcam export``).
 
     The model is loaded on the ``tf`` executor, so TensorFlow Quantum is not needed,
     whatever executor the run was trained with. ``method`` is the CAM method of the
     ``explain`` signature (:func:`export_saved_model`); it is checked before the run is
-    loaded.
+    loaded. ``log`` gets one line per stage of :data:`STAGES` and a last one with the
+    path (None: silent).
 
     Returns:
         ``{"path": version directory, "ops": op types, "max_abs_diff": ...}``
-        (:func:`verify_export`).
+        (:func:`verify_export`, run on the version before it was published).
     """
     method = _check_method(method)
+    progress = _Progress(log, STAGES)
+    progress.stage("loading", f"loading {run_dir} on the tf executor")
     run = Run.open(run_dir)
     model = run.model(backend="tf")
-    log(
-        f"exporting {run_dir} (input {tuple(model.input_shape[1:])}, "
-        f"{model.output_shape[-1]} classes, explain: {method}): tracing signatures ..."
-    )
-    path = export_saved_model(
+    path, check = _export(
         model,
         export_dir,
         version=version,
         force=force,
+        layer=CONV_LAYER,
         class_names=run.class_names,
         method=method,
+        progress=progress,
     )
-    log(f"wrote {path} (signatures: {SERVING_SIGNATURE}, {EXPLAIN_SIGNATURE} [{method}])")
-    return {"path": path, **verify_export(path, model)}
+    if log is not None:
+        log(
+            f"wrote {path} (signatures: {SERVING_SIGNATURE}, {EXPLAIN_SIGNATURE} [{method}]) "
+            f"in {progress.elapsed():.0f} s"
+        )
+    return {"path": path, **check}

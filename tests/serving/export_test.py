@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -273,11 +274,49 @@ GOOD = sample_images(2)
 IMAGES_MSG = r"images must be float32 \[batch, 8, 8, 1\] in \[0, 1\]; got shape\] "
 RANGE_MSG = r"class_index must be in \[0, 3\) or -1 \(predicted class\); got\] "
 LENGTH_MSG = r"class_index must be int64 \[batch\] with batch =\] \[2\] \[; got shape\] "
+VALUES_MSG = (
+    r"images must be float32 in \[0, 1\] \(8-bit pixels: divide by 255\); got min and max\] "
+)
+FLOAT32_MAX = np.finfo(np.float32).max
+EIGHT_BIT = np.round(255 * GOOD)  # the common client mistake: pixels not divided by 255
+assert EIGHT_BIT.min() == 0 and EIGHT_BIT.max() > 200
 BAD_INPUTS = [
     ("serving_default", dict(images=GOOD[0]), IMAGES_MSG + r"\[8 8 1\]"),
+    ("serving_default", dict(images=EIGHT_BIT), VALUES_MSG + rf"\[0\] \[{EIGHT_BIT.max():.0f}\]"),
+    ("explain", dict(images=EIGHT_BIT, class_index=[-1, 0]), VALUES_MSG),
+    ("serving_default", dict(images=GOOD - 1.0), VALUES_MSG + r"\[-0.99\d*\] \[-0.0\d*\]"),
+    ("serving_default", dict(images=np.full_like(GOOD, 1e30)), VALUES_MSG + r"\[1e\+30\]"),
+    (
+        "serving_default",
+        dict(images=np.full_like(GOOD, FLOAT32_MAX)),
+        VALUES_MSG + r"\[3.40282347e\+38\]",
+    ),
+    ("explain", dict(images=np.full_like(GOOD, FLOAT32_MAX), class_index=[0, 1]), VALUES_MSG),
+    ("serving_default", dict(images=np.where(GOOD > 0.5, 1.0 + 1e-6, GOOD)), VALUES_MSG),
+    ("serving_default", dict(images=np.where(GOOD > 0.5, -np.inf, GOOD)), "images contain NaN or"),
+    (
+        "explain",
+        dict(images=np.where(GOOD > 0.5, np.inf, GOOD), class_index=[0, 1]),
+        "images contain NaN or",
+    ),
+    (
+        "serving_default",
+        dict(images=tf.constant(GOOD, tf.float64)),
+        "expected to be a float tensor but is a double",
+    ),
+    (
+        "serving_default",
+        dict(images=tf.constant(GOOD > 0.5, tf.int32)),
+        "expected to be a float tensor but is a int32",
+    ),
     ("serving_default", dict(images=GOOD[:, :7]), IMAGES_MSG + r"\[2 7 8 1\]"),
     ("serving_default", dict(images=np.repeat(GOOD, 3, axis=-1)), IMAGES_MSG + r"\[2 8 8 3\]"),
     ("serving_default", dict(images=np.where(GOOD > 0.5, np.nan, GOOD)), "images contain NaN or"),
+    (
+        "explain",
+        dict(images=np.where(GOOD > 0.5, np.nan, GOOD), class_index=[0, 1]),
+        "images contain",
+    ),
     ("explain", dict(images=GOOD, class_index=np.array([0, 3])), RANGE_MSG + r"\[0 3\]"),
     ("explain", dict(images=GOOD, class_index=np.array([-2, 0])), RANGE_MSG + r"\[-2 0\]"),
     ("explain", dict(images=GOOD, class_index=np.array([0])), LENGTH_MSG + r"\[1\]"),
@@ -288,12 +327,51 @@ BAD_INPUTS = [
 
 @pytest.mark.parametrize("signature,inputs,match", BAD_INPUTS)
 def test_bad_inputs_give_invalid_argument(loaded, signature, inputs, match):
-    """Wrong rank/size/channels, NaN, class_index out of range or length: INVALID_ARGUMENT."""
+    """Wrong rank/size/channels/dtype, values outside [0, 1] (0..255, -1..0, 1e30, float32
+    max, just above 1), NaN or inf, class_index out of range or length: INVALID_ARGUMENT."""
     tensors = {
-        k: tf.constant(v, tf.int64 if k == "class_index" else tf.float32) for k, v in inputs.items()
+        k: v
+        if isinstance(v, tf.Tensor)
+        else tf.constant(v, tf.int64 if k == "class_index" else tf.float32)
+        for k, v in inputs.items()
     }
     with pytest.raises(tf.errors.InvalidArgumentError, match=match):
         loaded.signatures[signature](**tensors)
+
+
+def test_the_ends_of_the_range_are_accepted(loaded, tf_model):
+    """Images of exactly 0 and exactly 1 are inside the contract: both signatures answer,
+    with the model's probabilities."""
+    images = np.stack([np.zeros(GOOD.shape[1:]), np.ones(GOOD.shape[1:])]).astype(np.float32)
+    want = tf_model(images, training=False).numpy()
+    served = loaded.signatures["serving_default"](images=tf.constant(images))
+    explained = loaded.signatures["explain"](
+        images=tf.constant(images), class_index=tf.constant([-1, -1], tf.int64)
+    )
+    np.testing.assert_allclose(served["probabilities"].numpy(), want, atol=PROB_ATOL)
+    np.testing.assert_allclose(explained["probabilities"].numpy(), want, atol=PROB_ATOL)
+    assert np.all(np.isfinite(explained["heatmap"].numpy()))
+
+
+@pytest.fixture(scope="module")
+def broken_loaded(tiny):
+    """A second load of the export, whose variables the tests may overwrite."""
+    return tf.saved_model.load(tiny.version_dir)
+
+
+@pytest.mark.parametrize("scale", [np.nan, np.inf])
+@pytest.mark.parametrize("signature", ["serving_default", "explain"])
+def test_non_finite_results_never_leave_a_signature(broken_loaded, signature, scale):
+    """With the output scale set to NaN or inf (softmax then gives NaN), a valid request
+    gives INVALID_ARGUMENT naming the non-finite output, never NaN numbers."""
+    (variable,) = [v for v in broken_loaded.model_variables if v.name.startswith("scale")]
+    variable.assign(tf.fill(variable.shape, tf.constant(scale, tf.float32)))
+    inputs = {"images": tf.constant(GOOD)}
+    if signature == "explain":
+        inputs["class_index"] = tf.constant([-1, 0], tf.int64)
+    match = r"model output (probabilities|heatmap|weights) is not finite \(NaN or inf\)"
+    with pytest.raises(tf.errors.InvalidArgumentError, match=match):
+        broken_loaded.signatures[signature](**inputs)
 
 
 def test_second_export_without_force_fails_and_keeps_the_first(tiny, tf_model):
@@ -321,6 +399,60 @@ def test_force_replaces_a_version_with_new_weights(tiny, tmp_path):
     images = sample_images(3)
     got = tf.saved_model.load(path).signatures["serving_default"](images=tf.constant(images))
     np.testing.assert_allclose(got["probabilities"].numpy(), model(images).numpy(), atol=PROB_ATOL)
+
+
+def _files(root) -> dict:
+    """``{relative path: bytes}`` of every file under ``root``."""
+    out = {}
+    for dirpath, _, names in os.walk(root):
+        for name in names:
+            path = os.path.join(dirpath, name)
+            with open(path, "rb") as f:
+                out[os.path.relpath(path, root)] = f.read()
+    return out
+
+
+@pytest.fixture
+def old_version(tiny, tmp_path):
+    """An export base holding a copy of the tiny export as version 1, and its files."""
+    base = tmp_path / "exp"
+    shutil.copytree(tiny.version_dir, base / "1")
+    return str(base), _files(base / "1")
+
+
+def test_a_model_with_nan_weights_is_refused_and_the_old_version_kept(tiny, old_version):
+    """NaN weights are a ValueError naming the variable, before anything is traced; the old
+    version stays byte for byte, and nothing else is written."""
+    base, before = old_version
+    model = load_model(tiny.run_dir, backend="tf")
+    model.get_layer("scale").scale.assign(np.nan)
+    with pytest.raises(
+        ValueError, match=r"model has non-finite weights \(NaN or inf\) in \['scale"
+    ):
+        export_saved_model(model, base, force=True)
+    assert os.listdir(base) == ["1"] and _files(os.path.join(base, "1")) == before
+
+
+def test_an_export_that_fails_its_check_is_never_published(tiny, old_version):
+    """A model with finite weights but NaN outputs (negative BatchNorm variance) is written,
+    refused by verify_export in its temporary directory, and never published: the old
+    version stays, the temporary goes, and a dead export's leftover is cleaned first."""
+    base, before = old_version
+    dead = subprocess.Popen([sys.executable, "-c", ""])
+    dead.wait()
+    os.makedirs(os.path.join(base, f".tmp-{dead.pid}-left"))
+    model = load_model(tiny.run_dir, backend="tf")
+    model.get_layer("bn").moving_variance.assign(-np.ones(6, np.float32))
+    lines = []
+    with pytest.raises(
+        ValueError,
+        match=r"exp/\.tmp-\d+-\w+' fails on random images: assertion failed: "
+        r"\[model output probabilities is not finite",
+    ):
+        export_saved_model(model, base, force=True, method="centre", log=lines.append)
+    assert [line.split("]")[0] for line in lines] == ["[1/5", "[2/5", "[3/5", "[4/5"]
+    assert [line.split()[1] for line in lines] == ["tracing:", "saving:", "warmup:", "verifying:"]
+    assert os.listdir(base) == ["1"] and _files(os.path.join(base, "1")) == before
 
 
 def test_verify_export_accepts_the_model_and_rejects_another(tiny):
