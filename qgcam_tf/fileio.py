@@ -107,11 +107,12 @@ def remove_stale(directory: str) -> list[str]:
       renamed back to ``<name>`` when it does not (the writer died between its two renames).
 
     Entries of live processes, and ``.tmp-`` names without a pid (written by other tools or
-    older versions), are left alone. A missing ``directory`` is not an error.
+    older versions), are left alone. A missing ``directory``, or a file, is not an error
+    (nothing to clean; the caller reports a bad path).
     """
     try:
         names = sorted(os.listdir(directory))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return []
     handled = []
     for name in names:

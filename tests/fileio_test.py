@@ -192,6 +192,8 @@ def test_remove_stale_removes_dead_writers_leftovers_only(tmp_path):
     )
     assert _tree(tmp_path / "1") == OLD and _tree(tmp_path / "2") == NEW
     assert remove_stale(str(tmp_path / "missing")) == []
+    (tmp_path / "file").write_text("x")
+    assert remove_stale(str(tmp_path / "file")) == [] and (tmp_path / "file").read_text() == "x"
 
 
 def test_exchange_paths_swaps_two_trees(tmp_path):

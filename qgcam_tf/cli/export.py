@@ -6,6 +6,7 @@ import os
 
 from qgcam_tf.cli.args import positive_int, run_dir
 from qgcam_tf.explain import METHOD_NAMES
+from qgcam_tf.fileio import remove_stale
 
 NAME = "export"
 HELP = "export a trained run as a SavedModel for TF Serving (serving_default + explain)"
@@ -22,7 +23,11 @@ def add_arguments(p) -> None:
         "--out", required=True, metavar="EXPORT_DIR", help="model base directory TF Serving watches"
     )
     p.add_argument("--version", type=positive_int, default=1, help="version sub-directory")
-    p.add_argument("--force", action="store_true", help="replace an existing version")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing version (swapped atomically once the new one is checked)",
+    )
     p.add_argument(
         "--method",
         choices=EXPORTABLE_METHODS,
@@ -32,6 +37,9 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    # What killed exports left goes first (an old version moved aside is put back), so
+    # the version check below sees what a server sees.
+    remove_stale(args.out)
     target = os.path.join(args.out, str(args.version))
     if os.path.exists(target) and not args.force:  # checked before any tracing
         raise FileExistsError(f"version {target!r} exists; pass --force to replace it")
