@@ -4,12 +4,35 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 
-from qgcam_tf.cli.args import add_backend, positive_float, positive_int
+from qgcam_tf.cli.args import add_backend, positive_int, typed
 from qgcam_tf.data import BUILTIN_DATASETS, COMMON_OPTIONS, DATASET_OPTIONS
 
 NAME = "train"
 HELP = "train a hybrid CNN + VQC model (resumes a killed run in the same --out)"
+
+
+# Bounds of the numbers (checked while parsing, before anything loads): beyond them a run
+# takes hours, or more memory than a machine has (a VQC of n qubits simulates 2**n
+# amplitudes per example). qgcam_tf.model.training.LIMITS holds the library's same bounds.
+MAX_EPOCHS, MAX_QUBITS, MAX_DEPTH, MAX_BATCH = 1000, 20, 50, 4096
+
+
+def _bounded_int(low: int, high: int):
+    return typed(int, lambda v: low <= v <= high, f"an int in [{low}, {high}]")
+
+
+epochs_type = _bounded_int(1, MAX_EPOCHS)
+qubits_type = _bounded_int(2, MAX_QUBITS)
+depth_type = _bounded_int(1, MAX_DEPTH)
+batch_type = _bounded_int(1, MAX_BATCH)
+seed_type = _bounded_int(0, 2**31 - 1)
+learning_rate_type = typed(
+    float, lambda v: math.isfinite(v) and 0 < v <= 1, "a finite number > 0 and <= 1"
+)
+fraction_type = typed(float, lambda v: math.isfinite(v) and 0 <= v <= 0.5, "a number in [0, 0.5]")
 
 
 def _options_epilog() -> str:
@@ -29,16 +52,45 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--data-dir", help="dataset files (MNIST: .npz or IDX folder; default: embedded copy)"
     )
     p.add_argument("--out", required=True, help="run directory to write (or resume)")
-    p.add_argument("--epochs", type=positive_int, default=2, help="epochs of training in all")
+    p.add_argument(
+        "--epochs", type=epochs_type, default=2, help=f"epochs of training in all, 1-{MAX_EPOCHS}"
+    )
     p.add_argument("--limit", type=positive_int, help="use only this many training examples")
-    p.add_argument("--qubits", type=positive_int, default=10, help="qubits of the VQC")
-    p.add_argument("--depth", type=positive_int, default=2, help="layers of the VQC")
+    p.add_argument(
+        "--qubits",
+        type=qubits_type,
+        default=10,
+        help=f"qubits of the VQC, at least the number of classes, at most {MAX_QUBITS}",
+    )
+    p.add_argument("--depth", type=depth_type, default=2, help=f"layers of the VQC, 1-{MAX_DEPTH}")
     add_backend(p, default="tfq")
     p.add_argument("--classical", action="store_true", help="train the classical twin instead")
-    p.add_argument("--batch-size", type=positive_int, default=64, help="examples per step")
-    p.add_argument("--learning-rate", type=positive_float, default=5e-3, help="Adam's step size")
-    p.add_argument("--seed", type=int, default=0, help="seed of weights, shuffling and splits")
-    p.add_argument("--force", action="store_true", help="replace a finished run in --out")
+    p.add_argument(
+        "--batch-size", type=batch_type, default=64, help=f"examples per step, 1-{MAX_BATCH}"
+    )
+    p.add_argument(
+        "--learning-rate", type=learning_rate_type, default=5e-3, help="Adam's step size, in (0, 1]"
+    )
+    p.add_argument(
+        "--seed", type=seed_type, default=0, help="seed of weights, shuffling and splits"
+    )
+    p.add_argument(
+        "--validation-fraction",
+        type=fraction_type,
+        default=0.1,
+        help="share of the training examples held out for val_loss/val_accuracy (0 disables)",
+    )
+    p.add_argument(
+        "--tensorboard",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="write TensorBoard logs to OUT/tensorboard",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="start over in --out: remove the files a run writes there (nothing else)",
+    )
     p.add_argument(
         "--option",
         action="append",
@@ -64,10 +116,12 @@ def dataset_options(args) -> dict:
     """
     known = DATASET_OPTIONS[args.dataset]
     options = {
-        "data_dir": args.data_dir,
+        # absolute, so that the run's metadata finds the data from any working directory
+        "data_dir": os.path.abspath(args.data_dir) if args.data_dir else None,
         "limit": args.limit,
         "batch_size": args.batch_size,
         "seed": args.seed,
+        "validation_fraction": args.validation_fraction,
     }
     for item in args.option:
         key, sep, value = item.partition("=")
@@ -91,7 +145,9 @@ def run(args) -> int:
     options = dataset_options(args)  # checked before anything loads
     from qgcam_tf.data.registry import get_adapter
     from qgcam_tf.evaluate.attention import dataset_metrics
-    from qgcam_tf.model.training import train_model
+    from qgcam_tf.model.training import seed_everything, train_model
+
+    seed_everything(args.seed)  # before the loader builds its seeded pipelines
 
     metrics = train_model(
         get_adapter(args.dataset).load(options),
@@ -106,6 +162,8 @@ def run(args) -> int:
         force=args.force,
         recalibrate_bn=args.recalibrate_bn,
         extra_metrics=dataset_metrics(args.dataset),  # e.g. speech: background_attention
+        tensorboard=args.tensorboard,
+        settings={"dataset": args.dataset, **options},  # a restart must match them all
     )
     print(json.dumps(metrics, indent=2))
     return 0

@@ -1,7 +1,8 @@
 """Datasets: MNIST (embedded default), Dogs vs Cats photos, speech in noise."""
 
 # Options each built-in dataset's loader reads beyond the common ones (data_dir, limit,
-# seed, batch_size, validation_fraction): `qgcam train --option KEY=VALUE`, with KEY spelt with - or _.
+# seed, batch_size, validation_fraction): `qgcam train --option KEY=VALUE`, with KEY spelt
+# with - or _.
 # tests/data/registry_test.py checks that the loaders read exactly these.
 DATASET_OPTIONS = {
     "mnist": {},

@@ -51,6 +51,7 @@ __all__ = [
     "LIMITS",
     "input_mean",
     "kill_point",
+    "seed_everything",
     "train_model",
 ]
 
@@ -79,6 +80,18 @@ def kill_point(stage: str) -> None:
     """
     if os.environ.get(KILL_ENV) == stage:
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def seed_everything(seed: int) -> None:
+    """Seeds Python, NumPy and TensorFlow and turns TensorFlow's op determinism on.
+
+    Call it before a dataset's pipelines are built: a ``shuffle(seed=...)`` takes the global
+    seed in force when it is created, so a loader run before seeding would shuffle
+    differently from one run after (e.g. in a second run of the same process).
+    :func:`train_model` calls it too.
+    """
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
 
 
 class _KillPoints(keras.callbacks.Callback):
@@ -343,8 +356,7 @@ def train_model(
         if verbose:
             print(message, flush=True)
 
-    keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
+    seed_everything(seed)
     spec = None
     if classical:
         model = build_classical_twin(bundle.input_shape, n_classes, **bundle.model_kwargs)

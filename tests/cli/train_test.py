@@ -1,6 +1,8 @@
 """Tests for qgcam_tf.cli.train: the dataset options it hands the loader, and a real tiny run."""
 
 import json
+import os
+import subprocess
 import sys
 
 import numpy as np
@@ -10,6 +12,8 @@ from qgcam_tf.cli.main import build_parser, main
 from qgcam_tf.cli.train import dataset_options
 from qgcam_tf.data import DATASET_OPTIONS
 
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 
 def parse(*argv):
     """`qgcam train --out o ARGV`, parsed."""
@@ -17,14 +21,23 @@ def parse(*argv):
 
 
 def test_common_values_come_from_their_own_flags():
-    """data_dir, limit, batch_size and seed come from --data-dir, --limit, --batch-size, --seed."""
+    """data_dir (made absolute), limit, batch_size, seed and validation_fraction come from
+    their own flags; the validation share defaults to 0.1."""
     args = parse("--data-dir", "D", "--limit", "5", "--batch-size", "7", "--seed", "3")
-    assert dataset_options(args) == {"data_dir": "D", "limit": 5, "batch_size": 7, "seed": 3}
+    args.validation_fraction = 0.25
+    assert dataset_options(args) == {
+        "data_dir": os.path.join(os.getcwd(), "D"),
+        "limit": 5,
+        "batch_size": 7,
+        "seed": 3,
+        "validation_fraction": 0.25,
+    }
     assert dataset_options(parse()) == {
         "data_dir": None,
         "limit": None,
         "batch_size": 64,
         "seed": 0,
+        "validation_fraction": 0.1,
     }
 
 
@@ -98,38 +111,141 @@ def test_common_keys_point_at_their_flag(item, flag, key):
     assert str(e.value) == f"--option {item!r}: use {flag} for {key}"
 
 
+@pytest.mark.parametrize(
+    "flag,value,message",
+    [
+        ("--epochs", "0", "must be an int in [1, 1000], got '0'"),
+        ("--depth", "100000", "must be an int in [1, 50], got '100000'"),
+        ("--qubits", "64", "must be an int in [2, 20], got '64'"),
+        ("--batch-size", "1000000", "must be an int in [1, 4096], got '1000000'"),
+        ("--learning-rate", "inf", "must be a finite number > 0 and <= 1, got 'inf'"),
+        ("--learning-rate", "nan", "must be a finite number > 0 and <= 1, got 'nan'"),
+        ("--learning-rate", "2", "must be a finite number > 0 and <= 1, got '2'"),
+        ("--validation-fraction", "0.9", "must be a number in [0, 0.5], got '0.9'"),
+        ("--validation-fraction", "nan", "must be a number in [0, 0.5], got 'nan'"),
+        ("--seed", "-1", "must be an int in [0, 2147483647], got '-1'"),
+    ],
+)
+def test_numbers_out_of_range_are_one_error_line_and_no_directory(
+    tmp_path, capfd, flag, value, message
+):
+    """A number that is not finite, out of range or unbounded enough to take hours is one
+    error line naming the flag and value, exit 2, before anything is created."""
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--out", str(out), f"{flag}={value}"])
+    assert e.value.code == 2
+    lines = [line for line in capfd.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and flag in lines[0] and lines[0].endswith(message), lines
+    assert not out.exists()
+
+
+@pytest.fixture(scope="module")
+def small_mnist(tmp_path_factory):
+    """A small MNIST .npz (600 training, 200 test digits of the embedded copy)."""
+    from qgcam_tf.data.mnist import load_mnist
+
+    (x, y), (xt, yt) = load_mnist()
+    folder = tmp_path_factory.mktemp("data")
+    np.savez(folder / "mnist.npz", x_train=x[:600, ..., 0], y_train=y[:600],
+             x_test=xt[:200, ..., 0], y_test=yt[:200])  # fmt: skip
+    return folder
+
+
+KERAS_LOAD = """
+import sys
+import numpy as np
+import qgcam_tf
+import tf_keras as keras
+model = keras.models.load_model(sys.argv[1])
+np.save(sys.argv[3], model.predict(np.load(sys.argv[2]), verbose=0))
+"""
+
+
 @pytest.mark.slow
-def test_tiny_mnist_run_trains_and_loads_back(tmp_path, capsys):
-    """A real `qgcam train` writes metrics.json whose accuracy the saved run reproduces."""
+def test_tiny_runs_are_deterministic_resumable_and_keras_readable(
+    tmp_path, small_mnist, capsys, monkeypatch
+):
+    """Two seeded `qgcam train` runs (the second with --force over the first, beside a user's
+    files, which stay) give the same metrics.json but train_seconds and the same weights;
+    the log has one line per epoch and per stage, no bars; a relative --data-dir is stored
+    absolute; an unfinished run restarted with another --seed is refused naming it, and
+    with the same settings finishes without training again; model.keras loads in a fresh
+    process with keras.models.load_model and predicts as the run does."""
     from qgcam_tf.model.run import Run
 
-    out = str(tmp_path / "run")
-    argv = ["train", "--out", out, "--limit", "128", "--epochs", "1", "--qubits", "10"]
-    argv += ["--depth", "1", "--batch-size", "64", "--backend", "tf"]
+    monkeypatch.chdir(small_mnist)
+    out = tmp_path / "run"
+    argv = ["train", "--out", str(out), "--data-dir", "mnist.npz", "--epochs", "2"]
+    argv += ["--qubits", "10", "--depth", "1", "--batch-size", "64", "--backend", "tf"]
     assert main(argv) == 0
     printed = capsys.readouterr().out
-    with open(f"{out}/metrics.json") as f:
-        metrics = json.load(f)
-    assert json.loads(printed[printed.rindex("\n{\n") + 1 :]) == metrics  # what it printed
-    assert 0.0 <= metrics["test_accuracy"] <= 1.0
-    assert (metrics["dataset"], metrics["n_train"], metrics["epochs"]) == ("mnist", 128, 1)
-    assert (metrics["n_qubits"], metrics["depth"], metrics["backend"]) == (10, 1, "tf")
-    run = Run.open(out)
-    x, y = run.bundle().test_arrays
-    assert len(y) == metrics["n_test"]
-    accuracy = float(np.mean(run.model().predict(x, batch_size=500, verbose=0).argmax(1) == y))
-    assert accuracy == pytest.approx(metrics["test_accuracy"], abs=1e-6)
+    first = json.loads((out / "metrics.json").read_text())
+    assert json.loads(printed[printed.rindex("\n{\n") + 1 :]) == first  # what it printed
+    assert "\r" not in printed and printed.count("Epoch ") == 2
+    assert "evaluating on 200 test examples" in printed and "recalibrating" in printed
+    assert (first["n_train"], first["n_validation"], first["n_test"]) == (540, 60, 200)
+    run = Run.open(str(out))
+    assert run.metadata["options"]["data_dir"] == str(small_mnist / "mnist.npz")
+    weights = [w.copy() for w in run.model().get_weights()]
+    rows = (out / "history.csv").read_text().splitlines()
+    assert rows[0] == "epoch,accuracy,loss,val_accuracy,val_loss" and len(rows) == 3
+    assert "NA" not in "".join(rows)
+
+    (out / "important.txt").write_text("mine")
+    (out / "photos").mkdir()
+    (out / "photos" / "x.png").write_bytes(b"png")
+    assert main([*argv, "--force"]) == 0
+    capsys.readouterr()
+    assert (out / "important.txt").read_text() == "mine"
+    assert (out / "photos" / "x.png").read_bytes() == b"png"
+    second = json.loads((out / "metrics.json").read_text())
+    assert first.pop("train_seconds") > 0 and second.pop("train_seconds") > 0
+    assert second == first
+    for a, b in zip(Run.open(str(out)).model().get_weights(), weights, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+    (out / "metrics.json").unlink()  # an unfinished run whose every stage is recorded
+    assert main([*argv, "--seed", "1"]) == 2
+    error = capsys.readouterr().err
+    assert "unfinished run with other settings" in error and "seed 0 there, 1 now" in error
+    assert "--force" in error
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "all 2 epochs done" in printed and "Epoch " not in printed
+    assert "evaluating" not in printed  # recorded stages are not redone
+    third = json.loads((out / "metrics.json").read_text())
+    third.pop("train_seconds")
+    assert third == first
+
+    x, _ = Run.open(str(out)).bundle().test_arrays
+    np.save(tmp_path / "x.npy", x[:16])
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    env.pop("TF_USE_LEGACY_KERAS", None)  # import qgcam_tf sets it
+    loaded = subprocess.run(
+        [sys.executable, "-c", KERAS_LOAD, str(out / "model.keras"), "x.npy", "p.npy"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    expected = Run.open(str(out)).model().predict(x[:16], verbose=0)
+    np.testing.assert_allclose(np.load(tmp_path / "p.npy"), expected, atol=1e-5)
 
 
-def test_too_few_qubits_for_the_classes_is_one_error_line(tmp_path, capfd):
-    """--qubits below MNIST's 10 classes (one <Z> per class) is one error line, exit 2."""
+def test_too_few_qubits_for_the_classes_is_one_error_line(tmp_path, small_mnist, capfd):
+    """--qubits below MNIST's 10 classes (one <Z> per class) is one error line naming
+    --qubits, exit 2, and leaves no run directory."""
     out = tmp_path / "run"
-    argv = ["train", "--out", str(out), "--limit", "64", "--epochs", "1", "--qubits", "2"]
-    assert main([*argv, "--backend", "tf"]) == 2
+    argv = ["train", "--out", str(out), "--data-dir", str(small_mnist / "mnist.npz")]
+    assert main([*argv, "--qubits", "2", "--backend", "tf"]) == 2
     lines = [line for line in capfd.readouterr().err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("qgcam train: error: "), lines
-    assert "n_qubits=2" in lines[0] and lines[0].endswith("got 10"), lines
-    assert not (out / "metrics.json").exists()
+    assert "--qubits must be >= 10, the number of classes of mnist" in lines[0], lines
+    assert lines[0].endswith("got 2"), lines
+    assert not out.exists()
 
 
 if __name__ == "__main__":
