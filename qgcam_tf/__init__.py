@@ -23,6 +23,8 @@ _EXPORTS = {
     "VQCSpec": "qgcam_tf.quantum.circuits",
     "build_vqc": "qgcam_tf.quantum.circuits",
     "VQCLayer": "qgcam_tf.model.layers",
+    "CircuitLayer": "qgcam_tf.model.layers",
+    "convert_to_tf": "qgcam_tf.model.convert",
     "build_hybrid_model": "qgcam_tf.model.hybrid",
     "build_classical_twin": "qgcam_tf.model.hybrid",
     "save_model": "qgcam_tf.model.run",

@@ -215,7 +215,9 @@ def atomic_dir(path: str, *, replace: bool = False, on_step=None):
             tree is at ``path``, the old one not yet deleted); for progress and tests.
 
     Raises:
-        FileExistsError: ``path`` exists and ``replace`` is False (checked when publishing).
+        FileExistsError: ``path`` exists and ``replace`` is False (checked in the rename
+            itself where ``renameat2`` has ``RENAME_NOREPLACE``, so a folder that a
+            concurrent writer put there meanwhile, even an empty one, is never replaced).
     """
     parent = os.path.dirname(os.path.abspath(path))
     os.makedirs(parent, exist_ok=True)
@@ -224,10 +226,8 @@ def atomic_dir(path: str, *, replace: bool = False, on_step=None):
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~umask())
-        if not os.path.lexists(path):
-            os.rename(tmp, path)  # fails if a non-empty folder appeared meanwhile
-        elif not replace:
-            raise FileExistsError(f"{path!r} exists")
+        if not replace or not os.path.lexists(path):
+            _rename_noreplace(tmp, path)
         else:
             try:
                 exchange_paths(tmp, path)
@@ -239,6 +239,25 @@ def atomic_dir(path: str, *, replace: bool = False, on_step=None):
     finally:
         if os.path.lexists(tmp):
             _remove(tmp)
+
+
+def _rename_noreplace(tmp: str, path: str) -> None:
+    """Renames ``tmp`` to ``path``, a FileExistsError if ``path`` exists (atomically with
+    ``RENAME_NOREPLACE`` where available, so a concurrent writer's folder is never
+    replaced, not even an empty one)."""
+    renameat2 = _renameat2()
+    if renameat2 is not None:
+        flags = _RENAME_NOREPLACE
+        if renameat2(_AT_FDCWD, os.fsencode(tmp), _AT_FDCWD, os.fsencode(path), flags) == 0:
+            return
+        code = ctypes.get_errno()
+        if code == errno.EEXIST:
+            raise FileExistsError(f"{path!r} exists")
+        if code not in _UNSUPPORTED:
+            raise OSError(code, os.strerror(code), tmp, None, path)
+    if os.path.lexists(path):
+        raise FileExistsError(f"{path!r} exists")
+    os.rename(tmp, path)
 
 
 def _replace_by_two_renames(tmp: str, path: str, step) -> None:

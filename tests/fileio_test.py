@@ -274,6 +274,17 @@ def test_atomic_dir_without_replace_refuses_an_existing_tree(tmp_path):
     assert _tree(target) == OLD and os.listdir(tmp_path) == ["1"]
 
 
+def test_a_folder_that_appears_while_writing_is_not_replaced(tmp_path):
+    """replace=False and a folder created at the path meanwhile (a concurrent writer), even
+    an empty one: FileExistsError, that folder kept as it is, the new tree removed."""
+    target = tmp_path / "1"
+    with pytest.raises(FileExistsError, match="1' exists"):
+        with atomic_dir(str(target)) as tmp:
+            _make(tmp, NEW)
+            target.mkdir()
+    assert os.listdir(target) == [] and os.listdir(tmp_path) == ["1"]
+
+
 def test_a_failure_inside_the_block_keeps_the_old_tree(tmp_path):
     """With replace=True an exception while writing leaves the old tree and no temporary."""
     target = tmp_path / "1"
