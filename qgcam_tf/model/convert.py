@@ -30,9 +30,12 @@ import sympy
 import tensorflow as tf
 import tf_keras as keras
 
+from qgcam_tf.model.layers import CircuitLayer
+
 __all__ = [
     "QuantumCall",
     "TFQ_LAYER_NAMES",
+    "convert_to_tf",
     "feeds",
     "is_quantum_layer",
     "model_nodes",
@@ -320,3 +323,108 @@ def quantum_calls(model: keras.Model) -> list[QuantumCall]:
             )
         calls.append(_parse_call(layer, kind, node))
     return calls
+
+
+def _clone(layer):
+    """A new layer of ``layer``'s class and config (its weights are set after building)."""
+    if isinstance(layer, keras.Model):
+        if any(type(l).__module__.startswith("tensorflow_quantum") for l in layer.submodules):
+            raise ValueError(
+                f"nested model {layer.name!r} holds TFQ layers; convert it on its own and "
+                f"build the outer model from the result"
+            )
+        return keras.models.clone_model(layer)
+    return type(layer).from_config(layer.get_config())
+
+
+def convert_to_tf(model: keras.Model, circuits=None) -> keras.Model:
+    """An equivalent tf_keras model with every TFQ layer replaced by pure TensorFlow.
+
+    Each call of a TFQ layer (:func:`quantum_calls`) becomes a
+    :class:`~qgcam_tf.model.layers.CircuitLayer` of the same name on the same symbol
+    values; every other layer is a copy with the same config and weights (the original
+    model is left as it was; layers shared between calls stay shared). A circuits input
+    (dtype string) is folded away: ``circuits`` is prepended to the layer's circuit, as TFQ
+    does with each input circuit, so the result takes the other inputs alone (the images).
+
+    The result holds no TensorFlow Quantum layer or op: it saves whole
+    (``model.to_json()``, ``model.save``) and serves in stock TensorFlow. For
+    ``SampledExpectation`` and ``NoisyControlledPQC`` the converted layer computes exact
+    expectations: conversion removes the sampling (shot and trajectory) noise. The
+    compile state (optimizer, loss) is not carried over.
+
+    Args:
+        model: a functional tf_keras model (see :data:`TFQ_LAYER_NAMES` for its TFQ layers).
+        circuits: the ``cirq.Circuit`` that every circuits input stands for (default the
+            empty circuit); only for a model with such an input.
+
+    Returns:
+        The converted model, named like ``model``.
+
+    Raises:
+        TypeError: ``circuits`` is not a ``cirq.Circuit``.
+        ValueError: ``circuits`` given to a model without a circuits input; a circuits
+            input that feeds anything but a TFQ layer; a TFQ layer call this module cannot
+            read (:func:`quantum_calls`), or whose circuit the pure-TF compiler cannot
+            compile (the message names the gate).
+    """
+    if circuits is not None and not isinstance(circuits, cirq.Circuit):
+        raise TypeError(f"circuits must be a cirq.Circuit or None, got {circuits!r}")
+    string_inputs = {id(t) for t in model.inputs if t.dtype == tf.string}
+    if circuits is not None and not string_inputs:
+        raise ValueError(
+            f"circuits was given but model {model.name!r} has no circuits (string) input"
+        )
+    circuits = cirq.Circuit() if circuits is None else circuits
+    calls = {id(c.node): c for c in quantum_calls(model)}
+    new = {}  # id(old Keras tensor) -> new Keras tensor
+    inputs = []
+    for tensor in model.inputs:
+        if id(tensor) not in string_inputs:
+            new[id(tensor)] = keras.Input(type_spec=tensor.type_spec, name=tensor.node.layer.name)
+            inputs.append(new[id(tensor)])
+    clones, names = {}, set()
+    for node in model_nodes(model):
+        layer = node.layer
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        call = calls.get(id(node))
+        if call is None:
+            strings = [t.node.layer.name for t in node.keras_inputs if id(t) in string_inputs]
+            if strings:
+                raise ValueError(
+                    f"layer {layer.name!r} reads the circuits input {strings[0]!r}; only TFQ "
+                    f"layers may read it, so it cannot be folded into a constant circuit"
+                )
+            if id(layer) not in clones:
+                clones[id(layer)] = (layer, _clone(layer))
+            args, kwargs = tf.nest.map_structure(
+                lambda v: new[id(v)] if keras.backend.is_keras_tensor(v) else v,
+                (tuple(node.call_args), dict(node.call_kwargs)),
+            )
+            outputs = clones[id(layer)][1](*args, **kwargs)
+        else:
+            circuit = call.circuit
+            if call.circuits_input is not None:
+                if id(call.circuits_input) not in string_inputs:
+                    raise ValueError(
+                        f"layer {layer.name!r} takes circuits computed inside the model; only "
+                        f"a circuits input of the model can be folded"
+                    )
+                circuit = circuits + circuit
+            name = layer.name if layer.name not in names else f"{layer.name}_{len(names)}"
+            names.add(name)
+            outputs = CircuitLayer(circuit, call.symbols, call.readouts, name=name)(
+                new[id(call.symbol_values)]
+            )
+        for old, out in zip(tf.nest.flatten(node.outputs), tf.nest.flatten(outputs)):
+            new[id(old)] = out
+    outs = [new[id(t)] for t in model.outputs]
+    result = keras.Model(
+        inputs if len(inputs) != 1 else inputs[0],
+        outs if len(outs) != 1 else outs[0],
+        name=model.name,
+    )
+    for old, cloned in clones.values():
+        cloned.set_weights(old.get_weights())
+    return result

@@ -1,16 +1,24 @@
-"""``VQCLayer``: the variational quantum circuit as a tf_keras layer, on either executor."""
+"""Quantum circuits as tf_keras layers.
+
+* :class:`VQCLayer`: the paper's variational quantum circuit, on either executor.
+* :class:`CircuitLayer`: any Cirq circuit whose symbols the network computes, with
+  Pauli-sum readouts, in core TensorFlow ops (what :func:`~qgcam_tf.model.convert.convert_to_tf`
+  puts in place of a TensorFlow Quantum layer).
+"""
 
 from __future__ import annotations
 
 import math
 
+import cirq
 import tensorflow as tf
 import tf_keras as keras
 
 from qgcam_tf.quantum.circuits import VQCSpec, symbol_values
+from qgcam_tf.quantum.compiler import ExpectationProgram
 from qgcam_tf.quantum.executors import BACKENDS, make_executor
 
-__all__ = ["BACKENDS", "VQCLayer"]
+__all__ = ["BACKENDS", "CircuitLayer", "VQCLayer"]
 
 
 @keras.utils.register_keras_serializable(package="qgcam_tf")
@@ -89,4 +97,69 @@ class VQCLayer(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(spec=self.spec.to_dict(), backend=self.backend, jit_compile=self.jit_compile)
+        return config
+
+
+@keras.utils.register_keras_serializable(package="qgcam_tf")
+class CircuitLayer(keras.layers.Layer):
+    """Expectations of Pauli-sum readouts after any Cirq circuit, in core TensorFlow ops.
+
+    Column ``i`` of the input is the value of ``symbols[i]`` for each sample; output
+    ``l`` is the exact expectation of ``readouts[l]`` in the circuit's final state (a
+    :class:`~qgcam_tf.quantum.compiler.ExpectationProgram`). It has no weights: the
+    network supplies every symbol value, as with TFQ's ``ControlledPQC``. Gradients flow
+    to the inputs; the layer saves with ``model.to_json()`` / ``model.save`` (the
+    circuit and readouts as ``cirq.to_json`` text) and holds no TensorFlow Quantum op.
+
+    Args:
+        circuit: a ``cirq.Circuit`` (or its ``cirq.to_json`` text) of the gates
+            :class:`~qgcam_tf.quantum.compiler.ExpectationProgram` compiles.
+        symbols: ``sympy.Symbol`` s or names, in input column order.
+        readouts: ``cirq.PauliSum`` / ``cirq.PauliString`` operators (or their
+            ``cirq.to_json`` text), one per output column.
+        **kwargs: passed to ``tf_keras.layers.Layer``.
+
+    Input shape:
+        ``[batch, len(symbols)]`` float32.
+
+    Output shape:
+        ``[batch, len(readouts)]`` float32.
+
+    Raises:
+        ValueError / TypeError: as :class:`~qgcam_tf.quantum.compiler.ExpectationProgram`
+            (an unsupported gate, a circuit symbol missing from ``symbols``, a bad
+            readout); at build, an input width other than ``len(symbols)``.
+    """
+
+    def __init__(self, circuit, symbols, readouts, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(circuit, str):
+            circuit = cirq.read_json(json_text=circuit)
+        if isinstance(readouts, (str, cirq.PauliSum, cirq.PauliString)):
+            raise TypeError(f"readouts must be a list of Pauli sums, got {readouts!r}")
+        readouts = [cirq.read_json(json_text=r) if isinstance(r, str) else r for r in readouts]
+        self.program = ExpectationProgram(circuit, symbols, readouts)
+
+    def build(self, input_shape):
+        n = input_shape[-1]
+        if n is not None and n != len(self.program.symbols):
+            raise ValueError(
+                f"CircuitLayer {self.name!r} binds {len(self.program.symbols)} symbols "
+                f"{list(self.program.symbols)}; its input has width {n}"
+            )
+        super().build(input_shape)
+
+    def call(self, inputs):
+        return self.program(tf.cast(inputs, tf.float32))
+
+    def compute_output_shape(self, input_shape):
+        return tf.TensorShape(input_shape)[:-1].concatenate([self.program.n_outputs])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            circuit=cirq.to_json(self.program.circuit),
+            symbols=list(self.program.symbols),
+            readouts=[cirq.to_json(r) for r in self.program.readouts],
+        )
         return config
