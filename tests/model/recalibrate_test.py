@@ -40,6 +40,15 @@ def test_moving_statistics_equal_numpy_statistics(rng):
         )
 
 
+def test_progress_counts_every_batch_of_every_layer(rng):
+    """The progress callback is called once per batch and layer, with the running count."""
+    data = rng.normal(size=(40, 6, 6, 2)).astype(np.float32)
+    ds = tf.data.Dataset.from_tensor_slices(data).batch(16)  # 3 batches, 2 BN layers
+    seen = []
+    assert recalibrate_batchnorm(_model(), ds, progress=seen.append) == 2
+    assert seen == [1, 2, 3, 4, 5, 6]
+
+
 def test_empty_dataset_is_an_error():
     """An empty dataset is rejected."""
     empty = tf.data.Dataset.from_tensor_slices(np.zeros((0, 6, 6, 2), np.float32)).batch(4)

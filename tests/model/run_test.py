@@ -17,7 +17,16 @@ from qgcam_tf.data.registry import (
     register,
 )
 from qgcam_tf.model.hybrid import build_hybrid_model
-from qgcam_tf.model.run import DEFAULT_DATASET, Run, load_model, read_metadata, save_model
+from qgcam_tf.model.run import (
+    DEFAULT_DATASET,
+    RUN_FILES,
+    Run,
+    load_model,
+    read_metadata,
+    remove_run_files,
+    save_keras_file,
+    save_model,
+)
 from qgcam_tf.quantum.circuits import VQCSpec
 
 OLD_RUN = os.path.join(os.path.dirname(os.path.dirname(__file__)), "fixtures", "run-0.1.0")
@@ -44,6 +53,37 @@ def test_save_and_load_round_trip_keeps_predictions_and_metadata(tmp_path):
     np.testing.assert_allclose(again(x).numpy(), model(x).numpy(), atol=1e-6)
     assert read_metadata(str(tmp_path)) == meta
     assert sorted(os.listdir(tmp_path)) == ["model.json", "model.weights.h5"]  # no temp left
+
+
+def test_remove_run_files_removes_only_what_training_writes(tmp_path):
+    """Every RUN_FILES name and .tmp-* leftover goes; a user's files and folders stay."""
+    for name in RUN_FILES:
+        if name in ("backup", "tensorboard"):
+            (tmp_path / name).mkdir()
+            (tmp_path / name / "inner").write_text("x")
+        else:
+            (tmp_path / name).write_text("x")
+    (tmp_path / ".tmp-123-abc.json").write_text("x")
+    (tmp_path / "important.txt").write_text("mine")
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "model.json").write_text("a user's file of the same name")
+    remove_run_files(str(tmp_path))
+    assert sorted(os.listdir(tmp_path)) == ["important.txt", "photos"]
+    assert os.listdir(tmp_path / "photos") == ["model.json"]
+    remove_run_files(str(tmp_path / "missing"))  # nothing to do
+
+
+def test_keras_file_loads_with_plain_keras_and_predicts_the_same(tmp_path):
+    """model.keras of a TFQ-backed model opens with keras.models.load_model (VQC on the tf
+    executor) and gives the model's probabilities within 1e-5."""
+    keras.utils.set_random_seed(2)
+    model = build_hybrid_model((8, 8, 1), 2, vqc=VQCSpec(3, 1, 2), conv_filters=(4, 3))
+    path = save_keras_file(model, str(tmp_path))
+    assert sorted(os.listdir(tmp_path)) == ["model.keras"]
+    again = keras.models.load_model(path)
+    assert again.get_layer("vqc").backend == "tf"
+    x = np.random.default_rng(1).uniform(size=(3, 8, 8, 1)).astype(np.float32)
+    np.testing.assert_allclose(again(x).numpy(), model(x).numpy(), atol=1e-5)
 
 
 def test_run_handle_reads_metadata_in_one_place():
