@@ -97,7 +97,7 @@ def write_explanations(
     cam = make_cam(method, run.model(backend=backend))
     result = cam(images, class_index=class_index)
     constant = is_constant(images)
-    if constant.any():  # Run.load_inputs has warned about each
+    if constant.any():  # Run.load_inputs warned about each such file
         result.maps = np.where(constant[:, None, None], 0.0, result.maps).astype(np.float32)
     names = run.class_names or [str(i) for i in range(result.probabilities.shape[1])]
     os.makedirs(out, exist_ok=True)
