@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qgcam_tf.cli.args import int_list, positive_int
+from qgcam_tf.cli.args import bounded_int, output_dir, qubit_list
 
 NAME = "benchmark"
 HELP = "measure executors, training, explanations and serving; write benchmark.json + .md"
@@ -13,20 +13,24 @@ def add_arguments(p) -> None:
         "--out",
         required=True,
         metavar="DIR",
-        help="output directory (benchmark.json, benchmark.md)",
+        type=output_dir,
+        help="output directory (benchmark.json, benchmark.md; checked before any work)",
     )
     p.add_argument(
         "--quick", action="store_true", help="small subset (4 qubits, 8x8 images, no peers)"
     )
     p.add_argument(
         "--ns",
-        type=int_list,
+        type=qubit_list(2, 24),
         default=None,
         metavar="N,N,...",
         help="qubit counts of the VQC rows (default 4..16)",
     )
     p.add_argument(
-        "--repeats", type=positive_int, default=None, help="timed calls per row (median reported)"
+        "--repeats",
+        type=bounded_int(1, 1000),
+        default=None,
+        help="timed calls per row (median reported)",
     )
     p.add_argument("--no-peers", action="store_true", help="skip PennyLane and tensorcircuit-ng")
     p.add_argument(
@@ -45,21 +49,38 @@ def add_arguments(p) -> None:
     )
 
 
+def validate(args) -> None:
+    """The documents and the peers' interpreter, checked before TensorFlow loads: a long
+    run must not end in a bad path.
+
+    Raises:
+        FileNotFoundError: an ``--update-doc`` file, or ``--peers-venv``'s ``bin/python``,
+            is missing.
+        ValueError: an ``--update-doc`` file has no benchmark markers.
+    """
+    import os
+
+    from qgcam_tf.bench.report import DOC_BEGIN
+
+    for doc in args.update_doc:
+        if not os.path.isfile(doc):
+            raise FileNotFoundError(f"--update-doc {doc!r} not found")
+        with open(doc, encoding="utf-8") as f:
+            if DOC_BEGIN not in f.read():
+                raise ValueError(f"--update-doc {doc!r} has no line '{DOC_BEGIN}'")
+    if args.peers_venv is not None:
+        python = os.path.join(args.peers_venv, "bin", "python")
+        if not os.path.isfile(python):
+            raise FileNotFoundError(f"--peers-venv {args.peers_venv!r} has no bin/python")
+
+
 def run(args) -> int:
     import dataclasses
     import os
 
-    from qgcam_tf.bench.report import DOC_BEGIN, render_markdown, update_doc
+    from qgcam_tf.bench.report import render_markdown, update_doc
     from qgcam_tf.bench.suite import BenchConfig, run_benchmark
 
-    for doc in args.update_doc:  # checked first: a long run must not end in a bad path
-        if not os.path.isfile(doc):
-            raise FileNotFoundError(f"--update-doc {doc!r} not found")
-        with open(doc) as f:
-            if DOC_BEGIN not in f.read():
-                raise ValueError(f"--update-doc {doc!r} has no line '{DOC_BEGIN}'")
-    if os.path.exists(args.out) and not os.path.isdir(args.out):
-        raise NotADirectoryError(f"--out {args.out!r} exists and is not a directory")
     cfg = BenchConfig.quick() if args.quick else BenchConfig()
     changes = {}
     if args.ns is not None:
@@ -69,10 +90,7 @@ def run(args) -> int:
     if args.no_peers:
         changes["peers"] = False
     if args.peers_venv is not None:
-        python = os.path.join(args.peers_venv, "bin", "python")
-        if not os.path.isfile(python):
-            raise FileNotFoundError(f"--peers-venv {args.peers_venv!r} has no bin/python")
-        changes["peer_python"] = python
+        changes["peer_python"] = os.path.join(args.peers_venv, "bin", "python")
     cfg = dataclasses.replace(cfg, **changes)
     results = run_benchmark(args.out, quick=args.quick, config=cfg)
     print(f"wrote {os.path.join(args.out, 'benchmark.json')} and benchmark.md")

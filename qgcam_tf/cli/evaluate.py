@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
-from qgcam_tf.cli.args import add_backend, name_list, positive_int, run_dir
+from qgcam_tf.cli.args import (
+    add_backend,
+    bounded_int,
+    name_list,
+    output_dir,
+    removed_on_failure,
+    run_dir,
+    seed,
+)
 from qgcam_tf.evaluate import METRIC_NAMES
 from qgcam_tf.explain import METHOD_NAMES
 
 NAME = "evaluate"
 HELP = "score CAM methods with faithfulness metrics (table CSV/Markdown, deletion/insertion curves)"
 TWIN_METHODS = tuple("gradcam" if m == "qgradcam" else m for m in METHOD_NAMES)
+# Upper bounds: beyond them one evaluation runs for many hours.
+MAX_COUNT = 10_000  # the size of MNIST's test split
+MAX_STEPS = 784  # one pixel per step on a 28 x 28 image
+MAX_BATCH = 4096
 
 
 def add_arguments(p) -> None:
     p.add_argument("--model", required=True, type=run_dir, help="run of the hybrid model")
-    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument(
+        "--out",
+        required=True,
+        type=output_dir,
+        help="output directory (new, or existing and writable; checked before any work)",
+    )
     p.add_argument(
         "--methods",
         nargs="+",
@@ -29,7 +46,10 @@ def add_arguments(p) -> None:
         help="metrics, space or comma separated",
     )
     p.add_argument(
-        "--count", type=positive_int, default=500, help="test images (spread over classes)"
+        "--count",
+        type=bounded_int(1, MAX_COUNT),
+        default=500,
+        help="test images (spread over classes)",
     )
     p.add_argument("--twin", type=run_dir, help="run of a classical twin (`train --classical`)")
     p.add_argument(
@@ -41,11 +61,16 @@ def add_arguments(p) -> None:
     )
     p.add_argument("--data-dir", help="a moved copy of the run's data")
     p.add_argument(
-        "--steps", type=positive_int, default=28, help="steps of the deletion/insertion curves"
+        "--steps",
+        type=bounded_int(1, MAX_STEPS),
+        default=28,
+        help="steps of the deletion/insertion curves",
     )
-    p.add_argument("--batch-size", type=positive_int, default=64, help="images per batch")
+    p.add_argument(
+        "--batch-size", type=bounded_int(1, MAX_BATCH), default=64, help="images per batch"
+    )
     add_backend(p, default="tfq")
-    p.add_argument("--seed", type=int, default=0, help="which test images")
+    p.add_argument("--seed", type=seed, default=0, help="which test images")
 
 
 def _flat(groups) -> list[str]:
@@ -55,20 +80,21 @@ def _flat(groups) -> list[str]:
 def run(args) -> int:
     from qgcam_tf.viz.evaluation import write_evaluation
 
-    written = write_evaluation(
-        args.model,
-        args.out,
-        methods=_flat(args.methods),
-        metrics=_flat(args.metrics),
-        count=args.count,
-        twin_dir=args.twin,
-        twin_methods=_flat(args.twin_methods),
-        data_dir=args.data_dir,
-        steps=args.steps,
-        batch_size=args.batch_size,
-        backend=args.backend,
-        seed=args.seed,
-    )
+    with removed_on_failure(args.out):  # a failed evaluation leaves no partial --out
+        written = write_evaluation(
+            args.model,
+            args.out,
+            methods=_flat(args.methods),
+            metrics=_flat(args.metrics),
+            count=args.count,
+            twin_dir=args.twin,
+            twin_methods=_flat(args.twin_methods),
+            data_dir=args.data_dir,
+            steps=args.steps,
+            batch_size=args.batch_size,
+            backend=args.backend,
+            seed=args.seed,
+        )
     for path in written:
         print(f"wrote {path}")
     return 0

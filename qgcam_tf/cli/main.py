@@ -1,9 +1,11 @@
 """Command line interface ``qgcam`` (also ``python -m qgcam_tf``).
 
 Each subcommand lives in its own module under :mod:`qgcam_tf.cli` and defines
-``NAME``, ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``. Every bad argument
-or input gets one clear error line and a non-zero exit, never a traceback (``--debug``
-shows it).
+``NAME``, ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``; it may define
+``validate(args)``, the checks that span several arguments (an output that can be written,
+the size of a sweep), which runs after parsing and before TensorFlow loads. Every bad
+argument or input gets one clear error line and exit status 2, never a traceback
+(``--debug`` shows it); an unexpected failure gets one line and exit status 1.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import importlib
 import os
 import sys
 
-__all__ = ["main", "CLIError"]
+__all__ = ["COMMANDS", "CLIError", "build_parser", "main", "one_line"]
 
 
 class CLIError(Exception):
@@ -47,7 +49,8 @@ def _quiet_tensorflow(debug: bool) -> None:
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
-COMMANDS = ("benchmark", "evaluate", "explain", "export", "noise", "predict", "train")
+# In workflow order, as `qgcam --help` lists them.
+COMMANDS = ("train", "predict", "explain", "export", "evaluate", "noise", "benchmark")
 
 
 def _commands() -> dict:
@@ -103,38 +106,44 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=_HelpFormatter,
         )
         module.add_arguments(p)
-        p.set_defaults(run_command=module.run)
+        p.set_defaults(run_command=module.run, validate_command=getattr(module, "validate", None))
     return parser
 
 
+def one_line(message: object) -> str:
+    """``message`` as one line: its lines joined by ``"; "`` (a TensorFlow error spans many)."""
+    return "; ".join(line.strip() for line in str(message).splitlines() if line.strip())
+
+
+def _run(args) -> int:
+    if args.validate_command is not None:  # cheap checks, before TensorFlow loads
+        args.validate_command(args)
+    _quiet_tensorflow(args.debug)
+    return int(args.run_command(args) or 0)
+
+
 def main(argv=None) -> int:
-    """Parses ``argv`` (a bad argument exits 2 before TensorFlow loads), then runs the command."""
+    """Parses ``argv`` and runs the command: 0 on success, 2 for a bad argument or input (one
+    line on stderr), 1 for an unexpected failure (one line), 130 when interrupted.
+
+    A bad argument makes argparse exit with status 2 (``SystemExit``) before TensorFlow loads.
+    """
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
-    _quiet_tensorflow(args.debug)
     try:
-        return int(args.run_command(args) or 0)
+        return _run(args)
     except KeyboardInterrupt:
         print(f"qgcam {args.command}: interrupted", file=sys.stderr)
         return 130
-    except (
-        CLIError,
-        ValueError,
-        TypeError,
-        FileNotFoundError,
-        NotADirectoryError,
-        IsADirectoryError,
-        FileExistsError,
-        PermissionError,
-    ) as e:
+    except (CLIError, ValueError, TypeError, OSError) as e:  # OSError: files, permissions
         if args.debug:
             raise
-        print(f"qgcam {args.command}: error: {e}", file=sys.stderr)
+        print(f"qgcam {args.command}: error: {one_line(e)}", file=sys.stderr)
         return 2
     except Exception as e:  # an unexpected failure still gets one line; --debug shows more
         if args.debug:
             raise
-        print(f"qgcam {args.command}: error: {type(e).__name__}: {e}", file=sys.stderr)
+        print(f"qgcam {args.command}: error: {type(e).__name__}: {one_line(e)}", file=sys.stderr)
         return 1
 
 

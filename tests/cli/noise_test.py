@@ -13,6 +13,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 import tensorflow as tf  # noqa: E402
 
 from qgcam_tf.quantum.circuits import VQCSpec  # noqa: E402
+from qgcam_tf.testing.fuzz import fake_run_dir  # noqa: E402
 
 
 @pytest.mark.parametrize(
@@ -21,14 +22,14 @@ from qgcam_tf.quantum.circuits import VQCSpec  # noqa: E402
         (["--strengths", "0", "1.5"], "--strengths: must be a probability in [0, 1], got '1.5'"),
         (["--strengths", "-0.1"], "must be a probability in [0, 1], got '-0.1'"),
         (["--preset", "sycamore"], "--preset: invalid choice: 'sycamore'"),
-        (["--shots", "0"], "--shots: must be an int >= 1 or 'none', got '0'"),
+        (["--shots", "0"], "--shots: must be an int in [1, 1000000] or 'none', got '0'"),
     ],
 )
 def test_cli_bad_arguments_exit_2_with_one_line(argv, match, capsys, tmp_path):
     """`qgcam noise` rejects bad noise arguments with exit status 2 and one error line."""
     from qgcam_tf.cli.main import main
 
-    (tmp_path / "model.json").write_text("{}")  # a run directory, as far as parsing checks
+    fake_run_dir(tmp_path)  # a run directory, as far as parsing checks
     with pytest.raises(SystemExit) as exc:
         main(["noise", "--model", str(tmp_path), "--out", str(tmp_path / "o"), *argv])
     assert exc.value.code == 2
