@@ -83,6 +83,42 @@ def test_relative_links_resolve(path):
     assert missing == []
 
 
+EXPERIMENTS = os.path.join(ROOT, "docs", "experiments.md")
+# options through which a documented command writes files
+WRITE_OPTIONS = ("--out", "--figure", "--output", "--output-dir", "--update-doc")
+
+
+def _tracked_files() -> list[str]:
+    return subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+
+
+def _touches_tracked(path: str, tracked: list[str]) -> bool:
+    path = os.path.normpath(path)
+    return any(f == path or f.startswith(path.rstrip("/") + "/") for f in tracked)
+
+
+def test_experiment_commands_write_under_runs():
+    """The commands of docs/experiments.md write no tracked file: their outputs go to runs/ (or
+    a folder the reader names), and a tracked figure is replaced only by a separate `cp` step
+    that names it, from a file under runs/."""
+    blocks = re.findall(r"```[a-z]*\n(.*?)```", open(EXPERIMENTS).read(), re.S)
+    tracked = _tracked_files()
+    writes, copies = [], []
+    for block in blocks:
+        words = block.replace("\\\n", " ").replace("#", " ").split()
+        writes += [words[i + 1] for i, w in enumerate(words[:-1]) if w in WRITE_OPTIONS]
+        writes += [w.partition("=")[2] for w in words if w.partition("=")[0] in WRITE_OPTIONS]
+        writes = [w for w in writes if w]
+        copies += [line.split() for line in block.splitlines() if line.startswith("cp ")]
+    assert writes, "the page shows its commands"
+    assert [w for w in writes if _touches_tracked(w, tracked)] == []
+    assert copies, "the tracked figures are refreshed by an explicit step"
+    for _, source, target in copies:
+        assert source.startswith("runs/") and target in tracked and target.startswith("docs/img/")
+
+
 def test_nothing_cites_a_file_outside_the_repository():
     """No tracked file names DESIGN.md, which lives outside the repository."""
     files = subprocess.run(
