@@ -278,7 +278,8 @@ class BaseCAM:
             or more quantum layers (or none and no ``"logits"``); ``layer`` does not feed
             ``score_layer``; a TFQ score layer's symbols are not what the network supplies;
             the model's inputs are not one image input plus circuits inputs; ``circuits``
-            given to a model without a circuits input.
+            given to a model without a circuits input, or with symbols the layer does not
+            bind, or empty where a layer takes its whole circuit from the circuits input.
         TypeError: ``circuits`` is not a ``cirq.Circuit``.
     """
 
@@ -311,6 +312,12 @@ class BaseCAM:
         self.circuits = _check_circuits(circuits, model)
         for call in quantum_calls(model):  # raises on symbols the network does not supply
             if call.circuits_input is not None:
+                if not list((self.circuits + call.circuit).all_operations()):
+                    raise ValueError(
+                        f"layer {call.layer.name!r} takes its whole circuit from the circuits "
+                        f"input and circuits is empty (TFQ outputs -2 for an empty circuit); "
+                        f"give the circuit with circuits="
+                    )
                 missing = cirq.parameter_symbols(self.circuits) - set(call.symbols)
                 if missing:
                     raise ValueError(

@@ -8,7 +8,9 @@ batched with one target class per sample, through the same pure-TensorFlow
 HiResCAM and LayerCAM, where it is the elementwise ``[B, H', W', K]``.
 
 With the hybrid model the score is the VQC's ``<Z_l>``; with the classical twin
-(``score_layer="logits"``) :class:`QGradCAM` is exactly classical Grad-CAM.
+(``score_layer="logits"``) :class:`QGradCAM` is exactly classical Grad-CAM. Every method also
+takes a hybrid built with TensorFlow Quantum's layers (the score is the quantum layer's
+output; see :class:`~qgcam_tf.explain.base.BaseCAM` for ``circuits=``).
 
 References:
     Chattopadhyay et al. Grad-CAM++. arXiv 1710.11063.

@@ -30,7 +30,7 @@ import sympy
 import tensorflow as tf
 import tf_keras as keras
 
-from qgcam_tf.model.layers import CircuitLayer
+from qgcam_tf.model.layers import CircuitLayer, VQCLayer
 
 __all__ = [
     "QuantumCall",
@@ -64,13 +64,13 @@ def _tfq_kind(layer) -> str | None:
 
 
 def is_quantum_layer(layer) -> bool:
-    """Whether ``layer`` computes expectations of a circuit: any layer of TensorFlow Quantum,
-    or the project's :class:`~qgcam_tf.model.layers.VQCLayer` / ``CircuitLayer``."""
+    """Whether ``layer`` outputs expectations of a circuit: one of TFQ's expectation layers
+    (:data:`TFQ_LAYER_NAMES`, ``PQC``, ``NoisyPQC``) or the project's
+    :class:`~qgcam_tf.model.layers.VQCLayer` / :class:`~qgcam_tf.model.layers.CircuitLayer`
+    (TFQ's circuit-building and sampling layers are not)."""
     if type(layer).__module__.startswith("tensorflow_quantum"):
-        return True
-    return type(layer).__name__ in ("VQCLayer", "CircuitLayer") and type(
-        layer
-    ).__module__.startswith("qgcam_tf")
+        return type(layer).__name__ in (*TFQ_LAYER_NAMES, "PQC", "NoisyPQC")
+    return isinstance(layer, (CircuitLayer, VQCLayer))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -363,8 +363,9 @@ def convert_to_tf(model: keras.Model, circuits=None) -> keras.Model:
 
     Raises:
         TypeError: ``circuits`` is not a ``cirq.Circuit``.
-        ValueError: ``circuits`` given to a model without a circuits input; a circuits
-            input that feeds anything but a TFQ layer; a TFQ layer call this module cannot
+        ValueError: ``circuits`` given to a model without a circuits input, or empty
+            where a layer takes its whole circuit from that input; a circuits input that
+            feeds anything but a TFQ layer; a TFQ layer call this module cannot
             read (:func:`quantum_calls`), or whose circuit the pure-TF compiler cannot
             compile (the message names the gate).
     """
@@ -412,6 +413,12 @@ def convert_to_tf(model: keras.Model, circuits=None) -> keras.Model:
                         f"a circuits input of the model can be folded"
                     )
                 circuit = circuits + circuit
+                if not list(circuit.all_operations()):
+                    raise ValueError(
+                        f"layer {layer.name!r} takes its whole circuit from the circuits input "
+                        f"and circuits is empty (TFQ outputs -2 for an empty circuit); give "
+                        f"convert_to_tf the circuit with circuits="
+                    )
             name = layer.name if layer.name not in names else f"{layer.name}_{len(names)}"
             names.add(name)
             outputs = CircuitLayer(circuit, call.symbols, call.readouts, name=name)(

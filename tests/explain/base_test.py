@@ -227,8 +227,8 @@ def test_symbols_the_network_does_not_supply_are_one_error(kind):
 
 
 def test_circuits_argument_is_checked():
-    """circuits must be a cirq.Circuit, given only to a model with a circuits input, and
-    hold no symbol the quantum layer does not bind."""
+    """circuits must be a cirq.Circuit, given only to a model with a circuits input, not
+    empty where it is a layer's whole circuit, and hold no symbol the layer does not bind."""
     import cirq
     import sympy
 
@@ -238,6 +238,8 @@ def test_circuits_argument_is_checked():
         SumCAM(controlled, "conv", circuits="H")
     with pytest.raises(ValueError, match="model has no circuits \\(string\\) input"):
         SumCAM(tfq_hybrid(case, "Expectation"), "conv", circuits=case.prefix)
+    with pytest.raises(ValueError, match="layer 'q' takes its whole circuit from the circuits"):
+        SumCAM(tfq_hybrid(case, "ExpectationOnInput"), "conv")
     stray = cirq.Circuit(cirq.rx(sympy.Symbol("z"))(cirq.LineQubit(0)))
     with pytest.raises(ValueError, match=r"circuits has symbols \['z'\] that layer 'q'"):
         SumCAM(controlled, "conv", circuits=stray)

@@ -62,7 +62,8 @@ def test_quantum_calls_read_what_the_layer_runs(kind):
 
 def test_graph_walks_and_quantum_layer_test():
     """model_nodes puts every node after its parents; feeds follows the graph only
-    forwards; TFQ layers and the project's VQCLayer count as quantum, Dense does not."""
+    forwards; TFQ expectation layers, VQCLayer and CircuitLayer count as quantum, pooling
+    and TFQ's AddCircuit do not."""
     from qgcam_tf.model.layers import VQCLayer
     from qgcam_tf.quantum.circuits import VQCSpec
 
@@ -75,6 +76,11 @@ def test_graph_walks_and_quantum_layer_test():
     assert not feeds(model, "q", "conv") and not feeds(model, "probs", "q")
     assert is_quantum_layer(model.get_layer("q")) and not is_quantum_layer(model.get_layer("gap"))
     assert is_quantum_layer(VQCLayer(VQCSpec(3, 1, 2), backend="tf"))
+    converted = convert_to_tf(model)
+    assert is_quantum_layer(converted.get_layer("q"))  # a CircuitLayer
+    import tensorflow_quantum as tfq
+
+    assert not is_quantum_layer(tfq.layers.AddCircuit())  # builds circuits, no expectations
     with pytest.raises(ValueError, match="functional .* tf_keras model, got Dense"):
         model_nodes(keras.layers.Dense(2))
 
@@ -185,13 +191,16 @@ def test_converted_model_is_independent_and_fits():
 
 
 def test_convert_rejects_what_it_cannot_fold():
-    """circuits of the wrong type, circuits for a model without a circuits input, and a
-    circuits input read by a non-TFQ layer are one error each, naming the problem."""
+    """circuits of the wrong type, circuits for a model without a circuits input, no
+    circuits for a layer whose whole circuit comes from that input, and a circuits input
+    read by a non-TFQ layer are one error each, naming the problem."""
     case = circuit_cases()[0]
     with pytest.raises(TypeError, match="circuits must be a cirq.Circuit or None, got 3"):
         convert_to_tf(tfq_hybrid(case, "ControlledPQC"), circuits=3)
     with pytest.raises(ValueError, match="circuits was given but model .* no circuits"):
         convert_to_tf(tfq_hybrid(case, "Expectation"), circuits=case.prefix)
+    with pytest.raises(ValueError, match="layer 'q' takes its whole circuit .* circuits is"):
+        convert_to_tf(tfq_hybrid(case, "ExpectationOnInput"))
     images = keras.Input((8, 8, 1))
     circuits = keras.Input((), dtype=tf.string, name="circuits")
     length = keras.layers.Lambda(lambda c: tf.strings.length(c)[:, None], name="length")
