@@ -2,7 +2,8 @@
 
 Each notebook writes ``summary.json`` into ``QGCAM_NOTEBOOK_OUT`` (the test's temporary folder):
 its accuracy, whether the examples it shows as the model's reasoning are classified correctly,
-how many of their maps are empty. A notebook that runs but shows noise fails here.
+how many of their maps are empty. A notebook that runs but shows noise fails here. Notebooks
+01-03 load the trained runs in tests/fixtures/ (see its README).
 """
 
 from __future__ import annotations
