@@ -141,8 +141,30 @@ def dataset_options(args) -> dict:
     return options
 
 
+def check_out(out: str, force: bool) -> None:
+    """What can be known about ``--out`` before the data loads.
+
+    Raises:
+        ValueError: ``out`` is empty, is (or lies under) a file, or holds a finished run
+            and ``force`` is not set.
+    """
+    if not out:
+        raise ValueError("--out must name a directory, got ''")
+    existing = os.path.abspath(out)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise ValueError(f"--out {out!r}: {existing!r} is a file, not a directory")
+    if not force and os.path.isfile(os.path.join(out, "metrics.json")):
+        raise ValueError(
+            f"{out!r} already holds a finished run; pass --force to replace it "
+            "(only the run's own files are removed), or choose another --out"
+        )
+
+
 def run(args) -> int:
     options = dataset_options(args)  # checked before anything loads
+    check_out(args.out, args.force)
     from qgcam_tf.data.registry import get_adapter
     from qgcam_tf.evaluate.attention import dataset_metrics
     from qgcam_tf.model.training import seed_everything, train_model

@@ -43,8 +43,10 @@ __all__ = [
 MODEL_CONFIG = "model.json"
 MODEL_WEIGHTS = "model.weights.h5"
 KERAS_FILE = "model.keras"
-# Everything `qgcam train` writes in a run directory (files and folders). Temporary files of
-# an interrupted atomic write start with ".tmp-" (qgcam_tf.fileio) and count too.
+# Everything the project writes in a run directory (files and folders): what `qgcam train`
+# writes, and explain/, where `make demo` puts `qgcam explain`'s output for the run (stale
+# once the model is retrained). Temporary files of an interrupted atomic write start with
+# ".tmp-" (qgcam_tf.fileio) and count too.
 RUN_FILES = frozenset(
     {
         MODEL_CONFIG,
@@ -55,6 +57,7 @@ RUN_FILES = frozenset(
         "metrics.json",
         "backup",
         "tensorboard",
+        "explain",
     }
 )
 # The layer types this project's builders use. A run's model.json names code that Keras

@@ -221,7 +221,7 @@ def _open_run_dir(run_dir: str, settings: dict, force: bool) -> _Run:
         "stages": {},
     }
     if os.path.isdir(run_dir):
-        ours = sorted(n for n in os.listdir(run_dir) if n in RUN_FILES)
+        ours = sorted(n for n in os.listdir(run_dir) if n in RUN_FILES and n != "explain")
         if force:
             remove_run_files(run_dir)  # what training wrote, never anything else
         elif os.path.exists(os.path.join(run_dir, METRICS_FILE)):

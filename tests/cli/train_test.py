@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from qgcam_tf.cli.main import build_parser, main
-from qgcam_tf.cli.train import dataset_options
+from qgcam_tf.cli.train import check_out, dataset_options
 from qgcam_tf.data import DATASET_OPTIONS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -138,6 +138,24 @@ def test_numbers_out_of_range_are_one_error_line_and_no_directory(
     lines = [line for line in capfd.readouterr().err.splitlines() if line.strip()]
     assert len(lines) == 1 and flag in lines[0] and lines[0].endswith(message), lines
     assert not out.exists()
+
+
+def test_out_is_checked_before_the_data_loads(tmp_path):
+    """An --out that is a file, lies under one, is empty, or holds a finished run (without
+    --force) is refused naming it; a new or unfinished directory passes."""
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="is a file, not a directory"):
+        check_out(str(tmp_path / "file"), False)
+    with pytest.raises(ValueError, match=r"file'? is a file, not a directory"):
+        check_out(str(tmp_path / "file" / "run"), False)
+    with pytest.raises(ValueError, match="--out must name a directory"):
+        check_out("", False)
+    (tmp_path / "done").mkdir()
+    (tmp_path / "done" / "metrics.json").write_text("{}")
+    with pytest.raises(ValueError, match="already holds a finished run; pass --force"):
+        check_out(str(tmp_path / "done"), False)
+    check_out(str(tmp_path / "done"), True)
+    check_out(str(tmp_path / "new" / "run"), False)
 
 
 @pytest.fixture(scope="module")

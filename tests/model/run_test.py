@@ -58,7 +58,7 @@ def test_save_and_load_round_trip_keeps_predictions_and_metadata(tmp_path):
 def test_remove_run_files_removes_only_what_training_writes(tmp_path):
     """Every RUN_FILES name and .tmp-* leftover goes; a user's files and folders stay."""
     for name in RUN_FILES:
-        if name in ("backup", "tensorboard"):
+        if name in ("backup", "tensorboard", "explain"):
             (tmp_path / name).mkdir()
             (tmp_path / name / "inner").write_text("x")
         else:
