@@ -28,7 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from qgcam_tf.evaluate.metrics import map_stability, mean_ci
-from qgcam_tf.explain.qgradcam import QGradCAM, sample_expectations
+from qgcam_tf.explain.qgradcam import QGradCAM
 from qgcam_tf.fileio import atomic_path
 from qgcam_tf.model.hybrid import VQC_LAYER
 from qgcam_tf.noise.executors import noisy_executor
@@ -36,6 +36,7 @@ from qgcam_tf.noise.hardware import HARDWARE_PRESETS
 from qgcam_tf.noise.model import NoiseModel
 from qgcam_tf.noise.presets import make_noise
 from qgcam_tf.quantum.circuits import symbol_values
+from qgcam_tf.quantum.shift import sample_expectations
 
 __all__ = [
     "NoiseConfig",

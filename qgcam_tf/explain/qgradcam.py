@@ -32,8 +32,9 @@ from qgcam_tf.explain.base import (
 )
 from qgcam_tf.model.layers import VQCLayer
 from qgcam_tf.quantum.circuits import symbol_values
+from qgcam_tf.quantum.shift import sample_expectations
 
-__all__ = ["QGradCAM", "sample_expectations"]
+__all__ = ["QGradCAM"]
 
 
 class QGradCAM(BaseCAM):
@@ -143,28 +144,3 @@ def _shift_rule_input_gradients(run, x, theta, shots, rng) -> tf.Tensor:
     xv = x.numpy()[..., None]
     dfdx = da / (1.0 + xv**2) + db * 2.0 * xv / (1.0 + xv**4)
     return tf.constant(dfdx.astype(np.float32))
-
-
-def sample_expectations(
-    expectations: np.ndarray, shots: int, rng: np.random.Generator
-) -> np.ndarray:
-    """Finite-shot estimates of Pauli-Z expectations, as a quantum device would give them.
-
-    Each ``<Z>`` is estimated from ``shots`` independent measurements whose outcome is +1
-    with probability ``(1 + <Z>) / 2`` (else -1): ``2 k / shots - 1`` with ``k`` binomial.
-
-    Args:
-        expectations: exact ``<Z>`` values in [-1, 1], any shape.
-        shots: measurements per expectation.
-        rng: the generator the draws come from.
-
-    Returns:
-        float64 estimates of the same shape, multiples of ``2 / shots`` in [-1, 1].
-
-    Raises:
-        ValueError: ``shots`` is not an int >= 1.
-    """
-    if isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots < 1:
-        raise ValueError(f"shots must be an int >= 1, got {shots!r}")
-    p = np.clip((1.0 + expectations) / 2.0, 0.0, 1.0)
-    return 2.0 * rng.binomial(shots, p) / shots - 1.0

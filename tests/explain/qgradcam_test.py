@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from qgcam_tf.explain.qgradcam import QGradCAM, sample_expectations
+from qgcam_tf.explain.qgradcam import QGradCAM
 from qgcam_tf.model.hybrid import build_hybrid_model
 from qgcam_tf.noise.executors import noisy_executor
 from qgcam_tf.noise.model import NoiseModel
@@ -173,22 +173,6 @@ def test_noisy_explicit_weights_reject_zero_shots(tiny_noisy_cam):
     _, cam = tiny_noisy_cam
     with pytest.raises(ValueError, match="shots must be an int >= 1 or None, got 0"):
         cam.explicit_weights(np.zeros((1, 8, 8, 1), np.float32), noise=NoiseModel(), shots=0)
-
-
-def test_sample_expectations_are_binomial_shot_estimates():
-    """Shot estimates: exact at <Z> = +-1, multiples of 2/shots, unbiased within 4 sigma."""
-    rng = np.random.default_rng(0)
-    exact = np.array([[-1.0, -0.5, 0.0, 0.3, 1.0]])
-    assert np.array_equal(sample_expectations(np.array([-1.0, 1.0]), 7, rng), [-1.0, 1.0])
-    shots = 200
-    draws = sample_expectations(np.repeat(exact, 2000, axis=0), shots, rng)  # [2000, 5]
-    k = (draws + 1.0) * shots / 2.0
-    np.testing.assert_allclose(k, np.round(k), atol=1e-9)
-    sigma = np.sqrt((1 - exact**2) / shots / len(draws))  # std of the mean of the estimates
-    assert np.all(np.abs(draws.mean(axis=0) - exact) <= 4 * sigma + 1e-12)
-    for bad in (0, 2.5, True):
-        with pytest.raises(ValueError, match="shots must be an int >= 1"):
-            sample_expectations(exact, bad, rng)
 
 
 def _tape_weights(model, feed, class_index):
