@@ -6,15 +6,21 @@
 :class:`~qgcam_tf.quantum.density.DensityCircuit` (exact, memory ``16 * 4**n`` bytes per
 row, so ``"auto"`` uses it up to :data:`DENSITY_MAX_QUBITS`); ``"trajectories"`` averages
 TensorFlow Quantum's Monte-Carlo trajectories.
+
+:class:`NoisyExpectationProgram` does the same for any circuit and Pauli-sum readouts: the
+noisy counterpart of :class:`~qgcam_tf.quantum.compiler.ExpectationProgram`, with the
+channels and readout error of :func:`~qgcam_tf.noise.circuits.add_noise`.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 
 import cirq
+import sympy
 
-from qgcam_tf.noise.circuits import noisy_circuit, noisy_readout_operators
+from qgcam_tf.noise.circuits import add_noise, noisy_circuit, noisy_readout_operators
 from qgcam_tf.noise.model import NoiseModel, check_execution
 from qgcam_tf.noise.presets import make_noise
 from qgcam_tf.quantum.circuits import VQCSpec
@@ -22,6 +28,7 @@ from qgcam_tf.quantum.shards import run_in_shards, tfq_shards
 
 __all__ = [
     "DENSITY_MAX_QUBITS",
+    "NoisyExpectationProgram",
     "noisy_executor",
 ]
 
@@ -141,3 +148,156 @@ def _cached_executor(spec, noise, method, repetitions, max_batch):
     if method == "density":
         return _DensityExecutor(spec, noise, max_batch)
     return _TrajectoryExecutor(spec, noise, repetitions)
+
+
+def _has_channels(circuit: cirq.AbstractCircuit) -> bool:
+    return any(
+        not cirq.is_parameterized(op) and not cirq.has_unitary(op)
+        for op in circuit.all_operations()
+    )
+
+
+class NoisyExpectationProgram:
+    """Expectation values of Pauli sums after any circuit run with a noise model.
+
+    The noisy counterpart of :class:`~qgcam_tf.quantum.compiler.ExpectationProgram`, with
+    the same call (symbol values ``[B, S]`` in, ``[B, n_outputs]`` float32 out): the
+    circuit gets the model's channels after every gate and the readouts its readout error
+    (:func:`~qgcam_tf.noise.circuits.add_noise`), placed on the model's device qubits.
+
+    Args:
+        circuit: unitary gates (any family :func:`~qgcam_tf.quantum.compiler.parse_operations`
+            compiles; for trajectories, any gate TensorFlow Quantum takes).
+        symbols: the symbols (``sympy.Symbol`` or names), in the column order of the values.
+        readouts: ``cirq.PauliSum`` / ``cirq.PauliString`` operators with real coefficients.
+        noise: a :class:`~qgcam_tf.noise.model.NoiseModel`, or a preset name of
+            :func:`~qgcam_tf.noise.presets.make_noise` (hardware presets place ``circuit``).
+        method: ``"density"`` (exact density matrices in plain TensorFlow, differentiable by
+            backpropagation), ``"trajectories"`` (TensorFlow Quantum's Monte-Carlo
+            trajectories, parameter-shift gradients) or ``"auto"`` (density up to
+            :data:`DENSITY_MAX_QUBITS` qubits). Default: the model's ``method``.
+        repetitions: trajectories per row (default: the model's); one when the noisy
+            circuit has no channel (every trajectory is then the same state).
+        qubits: the circuit-qubit order of the model's per-qubit strengths and placement
+            (default: the sorted qubits of the circuit and the readouts).
+        max_batch: rows per density-matrix pass (default: as many as fit 512 MiB).
+
+    Attributes:
+        symbols: ``tuple[str, ...]``, the names of the symbol value columns.
+        n_outputs: the number of readouts.
+        method: ``"density"`` or ``"trajectories"`` (``"auto"`` resolved).
+        repetitions: trajectories per row (trajectories only).
+        noisy: the :class:`~qgcam_tf.noise.circuits.NoisyCircuit` that is simulated.
+
+    Raises:
+        TypeError: ``circuit``, ``noise``, a symbol or a readout has the wrong type.
+        ValueError: a symbol of the circuit is missing from ``symbols`` or repeated, an
+            unknown method or preset, ``repetitions < 1``, or the model does not fit the
+            circuit (see :func:`~qgcam_tf.noise.circuits.add_noise`).
+        UnsupportedGateError: the density method cannot compile a gate.
+    """
+
+    def __init__(
+        self,
+        circuit: cirq.AbstractCircuit,
+        symbols: Sequence,
+        readouts: Sequence,
+        noise: NoiseModel | str,
+        *,
+        method: str | None = None,
+        repetitions: int | None = None,
+        qubits: Sequence[cirq.Qid] | None = None,
+        max_batch: int | None = None,
+    ):
+        if not isinstance(circuit, cirq.AbstractCircuit):
+            raise TypeError(f"circuit must be a cirq.Circuit, got {circuit!r}")
+        if isinstance(symbols, (str, sympy.Basic)):
+            raise TypeError(f"symbols must be a sequence of symbols or names, got {symbols!r}")
+        names = []
+        for sym in symbols:
+            if not isinstance(sym, (str, sympy.Symbol)):
+                raise TypeError(f"symbols must be sympy.Symbol or str, got {sym!r}")
+            names.append(str(sym))
+        if len(set(names)) != len(names):
+            raise ValueError(f"symbols must not repeat a name, got {names}")
+        missing = sorted(cirq.parameter_names(circuit) - set(names))
+        if missing:
+            raise ValueError(f"symbols {missing} of the circuit are not in symbols {tuple(names)}")
+        if isinstance(noise, str):
+            noise = make_noise(noise, circuit=circuit)
+        if not isinstance(noise, NoiseModel):
+            raise TypeError(f"noise must be a NoiseModel or a preset name, got {noise!r}")
+        method = noise.method if method is None else method
+        repetitions = noise.repetitions if repetitions is None else repetitions
+        check_execution(method, repetitions)
+        self.noisy = add_noise(circuit, noise, readouts, qubits=qubits)
+        n = len(self.noisy.qubits)
+        if method == "auto":
+            method = "density" if n <= DENSITY_MAX_QUBITS else "trajectories"
+        self.symbols = tuple(names)
+        self.n_outputs = len(self.noisy.readouts)
+        self.method = method
+        self.repetitions = int(repetitions) if _has_channels(self.noisy.circuit) else 1
+        if method == "density":
+            from qgcam_tf.quantum.density import DensityCircuit, DensityReadout
+
+            self._density = DensityCircuit(self.noisy.circuit, names, qubits=self.noisy.qubits)
+            self._readout = DensityReadout(self.noisy.readouts, self.noisy.qubits)
+            self._max_batch = max_batch or max(1, 2**26 // 4**n)
+        else:
+            import tensorflow as tf
+            import tensorflow_quantum as tfq
+
+            self._programs = tfq.convert_to_tensor([self.noisy.circuit])
+            self._operators = tfq.convert_to_tensor([list(self.noisy.readouts)])
+            self._names = tf.constant(list(names))
+            self._op = tfq.differentiators.ParameterShift().generate_differentiable_op(
+                sampled_op=tfq.noise.expectation
+            )
+
+    def _values(self, symbol_values):
+        import tensorflow as tf
+
+        values = tf.convert_to_tensor(symbol_values, tf.float32)
+        if values.shape.rank is not None and (
+            values.shape.rank != 2
+            or (values.shape[1] is not None and values.shape[1] != len(self.symbols))
+        ):
+            raise ValueError(
+                f"symbol_values must be [batch, {len(self.symbols)}] (one column per symbol "
+                f"of {self.symbols}), got shape {values.shape}"
+            )
+        return values
+
+    def __call__(self, symbol_values):
+        """Noisy expectations ``[B, n_outputs]`` float32 for ``symbol_values`` ``[B, S]``."""
+        import tensorflow as tf
+
+        values = self._values(symbol_values)
+        if self.method == "density":
+            rows = values.shape[0]
+            if rows is None or rows <= self._max_batch:
+                return self._readout(self._density.density_matrix(values))
+            parts = [
+                self._readout(self._density.density_matrix(values[i : i + self._max_batch]))
+                for i in range(0, rows, self._max_batch)
+            ]
+            return tf.concat(parts, axis=0)
+        rows = values.shape[0]
+        limit = _TrajectoryExecutor.max_batch
+        if rows is not None and rows > limit:
+            parts = [self(values[i : i + limit]) for i in range(0, rows, limit)]
+            return tf.concat(parts, axis=0)
+        return run_in_shards(self._trajectories, values, tfq_shards())
+
+    def _trajectories(self, values):
+        import tensorflow as tf
+
+        batch = tf.shape(values)[0]
+        return self._op(
+            tf.tile(self._programs, [batch]),
+            self._names,
+            values,
+            tf.tile(self._operators, [batch, 1]),
+            tf.fill([batch, self.n_outputs], self.repetitions),
+        )

@@ -9,8 +9,8 @@ Quantum's noisy backend (``tfq.noise``) supports:
 * readout bit flip ``cirq.bit_flip(p)``.
 
 The rest of the noise tier builds on it: :mod:`qgcam_tf.noise.circuits` inserts the channels
-into the paper circuit, :mod:`qgcam_tf.noise.hardware` derives strengths from Google device
-calibrations, :mod:`qgcam_tf.noise.presets` builds models by name, and
+into the paper circuit or any circuit, :mod:`qgcam_tf.noise.hardware` derives strengths from
+Google device calibrations, :mod:`qgcam_tf.noise.presets` builds models by name, and
 :mod:`qgcam_tf.noise.executors` simulates the noisy circuit.
 """
 
@@ -31,7 +31,7 @@ __all__ = [
 
 CHANNELS = ("depolarizing", "amplitude_damping", "phase_damping", "readout")
 METHODS = ("auto", "density", "trajectories")
-_OPTIONS = ("qubits", "name", "method", "repetitions")
+_OPTIONS = ("qubits", "edges", "name", "method", "repetitions")
 
 
 def check_probability(name: str, value) -> float:
@@ -69,6 +69,24 @@ def check_execution(method, repetitions) -> None:
         raise ValueError(f"repetitions must be an int >= 1, got {repetitions!r}")
 
 
+def _check_edges(edges) -> tuple:
+    """``edges`` as a tuple of ``(a, b)`` pairs of distinct circuit-qubit indices >= 0."""
+    if not _is_sequence(edges):
+        raise ValueError(f"NoiseModel.edges must be a sequence of index pairs, got {edges!r}")
+    out = []
+    for e in edges:
+        ok = _is_sequence(e) and len(e) == 2
+        ok = ok and all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in e)
+        if not ok or e[0] < 0 or e[1] < 0 or e[0] == e[1]:
+            raise ValueError(
+                f"NoiseModel.edges entries must be pairs of distinct qubit indices >= 0, got {e!r}"
+            )
+        out.append((int(e[0]), int(e[1])))
+    if len({frozenset(e) for e in out}) != len(out):
+        raise ValueError(f"NoiseModel.edges must not repeat a pair, got {tuple(out)}")
+    return tuple(out)
+
+
 def _is_sequence(value) -> bool:
     return isinstance(value, (tuple, list)) or (isinstance(value, np.ndarray) and value.ndim > 0)
 
@@ -99,10 +117,12 @@ class NoiseModel:
     """Strengths of the noise channels of :func:`~qgcam_tf.noise.circuits.noisy_circuit`.
 
     Each single-qubit strength is a probability, or a tuple of ``n_qubits`` probabilities
-    (one per circuit qubit). Each ``two_qubit_*`` strength is a probability, or a tuple of
-    ``n_qubits`` entries, entry ``i`` for the ring CNOT ``(q_i, q_{(i+1) mod n})``, each a
-    probability for both of its qubits or a pair ``(control, target)``; ``None`` means
-    "the single-qubit value" (per qubit).
+    (one per circuit qubit). Each ``two_qubit_*`` strength is a probability, or a tuple with
+    one entry per *edge* (pair of circuit qubits that share a multi-qubit gate), each a
+    probability for both of its qubits or a pair ``(first, second)`` in the edge's qubit
+    order; ``None`` means "the single-qubit value" (per qubit). The edges are ``edges``;
+    without them (``None``) entry ``i`` is the paper's ring CNOT ``(q_i, q_{(i+1) mod n})``
+    (``(control, target)``), so a tuple has ``n_qubits`` entries.
 
     Args:
         depolarizing: depolarizing probability after each single-qubit gate.
@@ -113,6 +133,9 @@ class NoiseModel:
         two_qubit_amplitude_damping: amplitude damping after each CNOT.
         two_qubit_phase_damping: phase damping after each CNOT.
         qubits: device qubits the circuit qubits ``0..n-1`` are placed on (None: line qubits).
+        edges: the circuit-qubit index pairs ``(a, b)`` that the entries of tuple-valued
+            ``two_qubit_*`` strengths belong to, in order (None: the paper's ring); see
+            :meth:`two_qubit_pair`.
         name: a label (used in tables and plots).
         method: how :func:`~qgcam_tf.noise.executors.noisy_executor` simulates this model
             unless told otherwise
@@ -133,6 +156,7 @@ class NoiseModel:
     two_qubit_amplitude_damping: float | tuple | None = None
     two_qubit_phase_damping: float | tuple | None = None
     qubits: tuple | None = None
+    edges: tuple | None = None
     name: str = "custom"
     method: str = "auto"
     repetitions: int = 200
@@ -144,6 +168,8 @@ class NoiseModel:
             object.__setattr__(self, f.name, value)
         if self.qubits is not None:
             object.__setattr__(self, "qubits", tuple(self.qubits))
+        if self.edges is not None:
+            object.__setattr__(self, "edges", _check_edges(self.edges))
 
     @classmethod
     def strength_fields(cls) -> list[dataclasses.Field]:
@@ -200,3 +226,45 @@ class NoiseModel:
     def mean_two_qubit_depolarizing(self, n: int) -> float:
         """Mean depolarizing probability per qubit after a CNOT (the dominant error)."""
         return float(np.mean(self.per_edge("depolarizing", n)))
+
+    def two_qubit_pair(self, channel: str, n: int, a: int, b: int) -> tuple[float, float]:
+        """Strengths of ``channel`` on qubits ``a`` and ``b`` after a gate on the pair.
+
+        A ``None`` two-qubit strength gives each qubit its single-qubit value, a float the
+        same value on both; a tuple gives the entry of the edge ``(a, b)`` among ``edges``
+        (the ring ``(i, (i+1) mod n)`` when ``edges`` is None), its sides swapped when the
+        edge is listed as ``(b, a)``.
+
+        Args:
+            channel: ``"depolarizing"``, ``"amplitude_damping"`` or ``"phase_damping"``.
+            n: the number of circuit qubits.
+            a: circuit-qubit index of the gate's first qubit.
+            b: circuit-qubit index of its second qubit.
+
+        Raises:
+            ValueError: a tuple of the wrong length, or ``(a, b)`` is not one of the edges.
+        """
+        value = getattr(self, f"two_qubit_{channel}")
+        if value is None:
+            single = self.per_qubit(channel, n)
+            return single[a], single[b]
+        if not isinstance(value, tuple):
+            return value, value
+        edges = self.edges
+        if edges is None:
+            edges = tuple((i, (i + 1) % n) for i in range(n))
+        if len(value) != len(edges):
+            raise ValueError(
+                f"NoiseModel.two_qubit_{channel} has {len(value)} values for "
+                f"{len(edges)} edges {edges}"
+            )
+        for edge, v in zip(edges, value):
+            pair = v if isinstance(v, tuple) else (v, v)
+            if edge == (a, b):
+                return pair
+            if edge == (b, a):
+                return pair[1], pair[0]
+        raise ValueError(
+            f"NoiseModel.two_qubit_{channel} has per-edge values for edges {edges}, "
+            f"not for the pair ({a}, {b}) of qubits the circuit couples"
+        )

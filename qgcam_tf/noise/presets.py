@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import cirq
+
 from qgcam_tf.noise.hardware import HARDWARE_PRESETS, hardware_noise
 from qgcam_tf.noise.model import CHANNELS, NoiseModel, check_probability
 from qgcam_tf.quantum.circuits import VQCSpec
@@ -29,7 +31,12 @@ def presets() -> tuple[str, ...]:
 
 
 def make_noise(
-    preset: str, strength: float | None = None, *, spec: VQCSpec | None = None, **options
+    preset: str,
+    strength: float | None = None,
+    *,
+    spec: VQCSpec | None = None,
+    circuit: cirq.AbstractCircuit | None = None,
+    **options,
 ) -> NoiseModel:
     """A model from a preset name.
 
@@ -38,17 +45,24 @@ def make_noise(
             ``strength`` after every gate (readout: on every measured qubit).
         strength: the channel's probability; for ``"rainbow"``/``"weber"`` a factor on all
             calibrated error rates (default 1, the device as calibrated).
-        spec: the circuit (needed by hardware presets, which place its qubits).
+        spec: the paper circuit (hardware presets place its qubits).
+        circuit: any Cirq circuit instead of ``spec`` (hardware presets place its qubits
+            with :func:`~qgcam_tf.noise.hardware.place_circuit`, in the order
+            ``sorted(circuit.all_qubits())``).
         **options: ``method``/``repetitions`` of the returned
             :class:`~qgcam_tf.noise.model.NoiseModel`.
 
     Raises:
-        ValueError: unknown preset, bad strength, or a hardware preset without ``spec``.
+        ValueError: unknown preset, bad strength, a hardware preset without ``spec`` or
+            ``circuit`` (or with both), or a circuit that does not fit the device.
     """
     if preset in HARDWARE_PRESETS:
-        if spec is None:
-            raise ValueError(f"preset {preset!r} needs the circuit spec to place its qubits")
-        model = hardware_noise(preset, spec)
+        if (spec is None) == (circuit is None):
+            raise ValueError(
+                f"preset {preset!r} needs the circuit spec or a circuit (one of them) to "
+                "place its qubits"
+            )
+        model = hardware_noise(preset, spec if circuit is None else circuit)
         if strength is not None:
             model = model.scaled(strength)
         return dataclasses.replace(model, **options)

@@ -1,7 +1,8 @@
 """Exact noisy simulation: a Cirq circuit with channels, compiled to density-matrix TF ops.
 
 The density-matrix sibling of :class:`qgcam_tf.quantum.compiler.CompiledCircuit`: it parses the
-same gates (with that module's public gate records and helpers) plus single-qubit channels, and runs
+same gates (with that module's public gate records and helpers, every gate family of
+:func:`~qgcam_tf.quantum.compiler.parse_operations` included) plus single-qubit channels, and runs
 ``rho -> sum_k K_k rho K_k^dagger`` in plain TensorFlow, batched over symbol values and
 differentiable with ``tf.GradientTape``. Memory is ``16 * 4**n`` bytes per sample, so it is
 meant for small circuits (up to about 8 qubits; 10 qubits still run, slowly).
@@ -16,6 +17,12 @@ are two gathers, ``rho[src][:, src]``.
 
 Layout: ``rho`` is ``[batch, 2**n, 2**n]`` complex64, big-endian (qubit 0 is the most
 significant bit), as ``cirq.DensityMatrixSimulator``.
+
+Readouts: :meth:`DensityCircuit.expectation_z` reads ``<Z>`` products from the diagonal;
+:class:`DensityReadout` reads Pauli sums in any basis, ``Tr(rho P)``. A Pauli string maps
+``P|j> = i^y s_P[j] |j XOR x_mask>`` (``s_P[j] = +-1``, ``x_mask`` the qubits with X or Y,
+``y`` the number of Y factors), so ``Tr(rho P) = Re(i^y sum_j s_P[j] rho[j, j XOR x_mask])``:
+one gather of ``2**n`` entries of ``rho`` per distinct ``x_mask`` and one matmul.
 """
 
 from __future__ import annotations
@@ -34,13 +41,16 @@ from qgcam_tf.quantum.compiler import (
     append_multi_gate,
     apply_dense_gate,
     gate_matrix,
-    parse_operation,
+    parse_operations,
     z_signs,
 )
+from qgcam_tf.quantum.readout import as_pauli_sum
 
-__all__ = ["DensityCircuit", "superoperator"]
+__all__ = ["DensityCircuit", "DensityReadout", "superoperator"]
 
 _ZERO = np.array([1, 0, 0, 0], dtype=np.complex128)  # |0><0| as a vector over (i, j)
+# Re(i^k z) = a Re z + b Im z for k = 0..3
+_RE_IM = {0: (1.0, 0.0), 1: (0.0, -1.0), 2: (-1.0, 0.0), 3: (0.0, 1.0)}
 
 
 def superoperator(kraus: Sequence[np.ndarray]) -> np.ndarray:
@@ -52,7 +62,8 @@ class DensityCircuit:
     """A Cirq circuit of unitary gates and single-qubit channels, as TF density-matrix ops.
 
     Args:
-        circuit: unitary gates as accepted by :class:`~qgcam_tf.quantum.compiler.CompiledCircuit`,
+        circuit: unitary gates as accepted by :class:`~qgcam_tf.quantum.compiler.CompiledCircuit`
+            (every family of :data:`~qgcam_tf.quantum.compiler.SUPPORTED_PARAMETRISED_GATES`),
             plus single-qubit channels with Kraus operators and no symbols (depolarizing,
             amplitude/phase damping, bit flip, ...).
         symbol_names: the symbols, in the column order of ``symbol_values``.
@@ -102,7 +113,7 @@ class DensityCircuit:
                     f"unsupported operation {op!r}: expectations need no measurement"
                 )
             if cirq.is_parameterized(op) or cirq.has_unitary(op):
-                parsed = parse_operation(op, qindex, sindex)
+                records = parse_operations(op, qindex, sindex)
             elif len(op.qubits) == 1 and cirq.has_kraus(op):
                 q = qindex[op.qubits[0]]
                 pending[q].append(superoperator(cirq.kraus(op)))
@@ -112,19 +123,20 @@ class DensityCircuit:
                     f"unsupported operation {op!r}: the density executor takes unitary gates "
                     "and single-qubit channels"
                 )
-            if isinstance(parsed, SingleGate):
-                pending[parsed.qubit].append(
-                    parsed if parsed.matrix is None else _unitary_superop(parsed.matrix)
-                )
-                continue
-            if not opened:
-                program.append(("open", dict(flush(range(self.n_qubits)))))
-                opened = True
-            else:
-                blocks = flush(parsed.qubits)
-                if blocks:
-                    program.append(("single", blocks))
-            append_multi_gate(program, parsed, self.n_qubits)
+            for parsed in records:
+                if isinstance(parsed, SingleGate):
+                    pending[parsed.qubit].append(
+                        parsed if parsed.matrix is None else _unitary_superop(parsed.matrix)
+                    )
+                    continue
+                if not opened:
+                    program.append(("open", dict(flush(range(self.n_qubits)))))
+                    opened = True
+                else:
+                    blocks = flush(parsed.qubits)
+                    if blocks:
+                        program.append(("single", blocks))
+                append_multi_gate(program, parsed, self.n_qubits)
         if not opened:
             program.append(("open", dict(flush(range(self.n_qubits)))))
         else:
@@ -213,6 +225,93 @@ class DensityCircuit:
         rho = self.density_matrix(symbol_values)
         probs = tf.math.real(tf.linalg.diag_part(rho))
         return tf.linalg.matmul(probs, tf.constant(signs, tf.float32))
+
+    def expectation(self, symbol_values: tf.Tensor, readout: DensityReadout) -> tf.Tensor:
+        """``Tr(rho O_l)`` [B, L] of the readout's Pauli sums (built on this circuit's qubits)."""
+        if readout.n_qubits != self.n_qubits:
+            raise ValueError(
+                f"readout is on {readout.n_qubits} qubits, the circuit has {self.n_qubits}"
+            )
+        return readout(self.density_matrix(symbol_values))
+
+
+class DensityReadout:
+    """``Tr(rho O_l)`` for Pauli sums ``O_l`` with real coefficients, from density matrices.
+
+    The density-matrix counterpart of :class:`~qgcam_tf.quantum.readout.PauliReadout` (see
+    the module docstring for the formula).
+
+    Args:
+        readouts: the operators (``cirq.PauliSum``, ``cirq.PauliString`` or a Pauli
+            operation), in output order.
+        qubits: the qubit order of the density matrices; it must hold every readout qubit.
+
+    Raises:
+        TypeError / ValueError: a readout is not a real Pauli sum, or acts on a qubit not in
+            ``qubits`` (the message names the readout and the qubit).
+    """
+
+    def __init__(self, readouts: Sequence, qubits: Sequence[cirq.Qid]):
+        if isinstance(readouts, (cirq.PauliSum, cirq.PauliString, cirq.Operation)):
+            raise TypeError(f"readouts must be a sequence of Pauli sums, got {readouts!r}")
+        self.qubits = tuple(qubits)
+        self.n_qubits = n = len(self.qubits)
+        qindex = {q: i for i, q in enumerate(self.qubits)}
+        if len(qindex) != n:
+            raise ValueError(f"qubits must not repeat a qubit, got {list(self.qubits)}")
+        self.readouts = tuple(
+            as_pauli_sum(r, f"readouts[{l}]") for l, r in enumerate(list(readouts))
+        )
+        self.n_outputs = len(self.readouts)
+        idx = np.arange(2**n)
+        self._const = np.zeros([self.n_outputs], np.float32)
+        groups: dict[int, np.ndarray] = {}  # x_mask -> [2 * 2**n, L] weights on [Re, Im]
+        for l, total in enumerate(self.readouts):
+            for term in total:
+                coeff = float(complex(term.coefficient).real)
+                x_mask = y_mask = z_mask = 0
+                for q, pauli in term.items():
+                    if q not in qindex:
+                        raise ValueError(
+                            f"readouts[{l}] {total!r} acts on qubit {q!r}, not in qubits"
+                        )
+                    bit = 1 << (n - 1 - qindex[q])
+                    x_mask |= bit if pauli in (cirq.X, cirq.Y) else 0
+                    y_mask |= bit if pauli == cirq.Y else 0
+                    z_mask |= bit if pauli == cirq.Z else 0
+                if x_mask == 0 and z_mask == 0:
+                    self._const[l] += coeff
+                    continue
+                masked = idx & (y_mask | z_mask)
+                parity = np.array([bin(int(v)).count("1") & 1 for v in masked])
+                signs = coeff * (1.0 - 2.0 * parity)
+                a, b = _RE_IM[bin(y_mask).count("1") % 4]
+                w = groups.setdefault(x_mask, np.zeros([2 * 2**n, self.n_outputs]))
+                w[: 2**n, l] += a * signs
+                w[2**n :, l] += b * signs
+        # rho[j, j XOR m] is entry j * 2**n + (j XOR m) of the flattened matrix
+        self._groups = [
+            (m, idx * 2**n + (idx ^ m), w.astype(np.float32)) for m, w in sorted(groups.items())
+        ]
+
+    def __call__(self, rho: tf.Tensor) -> tf.Tensor:
+        """The expectations ``[B, n_outputs]`` float32 of density matrices
+        ``[B, 2**n, 2**n]`` (identity terms add their coefficient, assuming ``Tr rho = 1``);
+        differentiable with respect to ``rho``."""
+        rho = tf.convert_to_tensor(rho, tf.complex64)
+        d = 2**self.n_qubits
+        batch = tf.shape(rho)[0]
+        out = tf.broadcast_to(tf.constant(self._const)[None], [batch, self.n_outputs])
+        flat = tf.reshape(rho, [-1, d * d])
+        for mask, entries, w in self._groups:
+            if mask == 0:
+                probs = tf.math.real(tf.linalg.diag_part(rho))
+                out = out + tf.linalg.matmul(probs, tf.constant(w[:d]))
+                continue
+            c = tf.gather(flat, entries, axis=1)
+            parts = tf.concat([tf.math.real(c), tf.math.imag(c)], axis=1)
+            out = out + tf.linalg.matmul(parts, tf.constant(w))
+        return out
 
 
 def _unitary_superop(u: np.ndarray) -> np.ndarray:

@@ -15,7 +15,11 @@ import sympy  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from qgcam_tf.quantum.compiler import CompiledCircuit, UnsupportedGateError  # noqa: E402
-from qgcam_tf.quantum.density import DensityCircuit, superoperator  # noqa: E402
+from qgcam_tf.quantum.density import (  # noqa: E402
+    DensityCircuit,
+    DensityReadout,
+    superoperator,
+)
 
 A, B, C = sympy.symbols("a b c")
 
@@ -115,6 +119,70 @@ def test_gradients_match_finite_differences(rng):
         minus = _reference(circuit, qubits, [A, B, C], values.numpy() - shift)
         fd = (np.einsum("bii,i->b", plus, z01) - np.einsum("bii,i->b", minus, z01)).real / (2 * eps)
         np.testing.assert_allclose(grad[:, j], fd, atol=1e-3)
+
+
+def _families_circuit(q):
+    """Every multi-record gate family with symbols (linear, with offsets) and channels."""
+    return cirq.Circuit(
+        cirq.H.on_each(*q),
+        cirq.PhasedXPowGate(phase_exponent=0.3, exponent=A).on(q[0]),
+        cirq.ISwapPowGate(exponent=B).on(q[0], q[1]),
+        cirq.depolarize(0.04).on(q[1]),
+        cirq.FSimGate(theta=C, phi=0.5 * A + 0.2).on(q[1], q[2]),
+        cirq.amplitude_damp(0.08).on(q[2]),
+        cirq.CZPowGate(exponent=2 * B, global_shift=0.1).on(q[2], q[3]),
+        cirq.XXPowGate(exponent=C - 0.4).on(q[0], q[3]),
+        cirq.YYPowGate(exponent=A).on(q[1], q[3]),
+        cirq.phase_damp(0.1).on(q[3]),
+        cirq.ZZPowGate(exponent=B).on(q[0], q[2]),
+        cirq.PhasedISwapPowGate(phase_exponent=0.2, exponent=C).on(q[3], q[1]),
+        cirq.HPowGate(exponent=A).on(q[2]),
+    )
+
+
+def test_multi_record_gate_families_match_cirq(rng):
+    """Symbolic iSWAP/FSim/CZ/XX/YY/ZZ/PhasedX/PhasedISwap/H powers with channels: rho equals
+    cirq.DensityMatrixSimulator within 1e-5, d<readout>/d symbols its central differences."""
+    q = cirq.GridQubit.rect(2, 2)
+    circuit = _families_circuit(q)
+    values = rng.uniform(-2, 2, size=(3, 3)).astype(np.float32)
+    dens = DensityCircuit(circuit, [A, B, C], qubits=q)
+    got = dens.density_matrix(tf.constant(values)).numpy()
+    np.testing.assert_allclose(got, _reference(circuit, q, [A, B, C], values), atol=1e-5)
+    readout = DensityReadout([cirq.X(q[0]) * cirq.Y(q[2]) + 0.5 * cirq.Z(q[3])], q)
+    matrix = readout.readouts[0].matrix(q)
+    x = tf.constant(values[:2])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        out = tf.reduce_sum(dens.expectation(x, readout))
+    grad = tape.gradient(out, x).numpy()
+    eps = 1e-4
+    for j in range(3):
+        shift = np.zeros(3)
+        shift[j] = eps
+        plus = _reference(circuit, q, [A, B, C], values[:2] + shift)
+        minus = _reference(circuit, q, [A, B, C], values[:2] - shift)
+        fd = np.einsum("bij,ji->b", plus - minus, matrix).real / (2 * eps)
+        np.testing.assert_allclose(grad[:, j], fd, atol=1e-3)
+
+
+def test_density_readout_equals_the_trace_with_the_pauli_sum_matrix(rng):
+    """Tr(rho O) of Pauli sums in every basis, with coefficients and an identity term, equals
+    NumPy's trace with cirq's matrix of O on random mixed states (1e-5)."""
+    q = cirq.LineQubit.range(3)
+    readouts = [
+        cirq.X(q[0]) * cirq.Y(q[1]) * cirq.Z(q[2]) - 0.3 * cirq.Y(q[0]),
+        0.7 * cirq.Y(q[1]) * cirq.Y(q[2]) + 0.2 * cirq.X(q[2]) + 1.5,
+        cirq.PauliSum.from_pauli_strings([cirq.Z(q[0]) * cirq.Z(q[1])]),
+    ]
+    a = rng.normal(size=(4, 8, 8)) + 1j * rng.normal(size=(4, 8, 8))
+    rho = a @ np.conj(np.transpose(a, [0, 2, 1]))
+    rho /= np.trace(rho, axis1=1, axis2=2)[:, None, None]
+    got = DensityReadout(readouts, q)(tf.constant(rho, tf.complex64)).numpy()
+    want = np.array([[np.trace(r @ o.matrix(q)).real for o in readouts] for r in rho])
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    with pytest.raises(ValueError, match=r"acts on qubit cirq.LineQubit\(5\), not in qubits"):
+        DensityReadout([cirq.Z(cirq.LineQubit(5))], q)
 
 
 def test_superoperator_of_depolarizing_channel():
