@@ -1,10 +1,236 @@
-"""Parameter-shift derivatives and finite-shot estimates of expectations."""
+"""Parameter-shift derivatives of Pauli-sum expectations for any circuit the compiler takes,
+and finite-shot estimates of Pauli expectations.
+
+Quantum hardware gives expectations, not gradients. :class:`ShiftRule` computes
+``d <O_l> / d v_i`` (``v`` the symbol values a network supplies) from expectations of the
+same circuit with shifted gate parameters, the way hardware can:
+
+* Every parametrised gate of :data:`~qgcam_tf.quantum.compiler.SUPPORTED_PARAMETRISED_GATES`
+  is an exact product of Pauli power gates ``P**t`` (``P`` in X, Y, Z) with exponents
+  ``t = c + sum_i a_i v_i`` and fixed gates
+  (:func:`~qgcam_tf.quantum.compiler.parse_operations`). Up to a global phase,
+  ``P**t = exp(-i pi t P / 2)``: a generator with the two eigenvalues ``+-pi/2``, so the
+  two-term rule is exact for each such *occurrence* ``k``:
+  ``d<O>/dt_k = pi/2 (<O>(t_k + 1/2) - <O>(t_k - 1/2))``.
+* A gate whose generator has more than two eigenvalues (``ISwapPowGate``, ``SwapPowGate``,
+  ``PhasedISwapPowGate``, ``FSimGate``'s ``theta``) is a product of commuting two-eigenvalue
+  factors (``ISWAP**t = XX**(-t/2) YY**(-t/2)`` up to phase), so its derivative is the sum
+  of the factors' two-term rules: four shifted circuits for an ``ISWAP`` exponent, as many
+  as the four-term rule. A symbol that several gates use, or one gate in several places
+  (``PhasedXPowGate``'s ``phase_exponent``), adds up over its occurrences by the chain rule:
+  ``d<O>/dv_i = sum_k a_{k,i} d<O>/dt_k``.
+
+Each shifted expectation runs on :class:`~qgcam_tf.quantum.compiler.ExpectationProgram`
+(state vectors in TensorFlow). With ``shots`` it is what a device would report: every
+Pauli term ``P_j`` of every readout is measured on its own, ``shots`` times per shifted
+circuit (outcome ``+1`` with probability ``(1 + <P_j>)/2``, so ``2 k / shots - 1`` with
+``k`` binomial, :func:`sample_expectations`), and the readout is ``sum_j c_j`` times the
+estimates (identity terms are constants, not measured). Terms are not grouped into
+commuting sets; each costs its own shots.
+"""
 
 from __future__ import annotations
 
-import numpy as np
+import math
+from collections.abc import Sequence
 
-__all__ = ["sample_expectations"]
+import cirq
+import numpy as np
+import sympy
+import tensorflow as tf
+
+from qgcam_tf.quantum.compiler import ExpectationProgram, MultiGate, parse_circuit
+
+__all__ = ["ShiftRule", "check_shots", "sample_expectations"]
+
+_POWER = {"X": cirq.XPowGate, "Y": cirq.YPowGate, "Z": cirq.ZPowGate}
+SHIFT = 0.5
+"""The exponent shift of the two-term rule for ``P**t`` (an angle shift of ``pi/2``)."""
+
+
+def check_shots(shots) -> int | None:
+    """``shots`` as an int, or None (exact expectations).
+
+    Raises:
+        ValueError: ``shots`` is not None and not an int >= 1 (the message names it).
+    """
+    if shots is None:
+        return None
+    if isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots < 1:
+        raise ValueError(f"shots must be an int >= 1 or None, got {shots!r}")
+    return int(shots)
+
+
+class ShiftRule:
+    """``d <O_l> / d v_i`` by the parameter-shift rule, for any circuit
+    :class:`~qgcam_tf.quantum.compiler.ExpectationProgram` compiles (see the module docs).
+
+    The circuit is rewritten once with one symbol per parametrised Pauli-power occurrence
+    (:attr:`occurrence_circuit`); its exponents are the affine map
+    ``t = offsets + v @ coefficients.T`` of the symbol values. A call of :meth:`jacobian`
+    evaluates ``2 K`` shifted circuits per sample (``K`` occurrences), each measured
+    exactly or with ``shots`` per Pauli term.
+
+    Args:
+        circuit: unitary gates (fixed gates of any size, and the parametrised families of
+            :data:`~qgcam_tf.quantum.compiler.SUPPORTED_PARAMETRISED_GATES` with parameters
+            linear in the symbols).
+        symbols: the symbols (``sympy.Symbol`` or names) in the column order of the symbol
+            values.
+        readouts: ``cirq.PauliSum`` / ``cirq.PauliString`` operators with real coefficients.
+        qubits: the qubit order (default: the sorted qubits of the circuit and readouts).
+        max_rows: circuits simulated per TensorFlow call (bounds memory).
+
+    Attributes:
+        symbols: ``tuple[str, ...]``, the symbol value columns.
+        readouts: the readouts as ``cirq.PauliSum``.
+        qubits: the qubit order.
+        n_outputs: the number of readouts.
+        terms: the distinct non-identity Pauli strings of the readouts (coefficient 1),
+            the observables a device measures.
+        term_weights: ``[len(terms), n_outputs]`` float64, readout ``l`` is
+            ``constants[l] + sum_j term_weights[j, l] <terms[j]>``.
+        constants: ``[n_outputs]`` float64, the identity terms.
+        occurrence_circuit: ``circuit`` as Pauli power gates and fixed gates, each
+            symbol-dependent exponent replaced by its own symbol ``t0, t1, ...``.
+        offsets: ``[K]`` float64 constant parts of the occurrence exponents.
+        coefficients: ``[K, len(symbols)]`` float64, ``d t_k / d v_i``.
+
+    Raises:
+        UnsupportedGateError, ValueError, TypeError: as
+            :class:`~qgcam_tf.quantum.compiler.ExpectationProgram` (an unsupported gate, a
+            non-linear parameter, a circuit symbol missing from ``symbols``, a bad readout);
+            ``max_rows`` not an int >= 1.
+    """
+
+    def __init__(
+        self,
+        circuit: cirq.AbstractCircuit,
+        symbols: Sequence,
+        readouts: Sequence,
+        *,
+        qubits: Sequence[cirq.Qid] | None = None,
+        max_rows: int = 4096,
+    ):
+        if isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1:
+            raise ValueError(f"max_rows must be an int >= 1, got {max_rows!r}")
+        program = ExpectationProgram(circuit, symbols, readouts, qubits=qubits)  # validates
+        self.symbols, self.qubits = program.symbols, program.qubits
+        self.readouts, self.n_outputs = program.readouts, program.n_outputs
+        self._max_rows = max_rows
+        qindex = {q: i for i, q in enumerate(self.qubits)}
+        sindex = {sympy.Symbol(s): i for i, s in enumerate(self.symbols)}
+        ops, offsets, rows = [], [], []
+        for rec in parse_circuit(circuit, qindex, sindex):
+            if isinstance(rec, MultiGate):
+                ops.append(cirq.MatrixGate(rec.matrix).on(*(self.qubits[i] for i in rec.qubits)))
+                continue
+            qubit = self.qubits[rec.qubit]
+            if rec.matrix is not None:
+                ops.append(cirq.MatrixGate(rec.matrix).on(qubit))
+                continue
+            exponent = rec.exponent.const
+            if rec.exponent.coeffs:
+                row = np.zeros(len(self.symbols))
+                for i, a in rec.exponent.coeffs.items():
+                    row[i] += a
+                exponent = sympy.Symbol(f"t{len(offsets)}")
+                offsets.append(rec.exponent.const)
+                rows.append(row)
+            ops.append(
+                _POWER[rec.pauli](exponent=exponent, global_shift=rec.global_shift).on(qubit)
+            )
+        self.occurrence_circuit = cirq.Circuit(ops)
+        self.offsets = np.array(offsets, np.float64)
+        self.coefficients = np.array(rows, np.float64).reshape(len(offsets), len(self.symbols))
+        index: dict = {}
+        weights: list = []
+        self.constants = np.zeros(self.n_outputs)
+        for l, total in enumerate(self.readouts):
+            for term in total:
+                c = float(complex(term.coefficient).real)
+                unit = term.with_coefficient(1)
+                if len(unit) == 0:
+                    self.constants[l] += c
+                    continue
+                if unit not in index:
+                    index[unit] = len(index)
+                    weights.append(np.zeros(self.n_outputs))
+                weights[index[unit]][l] += c
+        self.terms = tuple(index)
+        self.term_weights = np.array(weights, np.float64).reshape(len(index), self.n_outputs)
+        self._terms = None
+        if self.terms:
+            names = [f"t{k}" for k in range(len(offsets))]
+            self._terms = ExpectationProgram(
+                self.occurrence_circuit, names, self.terms, qubits=self.qubits
+            )
+
+    def _values(self, symbol_values) -> np.ndarray:
+        values = np.asarray(symbol_values, np.float64)
+        if values.ndim != 2 or values.shape[1] != len(self.symbols):
+            raise ValueError(
+                f"symbol_values must be [batch, {len(self.symbols)}] (one column per symbol "
+                f"of {self.symbols}), got shape {values.shape}"
+            )
+        if not np.all(np.isfinite(values)):
+            raise ValueError("symbol_values contain NaN or infinite values")
+        return values
+
+    def occurrence_values(self, symbol_values) -> np.ndarray:
+        """The exponents ``t`` ``[B, K]`` of :attr:`occurrence_circuit` for symbol values
+        ``[B, len(symbols)]``."""
+        return self.offsets + self._values(symbol_values) @ self.coefficients.T
+
+    def _measure(self, t: np.ndarray, shots, rng) -> np.ndarray:
+        """Readout estimates ``[R, n_outputs]`` at occurrence exponents ``t`` ``[R, K]``."""
+        if self._terms is None:
+            return np.broadcast_to(self.constants, (len(t), self.n_outputs)).copy()
+        parts = [
+            self._terms(tf.constant(t[i : i + self._max_rows], tf.float32)).numpy()
+            for i in range(0, len(t), self._max_rows)
+        ]
+        f = np.concatenate(parts).astype(np.float64) if parts else np.zeros((0, len(self.terms)))
+        if shots is not None:
+            f = sample_expectations(f, shots, rng)
+        return self.constants + f @ self.term_weights
+
+    def expectations(self, symbol_values, *, shots=None, rng=None) -> np.ndarray:
+        """``<O_l>`` ``[B, n_outputs]`` float64, exact or estimated with ``shots`` per term.
+
+        Raises:
+            ValueError: ``symbol_values`` is not ``[B, len(symbols)]`` and finite, or bad
+                ``shots``.
+        """
+        shots = check_shots(shots)
+        rng = np.random.default_rng() if rng is None else rng
+        return self._measure(self.occurrence_values(symbol_values), shots, rng)
+
+    def jacobian(self, symbol_values, *, shots=None, rng=None) -> np.ndarray:
+        """``d <O_l> / d v_i`` ``[B, len(symbols), n_outputs]`` float64 by the shift rule.
+
+        Args:
+            symbol_values: ``[B, len(symbols)]``.
+            shots: measurements per Pauli term of each shifted circuit (None: exact).
+            rng: the ``np.random.Generator`` of the shots (default: a fresh one).
+
+        Raises:
+            ValueError: ``symbol_values`` is not ``[B, len(symbols)]`` and finite, or bad
+                ``shots``.
+        """
+        shots = check_shots(shots)
+        rng = np.random.default_rng() if rng is None else rng
+        t = self.occurrence_values(symbol_values)
+        batch, k = t.shape
+        if k == 0:
+            return np.zeros((batch, len(self.symbols), self.n_outputs))
+        shifted = np.broadcast_to(t, (2, k, batch, k)).copy()
+        occ = np.arange(k)
+        shifted[0, occ, :, occ] += SHIFT
+        shifted[1, occ, :, occ] -= SHIFT
+        f = self._measure(shifted.reshape(-1, k), shots, rng).reshape(2, k, batch, -1)
+        dfdt = math.pi / 2.0 * (f[0] - f[1])  # [K, B, L]
+        return np.einsum("ki,kbl->bil", self.coefficients, dfdt)
 
 
 def sample_expectations(
