@@ -1,5 +1,12 @@
 """The variational quantum circuit of QGrad-CAM, as one Cirq circuit with sympy symbols.
 
+:class:`VQCSpec` names the circuit: its sizes, its family (``ansatz``, one of
+:data:`ANSATZE`) and its input encoding (one of :data:`ENCODINGS`); :func:`build_vqc` builds
+it and :func:`variational_circuit` returns it as a
+:class:`~qgcam_tf.quantum.ansatz.VariationalCircuit` (circuit, symbols, readouts,
+encoding). The families other than the paper's (hardware-efficient, data re-uploading) are
+described in :mod:`qgcam_tf.quantum.ansatz`; the rest of this docstring is the paper's.
+
 This module is the single source of truth for the circuit: both executors of
 :mod:`qgcam_tf.quantum.executors` (TensorFlow Quantum, and plain TensorFlow through
 :mod:`qgcam_tf.quantum.compiler`) run the circuit built here, fed :func:`symbol_values`.
@@ -31,17 +38,26 @@ import numpy as np
 import sympy
 import tensorflow as tf
 
+from qgcam_tf.quantum import ANSATZE, ENCODINGS
+from qgcam_tf.quantum.ansatz import (
+    VariationalCircuit,
+    encode,
+    hardware_efficient_circuit,
+    reuploading_circuit,
+)
+
 __all__ = [
+    "ANSATZE",
+    "ENCODINGS",
     "VQCSpec",
     "build_vqc",
     "compact_vqc",
     "encoding_angles",
     "readout_operators",
     "symbol_values",
+    "variational_circuit",
     "vqc_qubits",
 ]
-
-ANSATZE = ("paper",)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,20 +65,27 @@ class VQCSpec:
     """Shape of the variational quantum circuit.
 
     Args:
-        n_qubits: number of qubits ``n`` (at least 2: the CNOT ring needs two).
+        n_qubits: number of qubits ``n`` (at least 2: the CNOT ring needs two); the
+            layer's input has one value per qubit.
         depth: number of entangling + rotation layers (at least 1).
         n_outputs: number of measured ``<Z_l>`` scores, ``1 <= n_outputs <= n_qubits``.
-        ansatz: circuit family; only ``"paper"`` (the default of arXiv 2408.05899).
+        ansatz: circuit family, one of :data:`ANSATZE`: ``"paper"`` (the default, arXiv
+            2408.05899; fast kernels), ``"hardware_efficient"`` or ``"reuploading"``
+            (:mod:`qgcam_tf.quantum.ansatz`).
+        encoding: input encoding, one of :data:`ENCODINGS` (default ``"paper"``:
+            ``atan(x), atan(x**2)``); the paper's ansatz takes only ``"paper"``.
 
     Raises:
         TypeError: a size is not an int.
-        ValueError: a size is out of range or the ansatz is unknown.
+        ValueError: a size is out of range, the ansatz or encoding is unknown, or the
+            paper's ansatz is given another encoding.
     """
 
     n_qubits: int = 10
     depth: int = 2
     n_outputs: int = 10
     ansatz: str = "paper"
+    encoding: str = "paper"
 
     def __post_init__(self):
         for name in ("n_qubits", "depth", "n_outputs"):
@@ -77,19 +100,45 @@ class VQCSpec:
             raise ValueError(
                 f"VQCSpec.n_outputs must be in [1, n_qubits={self.n_qubits}], got {self.n_outputs}"
             )
-        if self.ansatz not in ANSATZE:
+        if not isinstance(self.ansatz, str) or self.ansatz not in ANSATZE:
             raise ValueError(f"VQCSpec.ansatz must be one of {ANSATZE}, got {self.ansatz!r}")
+        if not isinstance(self.encoding, str) or self.encoding not in ENCODINGS:
+            raise ValueError(f"VQCSpec.encoding must be one of {ENCODINGS}, got {self.encoding!r}")
+        if self.ansatz == "paper" and self.encoding != "paper":
+            raise ValueError(
+                f"VQCSpec.encoding must be 'paper' for the 'paper' ansatz (its fast kernels "
+                f"hard-code it), got {self.encoding!r}"
+            )
 
     @property
     def theta_shape(self) -> tuple[int, int, int]:
-        """Shape of the trainable weights: ``(depth, n_qubits, 3)``."""
-        return (self.depth, self.n_qubits, 3)
+        """Shape of the trainable weights: ``(depth, n_qubits, 3)`` for the paper's ansatz,
+        ``(depth, n_qubits, 2)`` for the others."""
+        return (self.depth, self.n_qubits, 3 if self.ansatz == "paper" else 2)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The spec as a plain dict; ``encoding`` is left out when it is ``"paper"``, so a
+        paper spec's dict (and every saved model config) is the one written before
+        encodings existed."""
+        config = dataclasses.asdict(self)
+        if config["encoding"] == "paper":
+            del config["encoding"]
+        return config
 
     @classmethod
     def from_dict(cls, config: dict) -> VQCSpec:
+        """The spec of :meth:`to_dict`'s dict; missing keys take their defaults (a dict
+        without ``ansatz`` or ``encoding`` is the paper's).
+
+        Raises:
+            TypeError: ``config`` is not a dict.
+            ValueError: an unknown key (the message names it), or a bad value.
+        """
+        if not isinstance(config, dict):
+            raise TypeError(f"VQCSpec config must be a dict, got {config!r}")
+        unknown = sorted(set(config) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise ValueError(f"VQCSpec config has unknown keys {unknown}: {config!r}")
         return cls(**config)
 
 
@@ -101,20 +150,28 @@ def vqc_qubits(spec: VQCSpec) -> list[cirq.LineQubit]:
 def build_vqc(
     spec: VQCSpec,
 ) -> tuple[cirq.Circuit, tuple[sympy.Symbol, ...], tuple[sympy.Symbol, ...]]:
-    """Builds the paper's circuit for ``spec``.
+    """Builds the circuit of ``spec`` (the paper's, or the family ``spec.ansatz`` names).
 
     Args:
         spec: the circuit's shape.
 
     Returns:
-        ``(circuit, input_symbols, weight_symbols)``. ``input_symbols`` holds the ``2n``
-        encoding angles ``enc_ry_0..enc_ry_{n-1}, enc_rz_0..enc_rz_{n-1}`` in the order
-        :func:`encoding_angles` produces them. ``weight_symbols`` holds
+        ``(circuit, input_symbols, weight_symbols)``. For the paper's ansatz,
+        ``input_symbols`` holds the ``2n`` encoding angles
+        ``enc_ry_0..enc_ry_{n-1}, enc_rz_0..enc_rz_{n-1}`` in the order
+        :func:`encoding_angles` produces them, and ``weight_symbols`` holds
         ``theta_{d}_{k}_{j}`` in the row-major order of ``theta`` ``[depth, n, 3]``, with
-        ``j = 0, 1, 2`` for ``(phi, th, om)``.
+        ``j = 0, 1, 2`` for ``(phi, th, om)``. The other families:
+        :func:`~qgcam_tf.quantum.ansatz.hardware_efficient_circuit` and
+        :func:`~qgcam_tf.quantum.ansatz.reuploading_circuit` (inputs in the column order of
+        :func:`~qgcam_tf.quantum.ansatz.encode`, ``theta`` ``[depth, n, 2]``).
     """
     if not isinstance(spec, VQCSpec):
         raise TypeError(f"spec must be a VQCSpec, got {type(spec).__name__}")
+    if spec.ansatz == "hardware_efficient":
+        return hardware_efficient_circuit(spec.n_qubits, spec.depth, spec.encoding)
+    if spec.ansatz == "reuploading":
+        return reuploading_circuit(spec.n_qubits, spec.depth, spec.encoding)
     n = spec.n_qubits
     qubits = vqc_qubits(spec)
     ry_in = sympy.symbols(f"enc_ry_0:{n}")
@@ -177,7 +234,7 @@ def compact_vqc(spec: VQCSpec) -> CompactVQC:
     """
     if not isinstance(spec, VQCSpec):
         raise TypeError(f"spec must be a VQCSpec, got {type(spec).__name__}")
-    if spec.ansatz != "paper":  # pragma: no cover - VQCSpec admits only "paper" today
+    if spec.ansatz != "paper":
         raise ValueError(f"compact_vqc knows only the 'paper' ansatz, got {spec.ansatz!r}")
     n, depth = spec.n_qubits, spec.depth
     qubits = vqc_qubits(spec)
@@ -238,11 +295,26 @@ def encoding_angles(x: tf.Tensor) -> tf.Tensor:
     return tf.concat([tf.atan(x), tf.atan(tf.square(x))], axis=-1)
 
 
-def symbol_values(x: tf.Tensor, theta: tf.Tensor) -> tf.Tensor:
-    """Symbol values ``[B, 2n + 3 depth n]`` for inputs ``x`` [B, n] and ``theta``.
+def symbol_values(x: tf.Tensor, theta: tf.Tensor, encoding: str = "paper") -> tf.Tensor:
+    """Symbol values ``[B, S]`` for inputs ``x`` [B, n] and ``theta``.
 
-    The column order is that of ``input_symbols + weight_symbols`` from ``build_vqc``.
+    The column order is that of ``input_symbols + weight_symbols`` from ``build_vqc``
+    (``S = 2n + 3 depth n`` for the paper's circuit): the angles of ``encoding`` (default
+    the paper's, :func:`encoding_angles`), then ``ravel(theta)`` on every row.
     """
-    angles = encoding_angles(x)
+    angles = encoding_angles(x) if encoding == "paper" else encode(x, encoding)
     flat = tf.reshape(tf.cast(theta, tf.float32), [1, -1])
     return tf.concat([angles, tf.tile(flat, [tf.shape(angles)[0], 1])], axis=1)
+
+
+def variational_circuit(spec: VQCSpec) -> VariationalCircuit:
+    """The circuit of ``spec`` with its symbols, its ``<Z_l>`` readouts, its encoding and
+    ``theta_shape``, as one :class:`~qgcam_tf.quantum.ansatz.VariationalCircuit`.
+
+    Raises:
+        TypeError: ``spec`` is not a :class:`VQCSpec`.
+    """
+    circuit, inputs, weights = build_vqc(spec)
+    return VariationalCircuit(
+        circuit, inputs, weights, tuple(readout_operators(spec)), spec.encoding, spec.theta_shape
+    )

@@ -1,29 +1,48 @@
 """The VQC's executors: callables from symbol values to the readout expectations ``<Z_l>``.
 
-``BACKENDS`` names them: ``"tfq"`` (:class:`TFQExecutor`, TensorFlow Quantum) and ``"tf"``
-(:class:`TFExecutor`, core TensorFlow ops). Both are called with the per-sample symbol values
-of :func:`~qgcam_tf.quantum.circuits.symbol_values` (``[B, 2n + 3 depth n]`` float32, the
-column order of ``build_vqc``'s ``inputs + weights``) and return ``<Z_l>`` ``[B, n_outputs]``
-float32, differentiable with respect to the values. :func:`make_executor` builds one by name;
-:class:`~qgcam_tf.model.layers.VQCLayer` holds one as ``VQCLayer.executor``.
+``BACKENDS`` names them: ``"tfq"`` (TensorFlow Quantum) and ``"tf"`` (core TensorFlow ops).
+Every executor is called with per-sample symbol values (``[B, S]`` float32, the column order
+of the circuit's ``inputs + weights``; for a spec, those of
+:func:`~qgcam_tf.quantum.circuits.symbol_values`) and returns the readouts ``[B, n_outputs]``
+float32, differentiable with respect to the values.
+
+* The paper's circuit has executors of its own: :class:`TFQExecutor` (its circuit in fewer
+  gates) and :class:`TFExecutor` (its hand-written kernel on the layer's hot path).
+* Any other circuit (the other families of :data:`~qgcam_tf.quantum.circuits.ANSATZE`, or a
+  user's :class:`~qgcam_tf.quantum.ansatz.VariationalCircuit`) runs on
+  :class:`TFQCircuitExecutor` or on the generic compiler's
+  :class:`~qgcam_tf.quantum.compiler.ExpectationProgram`.
+
+:func:`make_executor` builds one for a spec, :func:`make_circuit_executor` for a
+``VariationalCircuit``; :class:`~qgcam_tf.model.layers.VQCLayer` holds one as
+``VQCLayer.executor``.
 """
 
 from __future__ import annotations
 
 import tensorflow as tf
 
+from qgcam_tf.quantum.ansatz import VariationalCircuit
 from qgcam_tf.quantum.circuits import (
     VQCSpec,
     build_vqc,
     compact_vqc,
     readout_operators,
+    variational_circuit,
     vqc_qubits,
 )
-from qgcam_tf.quantum.compiler import CompiledCircuit
+from qgcam_tf.quantum.compiler import CompiledCircuit, ExpectationProgram
 from qgcam_tf.quantum.paper_kernel import PaperKernel
 from qgcam_tf.quantum.shards import run_in_shards, tfq_shards
 
-__all__ = ["BACKENDS", "TFExecutor", "TFQExecutor", "make_executor"]
+__all__ = [
+    "BACKENDS",
+    "TFExecutor",
+    "TFQCircuitExecutor",
+    "TFQExecutor",
+    "make_circuit_executor",
+    "make_executor",
+]
 
 BACKENDS = ("tfq", "tf")
 
@@ -97,18 +116,95 @@ class TFExecutor:
         return self._kernel(x, theta)
 
 
-def make_executor(spec: VQCSpec, backend: str) -> TFQExecutor | TFExecutor:
-    """The executor of ``backend``: ``symbol_values [B, 2n + 3 depth n] -> <Z_l> [B, n_outputs]``.
+class TFQCircuitExecutor:
+    """Any circuit's readouts on TensorFlow Quantum (qsim), with the Adjoint differentiator.
+
+    The generic counterpart of :class:`TFQExecutor`: the circuit runs as it is, with the
+    symbol values bound by name, and the batch runs as :func:`tfq_shards` independent ops.
+
+    Args:
+        circuit: a ``cirq.Circuit`` of gates TFQ simulates.
+        symbols: the symbols, in the column order of the symbol values.
+        readouts: ``cirq.PauliSum`` / ``cirq.PauliString`` operators, one output column each.
+        shards: independent ops per call (default :func:`tfq_shards`); the attribute
+            ``shards`` may be changed later.
+    """
+
+    def __init__(self, circuit, symbols, readouts, shards: int | None = None):
+        import tensorflow_quantum as tfq  # imported lazily: the exported path must not need it
+
+        self._circuit = tfq.convert_to_tensor([circuit])
+        self._operators = tfq.convert_to_tensor([list(readouts)])
+        self._names = tf.constant([str(s) for s in symbols])
+        self._op = tfq.differentiators.Adjoint().generate_differentiable_op(
+            analytic_op=tfq.get_expectation_op()
+        )
+        self.shards = tfq_shards() if shards is None else int(shards)
+
+    def __call__(self, symbol_values: tf.Tensor) -> tf.Tensor:
+        """The readouts ``[B, L]`` for the symbol values ``[B, S]``."""
+        return run_in_shards(
+            self._one_op, tf.convert_to_tensor(symbol_values, tf.float32), self.shards
+        )
+
+    def _one_op(self, values: tf.Tensor) -> tf.Tensor:
+        batch = tf.shape(values)[0]
+        return self._op(
+            tf.tile(self._circuit, [batch]),
+            self._names,
+            values,
+            tf.tile(self._operators, [batch, 1]),
+        )
+
+
+def make_circuit_executor(
+    circuit: VariationalCircuit, backend: str
+) -> TFQCircuitExecutor | ExpectationProgram:
+    """The generic executor of ``backend`` for ``circuit``: ``symbol_values [B, S] ->
+    readouts [B, L]``, ``S`` in the order of ``circuit.symbols``.
+
+    Args:
+        circuit: the circuit, its symbols and readouts.
+        backend: ``"tfq"`` (:class:`TFQCircuitExecutor`) or ``"tf"``
+            (:class:`~qgcam_tf.quantum.compiler.ExpectationProgram`).
+
+    Raises:
+        TypeError: ``circuit`` is not a ``VariationalCircuit``.
+        ValueError: ``backend`` is not one of :data:`BACKENDS` (the message names it).
+    """
+    if not isinstance(circuit, VariationalCircuit):
+        raise TypeError(f"circuit must be a VariationalCircuit, got {type(circuit).__name__}")
+    if backend == "tfq":
+        return TFQCircuitExecutor(circuit.circuit, circuit.symbols, circuit.readouts)
+    if backend == "tf":
+        return ExpectationProgram(
+            circuit.circuit, circuit.symbols, circuit.readouts, qubits=circuit.qubits
+        )
+    raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+
+
+def make_executor(
+    spec: VQCSpec, backend: str
+) -> TFQExecutor | TFExecutor | TFQCircuitExecutor | ExpectationProgram:
+    """The executor of ``backend`` for ``spec``: ``symbol_values [B, S] -> <Z_l> [B, n_outputs]``.
+
+    The paper's ansatz gets its own executors (:class:`TFQExecutor`, :class:`TFExecutor`);
+    the other families the generic ones of :func:`make_circuit_executor`.
 
     Args:
         spec: the circuit.
         backend: one of :data:`BACKENDS`.
 
     Raises:
+        TypeError: ``spec`` is not a :class:`~qgcam_tf.quantum.circuits.VQCSpec`.
         ValueError: ``backend`` is not one of :data:`BACKENDS` (the message names it).
     """
+    if not isinstance(spec, VQCSpec):
+        raise TypeError(f"spec must be a VQCSpec, got {type(spec).__name__}")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if spec.ansatz != "paper":
+        return make_circuit_executor(variational_circuit(spec), backend)
     if backend == "tfq":
         return TFQExecutor(spec)
-    if backend == "tf":
-        return TFExecutor(spec)
-    raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    return TFExecutor(spec)
