@@ -84,7 +84,8 @@ class _RegisterKerasLayers:
 
         def exec_and_register(module):
             exec_module(module)
-            importlib.import_module("qgcam_tf.model.hybrid")  # registers VQCLayer and Scale
+            if "qgcam_tf.model.layers" not in sys.modules:  # else it is being imported now
+                importlib.import_module("qgcam_tf.model.hybrid")  # registers VQCLayer, Scale
 
         spec.loader.exec_module = exec_and_register
         return spec
