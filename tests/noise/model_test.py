@@ -116,13 +116,56 @@ def test_per_qubit_and_per_edge_strengths():
 def test_from_dict_round_trips_and_normalises():
     """from_dict(asdict(m)) == m; lists and arrays become tuples, so equal models hash
     equal; a ring edge that is neither a float nor a pair is refused."""
-    model = NoiseModel(readout=[0.1, 0.2], two_qubit_depolarizing=[[0.1, 0.2]], qubits=[1, 2])
+    model = NoiseModel(
+        readout=[0.1, 0.2], two_qubit_depolarizing=[[0.1, 0.2]], qubits=[1, 2], edges=[[0, 1]]
+    )
     assert model.readout == (0.1, 0.2) and model.two_qubit_depolarizing == ((0.1, 0.2),)
     assert NoiseModel.from_dict(dataclasses.asdict(model)) == model
     assert hash(NoiseModel.from_dict(dataclasses.asdict(model))) == hash(model)
     assert NoiseModel(readout=np.array([0.1, 0.2])) == NoiseModel(readout=(0.1, 0.2))
     with pytest.raises(ValueError, match=r"entries must be floats or pairs, got \(0.1, 0.2, 0.3\)"):
         NoiseModel(two_qubit_depolarizing=((0.1, 0.2, 0.3),))
+
+
+def test_two_qubit_pair_looks_up_the_models_edges():
+    """two_qubit_pair gives the single-qubit values for None, a float on both sides, and
+    for a tuple the entry of the pair among edges (sides swapped for the reversed pair, the
+    paper's ring without edges); a pair not among them is refused, naming it."""
+    model = NoiseModel(
+        depolarizing=(0.1, 0.2, 0.3, 0.4),
+        two_qubit_amplitude_damping=((0.5, 0.6), 0.7),
+        two_qubit_phase_damping=0.02,
+        edges=[(3, 1), (0, 2)],
+    )
+    assert model.edges == ((3, 1), (0, 2))
+    assert model.two_qubit_pair("depolarizing", 4, 3, 1) == (0.4, 0.2)
+    assert model.two_qubit_pair("phase_damping", 4, 0, 3) == (0.02, 0.02)
+    assert model.two_qubit_pair("amplitude_damping", 4, 3, 1) == (0.5, 0.6)
+    assert model.two_qubit_pair("amplitude_damping", 4, 1, 3) == (0.6, 0.5)
+    assert model.two_qubit_pair("amplitude_damping", 4, 2, 0) == (0.7, 0.7)
+    with pytest.raises(ValueError, match=r"not for the pair \(0, 1\) of qubits"):
+        model.two_qubit_pair("amplitude_damping", 4, 0, 1)
+    ring = NoiseModel(two_qubit_depolarizing=((0.1, 0.2), 0.3, (0.4, 0.5)))
+    assert ring.two_qubit_pair("depolarizing", 3, 0, 2) == (0.5, 0.4)  # ring edge (2, 0)
+    with pytest.raises(ValueError, match=r"has 3 values for 4 edges"):
+        ring.two_qubit_pair("depolarizing", 4, 0, 1)
+
+
+@pytest.mark.parametrize(
+    "edges,match",
+    [
+        (((0, 0),), r"pairs of distinct qubit indices >= 0, got \(0, 0\)"),
+        (((0, 1, 2),), r"pairs of distinct qubit indices >= 0, got \(0, 1, 2\)"),
+        (((0, -1),), r"got \(0, -1\)"),
+        (((0, 1.0),), r"got \(0, 1.0\)"),
+        (((0, 1), (1, 0)), r"must not repeat a pair"),
+        (3, r"NoiseModel.edges must be a sequence of index pairs, got 3"),
+    ],
+)
+def test_bad_edges_raise(edges, match):
+    """Edges that are not distinct pairs of distinct indices give one ValueError naming them."""
+    with pytest.raises(ValueError, match=match):
+        NoiseModel(edges=edges)
 
 
 if __name__ == "__main__":

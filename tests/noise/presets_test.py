@@ -9,6 +9,8 @@ import pytest
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
+import cirq  # noqa: E402
+
 from qgcam_tf.noise.hardware import HARDWARE_PRESETS, hardware_noise  # noqa: E402
 from qgcam_tf.noise.model import CHANNELS, NoiseModel  # noqa: E402
 from qgcam_tf.noise.presets import SIMPLE_PRESETS, make_noise, presets  # noqa: E402
@@ -54,6 +56,19 @@ def test_a_hardware_preset_is_the_device_model_scaled():
     assert make_noise("rainbow", spec=spec) == device
     assert make_noise("rainbow", 0.5, spec=spec) == device.scaled(0.5)
     assert make_noise("rainbow", spec=spec, method="trajectories").method == "trajectories"
+
+
+def test_a_hardware_preset_places_any_circuit():
+    """make_noise(device, f, circuit=c) is hardware_noise(device, c).scaled(f); giving both
+    spec and circuit is refused."""
+    q = cirq.LineQubit.range(4)
+    circuit = cirq.Circuit(cirq.CZ(q[0], q[1]), cirq.ISWAP(q[1], q[2]), cirq.CZ(q[3], q[2]))
+    device = hardware_noise("weber", circuit)
+    assert make_noise("weber", circuit=circuit) == device
+    assert make_noise("weber", 2.0, circuit=circuit) == device.scaled(2.0)
+    assert device.edges == ((0, 1), (1, 2), (2, 3))
+    with pytest.raises(ValueError, match="needs the circuit spec or a circuit"):
+        make_noise("weber", spec=VQCSpec(4, 1, 2), circuit=circuit)
 
 
 def test_presets_are_the_devices_then_the_channels():
