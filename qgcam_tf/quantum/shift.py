@@ -39,13 +39,26 @@ import numpy as np
 import sympy
 import tensorflow as tf
 
-from qgcam_tf.quantum.compiler import ExpectationProgram, MultiGate, parse_circuit
+from qgcam_tf.quantum.compiler import ExpectationProgram, MultiGate, parse_operations
+from qgcam_tf.quantum.density import DensityCircuit, DensityReadout
+from qgcam_tf.quantum.readout import as_pauli_sum
 
 __all__ = ["ShiftRule", "check_shots", "sample_expectations"]
 
 _POWER = {"X": cirq.XPowGate, "Y": cirq.YPowGate, "Z": cirq.ZPowGate}
 SHIFT = 0.5
 """The exponent shift of the two-term rule for ``P**t`` (an angle shift of ``pi/2``)."""
+
+
+def _is_channel(op: cirq.Operation) -> bool:
+    """A symbol-free single-qubit operation with Kraus operators and no unitary."""
+    return (
+        len(op.qubits) == 1
+        and not cirq.is_measurement(op)
+        and not cirq.is_parameterized(op)
+        and not cirq.has_unitary(op)
+        and cirq.has_kraus(op)
+    )
 
 
 def check_shots(shots) -> int | None:
@@ -63,7 +76,8 @@ def check_shots(shots) -> int | None:
 
 class ShiftRule:
     """``d <O_l> / d v_i`` by the parameter-shift rule, for any circuit
-    :class:`~qgcam_tf.quantum.compiler.ExpectationProgram` compiles (see the module docs).
+    :class:`~qgcam_tf.quantum.compiler.ExpectationProgram` compiles (see the module docs),
+    noisy or not.
 
     The circuit is rewritten once with one symbol per parametrised Pauli-power occurrence
     (:attr:`occurrence_circuit`); its exponents are the affine map
@@ -71,15 +85,26 @@ class ShiftRule:
     evaluates ``2 K`` shifted circuits per sample (``K`` occurrences), each measured
     exactly or with ``shots`` per Pauli term.
 
+    Noise: a circuit that holds single-qubit channels (as
+    :func:`~qgcam_tf.noise.circuits.add_noise` inserts them after each gate) runs on exact
+    density matrices (:class:`~qgcam_tf.quantum.density.DensityCircuit`, memory
+    ``16 * 4**n`` bytes per circuit); the channels stay where they are, between the
+    shifted gates. The rule stays exact because every channel is fixed and the two-term
+    rule holds for any linear function of the state. ``readout_error`` flips each measured
+    qubit's outcome: term ``P_j``'s outcomes then have mean ``f_j <P_j>``,
+    ``f_j = prod_{q in P_j} (1 - 2 p_q)``, and its shots are drawn from that.
+
     Args:
         circuit: unitary gates (fixed gates of any size, and the parametrised families of
             :data:`~qgcam_tf.quantum.compiler.SUPPORTED_PARAMETRISED_GATES` with parameters
-            linear in the symbols).
+            linear in the symbols), and single-qubit channels without symbols.
         symbols: the symbols (``sympy.Symbol`` or names) in the column order of the symbol
             values.
         readouts: ``cirq.PauliSum`` / ``cirq.PauliString`` operators with real coefficients.
         qubits: the qubit order (default: the sorted qubits of the circuit and readouts).
-        max_rows: circuits simulated per TensorFlow call (bounds memory).
+        readout_error: the flip probability of each qubit of ``qubits`` (default: none).
+        max_rows: circuits simulated per TensorFlow call (bounds memory; a density-matrix
+            call also keeps under 512 MiB).
 
     Attributes:
         symbols: ``tuple[str, ...]``, the symbol value columns.
@@ -88,19 +113,26 @@ class ShiftRule:
         n_outputs: the number of readouts.
         terms: the distinct non-identity Pauli strings of the readouts (coefficient 1),
             the observables a device measures.
-        term_weights: ``[len(terms), n_outputs]`` float64, readout ``l`` is
-            ``constants[l] + sum_j term_weights[j, l] <terms[j]>``.
+        term_weights: ``[len(terms), n_outputs]`` float64, the readouts' coefficients.
+        term_factors: ``[len(terms)]`` float64, the readout-error factors ``f_j`` (1
+            without readout error); readout ``l`` is
+            ``constants[l] + sum_j term_weights[j, l] f_j <terms[j]>``.
         constants: ``[n_outputs]`` float64, the identity terms.
-        occurrence_circuit: ``circuit`` as Pauli power gates and fixed gates, each
-            symbol-dependent exponent replaced by its own symbol ``t0, t1, ...``.
+        occurrence_circuit: ``circuit`` as Pauli power gates, fixed gates and its
+            channels, each symbol-dependent exponent replaced by its own symbol
+            ``t0, t1, ...``.
         offsets: ``[K]`` float64 constant parts of the occurrence exponents.
         coefficients: ``[K, len(symbols)]`` float64, ``d t_k / d v_i``.
+        noisy: whether the circuit holds channels (density-matrix simulation).
 
     Raises:
-        UnsupportedGateError, ValueError, TypeError: as
-            :class:`~qgcam_tf.quantum.compiler.ExpectationProgram` (an unsupported gate, a
-            non-linear parameter, a circuit symbol missing from ``symbols``, a bad readout);
-            ``max_rows`` not an int >= 1.
+        UnsupportedGateError: a gate cannot be compiled, a parameter is not linear in its
+            symbols, or an operation is neither a gate nor a single-qubit channel (the
+            message names it and its moment).
+        ValueError: a circuit symbol missing from ``symbols`` or repeated there, a qubit
+            missing from ``qubits``, a bad readout coefficient, ``readout_error`` of the
+            wrong length or outside [0, 1], ``max_rows`` not an int >= 1.
+        TypeError: ``circuit``, a symbol or a readout has the wrong type.
     """
 
     def __init__(
@@ -110,39 +142,108 @@ class ShiftRule:
         readouts: Sequence,
         *,
         qubits: Sequence[cirq.Qid] | None = None,
+        readout_error: Sequence[float] | None = None,
         max_rows: int = 4096,
     ):
         if isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1:
             raise ValueError(f"max_rows must be an int >= 1, got {max_rows!r}")
-        program = ExpectationProgram(circuit, symbols, readouts, qubits=qubits)  # validates
-        self.symbols, self.qubits = program.symbols, program.qubits
-        self.readouts, self.n_outputs = program.readouts, program.n_outputs
-        self._max_rows = max_rows
+        if not isinstance(circuit, cirq.AbstractCircuit):
+            raise TypeError(f"circuit must be a cirq.Circuit, got {circuit!r}")
+        if isinstance(symbols, (str, sympy.Basic)):
+            raise TypeError(f"symbols must be a sequence of symbols or names, got {symbols!r}")
+        names = []
+        for sym in symbols:
+            if not isinstance(sym, (str, sympy.Symbol)):
+                raise TypeError(f"symbols must be sympy.Symbol or str, got {sym!r}")
+            names.append(str(sym))
+        if len(set(names)) != len(names):
+            raise ValueError(f"symbols must not repeat a name, got {names}")
+        missing = sorted(cirq.parameter_names(circuit) - set(names))
+        if missing:
+            raise ValueError(f"symbols {missing} of the circuit are not in symbols {tuple(names)}")
+        if isinstance(readouts, (cirq.PauliSum, cirq.PauliString, cirq.Operation)):
+            raise TypeError(f"readouts must be a sequence of Pauli sums, got {readouts!r}")
+        self.readouts = tuple(as_pauli_sum(r, f"readouts[{l}]") for l, r in enumerate(readouts))
+        self.n_outputs = len(self.readouts)
+        used = set(circuit.all_qubits()).union(*(total.qubits for total in self.readouts))
+        self.qubits = tuple(sorted(used) if qubits is None else qubits)
+        absent = used - set(self.qubits)
+        if absent:
+            raise ValueError(
+                f"qubits {list(self.qubits)} lack {sorted(absent)} of the circuit or the readouts"
+            )
+        self.symbols = tuple(names)
+        flips = self._check_readout_error(readout_error)
+        self._expand(circuit)
+        self._split_terms(flips)
+        n = len(self.qubits)
+        self._max_rows = min(max_rows, max(1, 2**26 // 4**n)) if self.noisy else max_rows
+        self._terms = None
+        if self.terms:
+            occ = [f"t{k}" for k in range(len(self.offsets))]
+            if self.noisy:
+                density = DensityCircuit(self.occurrence_circuit, occ, qubits=self.qubits)
+                readout = DensityReadout(self.terms, self.qubits)
+                self._terms = lambda t: readout(density.density_matrix(t))
+            else:
+                self._terms = ExpectationProgram(
+                    self.occurrence_circuit, occ, self.terms, qubits=self.qubits
+                )
+
+    def _check_readout_error(self, readout_error) -> np.ndarray:
+        n = len(self.qubits)
+        if readout_error is None:
+            return np.zeros(n)
+        flips = np.asarray(readout_error, np.float64)
+        if flips.shape != (n,) or not np.all((flips >= 0) & (flips <= 1)):
+            raise ValueError(
+                f"readout_error must be {n} probabilities in [0, 1] (one per qubit of "
+                f"{list(self.qubits)}), got {readout_error!r}"
+            )
+        return flips
+
+    def _expand(self, circuit) -> None:
+        """Sets occurrence_circuit, offsets, coefficients and noisy."""
         qindex = {q: i for i, q in enumerate(self.qubits)}
         sindex = {sympy.Symbol(s): i for i, s in enumerate(self.symbols)}
         ops, offsets, rows = [], [], []
-        for rec in parse_circuit(circuit, qindex, sindex):
-            if isinstance(rec, MultiGate):
-                ops.append(cirq.MatrixGate(rec.matrix).on(*(self.qubits[i] for i in rec.qubits)))
-                continue
-            qubit = self.qubits[rec.qubit]
-            if rec.matrix is not None:
-                ops.append(cirq.MatrixGate(rec.matrix).on(qubit))
-                continue
-            exponent = rec.exponent.const
-            if rec.exponent.coeffs:
-                row = np.zeros(len(self.symbols))
-                for i, a in rec.exponent.coeffs.items():
-                    row[i] += a
-                exponent = sympy.Symbol(f"t{len(offsets)}")
-                offsets.append(rec.exponent.const)
-                rows.append(row)
-            ops.append(
-                _POWER[rec.pauli](exponent=exponent, global_shift=rec.global_shift).on(qubit)
-            )
+        self.noisy = False
+        for m, moment in enumerate(circuit):
+            for op in moment:
+                if _is_channel(op):
+                    ops.append(op)
+                    self.noisy = True
+                    continue
+                try:
+                    records = parse_operations(op, qindex, sindex)
+                except ValueError as err:  # UnsupportedGateError is a ValueError
+                    raise type(err)(f"moment {m}: {err}") from None
+                for rec in records:
+                    ops.append(self._record_op(rec, offsets, rows))
         self.occurrence_circuit = cirq.Circuit(ops)
         self.offsets = np.array(offsets, np.float64)
         self.coefficients = np.array(rows, np.float64).reshape(len(offsets), len(self.symbols))
+
+    def _record_op(self, rec, offsets: list, rows: list) -> cirq.Operation:
+        """The operation of one gate record; a symbol-dependent exponent gets its own symbol."""
+        if isinstance(rec, MultiGate):
+            return cirq.MatrixGate(rec.matrix).on(*(self.qubits[i] for i in rec.qubits))
+        qubit = self.qubits[rec.qubit]
+        if rec.matrix is not None:
+            return cirq.MatrixGate(rec.matrix).on(qubit)
+        exponent = rec.exponent.const
+        if rec.exponent.coeffs:
+            row = np.zeros(len(self.symbols))
+            for i, a in rec.exponent.coeffs.items():
+                row[i] += a
+            exponent = sympy.Symbol(f"t{len(offsets)}")
+            offsets.append(rec.exponent.const)
+            rows.append(row)
+        return _POWER[rec.pauli](exponent=exponent, global_shift=rec.global_shift).on(qubit)
+
+    def _split_terms(self, flips: np.ndarray) -> None:
+        """Sets terms, term_weights, term_factors and constants."""
+        qindex = {q: i for i, q in enumerate(self.qubits)}
         index: dict = {}
         weights: list = []
         self.constants = np.zeros(self.n_outputs)
@@ -159,12 +260,9 @@ class ShiftRule:
                 weights[index[unit]][l] += c
         self.terms = tuple(index)
         self.term_weights = np.array(weights, np.float64).reshape(len(index), self.n_outputs)
-        self._terms = None
-        if self.terms:
-            names = [f"t{k}" for k in range(len(offsets))]
-            self._terms = ExpectationProgram(
-                self.occurrence_circuit, names, self.terms, qubits=self.qubits
-            )
+        self.term_factors = np.array(
+            [np.prod([1.0 - 2.0 * flips[qindex[q]] for q in unit.qubits]) for unit in self.terms]
+        )
 
     def _values(self, symbol_values) -> np.ndarray:
         values = np.asarray(symbol_values, np.float64)
@@ -191,6 +289,7 @@ class ShiftRule:
             for i in range(0, len(t), self._max_rows)
         ]
         f = np.concatenate(parts).astype(np.float64) if parts else np.zeros((0, len(self.terms)))
+        f = f * self.term_factors  # what the device's outcomes average to
         if shots is not None:
             f = sample_expectations(f, shots, rng)
         return self.constants + f @ self.term_weights

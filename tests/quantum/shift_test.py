@@ -122,6 +122,65 @@ def test_shift_rule_on_the_test_circuits_equals_finite_differences(case):
     np.testing.assert_allclose(rule.jacobian(values), want, atol=2e-5)
 
 
+def _noisy(circuit):
+    """``circuit`` with a depolarizing and an amplitude-damping channel after every gate."""
+    ops = []
+    for op in circuit.all_operations():
+        ops.append(op)
+        for q in op.qubits:
+            ops += [cirq.depolarize(0.04).on(q), cirq.amplitude_damp(0.06).on(q)]
+    return cirq.Circuit(ops)
+
+
+def _density_expectations(circuit, symbols, values, readouts, flips):
+    """cirq.DensityMatrixSimulator's float64 expectations, each Pauli term scaled by its
+    readout-error factor prod(1 - 2 p_q): [B, L]."""
+    sim = cirq.DensityMatrixSimulator(dtype=np.complex128)
+    qubits = sorted(circuit.all_qubits())
+    out = []
+    for row in values:
+        resolved = cirq.resolve_parameters(circuit, dict(zip(map(str, symbols), row)))
+        rho = sim.simulate(resolved, qubit_order=qubits).final_density_matrix
+        qindex = {q: i for i, q in enumerate(qubits)}
+        out.append(
+            [
+                sum(
+                    np.real(term.expectation_from_density_matrix(rho, qindex))
+                    * np.prod([1 - 2 * flips[qindex[q]] for q in term.qubits])
+                    for term in total
+                )
+                for total in readouts
+            ]
+        )
+    return np.array(out)
+
+
+@pytest.mark.parametrize("family", ["fsim", "phasedx", "iswap"])
+def test_shift_rule_with_channels_and_readout_error_equals_density_differences(family):
+    """With channels after every gate and readout error, expectations equal
+    cirq.DensityMatrixSimulator's and the Jacobian its finite differences within 2e-5."""
+    circuit, readouts = _family_circuit(family)
+    noisy = _noisy(circuit)
+    flips = np.array([0.02, 0.05, 0.1])
+    rule = ShiftRule(noisy, [A, B], readouts, readout_error=flips)
+    assert rule.noisy and not ShiftRule(circuit, [A, B], readouts).noisy
+    ref = _density_expectations(noisy, [A, B], VALUES, readouts, flips)
+    np.testing.assert_allclose(rule.expectations(VALUES), ref, atol=1e-5)
+    eps = 1e-5
+    want = np.zeros((len(VALUES), 2, len(readouts)))
+    for i in range(2):
+        up, down = VALUES.copy(), VALUES.copy()
+        up[:, i] += eps
+        down[:, i] -= eps
+        want[:, i] = (
+            _density_expectations(noisy, [A, B], up, readouts, flips)
+            - _density_expectations(noisy, [A, B], down, readouts, flips)
+        ) / (2 * eps)
+    np.testing.assert_allclose(rule.jacobian(VALUES), want, atol=2e-5)
+    clean = ShiftRule(circuit, [A, B], readouts).jacobian(VALUES)
+    assert np.abs(rule.jacobian(VALUES) - clean).max() > 1e-2  # the noise matters
+
+
 def test_batches_split_into_chunks_give_the_same_jacobian():
     """max_rows=5 (many small TensorFlow calls) gives the Jacobian of one call."""
     case = circuit_cases()[1]
@@ -187,9 +246,15 @@ def test_bad_input_raises_naming_it():
         rule.expectations(np.full((1, 6), np.nan))
     with pytest.raises(ValueError, match="max_rows must be an int >= 1, got 0"):
         ShiftRule(case.circuit, case.symbols, case.readouts, max_rows=0)
+    with pytest.raises(ValueError, match=r"readout_error must be 3 probabilities in \[0, 1\]"):
+        ShiftRule(case.circuit, case.symbols, case.readouts, readout_error=[0.1, 0.2])
+    with pytest.raises(ValueError, match="readout_error must be 3 probabilities"):
+        ShiftRule(case.circuit, case.symbols, case.readouts, readout_error=[0.1, 0.2, 1.5])
     q = cirq.LineQubit.range(3)
     with pytest.raises(UnsupportedGateError, match="CCZ"):
         ShiftRule(cirq.Circuit(cirq.CCZPowGate(exponent=A).on(*q)), [A], [cirq.Z(q[0])])
+    with pytest.raises(UnsupportedGateError, match="moment 1: unsupported operation"):
+        ShiftRule(cirq.Circuit(cirq.rx(A).on(q[0]), cirq.measure(q[0])), [A], [cirq.Z(q[0])])
     with pytest.raises(UnsupportedGateError, match="not linear"):
         ShiftRule(cirq.Circuit(cirq.rx(A**2).on(q[0])), [A], [cirq.Z(q[0])])
     with pytest.raises(ValueError, match="symbols"):
