@@ -7,13 +7,17 @@ import cirq
 import numpy as np
 import pytest
 
+from qgcam_tf.quantum.ansatz import encode, hardware_efficient_circuit, reuploading_circuit
 from qgcam_tf.quantum.circuits import (
+    ANSATZE,
+    ENCODINGS,
     VQCSpec,
     build_vqc,
     compact_vqc,
     encoding_angles,
     readout_operators,
     symbol_values,
+    variational_circuit,
     vqc_qubits,
 )
 
@@ -152,6 +156,9 @@ def test_encoding_angles_values():
         (dict(n_qubits=4, n_outputs=5), ValueError, "n_outputs"),
         (dict(n_qubits=4.0), TypeError, "n_qubits must be an int"),
         (dict(ansatz="hea"), ValueError, "ansatz"),
+        (dict(ansatz=None), ValueError, "VQCSpec.ansatz must be one of .*got None"),
+        (dict(ansatz="reuploading", encoding="cos"), ValueError, "VQCSpec.encoding must be one"),
+        (dict(encoding="identity"), ValueError, "must be 'paper' for the 'paper' ansatz"),
     ],
 )
 def test_spec_validation(kwargs, error, match):
@@ -170,6 +177,69 @@ def test_spec_round_trip():
     """VQCSpec survives to_dict/from_dict."""
     spec = VQCSpec(6, 2, 3)
     assert VQCSpec.from_dict(spec.to_dict()) == spec
+
+
+@pytest.mark.parametrize("ansatz", ANSATZE[1:])
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_family_spec_round_trip_and_theta_shape(ansatz, encoding):
+    """Every family and encoding survives to_dict/from_dict; its theta is [depth, n, 2]."""
+    spec = VQCSpec(4, 3, 2, ansatz=ansatz, encoding=encoding)
+    assert VQCSpec.from_dict(spec.to_dict()) == spec
+    assert spec.theta_shape == (3, 4, 2)
+
+
+def test_paper_dicts_are_unchanged_and_old_dicts_load():
+    """A paper spec's dict has the four keys it always had; dicts without ansatz or encoding
+    are the paper's; an unknown key or a non-dict is named."""
+    assert VQCSpec(4, 1, 3).to_dict() == {
+        "n_qubits": 4,
+        "depth": 1,
+        "n_outputs": 3,
+        "ansatz": "paper",
+    }
+    assert VQCSpec.from_dict({"n_qubits": 4, "depth": 1, "n_outputs": 3}) == VQCSpec(4, 1, 3)
+    he = VQCSpec(4, 1, 3, ansatz="hardware_efficient")
+    assert he.to_dict() == {
+        "n_qubits": 4,
+        "depth": 1,
+        "n_outputs": 3,
+        "ansatz": "hardware_efficient",
+    }
+    assert VQCSpec.from_dict(he.to_dict()).encoding == "paper"
+    with pytest.raises(ValueError, match=r"unknown keys \['qubits'\]"):
+        VQCSpec.from_dict({"qubits": 4})
+    with pytest.raises(TypeError, match="VQCSpec config must be a dict, got 4"):
+        VQCSpec.from_dict(4)
+
+
+@pytest.mark.parametrize(
+    "ansatz,builder",
+    [("hardware_efficient", hardware_efficient_circuit), ("reuploading", reuploading_circuit)],
+)
+def test_build_vqc_builds_each_family_and_variational_circuit_describes_it(ansatz, builder, rng):
+    """build_vqc(spec) is the family's builder; variational_circuit adds <Z_l> readouts,
+    the encoding and theta_shape, and its symbol values are symbol_values(x, theta, encoding)."""
+    spec = VQCSpec(3, 2, 2, ansatz=ansatz, encoding="atan")
+    assert build_vqc(spec) == builder(3, 2, "atan")
+    vc = variational_circuit(spec)
+    assert (vc.circuit, vc.input_symbols + vc.weight_symbols) == (
+        build_vqc(spec)[0],
+        build_vqc(spec)[1] + build_vqc(spec)[2],
+    )
+    assert list(vc.readouts) == [cirq.PauliSum.wrap(z) for z in readout_operators(spec)]
+    assert (vc.encoding, vc.theta_shape, vc.n_inputs) == ("atan", (2, 3, 2), 3)
+    x = rng.normal(size=(2, 3)).astype(np.float32)
+    theta = rng.uniform(size=spec.theta_shape).astype(np.float32)
+    np.testing.assert_array_equal(
+        vc.symbol_values(x, theta).numpy(), symbol_values(x, theta, "atan").numpy()
+    )
+    np.testing.assert_allclose(symbol_values(x, theta, "atan").numpy()[:, :3], encode(x, "atan"))
+
+
+def test_compact_vqc_refuses_other_families():
+    """compact_vqc is the paper's circuit only, and says so."""
+    with pytest.raises(ValueError, match="only the 'paper' ansatz, got 'reuploading'"):
+        compact_vqc(VQCSpec(3, 1, 2, ansatz="reuploading"))
 
 
 def test_symbol_values_layout(rng):

@@ -8,10 +8,26 @@ import sys
 import cirq
 import numpy as np
 import pytest
+import sympy
 import tensorflow as tf
 
-from qgcam_tf.quantum.circuits import VQCSpec, build_vqc, symbol_values, vqc_qubits
-from qgcam_tf.quantum.executors import BACKENDS, TFExecutor, TFQExecutor, make_executor
+from qgcam_tf.quantum.ansatz import VariationalCircuit
+from qgcam_tf.quantum.circuits import (
+    VQCSpec,
+    build_vqc,
+    symbol_values,
+    variational_circuit,
+    vqc_qubits,
+)
+from qgcam_tf.quantum.compiler import ExpectationProgram
+from qgcam_tf.quantum.executors import (
+    BACKENDS,
+    TFExecutor,
+    TFQCircuitExecutor,
+    TFQExecutor,
+    make_circuit_executor,
+    make_executor,
+)
 
 ATOL = 1e-5
 
@@ -99,6 +115,68 @@ def test_make_executor_rejects_an_unknown_backend(backend):
     """An unknown backend raises one ValueError naming the choices and the value."""
     with pytest.raises(ValueError, match=rf"backend must be one of .*'tfq'.*got {backend!r}"):
         make_executor(VQCSpec(2, 1, 2), backend)
+
+
+def _family(ansatz: str) -> VQCSpec:
+    return VQCSpec(3, 2, 2, ansatz=ansatz, encoding="identity")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("ansatz", ["hardware_efficient", "reuploading"])
+def test_family_executors_match_cirq(backend, ansatz):
+    """make_executor on another family gives the generic executor of the backend, whose
+    outputs equal cirq.Simulator's <Z_l> (1e-5)."""
+    spec = _family(ansatz)
+    x, theta = _inputs(spec, seed=7)
+    values = symbol_values(x, theta, spec.encoding)
+    run = make_executor(spec, backend)
+    assert isinstance(run, TFQCircuitExecutor if backend == "tfq" else ExpectationProgram)
+    np.testing.assert_allclose(
+        run(values).numpy(), _cirq_expectations(spec, values.numpy()), atol=ATOL
+    )
+
+
+def test_tfq_circuit_executor_pauli_sums_and_shards():
+    """TFQCircuitExecutor reads Pauli sums with coefficients like cirq.Simulator, and a batch
+    in 3 ops equals one op (outputs and gradients)."""
+    q = cirq.LineQubit.range(3)
+    a, b, w = sympy.symbols("a b w")
+    circuit = cirq.Circuit(
+        cirq.ry(a)(q[0]), cirq.rx(b)(q[1]), cirq.ISWAP(q[0], q[1]) ** w, cirq.CZ(q[1], q[2])
+    )
+    readouts = [0.5 * cirq.X(q[0]) * cirq.Y(q[1]) - cirq.Z(q[2]), cirq.Y(q[1]) + 0.25]
+    vc = VariationalCircuit(circuit, [a, b], [w], readouts)
+    values = tf.constant(np.random.default_rng(3).normal(size=(5, 3)).astype(np.float32))
+    sim = cirq.Simulator(dtype=np.complex128)
+    want = [
+        sim.simulate_expectation_values(
+            circuit, list(vc.readouts), dict(zip("abw", map(float, row))), qubit_order=q
+        )
+        for row in values.numpy()
+    ]
+    outs = []
+    for shards in (1, 3):
+        run = TFQCircuitExecutor(circuit, vc.symbols, vc.readouts, shards=shards)
+        with tf.GradientTape() as tape:
+            tape.watch(values)
+            y = run(values)
+        outs.append((y.numpy(), tape.gradient(y, values).numpy()))
+    np.testing.assert_allclose(outs[0][0], np.real(want), atol=ATOL)
+    np.testing.assert_allclose(outs[1][0], outs[0][0], atol=1e-6)
+    np.testing.assert_allclose(outs[1][1], outs[0][1], atol=1e-6)
+    np.testing.assert_allclose(
+        make_circuit_executor(vc, "tf")(values).numpy(), outs[0][0], atol=ATOL
+    )
+
+
+def test_make_circuit_executor_and_make_executor_reject_bad_arguments():
+    """A non-VariationalCircuit, a non-spec and an unknown backend are named."""
+    with pytest.raises(TypeError, match="circuit must be a VariationalCircuit, got VQCSpec"):
+        make_circuit_executor(VQCSpec(2, 1, 2), "tf")
+    with pytest.raises(TypeError, match="spec must be a VQCSpec, got dict"):
+        make_executor({"n_qubits": 2}, "tf")
+    with pytest.raises(ValueError, match="backend must be one of .*got 'cpu'"):
+        make_circuit_executor(variational_circuit(_family("reuploading")), "cpu")
 
 
 if __name__ == "__main__":
