@@ -26,12 +26,14 @@ __all__ = [
     "name_list",
     "non_negative_float",
     "output_dir",
+    "output_file",
     "positive_float",
     "positive_int",
     "probability",
     "qubit_list",
     "removed_on_failure",
     "run_dir",
+    "run_metadata",
     "seed",
     "shots",
     "typed",
@@ -183,6 +185,34 @@ def output_dir(text: str) -> str:
     if why:
         raise argparse.ArgumentTypeError(f"{text!r}: cannot write in {target!r}: {why}")
     return text
+
+
+def output_file(path: str, option: str = "--out") -> None:
+    """Raises ValueError when the file ``path`` of ``option`` cannot be written: it is a
+    directory, or its parent directory does not exist (none is created: a typo must not
+    make folders) or cannot be written. Checked before any work."""
+    if not path:
+        raise ValueError(f"{option}: must be a file path, got ''")
+    if os.path.isdir(path):
+        raise ValueError(f"{option} {path!r} is a directory, not a file")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        kind = "is not a directory" if os.path.exists(parent) else "does not exist"
+        raise ValueError(f"{option} {path!r}: the parent directory {parent!r} {kind}")
+    why = _writable_dir(parent)
+    if why:
+        raise ValueError(f"{option} {path!r}: cannot write in {parent!r}: {why}")
+
+
+def run_metadata(path: str) -> dict:
+    """The ``metadata`` object of the run directory ``path``'s ``model.json``, read as JSON
+    (no TensorFlow): for checks against the run (its class count) before the model loads.
+
+    ``path`` has passed :func:`run_dir`; a metadata that is not an object reads as ``{}``.
+    """
+    with open(os.path.join(path, RUN_FILES[0]), encoding="utf-8") as f:
+        metadata = json.load(f).get("metadata")
+    return metadata if isinstance(metadata, dict) else {}
 
 
 def name_list(known: Sequence[str]):

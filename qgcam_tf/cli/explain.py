@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from qgcam_tf.cli.args import add_backend, class_index, existing_file, positive_int, run_dir
+from qgcam_tf.cli.args import (
+    add_backend,
+    class_index,
+    existing_file,
+    output_dir,
+    positive_int,
+    removed_on_failure,
+    run_dir,
+    run_metadata,
+)
 from qgcam_tf.cli.predict import add_fit
 from qgcam_tf.data import BUILTIN_DATASETS
 from qgcam_tf.explain import METHOD_NAMES
@@ -13,7 +22,12 @@ HELP = "write CAM heatmaps (PNG overlays, a Fig. 4-style grid, raw maps .npz)"
 
 def add_arguments(p) -> None:
     p.add_argument("--model", required=True, type=run_dir, help="run directory of `qgcam train`")
-    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument(
+        "--out",
+        required=True,
+        type=output_dir,
+        help="output directory (new, or existing and writable; checked before any work)",
+    )
     src = p.add_mutually_exclusive_group()
     src.add_argument(
         "--images", nargs="+", type=existing_file, metavar="FILE", help="input files to explain"
@@ -36,11 +50,28 @@ def add_arguments(p) -> None:
     add_fit(p)
 
 
+def validate(args) -> None:
+    """``--class-index`` against the run's classes (its ``model.json`` metadata, read as
+    JSON), before TensorFlow loads.
+
+    Raises:
+        ValueError: ``--class-index`` is not below the run's number of class names.
+    """
+    names = run_metadata(args.model).get("class_names")
+    if args.class_index is not None and isinstance(names, list) and names:
+        if args.class_index >= len(names):
+            raise ValueError(
+                f"--class-index: must be a class index in [0, {len(names) - 1}] (the run has "
+                f"{len(names)} classes) or -1 for the predicted class, got {args.class_index}"
+            )
+
+
 def run(args) -> int:
     from qgcam_tf.data.checks import print_input_warnings
     from qgcam_tf.viz.explanations import write_explanations
 
-    with print_input_warnings():  # one "warning: <file>: ..." line on stderr per input
+    # a failed explanation leaves no partial --out; one warning line per suspicious input
+    with removed_on_failure(args.out), print_input_warnings():
         written = write_explanations(
             args.model,
             args.out,

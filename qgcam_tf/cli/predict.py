@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qgcam_tf.cli.args import add_backend, existing_file, positive_int, run_dir
+from qgcam_tf.cli.args import add_backend, existing_file, output_file, positive_int, run_dir
 from qgcam_tf.data.checks import FITS
 
 NAME = "predict"
@@ -19,7 +19,10 @@ def add_arguments(p) -> None:
         metavar="FILE",
         help="PNG/JPEG images (any size), WAV clips, or .npy arrays [B, H, W, C]",
     )
-    p.add_argument("--out", help="CSV to write (default: print to stdout)")
+    p.add_argument(
+        "--out",
+        help="CSV to write, in an existing directory (default: print to stdout)",
+    )
     add_backend(p, default="tf")
     p.add_argument("--batch-size", type=positive_int, default=64, help="inputs per model call")
     add_fit(p)
@@ -34,6 +37,17 @@ def add_fit(p) -> None:
         "stretch (default: as in training), pad (letterbox with black bars) or crop (keep "
         "the centre); .npy arrays are never resized",
     )
+
+
+def validate(args) -> None:
+    """``--out``, checked before TensorFlow loads.
+
+    Raises:
+        ValueError: ``--out`` is a directory, or its parent does not exist or cannot be
+            written.
+    """
+    if args.out is not None:
+        output_file(args.out)
 
 
 def run(args) -> int:

@@ -160,13 +160,22 @@ def read_audio(path: str) -> tuple[np.ndarray, int]:
     try:
         data, rate = soundfile.read(path, dtype="float32", always_2d=True)
     except (RuntimeError, soundfile.LibsndfileError, ValueError, TypeError) as sf_error:
+        with open(path, "rb") as f:
+            riff = f.read(12)
+        # soundfile's message repeats the path: keep only what it says about the content
+        why = str(sf_error).rsplit(": ", 1)[-1].strip() or type(sf_error).__name__
+        error = ValueError(
+            f"audio file {path!r} is not readable audio: expected WAV, NIST SPHERE, FLAC or "
+            f"OGG ({why})"
+        )
+        if riff[:4] != b"RIFF" or riff[8:12] != b"WAVE":
+            raise error from None
         try:  # some WAV variants only TensorFlow's decoder accepts
             audio, rate = tf.audio.decode_wav(tf.io.read_file(path))
             data, rate = audio.numpy(), int(rate.numpy())
-        except (tf.errors.InvalidArgumentError, tf.errors.OpError):
-            raise ValueError(
-                f"{path!r} is not readable audio (WAV/SPHERE/FLAC/OGG): {sf_error}"
-            ) from None
+        # TensorFlow's message may quote the file's bytes, which are not UTF-8
+        except (tf.errors.OpError, UnicodeDecodeError):
+            raise error from None
     if data.shape[0] == 0:
         raise ValueError(f"audio file {path!r} holds no samples")
     samples = data.mean(axis=1).astype(np.float32)

@@ -128,14 +128,17 @@ def load_array(path: str, shape: Sequence[int]) -> np.ndarray:
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ValueError: unreadable, wrong shape or dtype, NaN/inf, or values outside [0, 1].
+        ValueError: not a ``.npy`` file (empty, truncated, a zip or a pickle), no images,
+            wrong shape or dtype, NaN/inf, or values outside [0, 1].
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f"array file {path!r} does not exist")
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise ValueError(f"{path!r} is not a readable .npy file: {e}") from None
+    try:  # the .npy format alone: np.load would also open a zip (.npz) or a pickle
+        with open(path, "rb") as f:
+            array = np.lib.format.read_array(f, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as e:
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ValueError(f"{path!r} is not a readable .npy file: {first}") from None
     expected = tuple(int(s) for s in shape)
     if array.ndim == len(expected):
         array = array[None]
@@ -144,6 +147,8 @@ def load_array(path: str, shape: Sequence[int]) -> np.ndarray:
             f"{path!r}: images must have shape [B, {', '.join(map(str, expected))}], "
             f"got {array.shape}"
         )
+    if len(array) == 0:
+        raise ValueError(f"{path!r} holds no images (shape {array.shape})")
     if array.dtype.kind not in "fiu":
         raise ValueError(f"{path!r}: images must be numeric, got dtype {array.dtype}")
     array = array.astype(np.float32)

@@ -18,6 +18,7 @@ import importlib.util
 import os
 import pickle
 import struct
+import zipfile
 
 import numpy as np
 import tensorflow as tf
@@ -68,15 +69,19 @@ def _from_pickle(path: str):
 
 
 def _from_npz(path: str):
+    if not zipfile.is_zipfile(path):  # np.load would read a .npy, or try a pickle
+        what = "an empty file" if os.path.getsize(path) == 0 else "not a zip archive"
+        raise ValueError(f"{path!r} is not a readable .npz file ({what})")
     try:
-        with np.load(path) as data:
+        with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in ("x_train", "y_train", "x_test", "y_test")}
     except KeyError as e:
         raise ValueError(
             f"{path!r} lacks array {e}: expected x_train, y_train, x_test, y_test"
         ) from None
-    except (OSError, ValueError) as e:
-        raise ValueError(f"{path!r} is not a readable .npz file: {e}") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ValueError(f"{path!r} is not a readable .npz file: {first}") from None
     return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
 
 
@@ -126,15 +131,33 @@ def _normalise(x: np.ndarray, y: np.ndarray, source: str):
         x = x.reshape(-1, 28, 28)
     if x.ndim != 3 or x.shape[1:] != (28, 28):
         raise ValueError(f"{source}: images must be [N, 28, 28] or [N, 784], got {x.shape}")
-    y = np.asarray(y).astype(np.int64).reshape(-1)
+    if x.dtype.kind not in "fiu":
+        raise ValueError(f"{source}: images must be numeric, got dtype {x.dtype}")
+    y = np.asarray(y).reshape(-1)
+    if y.dtype.kind not in "iu" and not (
+        y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y))
+    ):
+        raise ValueError(
+            f"{source}: labels must be integers 0-9, got dtype {y.dtype}"
+            + (f" with values such as {_not_whole(y)}" if y.dtype.kind == "f" else "")
+        )
+    y = y.astype(np.int64)
     if len(y) != len(x):
         raise ValueError(f"{source}: {len(x)} images but {len(y)} labels")
     if y.size and (y.min() < 0 or y.max() > 9):
         raise ValueError(f"{source}: labels must be digits 0-9, got range [{y.min()}, {y.max()}]")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{source}: images contain NaN or infinite values")
     x = x.astype(np.float32)
     if x.size and x.max() > 1.0:  # uint8 pixels
         x = x / 255.0
     return x[..., None], y
+
+
+def _not_whole(y: np.ndarray) -> float:
+    """The first label that is not a whole number (NaN and infinities included)."""
+    bad = ~np.isfinite(y) | (np.nan_to_num(y) != np.round(np.nan_to_num(y)))
+    return y[np.argmax(bad)].item()
 
 
 def load_mnist(path: str | None = None):
@@ -146,7 +169,8 @@ def load_mnist(path: str | None = None):
 
     Raises:
         FileNotFoundError: ``path`` (or the embedded copy) does not exist.
-        ValueError: the file is corrupt or holds the wrong shapes.
+        ValueError: the file is corrupt, holds the wrong shapes, labels that are not
+            integers 0-9, or images that are not finite.
     """
     if path is None:
         path = embedded_mnist_path()

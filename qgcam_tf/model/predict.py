@@ -13,7 +13,30 @@ from qgcam_tf.data.checks import fitted_as, resolve_fit
 from qgcam_tf.fileio import atomic_path
 from qgcam_tf.model.run import Run
 
-__all__ = ["predictions_csv", "write_predictions"]
+__all__ = ["check_finite_outputs", "predictions_csv", "write_predictions"]
+
+
+def check_finite_outputs(run_dir: str, outputs, sources: Sequence[str]) -> None:
+    """Raises ValueError when a row of ``outputs`` (one per source) holds NaN or infinity.
+
+    A model whose weights went non-finite in training (a too-large learning rate) answers
+    NaN for every input; such numbers must never reach a CSV or a map.
+
+    Args:
+        run_dir: the run directory, named in the message.
+        outputs: array ``[N, ...]``, one row per input.
+        sources: the input of each row, named in the message.
+    """
+    outputs = np.asarray(outputs)
+    bad = ~np.isfinite(outputs.reshape(len(outputs), -1)).all(axis=1)
+    if bad.any():
+        first = [sources[i] for i in np.flatnonzero(bad)[:3]]
+        more = f" and {int(bad.sum()) - len(first)} more" if bad.sum() > len(first) else ""
+        raise ValueError(
+            f"the model of {run_dir!r} gives NaN or infinite outputs for "
+            f"{', '.join(map(repr, first))}{more}: are its weights finite? (a run trained with "
+            "too large a learning rate can end with NaN weights)"
+        )
 
 
 def predictions_csv(
@@ -37,6 +60,7 @@ def predictions_csv(
     inputs, sources = run.load_inputs(paths, fit=fit)
     fit = resolve_fit(fit, run.metadata)
     probs = run.model(backend=backend).predict(inputs, batch_size=batch_size, verbose=0)
+    check_finite_outputs(run.run_dir, probs, sources)
     names = run.class_names or [str(i) for i in range(probs.shape[1])]
     buffer = io.StringIO()
     writer = csv.writer(buffer)

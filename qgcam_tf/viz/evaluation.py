@@ -15,6 +15,7 @@ from tqdm import tqdm
 from qgcam_tf.evaluate import faithfulness as ev
 from qgcam_tf.evaluate import metrics as qm
 from qgcam_tf.fileio import atomic_path, write_json_atomic
+from qgcam_tf.model.hybrid import VQC_LAYER
 from qgcam_tf.model.run import Run
 from qgcam_tf.viz.common import pyplot, save_figure
 
@@ -135,9 +136,20 @@ def write_evaluation(
         The paths written: ``evaluation.csv`` / ``.md`` (mean and 95 % interval),
         ``evaluation_vs_random.*`` (paired differences), ``evaluate_curves.png``,
         ``evaluate_maps.png``, ``per_sample.npz`` and ``evaluation.json``.
+
+    Raises:
+        ValueError: ``run_dir`` holds a classical model (no VQC layer: its rows would be
+            labelled as the hybrid's; a twin goes in ``twin_dir``), ``twin_dir`` holds no
+            classical twin, or a bad count, method or data file.
     """
     run = Run.open(run_dir)
     model = run.model(backend=backend)
+    if VQC_LAYER not in [layer.name for layer in model.layers]:
+        # Its rows would be labelled hybrid and QGrad-CAM while they are the twin's Grad-CAM.
+        raise ValueError(
+            f"--model {run_dir!r} has no VQC layer: it is a classical model, and evaluate "
+            "scores a hybrid's CAMs; pass a classical twin as --twin beside its hybrid --model"
+        )
     twin = _load_twin(twin_dir, model) if twin_dir else None
     images, labels, idx = run.test_examples(count=count, seed=seed, data_dir=data_dir)
 

@@ -12,6 +12,7 @@ import numpy as np
 from qgcam_tf.data.checks import fitted_as, is_constant, resolve_fit
 from qgcam_tf.explain.cams import make_cam
 from qgcam_tf.fileio import atomic_path
+from qgcam_tf.model.predict import check_finite_outputs
 from qgcam_tf.model.run import Run
 from qgcam_tf.viz.common import save_grid, save_overlay
 from qgcam_tf.viz.datasets import explain_figures
@@ -81,8 +82,9 @@ def write_explanations(
         since a map of an input without content shows only the model's border response).
 
     Raises:
-        ValueError / FileNotFoundError: a bad method, class index, count or input file, or
-            a ``dataset`` that is not the run's.
+        ValueError / FileNotFoundError: a bad method, class index, count or input file, a
+            ``dataset`` that is not the run's, or a model that gives NaN or infinite
+            probabilities or maps (nothing is written then).
     """
     run = Run.open(run_dir)
     if dataset is not None and dataset != run.dataset:
@@ -96,9 +98,12 @@ def write_explanations(
     log(f"explaining {len(images)} inputs with {method} ({run.dataset}, {backend} executor)")
     cam = make_cam(method, run.model(backend=backend))
     result = cam(images, class_index=class_index)
+    rows = sources or [f"test example {i}" for i in range(len(images))]
+    check_finite_outputs(run_dir, result.probabilities, rows)
     constant = is_constant(images)
     if constant.any():  # Run.load_inputs warned about each such file
         result.maps = np.where(constant[:, None, None], 0.0, result.maps).astype(np.float32)
+    check_finite_outputs(run_dir, result.maps, rows)
     names = run.class_names or [str(i) for i in range(result.probabilities.shape[1])]
     os.makedirs(out, exist_ok=True)
 

@@ -17,12 +17,14 @@ from qgcam_tf.cli.args import (
     name_list,
     non_negative_float,
     output_dir,
+    output_file,
     positive_float,
     positive_int,
     probability,
     qubit_list,
     removed_on_failure,
     run_dir,
+    run_metadata,
     seed,
     shots,
     typed,
@@ -190,6 +192,39 @@ def test_output_dir_is_checked_by_writing_a_probe(tmp_path):
     assert "parent directory" in rejects(output_dir, str(tmp_path / "no" / "out"))
     assert "parent directory" in rejects(output_dir, str(tmp_path / "file" / "out"))
     assert sorted(os.listdir(tmp_path)) == ["file"]
+
+
+def test_output_file_needs_an_existing_writable_parent_and_creates_nothing(tmp_path):
+    """output_file takes a new or existing file in an existing folder; a folder, a missing
+    parent and a parent that is a file are one ValueError naming the option and the path."""
+    output_file(str(tmp_path / "p.csv"))
+    (tmp_path / "file").write_text("x")
+    output_file(str(tmp_path / "file"))  # replaced atomically by the command
+    cases = {
+        str(tmp_path): r"--out '.*' is a directory, not a file",
+        str(tmp_path / "no" / "such" / "p.csv"): r"the parent directory '.*no/such' does not",
+        str(tmp_path / "file" / "p.csv"): r"the parent directory '.*file' is not a directory",
+        "": r"--out: must be a file path, got ''",
+    }
+    for path, message in cases.items():
+        with pytest.raises(ValueError, match=message):
+            output_file(path)
+    with pytest.raises(ValueError, match=r"^--csv '"):
+        output_file(str(tmp_path), "--csv")
+    assert sorted(os.listdir(tmp_path)) == ["file"]
+
+
+def test_run_metadata_reads_the_json_and_tolerates_a_non_object(tmp_path):
+    """run_metadata returns model.json's metadata object; a list there reads as {}."""
+    import json
+
+    run = fake_run_dir(tmp_path / "run")
+    with open(os.path.join(run, "model.json"), "w") as f:
+        json.dump({"keras_model": {}, "metadata": {"class_names": ["a", "b"]}}, f)
+    assert run_metadata(run) == {"class_names": ["a", "b"]}
+    with open(os.path.join(run, "model.json"), "w") as f:
+        json.dump({"keras_model": {}, "metadata": [1, 2]}, f)
+    assert run_metadata(run) == {}
 
 
 def test_removed_on_failure_removes_only_a_new_path(tmp_path):

@@ -60,6 +60,36 @@ def test_gradcam_plus_plus_maps_equal_the_cam_in_process(run_dir, batch, tmp_pat
     assert np.ptp(data["maps"]) > 0.1  # the maps are not all one value
 
 
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["--class-index", "10"], r"--class-index: must be a class index in \[0, 9\] \(the run"),
+        (["--out", "{tmp}/no/out"], r"--out: '.*no/out': the parent directory"),
+        (["--out", "{batch}"], r"--out: '.*batch\.npy' exists and is not a directory"),
+    ],
+)
+def test_class_index_and_out_are_checked_before_the_model_loads(
+    run_dir, batch, tmp_path, capsys, monkeypatch, extra, message
+):
+    """A class index beyond the run's classes (from model.json, read as JSON) and an --out
+    that cannot be made exit 2 with one line, before the command's work starts."""
+    import re
+
+    import qgcam_tf.cli.explain as explain_cli
+
+    monkeypatch.setattr(explain_cli, "run", lambda args: pytest.fail("the command ran"))
+    extra = [a.format(tmp=tmp_path, batch=batch[0]) for a in extra]
+    argv = ["explain", "--model", run_dir, "--images", batch[0], "--out", str(tmp_path / "o")]
+    try:
+        code = main([*argv, *extra])
+    except SystemExit as e:  # argparse's own errors
+        code = e.code
+    assert code == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and re.search(message, err[0]), err
+    assert not (tmp_path / "o").exists() and not (tmp_path / "no").exists()
+
+
 def test_class_index_minus_one_explains_the_predicted_class(run_dir, batch, tmp_path):
     """--class-index -1 gives the same maps as no --class-index: the predicted class."""
     path, _ = batch

@@ -88,7 +88,7 @@ def test_out_writes_the_same_csv_it_would_print(run_dir, mixed_inputs, tmp_path,
     batch, png, _ = mixed_inputs
     assert main(["predict", "--model", run_dir, "--images", png, batch]) == 0
     printed = capsys.readouterr().out
-    out = tmp_path / "sub" / "preds.csv"
+    out = tmp_path / "preds.csv"  # in an existing folder: a missing one is refused
     assert main(["predict", "--model", run_dir, "--images", png, batch, "--out", str(out)]) == 0
     assert capsys.readouterr().out == f"wrote 4 predictions to {out}\n"
     assert out.read_bytes() == printed.encode()  # csv's own CRLF line ends, unchanged
@@ -150,6 +150,22 @@ def test_fit_is_applied_warned_and_recorded(run_dir, tall, fit, capsys):
     said = {"pad": "letterboxed", "crop": "centre-cropped", "stretch": "stretched"}[fit]
     (line,) = captured.err.splitlines()
     assert line.startswith(f"warning: {path}: aspect ratio 0.50 (14x28)") and said in line
+
+
+def test_an_out_in_a_missing_folder_is_refused_before_the_model_loads(
+    run_dir, digit_files, tmp_path, capsys, monkeypatch
+):
+    """--out under a missing folder exits 2 with one line naming it, creates no folder, and
+    never reaches the command's work (validate runs before TensorFlow and the model)."""
+    import qgcam_tf.cli.predict as predict_cli
+
+    monkeypatch.setattr(predict_cli, "run", lambda args: pytest.fail("the command ran"))
+    out = tmp_path / "no" / "such" / "p.csv"
+    argv = ["predict", "--model", run_dir, "--images", digit_files[0][0], "--out", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "parent directory" in err[0] and "no/such' does not exist" in err[0]
+    assert not (tmp_path / "no").exists()
 
 
 def test_a_bad_fit_is_refused_while_parsing(run_dir, tall, capsys):

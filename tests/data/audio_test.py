@@ -80,6 +80,23 @@ def test_read_errors(tmp_path):
         audio.read_audio(str(text))
 
 
+def test_undecodable_files_name_the_file_and_the_formats(tmp_path):
+    """Random bytes under .wav/.sph and a PNG give one ValueError naming the file and the
+    formats expected (TensorFlow's WAV decoder raised a bare UnicodeDecodeError on them)."""
+    garbage = np.random.default_rng(0).integers(0, 256, 512, dtype=np.uint8).tobytes()
+    files = {
+        "garbage.wav": garbage,
+        "garbage.sph": garbage,
+        "picture.png": b"\x89PNG\r\n\x1a\n" + garbage[:64],
+        "riff.wav": b"RIFF" + (500).to_bytes(4, "little") + b"WAVE" + garbage[:64],
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+        message = rf"audio file '.*{name}' is not readable audio: expected WAV, NIST SPHERE"
+        with pytest.raises(ValueError, match=message):
+            audio.read_audio(str(tmp_path / name))
+
+
 def test_truncated_wav_and_sphere_are_errors(tmp_path):
     """A WAV or SPHERE file cut inside its sample data (header promises more) is an error."""
     for name, fmt in (("a.wav", "WAV"), ("B.WAV", "NIST")):

@@ -93,6 +93,30 @@ def test_load_array_checks(tmp_path):
         load_array(str(tmp_path / "missing.npy"), (4, 4, 1))
 
 
+def test_load_array_reads_only_the_npy_format_and_refuses_an_empty_batch(tmp_path):
+    """An empty file, a zip, a pickle and a batch of 0 images are one ValueError naming the
+    file (np.load would raise EOFError or BadZipFile, or open the zip as an .npz)."""
+    import io
+    import pickle
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        z.writestr("x.npy", b"")
+    files = {
+        "empty.npy": (b"", r"empty\.npy' is not a readable \.npy file: EOF"),
+        "zip.npy": (buffer.getvalue(), r"zip\.npy' is not a readable \.npy file: the magic"),
+        "pickle.npy": (pickle.dumps([1, 2]), r"pickle\.npy' is not a readable \.npy file"),
+    }
+    for name, (data, message) in files.items():
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(ValueError, match=message):
+            load_array(str(tmp_path / name), (4, 4, 1))
+    np.save(tmp_path / "none.npy", np.zeros((0, 4, 4, 1), np.float32))
+    with pytest.raises(ValueError, match=r"none\.npy' holds no images \(shape \(0, 4, 4, 1\)\)"):
+        load_array(str(tmp_path / "none.npy"), (4, 4, 1))
+
+
 def test_load_images_stacks_files_and_arrays_in_order(rgb, tmp_path):
     """Pictures and .npy batches are stacked in the order given; no paths is an error."""
     path, pixels = rgb

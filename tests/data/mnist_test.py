@@ -83,6 +83,38 @@ def test_bad_sources(tmp_path):
         load_mnist(str(tmp_path / "x.txt"))
 
 
+def test_corrupt_npz_and_bad_contents_name_the_file(tmp_path):
+    """An empty or truncated .npz, labels that are not integers and non-finite images are
+    one ValueError naming the file; whole-number float labels are read as ints."""
+    x = np.arange(3 * 28 * 28, dtype=np.uint8).reshape(3, 28, 28)
+    y = np.array([0, 9, 4])
+    (tmp_path / "empty.npz").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"empty\.npz' is not a readable \.npz file \(an empty"):
+        load_mnist(str(tmp_path / "empty.npz"))
+    np.savez(tmp_path / "good.npz", x_train=x, y_train=y, x_test=x, y_test=y)
+    blob = (tmp_path / "good.npz").read_bytes()
+    (tmp_path / "cut.npz").write_bytes(blob[: len(blob) // 2])
+    with pytest.raises(ValueError, match=r"cut\.npz' is not a readable \.npz file"):
+        load_mnist(str(tmp_path / "cut.npz"))
+    bad = {
+        "half.npz": (dict(y_train=y + 0.5), r"half\.npz: labels must be integers 0-9, .* 0\.5"),
+        "nanlab.npz": (dict(y_train=y * np.nan), r"nanlab\.npz: labels must be integers"),
+        "text.npz": (dict(y_train=y.astype(str)), r"text\.npz: labels must be integers"),
+        "nan.npz": (dict(x_train=x * np.nan), r"nan\.npz: images contain NaN or infinite"),
+        "inf.npz": (dict(x_test=np.where(x > 5, np.inf, x)), r"inf\.npz: images contain NaN"),
+    }
+    for name, (changes, message) in bad.items():
+        np.savez(
+            tmp_path / name, **{"x_train": x, "y_train": y, "x_test": x, "y_test": y, **changes}
+        )
+        with pytest.raises(ValueError, match=message):
+            load_mnist(str(tmp_path / name))
+    np.savez(tmp_path / "whole.npz", x_train=x, y_train=y * 1.0, x_test=x, y_test=y)
+    (_, y_train), _ = load_mnist(str(tmp_path / "whole.npz"))
+    assert y_train.dtype == np.int64
+    np.testing.assert_array_equal(y_train, y)
+
+
 def test_dataset_pipeline_batches_all_examples():
     """make_dataset yields every example once, in batches."""
     x = np.arange(10, dtype=np.float32).reshape(10, 1, 1, 1)

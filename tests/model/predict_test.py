@@ -11,7 +11,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from qgcam_tf.model.hybrid import build_hybrid_model
-from qgcam_tf.model.predict import predictions_csv, write_predictions
+from qgcam_tf.model.predict import check_finite_outputs, predictions_csv, write_predictions
 from qgcam_tf.model.recalibrate import recalibrate_batchnorm
 from qgcam_tf.model.run import Run, load_model, save_model
 from qgcam_tf.quantum.circuits import VQCSpec
@@ -95,6 +95,35 @@ def test_a_run_without_class_names_names_classes_by_index(tmp_path, inputs):
     header, table = parse(text)
     assert header[3:] == ["p_0", "p_1", "p_2", "fit"]
     assert table[0][2] == table[0][1]
+
+
+def test_check_finite_outputs_names_the_first_bad_rows():
+    """Rows holding NaN or inf anywhere are named (at most three, then a count); a finite
+    array passes."""
+    outputs = np.zeros((6, 2, 2), np.float32)
+    check_finite_outputs("run", outputs, list("abcdef"))
+    outputs[1, 0, 1], outputs[3, 1, 1], outputs[4, 0, 0], outputs[5, 1, 0] = (
+        np.nan,
+        np.inf,
+        -np.inf,
+        np.nan,
+    )
+    message = r"model of 'run' gives NaN or infinite outputs for 'b', 'd', 'e' and 1 more"
+    with pytest.raises(ValueError, match=message):
+        check_finite_outputs("run", outputs, list("abcdef"))
+
+
+def test_nan_weights_are_one_error_and_no_csv(run_dir, inputs, tmp_path):
+    """A run whose weights are NaN is refused with one ValueError naming the run, and no
+    CSV is written (it wrote NaN probabilities before)."""
+    model = load_model(run_dir)
+    model.set_weights([np.full_like(w, np.nan) for w in model.get_weights()])
+    nan_run = str(tmp_path / "nan-run")
+    save_model(model, nan_run, metadata=Run.open(run_dir).metadata)
+    out = tmp_path / "p.csv"
+    with pytest.raises(ValueError, match=r"nan-run' gives NaN or infinite outputs for '.*four"):
+        write_predictions(nan_run, inputs[0], str(out))
+    assert not out.exists()
 
 
 def test_no_inputs_is_an_error(run_dir):

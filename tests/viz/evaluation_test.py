@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from qgcam_tf.viz.evaluation import plot_curves, plot_examples
+from qgcam_tf.viz.evaluation import plot_curves, plot_examples, write_evaluation
 
 
 def test_plot_curves_only_for_present_metrics(tmp_path):
@@ -60,6 +60,30 @@ def test_plot_examples_one_row_per_method(tmp_path):
     tall = mpimg.imread(str(tmp_path / "three.png")).shape[0]
     short = mpimg.imread(str(tmp_path / "one.png")).shape[0]
     assert 1.6 < tall / short < 2.4  # 4 rows against 2
+
+
+def test_a_classical_model_is_refused_before_the_data_is_read(tmp_path):
+    """A classical twin given as the model is one ValueError naming it (its rows would be
+    labelled hybrid and QGrad-CAM); no data is read (the data path does not exist) and
+    nothing is written."""
+    from qgcam_tf.model.hybrid import build_classical_twin
+    from qgcam_tf.model.run import save_model
+
+    twin = str(tmp_path / "twin")
+    meta = {"dataset": "mnist", "input_shape": [8, 8, 1], "class_names": ["a", "b", "c"]}
+    save_model(build_classical_twin((8, 8, 1), 3, conv_filters=(2,)), twin, metadata=meta)
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match=r"--model '.*twin' has no VQC layer: .* --twin"):
+        write_evaluation(
+            twin,
+            str(out),
+            methods=["centre"],
+            metrics=["deletion"],
+            count=2,
+            data_dir=str(tmp_path / "no-such-data.npz"),
+            log=lambda line: None,
+        )
+    assert not out.exists()
 
 
 if __name__ == "__main__":

@@ -78,6 +78,24 @@ def test_a_bad_method_or_class_is_one_clear_error(tiny_run, tmp_path):
     assert not out.exists()
 
 
+def test_nan_weights_are_one_error_and_nothing_is_written(tiny_run, tmp_path):
+    """A model with NaN weights gives NaN probabilities and maps: one ValueError naming the
+    run, and no output folder (it wrote NaN maps before)."""
+    from qgcam_tf.model.run import load_model
+
+    nan_model = load_model(tiny_run[0])
+    nan_model.set_weights([np.full_like(w, np.nan) for w in nan_model.get_weights()])
+    nan_run = str(tmp_path / "nan-run")
+    meta = {"dataset": "mnist", "input_shape": [8, 8, 1], "class_names": ["a", "b", "c"]}
+    save_model(nan_model, nan_run, metadata=meta)
+    path = tmp_path / "one.npy"
+    np.save(path, np.random.default_rng(0).uniform(size=(1, 8, 8, 1)).astype(np.float32))
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match=r"nan-run' gives NaN or infinite outputs for '.*one"):
+        write_explanations(nan_run, str(out), paths=[str(path)], log=lambda line: None)
+    assert not out.exists()
+
+
 def test_every_cam_method_has_a_figure_title():
     """Figures name every method of the CAM family (not its CLI key)."""
     from qgcam_tf.explain import METHOD_NAMES
