@@ -32,6 +32,7 @@ __all__ = [
     "check_class_index_tensor",
     "check_images",
     "default_score_layer",
+    "images_only",
     "normalize_maps",
     "resolve_class_index",
     "target_class_index",
@@ -224,8 +225,16 @@ class _TiledCircuits(keras.layers.Layer):
         return tf.tile(self.serialized, tf.shape(images)[:1])
 
 
-def _images_only(model: keras.Model, circuits) -> keras.Model:
+def images_only(model: keras.Model, circuits) -> keras.Model:
     """``model`` as a model of its one image input, each circuits input fed ``circuits``.
+
+    How :class:`BaseCAM` (and a method that probes other tensors of the model) reads a
+    model with circuits inputs from images alone.
+
+    Args:
+        model: a functional model of one numeric input plus circuits inputs (dtype string).
+        circuits: the ``cirq.Circuit`` every circuits input gets for every sample, or None
+            (``model`` is returned as it is).
 
     Raises:
         ValueError: the model's inputs are not one numeric input plus string inputs.
@@ -329,8 +338,8 @@ class BaseCAM:
             model.inputs,
             [model.get_layer(layer).output, model.get_layer(score_layer).output, model.output],
         )
-        self.image_model = _images_only(model, self.circuits)
-        self.probe = _images_only(probe, self.circuits)
+        self.image_model = images_only(model, self.circuits)
+        self.probe = images_only(probe, self.circuits)
         self._explain_fn = tf.function(self.explain_tensors, reduce_retracing=True)
 
     @property

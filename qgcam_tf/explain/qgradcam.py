@@ -2,13 +2,16 @@
 
 The importance of conv map :math:`A^k` for class :math:`l` is
 :math:`w_k^l = \\frac{1}{WH}\\sum_{ij} \\partial f^l / \\partial A^k_{ij}`, where
-:math:`f^l = \\langle Z_l \\rangle` is the VQC's score for class :math:`l` (before the
-scale and the softmax); the map is :math:`L^l = \\mathrm{ReLU}(\\sum_k w_k^l A^k)`, upsampled
-bilinearly to the input and min-max scaled to [0, 1].
+:math:`f^l = \\langle O_l \\rangle` is the quantum layer's score for class :math:`l` (the
+paper's :math:`\\langle Z_l \\rangle`, before the scale and the softmax); the map is
+:math:`L^l = \\mathrm{ReLU}(\\sum_k w_k^l A^k)`, upsampled bilinearly to the input and
+min-max scaled to [0, 1].
 
 :class:`QGradCAM` is a :class:`~qgcam_tf.explain.base.BaseCAM` that supplies these weights;
 :meth:`QGradCAM.explicit_weights` computes them the way quantum hardware can (the
-parameter-shift rule).
+parameter-shift rule), for the paper's circuit and for any circuit of a
+:class:`~qgcam_tf.model.layers.VQCLayer`, a converted
+:class:`~qgcam_tf.model.layers.CircuitLayer` or a TensorFlow Quantum layer.
 
 References:
     Lin, Tseng, Chen, Yoo. Quantum Gradient Class Activation Map for Model
@@ -18,8 +21,11 @@ References:
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Callable
 
+import cirq
 import numpy as np
 import tensorflow as tf
 import tf_keras as keras
@@ -27,20 +33,42 @@ import tf_keras as keras
 from qgcam_tf.explain.base import (
     BaseCAM,
     check_images,
+    images_only,
     resolve_class_index,
     target_class_index,
 )
-from qgcam_tf.model.layers import VQCLayer
+from qgcam_tf.model.convert import quantum_calls
+from qgcam_tf.model.layers import CircuitLayer, VQCLayer
 from qgcam_tf.quantum.circuits import symbol_values
-from qgcam_tf.quantum.shift import sample_expectations
+from qgcam_tf.quantum.readout import as_pauli_sum
+from qgcam_tf.quantum.shift import ShiftRule, check_shots, sample_expectations
 
 __all__ = ["QGradCAM"]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Target:
+    """How explicit weights read the score layer.
+
+    ``probe`` maps the images to ``[conv activations, the score layer's input,
+    probabilities]``; ``to_values`` turns the layer's input into the circuit's symbol values
+    (None: the input is the symbol values); ``circuit``, ``symbols``, ``readouts`` are what
+    the layer evaluates (``circuit`` None for the paper's closed form).
+    """
+
+    layer: keras.layers.Layer
+    probe: keras.Model
+    to_values: Callable | None
+    circuit: cirq.Circuit | None
+    symbols: tuple
+    readouts: tuple
 
 
 class QGradCAM(BaseCAM):
     """Quantum Grad-CAM: weights are the spatial means of ``d f^l / d A^k``.
 
-    ``f^l = <Z_l>`` is the VQC's score (before the trainable scale and the softmax).
+    ``f^l`` is the quantum layer's output ``l``, the expectation of its readout ``l``
+    (``<Z_l>`` for the paper's circuit, before the trainable scale and the softmax).
     :meth:`explicit_weights` computes the same weights the way quantum hardware can: the
     derivative through the circuit by the parameter-shift rule, optionally with finite
     shots and noise, and the chain rule through the classical layers.
@@ -53,18 +81,91 @@ class QGradCAM(BaseCAM):
     def get_cam_weights(self, activations, grads, images, class_index):
         return tf.reduce_mean(grads, axis=[1, 2])
 
-    def _vqc(self) -> VQCLayer:
+    def _target(self) -> _Target:
+        """The score layer as explicit weights read it (built once, reused by every call)."""
+        if getattr(self, "_explicit_target", None) is not None:
+            return self._explicit_target
         layer = self.model.get_layer(self.score_layer)
-        if not isinstance(layer, VQCLayer):
+        to_values, circuit, symbols, readouts = None, None, (), ()
+        if isinstance(layer, VQCLayer):
+            spec = getattr(layer, "spec", None)
+            vqc = getattr(layer, "vqc", None)
+            if spec is None or spec.ansatz != "paper":
+                if vqc is None:
+                    raise ValueError(
+                        f"explicit weights: VQCLayer {layer.name!r} has no circuit to shift"
+                    )
+                circuit, symbols, readouts = vqc.circuit, tuple(vqc.symbols), vqc.readouts
+                to_values = layer.symbol_values
+            tensor = layer.input
+        elif isinstance(layer, CircuitLayer):
+            program = layer.program
+            circuit, symbols, readouts = program.circuit, program.symbols, program.readouts
+            tensor = layer.input
+        else:
+            calls = [c for c in quantum_calls(self.model) if c.layer is layer]
+            if len(calls) != 1:
+                raise ValueError(
+                    f"explicit weights need score_layer {self.score_layer!r} to be a quantum "
+                    f"layer called once (a VQCLayer, CircuitLayer or one of TFQ's "
+                    f"ControlledPQC / NoisyControlledPQC / Expectation / SampledExpectation); "
+                    f"it is a {type(layer).__name__} called {len(calls)} times as such"
+                )
+            call = calls[0]
+            circuit, symbols, readouts = call.circuit, tuple(call.symbols), call.readouts
+            if call.circuits_input is not None:
+                circuit = self.circuits + circuit
+            tensor = call.symbol_values
+        probe = keras.Model(
+            self.model.inputs, [self.model.get_layer(self.layer).output, tensor, self.model.output]
+        )
+        readouts = tuple(as_pauli_sum(r, f"readouts[{l}]") for l, r in enumerate(readouts))
+        self._explicit_target = _Target(
+            layer, images_only(probe, self.circuits), to_values, circuit, symbols, readouts
+        )
+        return self._explicit_target
+
+    def shift_rule(self, noise=None) -> ShiftRule:
+        """The :class:`~qgcam_tf.quantum.shift.ShiftRule` of the score layer's circuit, as
+        :meth:`explicit_weights` runs it (for any quantum layer but the paper's
+        ``VQCLayer``, whose rule is in closed form).
+
+        With ``noise`` (a :class:`~qgcam_tf.noise.model.NoiseModel`) the circuit gets the
+        model's channels after every gate and its placement
+        (:func:`~qgcam_tf.noise.circuits.add_noise`), and the readouts its readout error as
+        flips of the measured outcomes; it then runs on exact density matrices, whatever the
+        model's ``method``.
+
+        Raises:
+            ValueError: the score layer is the paper's ``VQCLayer``, not a quantum layer, or
+                its circuit cannot be compiled; a noise model that does not fit the circuit.
+            TypeError: ``noise`` is not a ``NoiseModel``.
+        """
+        target = self._target()
+        if target.circuit is None:
             raise ValueError(
-                f"explicit weights need a VQCLayer as score layer, got {type(layer).__name__}"
+                f"score layer {target.layer.name!r} runs the paper's circuit: its shift rule "
+                "is in closed form (explicit_weights), not a ShiftRule"
             )
-        if getattr(self, "_encoding_probe", None) is None:  # built once, reused by every call
-            self._encoding_probe = keras.Model(
-                self.model.inputs,
-                [self.model.get_layer(self.layer).output, layer.input, self.model.output],
-            )
-        return layer
+        if noise is None:
+            if getattr(self, "_clean_rule", None) is None:
+                self._clean_rule = ShiftRule(target.circuit, target.symbols, target.readouts)
+            return self._clean_rule
+        from qgcam_tf.noise.circuits import add_noise
+
+        qubits = sorted(
+            set(target.circuit.all_qubits()).union(*(r.qubits for r in target.readouts))
+        )
+        noisy = add_noise(target.circuit, noise, target.readouts, qubits=qubits)
+        move = dict(zip(qubits, noisy.qubits))
+        moved = [
+            cirq.PauliSum.from_pauli_strings([t.transform_qubits(move.get) for t in total])
+            for total in target.readouts
+        ]
+        flips = noise.per_qubit("readout", len(qubits))
+        return ShiftRule(
+            noisy.circuit, target.symbols, moved, qubits=noisy.qubits, readout_error=flips
+        )
 
     def explicit_weights(
         self,
@@ -75,52 +176,73 @@ class QGradCAM(BaseCAM):
         noise=None,
         seed: int | None = None,
     ) -> np.ndarray:
-        """QGrad-CAM weights with the quantum derivative in closed form (no autodiff).
+        """QGrad-CAM weights with the quantum derivative by the parameter-shift rule (no
+        autodiff through the circuit).
 
-        For an encoding gate :math:`e^{-i a P / 2}`,
+        The paper's ``VQCLayer``: for an encoding gate :math:`e^{-i a P / 2}`,
         :math:`\\partial f / \\partial a = (f(a + \\pi/2) - f(a - \\pi/2)) / 2` exactly.
         Each input :math:`x_m` enters through :math:`a_m = \\arctan x_m` and
         :math:`b_m = \\arctan x_m^2`, so
         :math:`\\partial f / \\partial x_m = \\partial_a f / (1 + x_m^2) +
-        \\partial_b f \\, 2 x_m / (1 + x_m^4)`; the classical layers from :math:`A` to
-        :math:`x` (GAP, BatchNorm, Dense) contribute a vector-Jacobian product.
+        \\partial_b f \\, 2 x_m / (1 + x_m^4)`.
+
+        Any other circuit (a ``VQCLayer`` of another family or circuit, a converted
+        ``CircuitLayer``, TFQ's ``ControlledPQC`` / ``NoisyControlledPQC`` /
+        ``Expectation`` / ``SampledExpectation``): :math:`\\partial f^l / \\partial v_i` for
+        every symbol value the network supplies, by :meth:`shift_rule` (the two-term rule on
+        each Pauli-power factor of each gate, summed over a symbol's occurrences; see
+        :mod:`qgcam_tf.quantum.shift`). A circuits input counts as the circuit given to the
+        CAM (``circuits=``), prepended. ``SampledExpectation`` and ``NoisyControlledPQC``
+        are differentiated as their exact expectations (their own sampling is not
+        reproduced; ask for ``shots`` instead).
+
+        Both: the classical layers from :math:`A` to the symbol values (GAP, BatchNorm,
+        Dense, the layer's encoding) contribute a vector-Jacobian product.
 
         Args:
             images: ``[B, H, W, C]`` images.
             class_index: as in :meth:`__call__`.
-            shots: measure each shifted expectation with this many shots (None: exact).
-            noise: a :mod:`qgcam_tf.noise.model` model; each term then runs on the noisy circuit.
+            shots: measure each shifted expectation with this many shots (None: exact);
+                for Pauli sums, each Pauli term gets ``shots`` of its own.
+            noise: a :class:`~qgcam_tf.noise.model.NoiseModel`; each shifted circuit then
+                runs with its channels and readout error.
             seed: seed of the shot sampler.
 
         Returns:
             ``[B, K]`` float32 weights.
 
         Raises:
-            ValueError: bad images, class index, or ``shots < 1``.
+            ValueError: bad images, class index, or ``shots``; a score layer that is not a
+                quantum layer called once; a noise model that does not fit the circuit.
         """
-        if shots is not None and (
-            isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots < 1
-        ):
-            raise ValueError(f"shots must be an int >= 1 or None, got {shots!r}")
-        vqc = self._vqc()
-        images = check_images(images, self.model.input_shape)
-        ci = resolve_class_index(class_index, len(images), int(self.model.output_shape[-1]))
-        if noise is None:
-            run = vqc.executor
-        else:
-            from qgcam_tf.noise.executors import noisy_executor
-
-            run = noisy_executor(vqc.spec, noise)
+        shots = check_shots(shots)
+        target = self._target()
+        images = check_images(images, self.image_model.input_shape)
+        ci = resolve_class_index(class_index, len(images), int(self.image_model.output_shape[-1]))
         rng = np.random.default_rng(seed)
+        if target.circuit is None:
+            if noise is None:
+                run = target.layer.executor
+            else:
+                from qgcam_tf.noise.executors import noisy_executor
+
+                run = noisy_executor(target.layer.spec, noise)
+        else:
+            rule = self.shift_rule(noise)
         out = []
         for start in range(0, len(images), self.batch_size):
             batch = tf.constant(images[start : start + self.batch_size])
             with tf.GradientTape() as tape:
-                acts, x, probs = self._encoding_probe(batch, training=False)
+                acts, x, probs = target.probe(batch, training=False)
+                values = x if target.to_values is None else target.to_values(x)
             cls = target_class_index(ci[start : start + len(batch)], probs)
-            dfdx = _shift_rule_input_gradients(run, x, vqc.theta, shots, rng)  # [B, n, L]
-            g = tf.gather(dfdx, cls, axis=2, batch_dims=1)  # [B, n]
-            grads = tape.gradient(x, acts, output_gradients=g)
+            if target.circuit is None:
+                dfdx = _shift_rule_input_gradients(run, x, target.layer.theta, shots, rng)
+                g = tf.gather(dfdx, cls, axis=2, batch_dims=1)  # [B, n]
+            else:
+                jac = rule.jacobian(values.numpy(), shots=shots, rng=rng)  # [B, S, L]
+                g = tf.constant(jac[np.arange(len(jac)), :, cls.numpy()], values.dtype)
+            grads = tape.gradient(values, acts, output_gradients=g)
             out.append(tf.reduce_mean(grads, axis=[1, 2]).numpy())
         return np.concatenate(out)
 

@@ -240,5 +240,147 @@ def test_circuits_given_once_are_fed_to_every_sample(tiny_images):
     np.testing.assert_allclose(default.scores, ref, atol=1e-5)
 
 
+# ------------------------------------------- explicit weights for any circuit (shift rule)
+def _explicit_cam(case, kind):
+    """A TFQ hybrid of ``kind`` on ``case`` and its QGrad-CAM (the circuits input, if any,
+    fed case.prefix), with the model's feed and the circuit the quantum layer runs."""
+    import tensorflow_quantum as tfq
+
+    model = tfq_hybrid(case, kind)
+    if kind == "ControlledPQC":
+        cam = QGradCAM(model, layer="conv", score_layer="q", circuits=case.prefix)
+        return (
+            model,
+            cam,
+            lambda images: [tfq.convert_to_tensor([case.prefix] * len(images)), images],
+        )
+    return model, QGradCAM(model, layer="conv"), lambda images: images
+
+
+@pytest.mark.parametrize("kind", ["ControlledPQC", "Expectation"])
+@pytest.mark.parametrize("case", circuit_cases(), ids=lambda c: c.name)
+def test_explicit_weights_on_tfq_models_equal_a_direct_tape(case, kind, tiny_images):
+    """On TFQ hybrids of three non-paper circuits (CZ / iSWAP / FSim entanglers, repeated
+    symbols, Pauli-sum readouts), parameter-shift weights equal a direct GradientTape
+    within 1e-4, for the converted pure-TF model too."""
+    from qgcam_tf.model.convert import convert_to_tf
+
+    model, cam, feed = _explicit_cam(case, kind)
+    ci = (np.arange(len(tiny_images)) + 1) % len(case.readouts)
+    want, _ = _tape_weights(model, feed(tiny_images), ci)
+    assert np.abs(want).max() > 1e-2  # not trivially zero
+    np.testing.assert_allclose(cam.explicit_weights(tiny_images, ci), want, atol=1e-4)
+    converted = convert_to_tf(model, circuits=case.prefix if kind == "ControlledPQC" else None)
+    got = QGradCAM(converted, layer="conv").explicit_weights(tiny_images, ci)
+    np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+def _vqc_hybrid(case, encoding: str, backend: str):
+    """conv -> GAP -> Dense -> VQCLayer on ``case.circuit``: its first half of symbols are
+    inputs (with ``encoding``), the rest trained weights."""
+    import tf_keras as keras
+
+    from qgcam_tf.model.layers import VQCLayer
+
+    n_in = (len(case.symbols) + 1) // 2
+    keras.utils.set_random_seed(11)
+    images = keras.Input((8, 8, 1))
+    h = keras.layers.Conv2D(3, 3, activation="relu", name="conv")(images)
+    h = keras.layers.GlobalAveragePooling2D()(h)
+    h = keras.layers.Dense(n_in, kernel_initializer=keras.initializers.RandomNormal(0, 2))(h)
+    layer = VQCLayer.from_circuit(
+        case.circuit,
+        case.symbols[:n_in],
+        case.symbols[n_in:],
+        list(case.readouts),
+        encoding=encoding,
+        backend=backend,
+        name="q",
+    )
+    return keras.Model(images, keras.layers.Softmax()(layer(h)))
+
+
+@pytest.mark.parametrize(
+    "case,encoding,backend",
+    [(0, "identity", "tf"), (1, "atan", "tfq"), (2, "atan", "tf")],
+    ids=["cz_ladder-identity-tf", "iswap-atan-tfq", "fsim-atan-tf"],
+)
+def test_explicit_weights_on_vqclayer_circuits_equal_a_direct_tape(
+    case, encoding, backend, tiny_images
+):
+    """A VQCLayer on a non-paper circuit (trained weight symbols, an input encoding):
+    parameter-shift weights (chain rule through the encoding) equal a direct tape within 1e-4."""
+    case = circuit_cases()[case]
+    model = _vqc_hybrid(case, encoding, backend)
+    ci = np.arange(len(tiny_images)) % len(case.readouts)
+    want, _ = _tape_weights(model, tiny_images, ci)
+    assert np.abs(want).max() > 1e-3
+    got = QGradCAM(model, layer="conv").explicit_weights(tiny_images, ci)
+    np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+def test_noisy_explicit_weights_on_a_tfq_model_equal_a_tape_through_the_noisy_program(
+    tiny_images,
+):
+    """With a noise model (channels after every gate, readout error), parameter-shift
+    weights equal backprop through NoisyExpectationProgram's density matrices within 1e-4."""
+    import tf_keras as keras
+
+    from qgcam_tf.noise.executors import NoisyExpectationProgram
+
+    case = circuit_cases()[1]
+    model, cam, _ = _explicit_cam(case, "Expectation")
+    noise = NoiseModel(
+        depolarizing=0.02,
+        amplitude_damping=0.03,
+        two_qubit_depolarizing=0.05,
+        readout=0.04,
+        method="density",
+    )
+    images = tiny_images[:3]
+    program = NoisyExpectationProgram(case.circuit, case.symbols, case.readouts, noise)
+    sub = keras.Model(
+        model.inputs, [model.get_layer("conv").output, model.get_layer("angles").output]
+    )
+    with tf.GradientTape() as tape:
+        acts, values = sub(tf.constant(images), training=False)
+        target = program(values)[:, 2]
+    want = tf.reduce_mean(tape.gradient(target, acts), axis=[1, 2]).numpy()
+    got = cam.explicit_weights(images, 2, noise=noise)
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    assert np.abs(got - cam.explicit_weights(images, 2)).max() > 1e-3  # noise changes them
+
+
+def test_shot_weights_on_a_tfq_model_converge_as_inverse_sqrt_shots(tiny_images):
+    """With S shots per Pauli term, the RMS error of the weights against the exact ones
+    falls like S^-1/2: log-log slope in [-0.65, -0.35] over S = 100..6400 (12 seeds each)."""
+    case = circuit_cases()[2]
+    _, cam, _ = _explicit_cam(case, "ControlledPQC")
+    images = tiny_images[:2]
+    exact = cam.explicit_weights(images, 1)
+    shots = np.array([100, 400, 1600, 6400])
+    rms = []
+    for s in shots:
+        draws = [cam.explicit_weights(images, 1, shots=int(s), seed=seed) for seed in range(12)]
+        rms.append(np.sqrt(np.mean((np.array(draws) - exact) ** 2)))
+    slope = np.polyfit(np.log(shots), np.log(rms), 1)[0]
+    assert -0.65 <= slope <= -0.35, (slope, rms)
+    same = cam.explicit_weights(images, 1, shots=100, seed=3)
+    np.testing.assert_array_equal(same, cam.explicit_weights(images, 1, shots=100, seed=3))
+
+
+def test_explicit_weights_need_a_quantum_score_layer(tiny_noisy_cam, tiny_images):
+    """A classical score layer, or the paper's circuit asked for a ShiftRule: one
+    ValueError naming the layer; bad shots on a TFQ model: one naming the value."""
+    model, _ = tiny_noisy_cam
+    with pytest.raises(ValueError, match="score_layer 'gap' to be a quantum layer"):
+        QGradCAM(model, score_layer="gap").explicit_weights(tiny_images)
+    with pytest.raises(ValueError, match="runs the paper's circuit"):
+        QGradCAM(model).shift_rule()
+    _, cam, _ = _explicit_cam(circuit_cases()[0], "Expectation")
+    with pytest.raises(ValueError, match="shots must be an int >= 1 or None, got 0"):
+        cam.explicit_weights(tiny_images, shots=0)
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, *sys.argv[1:]]))
