@@ -96,7 +96,8 @@ def build_hybrid_model(
     Args:
         input_shape: ``(H, W, C)`` of float32 images in [0, 1].
         n_classes: number of classes; the VQC measures one ``<Z_l>`` per class.
-        vqc: circuit shape; default ``VQCSpec(10, 2, n_classes)``.
+        vqc: circuit shape, family and encoding (``VQCSpec(..., ansatz="reuploading")``);
+            default ``VQCSpec(10, 2, n_classes)``, the paper's ansatz.
         backend: VQC executor, ``"tfq"`` or ``"tf"``.
         conv_filters: filters of each conv block; the last block is ``qgcam_conv``.
         jit_compile: XLA for the ``tf`` executor.
