@@ -12,15 +12,22 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import cirq  # noqa: E402
 import numpy as np  # noqa: E402
+import sympy  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from scipy import stats  # noqa: E402
 
 from qgcam_tf.noise.circuits import noisy_circuit  # noqa: E402
-from qgcam_tf.noise.executors import DENSITY_MAX_QUBITS, noisy_executor  # noqa: E402
+from qgcam_tf.noise.executors import (  # noqa: E402
+    DENSITY_MAX_QUBITS,
+    NoisyExpectationProgram,
+    noisy_executor,
+)
 from qgcam_tf.noise.model import NoiseModel  # noqa: E402
 from qgcam_tf.noise.presets import make_noise  # noqa: E402
 from qgcam_tf.quantum.circuits import VQCSpec, build_vqc  # noqa: E402
+from qgcam_tf.quantum.compiler import ExpectationProgram  # noqa: E402
 from qgcam_tf.quantum.executors import make_executor  # noqa: E402
+from qgcam_tf.testing.tfq_models import circuit_cases  # noqa: E402
 
 CASES = [
     (3, "depolarizing", 0.03),
@@ -176,6 +183,253 @@ def test_a_preset_name_is_the_presets_model(rng):
     by_name = noisy_executor(spec, "weber", method="density")(values).numpy()
     model = make_noise("weber", spec=spec)
     np.testing.assert_allclose(by_name, _cirq_reference(spec, model, values.numpy()), atol=1e-5)
+
+
+# ------------------------------------------------------ any circuit (NoisyExpectationProgram)
+def _hardware_efficient():
+    """5 qubits: RY/RZ layers around a CZ ladder, readouts with X, Y and Z terms."""
+    q = cirq.LineQubit.range(5)
+    t = sympy.symbols("t0:10")
+    circuit = cirq.Circuit(
+        [cirq.ry(t[i])(q[i]) for i in range(5)],
+        [cirq.rz(t[5 + i])(q[i]) for i in range(5)],
+        [cirq.CZ(q[i], q[i + 1]) for i in range(4)],
+        [cirq.ry(0.5 * t[i] + 0.1)(q[i]) for i in range(5)],
+    )
+    readouts = (
+        cirq.X(q[0]) * cirq.Y(q[2]) + 0.5 * cirq.Z(q[4]),
+        -0.8 * cirq.Z(q[1]) * cirq.Z(q[3]) + 0.2 * cirq.Y(q[4]),
+    )
+    return circuit, t, readouts
+
+
+def _general_cases():
+    """(name, circuit, symbols, readouts, noise model): the three TFQ test circuits (CZ
+    ladder, iSWAP, FSim entanglers) and a 5-qubit CZ ladder, with scalar, hardware-placed and
+    per-qubit / per-edge models."""
+    cz, iswap, fsim = circuit_cases()
+    hea = _hardware_efficient()
+    scalar = NoiseModel(
+        depolarizing=0.02,
+        amplitude_damping=0.03,
+        phase_damping=0.04,
+        readout=0.05,
+        two_qubit_depolarizing=0.06,
+        two_qubit_amplitude_damping=0.05,
+    )
+    per_edge = NoiseModel(
+        depolarizing=0.01,
+        amplitude_damping=(0.01, 0.05, 0.03),
+        phase_damping=0.03,
+        readout=(0.02, 0.05, 0.08),
+        two_qubit_depolarizing=((0.05, 0.01), 0.03, (0.02, 0.08)),
+        edges=((1, 0), (1, 2), (0, 2)),
+    )
+    return [
+        ("cz_ladder", cz.circuit, cz.symbols, cz.readouts, scalar),
+        (
+            "iswap",
+            iswap.circuit,
+            iswap.symbols,
+            iswap.readouts,
+            make_noise("rainbow", 3.0, circuit=iswap.circuit),
+        ),
+        ("fsim", fsim.circuit, fsim.symbols, fsim.readouts, per_edge),
+        ("hardware_efficient", *hea, make_noise("weber", 3.0, circuit=hea[0])),
+    ]
+
+
+GENERAL = {c[0]: c for c in _general_cases()}
+
+
+def _strengths(model, n, ks, edges):
+    """The test's own reading of a model: [dep, amp, phase] on each qubit after a gate."""
+    names = ("depolarizing", "amplitude_damping", "phase_damping")
+
+    def single(name, k):
+        v = getattr(model, name)
+        return v[k] if isinstance(v, tuple) else v
+
+    if len(ks) == 1:
+        return [[single(c, ks[0]) for c in names]]
+    rows = [[None] * 3 for _ in ks]
+    for j, c in enumerate(names):
+        v = getattr(model, "two_qubit_" + c)
+        for side, k in enumerate(ks):
+            if v is None:
+                rows[side][j] = single(c, k)
+            elif not isinstance(v, tuple):
+                rows[side][j] = v
+            else:
+                e = edges.index(tuple(ks)) if tuple(ks) in edges else edges.index(tuple(ks[::-1]))
+                pair = v[e] if isinstance(v[e], tuple) else (v[e], v[e])
+                rows[side][j] = pair[side if tuple(ks) in edges else 1 - side]
+    return rows
+
+
+def _reference(circuit, symbols, readouts, model, values):
+    """Noisy expectations by cirq.DensityMatrixSimulator: the test inserts cirq's channels
+    itself, then measures each Pauli term in its basis (H for X, S^-1 then H for Y) with a
+    bit flip of p_q on each measured qubit before reading the Z product (float64)."""
+    order = sorted(circuit.all_qubits().union(*(r.qubits for r in readouts)))
+    n = len(order)
+    index = {q: i for i, q in enumerate(order)}
+    placed = list(model.qubits) if model.qubits is not None else order
+    move = dict(zip(order, placed))
+    edges = list(model.edges) if model.edges is not None else [(i, (i + 1) % n) for i in range(n)]
+    ops = []
+    for op in circuit.all_operations():
+        ks = [index[q] for q in op.qubits]
+        ops.append(op.transform_qubits(move))
+        for k, (dep, amp, phase) in zip(ks, _strengths(model, n, ks, edges)):
+            for make, p in (
+                (cirq.depolarize, dep),
+                (cirq.amplitude_damp, amp),
+                (cirq.phase_damp, phase),
+            ):
+                if p > 0:
+                    ops.append(make(p).on(placed[k]))
+    noisy = cirq.Circuit(ops)
+    flip = model.readout if isinstance(model.readout, tuple) else (model.readout,) * n
+    sim = cirq.DensityMatrixSimulator(dtype=np.complex128)
+    out = []
+    for row in np.asarray(values, np.float64):
+        resolver = cirq.ParamResolver({s: float(v) for s, v in zip(symbols, row)})
+        rho = sim.simulate(noisy, resolver, qubit_order=placed).final_density_matrix
+        got = []
+        for total in readouts:
+            value = 0.0
+            for term in total:
+                measure = []
+                for q, pauli in term.items():
+                    d = move[q]
+                    if pauli == cirq.X:
+                        measure.append(cirq.H(d))
+                    elif pauli == cirq.Y:
+                        measure += [cirq.S(d) ** -1, cirq.H(d)]
+                    if flip[index[q]] > 0:
+                        measure.append(cirq.bit_flip(flip[index[q]]).on(d))
+                final = sim.simulate(
+                    cirq.Circuit(measure, cirq.I.on_each(*placed)),
+                    initial_state=rho,
+                    qubit_order=placed,
+                ).final_density_matrix
+                bits = np.arange(2**n)
+                parity = np.zeros_like(bits)
+                for q in term.qubits:
+                    parity ^= (bits >> (n - 1 - placed.index(move[q]))) & 1
+                z = np.real(np.diag(final)) @ (1 - 2 * parity)
+                value += float(np.real(term.coefficient)) * z
+            got.append(value)
+        out.append(got)
+    return np.array(out)
+
+
+def _symbol_values(symbols, rng, rows):
+    return rng.uniform(-np.pi, np.pi, size=(rows, len(symbols))).astype(np.float32)
+
+
+@pytest.mark.parametrize("name", list(GENERAL))
+def test_noisy_program_matches_cirq_with_channels_inserted_by_the_test(name, rng):
+    """The density method equals cirq.DensityMatrixSimulator on the circuit with channels
+    and readout flips inserted by the test itself (1e-5), for CZ-ladder, iSWAP, FSim and a
+    5-qubit CZ ladder, with scalar, per-qubit/per-edge and hardware-placed models."""
+    _, circuit, symbols, readouts, model = GENERAL[name]
+    values = _symbol_values(symbols, rng, 3)
+    program = NoisyExpectationProgram(circuit, symbols, readouts, model, method="density")
+    got = program(tf.constant(values)).numpy()
+    ref = _reference(circuit, symbols, readouts, model, values)
+    np.testing.assert_allclose(got, ref, atol=1e-5)
+    clean = ExpectationProgram(circuit, symbols, readouts)(values).numpy()
+    assert np.abs(clean - ref).max() > 1e-2  # the noise is visible
+
+
+@pytest.mark.parametrize("name", ["cz_ladder", "iswap", "fsim"])
+def test_zero_noise_is_the_noiseless_expectation_program(name, rng):
+    """With a zero model both methods equal the noiseless ExpectationProgram (1e-5)."""
+    _, circuit, symbols, readouts, _ = GENERAL[name]
+    values = tf.constant(_symbol_values(symbols, rng, 4))
+    exact = ExpectationProgram(circuit, symbols, readouts)(values).numpy()
+    for method in ("density", "trajectories"):
+        program = NoisyExpectationProgram(circuit, symbols, readouts, NoiseModel(), method=method)
+        assert program.repetitions == 1
+        np.testing.assert_allclose(program(values), exact, atol=1e-5)
+
+
+def test_noisy_program_gradients_match_central_differences(rng):
+    """d(sum of readouts)/d symbols by backpropagation through the density method equals
+    central differences of the Cirq reference (1e-3)."""
+    _, circuit, symbols, readouts, model = GENERAL["fsim"]
+    program = NoisyExpectationProgram(circuit, symbols, readouts, model, method="density")
+    values = _symbol_values(symbols, rng, 2)
+    x = tf.constant(values)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        out = tf.reduce_sum(program(x))
+    grad = tape.gradient(out, x).numpy()
+    eps = 1e-4
+    for j in range(len(symbols)):
+        shift = np.zeros(len(symbols))
+        shift[j] = eps
+        plus = _reference(circuit, symbols, readouts, model, values + shift).sum(axis=1)
+        minus = _reference(circuit, symbols, readouts, model, values - shift).sum(axis=1)
+        np.testing.assert_allclose(grad[:, j], (plus - minus) / (2 * eps), atol=1e-3)
+
+
+# Trajectories on any circuit, bounded as the paper-circuit test above: CHUNKS independent
+# chunk means per row, Student's t with CHUNKS - 1 degrees of freedom, Bonferroni over
+# GENERAL_COMPARISONS (2 cases x 2 rows x their readouts) at 1e-6 false failures a run.
+# Power as above: the model with every strength doubled lies more than 2 * GENERAL_T_BOUND
+# standard errors from the exact values in some comparison, so such a model would fail
+# (largest ratios measured: about 35-45 standard errors for cz_ladder, 120-135 for iswap).
+GENERAL_TRAJECTORY_CASES = ["cz_ladder", "iswap"]
+GENERAL_COMPARISONS = sum(TRAJECTORY_ROWS * len(GENERAL[c][3]) for c in GENERAL_TRAJECTORY_CASES)
+GENERAL_T_BOUND = float(stats.t.isf(FALSE_FAILURES_PER_RUN / (2 * GENERAL_COMPARISONS), CHUNKS - 1))
+
+
+@pytest.mark.parametrize("name", GENERAL_TRAJECTORY_CASES)
+def test_trajectories_on_any_circuit_match_density_within_bonferroni_t_bound(name, rng):
+    """TFQ trajectory means of a non-paper circuit agree with the density method within
+    GENERAL_T_BOUND standard errors (false failures <= 1e-6 a run)."""
+    _, circuit, symbols, readouts, model = GENERAL[name]
+    values = _symbol_values(symbols, rng, TRAJECTORY_ROWS)
+    run = NoisyExpectationProgram(
+        circuit, symbols, readouts, model, method="trajectories", repetitions=CHUNK_TRAJECTORIES
+    )
+    means = run(tf.constant(np.repeat(values, CHUNKS, axis=0))).numpy().astype(np.float64)
+    means = means.reshape(TRAJECTORY_ROWS, CHUNKS, -1)
+    estimate = means.mean(axis=1)
+    stderr = means.std(axis=1, ddof=1) / np.sqrt(CHUNKS)
+    assert np.all(stderr > 0), "trajectory chunks are not independent"
+    exact = NoisyExpectationProgram(circuit, symbols, readouts, model, method="density")
+    ref = exact(tf.constant(values)).numpy()
+    assert np.all(np.abs(estimate - ref) <= GENERAL_T_BOUND * stderr + 1e-5), (estimate, ref)
+    doubled = NoisyExpectationProgram(
+        circuit, symbols, readouts, model.scaled(2.0), method="density"
+    )
+    wrong = doubled(tf.constant(values)).numpy()
+    assert np.any(np.abs(wrong - ref) > 2 * GENERAL_T_BOUND * stderr + 2e-5), (wrong, ref)
+
+
+def test_noisy_program_takes_a_preset_name_and_refuses_bad_input(rng):
+    """A preset name places the circuit (make_noise(name, circuit=...)); "auto" is the
+    density method at this size; missing symbols, bad noise and bad shapes are refused."""
+    _, circuit, symbols, readouts, _ = GENERAL["iswap"]
+    values = tf.constant(_symbol_values(symbols, rng, 2))
+    by_name = NoisyExpectationProgram(circuit, symbols, readouts, "weber")
+    assert by_name.method == "density"
+    model = make_noise("weber", circuit=circuit)
+    assert by_name.noisy.qubits == model.qubits
+    want = _reference(circuit, symbols, readouts, model, values.numpy())
+    np.testing.assert_allclose(by_name(values), want, atol=1e-5)
+    with pytest.raises(ValueError, match=r"symbols \['e'\] of the circuit are not in symbols"):
+        NoisyExpectationProgram(circuit, symbols[1:], readouts, model)
+    with pytest.raises(TypeError, match="noise must be a NoiseModel or a preset name, got 0.1"):
+        NoisyExpectationProgram(circuit, symbols, readouts, 0.1)
+    with pytest.raises(ValueError, match=r"symbol_values must be \[batch, 5\]"):
+        by_name(tf.zeros([2, 4]))
+    with pytest.raises(ValueError, match="method must be one of"):
+        NoisyExpectationProgram(circuit, symbols, readouts, model, method="exact")
 
 
 if __name__ == "__main__":
