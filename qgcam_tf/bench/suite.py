@@ -1,4 +1,5 @@
-"""Benchmark suite: the VQC, training, QGrad-CAM and serving, measured beside their peers.
+"""Benchmark suite: the VQC, training, QGrad-CAM and serving, measured beside their peers,
+and the CLI's start-up.
 
 Every figure is measured in one run, after warm-up, as the median of several repeats, and
 written as ``benchmark.json`` and ``benchmark.md`` (a Markdown table with the machine's
@@ -12,7 +13,8 @@ their rows are skipped with a message when that environment is absent. The
 exported-``explain`` latency runs as ``python -m qgcam_tf.bench.serve_latency``, a
 process in which ``tensorflow_quantum`` cannot be imported. Both subprocesses find this
 qgcam_tf package through ``PYTHONPATH`` (see :func:`run_module_json`), so neither needs a
-source checkout nor qgcam_tf installed in the peers' environment.
+source checkout nor qgcam_tf installed in the peers' environment. The CLI start-up rows
+(:func:`cli_startup`) run ``python -m qgcam_tf`` the same way, beside ``python -c pass``.
 
 Example:
     >>> from qgcam_tf.bench.suite import run_benchmark
@@ -25,9 +27,11 @@ import contextlib
 import dataclasses
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -47,7 +51,9 @@ from qgcam_tf.fileio import atomic_path, write_json_atomic
 
 __all__ = [
     "BenchConfig",
+    "CLI_COMMANDS",
     "EXECUTORS",
+    "cli_startup",
     "explain_call",
     "explain_time",
     "export_latency",
@@ -66,6 +72,13 @@ DEFAULT_PEER_PYTHON = os.path.join(DEFAULT_PEERS_VENV, "bin", "python")
 # The qgcam_tf package this module belongs to (a checkout's or an installed one).
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXECUTORS = ("tfq", "tf", "tf_xla", "tensorcircuit")
+# The command lines of the CLI start-up rows (`python -m qgcam_tf ARGS`) and the exit
+# status each must end with: help, a subcommand's help, and an argument error.
+CLI_COMMANDS = {
+    "qgcam --help": (("--help",), 0),
+    "qgcam train --help": (("train", "--help"), 0),
+    "qgcam train --out x --epochs 0": (("train", "--out", "x", "--epochs", "0"), 2),
+}
 
 
 @dataclasses.dataclass
@@ -320,6 +333,75 @@ def _package_path():
         yield tmp
 
 
+def _child_env(path: str) -> dict:
+    """The environment of a child that runs this package: ``path`` first on ``PYTHONPATH``,
+    legacy Keras, TensorFlow's C++ log quiet (as the CLI itself sets them)."""
+    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (path, env.get("PYTHONPATH")) if p)
+    return env
+
+
+def cli_startup(repeats: int = 5, *, timeout: float = 120.0) -> dict:
+    """Wall time of the CLI answering at once: each of :data:`CLI_COMMANDS` as
+    ``python -m qgcam_tf ARGS`` in a fresh process, beside ``python -c pass``.
+
+    Each repeat runs the baseline and then every command, back to back, so a slow spell of a
+    shared machine hits them alike. The child's environment is :func:`run_module_json`'s
+    (this package on ``PYTHONPATH``); it runs in an empty temporary directory.
+
+    Args:
+        repeats: rounds of calls (the median is reported).
+        timeout: seconds before one call is given up (then the row says why).
+
+    Returns:
+        ``{"repeats", "baseline_s", "commands": {name: {"argv", "exit", "seconds",
+        "ratio"}}}``: ``seconds`` is the median wall time of the command, ``ratio`` the
+        median of its per-round ratios to the baseline, ``exit`` its exit status (a command
+        that fails, ends with another status than :data:`CLI_COMMANDS` says or times out
+        has ``skipped`` instead of numbers).
+
+    Raises:
+        ValueError: ``repeats`` < 1.
+    """
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"repeats must be an int >= 1, got {repeats!r}")
+    baseline = []
+    times: dict[str, list[float]] = {name: [] for name in CLI_COMMANDS}
+    skipped: dict[str, str] = {}
+
+    def call(argv, cwd, env) -> tuple[float, int]:
+        start = time.perf_counter()
+        proc = subprocess.run(argv, capture_output=True, cwd=cwd, env=env, timeout=timeout)
+        return time.perf_counter() - start, proc.returncode
+
+    with _package_path() as path, tempfile.TemporaryDirectory(prefix="qgcam-cli-") as cwd:
+        env = _child_env(path)
+        for _ in range(repeats):
+            baseline.append(call([sys.executable, "-c", "pass"], cwd, env)[0])
+            for name, (args, expected) in CLI_COMMANDS.items():
+                if name in skipped:
+                    continue
+                try:
+                    seconds, code = call([sys.executable, "-m", "qgcam_tf", *args], cwd, env)
+                except subprocess.TimeoutExpired:
+                    skipped[name] = f"timed out after {timeout:.0f} s"
+                    continue
+                if code != expected:
+                    skipped[name] = f"exit {code}, expected {expected}"
+                    continue
+                times[name].append(seconds)
+    rows = {}
+    for name, (args, expected) in CLI_COMMANDS.items():
+        row: dict = {"argv": list(args), "exit": expected}
+        if name in skipped:
+            row["skipped"] = skipped[name]
+        else:
+            row["seconds"] = statistics.median(times[name])
+            row["ratio"] = statistics.median(t / b for t, b in zip(times[name], baseline))
+        rows[name] = row
+    return {"repeats": repeats, "baseline_s": statistics.median(baseline), "commands": rows}
+
+
 def run_module_json(cmd: list[str], *, timeout: float) -> dict:
     """Runs ``cmd`` (``[python, "-m", module, ...]``) and parses its last stdout line as JSON.
 
@@ -337,8 +419,7 @@ def run_module_json(cmd: list[str], *, timeout: float) -> dict:
         prints no JSON.
     """
     with _package_path() as path:
-        env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (path, env.get("PYTHONPATH")) if p)
+        env = _child_env(path)
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
         except subprocess.TimeoutExpired:
@@ -440,7 +521,7 @@ def run_benchmark(out_dir: str, *, quick: bool = False, config: BenchConfig | No
     train_kinds = (
         ("tfq", "tf", "tf_xla", "classical") if cfg.xla_models else ("tfq", "tf", "classical")
     )
-    total = len(cfg.ns) * 3 + 1 + 2 * len(train_kinds) + 1 + 2
+    total = len(cfg.ns) * 3 + 1 + 2 * len(train_kinds) + 1 + 2 + 1
     bar = _progress(total, "qgcam benchmark")
 
     def step(label: str):
@@ -535,6 +616,11 @@ def run_benchmark(out_dir: str, *, quick: bool = False, config: BenchConfig | No
     else:
         results["export_explain_latency_ms"] = serve["explain_latency_ms"]
         results["export_tensorflow_quantum_loaded"] = serve["tensorflow_quantum_loaded"]
+    bar.update()
+
+    # CLI start-up ----------------------------------------------------------------------
+    step("CLI start-up")
+    results["cli_startup"] = cli_startup(cfg.repeats)
     bar.update()
     bar.close()
 

@@ -57,6 +57,54 @@ def test_targets_prefer_the_paired_tensorcircuit_ratio():
     assert t["train_tfq_over_pennylane"] == {"value": None, "goal": ">= 10", "met": None}
 
 
+CLI = {
+    "repeats": 5,
+    "baseline_s": 0.0312,
+    "commands": {
+        "qgcam --help": {"argv": ["--help"], "exit": 0, "seconds": 0.61, "ratio": 19.5},
+        "qgcam train --out x --epochs 0": {
+            "argv": ["train", "--out", "x", "--epochs", "0"],
+            "exit": 2,
+            "seconds": 2.5,
+            "ratio": 80.1,
+        },
+        "qgcam train --help": {"argv": ["train", "--help"], "exit": 0, "skipped": "exit 1"},
+    },
+}
+
+
+def test_cli_targets_are_under_two_seconds_each():
+    """Each CLI command is a target "< 2 s": met below, not met above, unknown if skipped;
+    results without CLI rows (older runs) have no such targets."""
+    r = {
+        "vqc_fwd_bwd_ms": {"tf_xla": {}, "tensorcircuit": {}},
+        "qgradcam_over_gradcam": {"tf": 1.0},
+        "train_images_per_s": {"tfq": 1.0, "tf": 1.0},
+    }
+    assert not [k for k in report.targets_table(r) if k.startswith("cli")]
+    t = report.targets_table({**r, "cli_startup": CLI})
+    assert t["cli_seconds: qgcam --help"] == {"value": 0.61, "goal": "< 2 s", "met": True}
+    assert t["cli_seconds: qgcam train --out x --epochs 0"]["met"] is False
+    assert t["cli_seconds: qgcam train --help"] == {"value": None, "goal": "< 2 s", "met": None}
+
+
+def test_cli_startup_table_rows_by_hand():
+    """The CLI table: exit status, seconds, paired ratio, goal and met per command; the
+    baseline and a skipped command are said in words."""
+    lines = report.cli_startup_markdown(CLI)
+    assert lines[0] == "## CLI start-up (`python -m qgcam_tf`, fresh process)"
+    assert "| `qgcam --help` | 0 | 0.610 | 19.5 | < 2 s | yes |" in lines
+    assert "| `qgcam train --out x --epochs 0` | 2 | 2.50 | 80.1 | < 2 s | no |" in lines
+    assert "| `qgcam train --help` | 0 | — | — | < 2 s | — |" in lines
+    assert any(
+        line.startswith("Medians of 5 rounds; `python -c pass` took 0.031 s") for line in lines
+    )
+    assert "- `qgcam train --help` skipped: exit 1" in lines
+    rendered = report.render_markdown(_results(cli_startup=CLI)).splitlines()
+    assert "| `qgcam --help` | 0 | 0.610 | 19.5 | < 2 s | yes |" in rendered
+    assert rendered.index(lines[0]) < rendered.index("## Targets (issues 7 and 14)")
+
+
 def _results(**changes) -> dict:
     """Results of a made-up run with values that exercise each number format."""
     r = {

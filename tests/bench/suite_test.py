@@ -115,6 +115,30 @@ def test_run_module_json_reports_failures_as_skipped():
     }
 
 
+def test_cli_startup_runs_each_command_beside_the_baseline(monkeypatch):
+    """One round: every CLI command ends with its exit status, its ratio is its time over
+    the baseline's, and a command that ends otherwise is skipped with both statuses (no
+    time is asserted: the numbers are the benchmark's, not a test's)."""
+    commands = {**suite.CLI_COMMANDS, "qgcam nope": (("nope",), 0)}
+    monkeypatch.setattr(suite, "CLI_COMMANDS", commands)
+    got = suite.cli_startup(1)
+    assert got["repeats"] == 1 and _finite_positive(got["baseline_s"])
+    assert list(got["commands"]) == list(commands)
+    for name, (args, code) in list(commands.items())[:-1]:
+        row = got["commands"][name]
+        assert row["argv"] == list(args) and row["exit"] == code, row
+        assert _finite_positive(row["seconds"])
+        assert row["ratio"] == pytest.approx(row["seconds"] / got["baseline_s"], rel=1e-12)
+    assert got["commands"]["qgcam nope"] == {
+        "argv": ["nope"],
+        "exit": 0,
+        "skipped": "exit 2, expected 0",
+    }
+    assert [args for args, _ in commands.values()][-2] == ("train", "--out", "x", "--epochs", "0")
+    with pytest.raises(ValueError, match="repeats must be an int >= 1, got 0"):
+        suite.cli_startup(0)
+
+
 def _finite_positive(value) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value) and value > 0
 
@@ -168,6 +192,8 @@ def test_quick_benchmark_writes_valid_json_and_markdown(tmp_path):
     assert r["targets"]["qgradcam_tf_over_gradcam"]["value"] == pytest.approx(
         r["qgradcam_over_gradcam"]["tf"]
     )
+    assert set(r["cli_startup"]["commands"]) == set(suite.CLI_COMMANDS)
+    assert "## CLI start-up" in md
 
 
 if __name__ == "__main__":
