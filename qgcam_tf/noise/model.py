@@ -210,7 +210,10 @@ class NoiseModel:
         return [value] * n
 
     def per_edge(self, channel: str, n: int) -> list[tuple[float, float]]:
-        """``(control, target)`` strengths after ring CNOT ``i`` for ``i < n``."""
+        """``(control, target)`` strengths after ring CNOT ``i`` for ``i < n`` (a model with
+        ``edges`` must list every ring pair, see :meth:`two_qubit_pair`)."""
+        if self.edges is not None:
+            return [self.two_qubit_pair(channel, n, i, (i + 1) % n) for i in range(n)]
         value = getattr(self, f"two_qubit_{channel}")
         if value is None:
             single = self.per_qubit(channel, n)
@@ -224,7 +227,11 @@ class NoiseModel:
         return [(value, value)] * n
 
     def mean_two_qubit_depolarizing(self, n: int) -> float:
-        """Mean depolarizing probability per qubit after a CNOT (the dominant error)."""
+        """Mean depolarizing probability per qubit after a CNOT (the dominant error); for a
+        model with ``edges``, after a two-qubit gate on each of its edges."""
+        if self.edges is not None:
+            pairs = [self.two_qubit_pair("depolarizing", n, a, b) for a, b in self.edges]
+            return float(np.mean(pairs))
         return float(np.mean(self.per_edge("depolarizing", n)))
 
     def two_qubit_pair(self, channel: str, n: int, a: int, b: int) -> tuple[float, float]:

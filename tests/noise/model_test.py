@@ -149,6 +149,11 @@ def test_two_qubit_pair_looks_up_the_models_edges():
     assert ring.two_qubit_pair("depolarizing", 3, 0, 2) == (0.5, 0.4)  # ring edge (2, 0)
     with pytest.raises(ValueError, match=r"has 3 values for 4 edges"):
         ring.two_qubit_pair("depolarizing", 4, 0, 1)
+    assert model.mean_two_qubit_depolarizing(4) == pytest.approx(np.mean([0.4, 0.2, 0.1, 0.3]))
+    with pytest.raises(
+        ValueError, match=r"edges \(\(3, 1\), \(0, 2\)\), not for the pair \(0, 1\)"
+    ):
+        model.per_edge("amplitude_damping", 4)  # the paper's ring is not among its edges
 
 
 @pytest.mark.parametrize(
