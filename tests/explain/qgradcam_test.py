@@ -315,8 +315,27 @@ def test_explicit_weights_on_vqclayer_circuits_equal_a_direct_tape(
     ci = np.arange(len(tiny_images)) % len(case.readouts)
     want, _ = _tape_weights(model, tiny_images, ci)
     assert np.abs(want).max() > 1e-3
-    got = QGradCAM(model, layer="conv").explicit_weights(tiny_images, ci)
-    np.testing.assert_allclose(got, want, atol=1e-4)
+    cam = QGradCAM(model, layer="conv")
+    np.testing.assert_allclose(cam(tiny_images, ci).weights, want, atol=1e-5)
+    np.testing.assert_allclose(cam.explicit_weights(tiny_images, ci), want, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "ansatz,encoding", [("hardware_efficient", "paper"), ("reuploading", "identity")]
+)
+def test_explicit_weights_on_spec_families_equal_autodiff(ansatz, encoding, tiny_images):
+    """The project's hybrid with another VQCSpec family (CZ ladders; the encoding repeated
+    before every block): parameter-shift weights equal the autodiff weights within 1e-4."""
+    import tf_keras as keras
+
+    keras.utils.set_random_seed(5)
+    spec = VQCSpec(3, 2, 3, ansatz=ansatz, encoding=encoding)
+    model = build_hybrid_model((8, 8, 1), 3, vqc=spec, backend="tf", conv_filters=(4,))
+    cam = QGradCAM(model)
+    ci = np.array([0, 1, 2, -1, 1, 0])
+    auto = cam(tiny_images, class_index=ci).weights
+    assert np.abs(auto).max() > 1e-3
+    np.testing.assert_allclose(cam.explicit_weights(tiny_images, ci), auto, atol=1e-4)
 
 
 def test_noisy_explicit_weights_on_a_tfq_model_equal_a_tape_through_the_noisy_program(
