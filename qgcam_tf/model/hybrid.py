@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import tf_keras as keras
 
-from qgcam_tf.model.layers import BACKENDS, VQCLayer
+from qgcam_tf.model.layers import BACKENDS, CircuitLayer, VQCLayer
 from qgcam_tf.quantum.circuits import VQCSpec
 
 __all__ = [
@@ -176,10 +176,10 @@ def backend_config(config: dict, backend: str | None, *, jit_compile: bool = Fal
 
 
 def model_from_config(config: dict) -> keras.Model:
-    """The model of a Keras config that may hold the project's layers (VQCLayer, Scale)."""
-    return keras.models.model_from_json(
-        json.dumps(config), custom_objects={"VQCLayer": VQCLayer, "Scale": Scale}
-    )
+    """The model of a Keras config that may hold the project's layers (VQCLayer,
+    CircuitLayer, Scale)."""
+    custom = {"VQCLayer": VQCLayer, "CircuitLayer": CircuitLayer, "Scale": Scale}
+    return keras.models.model_from_json(json.dumps(config), custom_objects=custom)
 
 
 def switch_backend(model: keras.Model, backend: str, *, jit_compile: bool = False) -> keras.Model:
