@@ -45,6 +45,12 @@ def add_arguments(p) -> None:
         "--class-index", type=class_index, help="explain this class (default: the predicted one)"
     )
     p.add_argument("--method", choices=METHOD_NAMES, default="qgradcam", help="CAM method")
+    p.add_argument(
+        "--layer",
+        default="qgcam_conv",  # qgcam_tf.model.hybrid.CONV_LAYER, named without loading TF
+        metavar="NAME",
+        help="the conv layer to explain (default qgcam_conv, the name qgcam train gives it)",
+    )
     add_backend(p, default="tf")
     p.add_argument("--seed", type=int, default=0, help="which test examples")
     add_fit(p)
@@ -81,6 +87,7 @@ def run(args) -> int:
             data_dir=args.data_dir,
             class_index=args.class_index,
             method=args.method,
+            layer=args.layer,
             backend=args.backend,
             dataset=args.dataset,
             fit=args.fit,

@@ -12,6 +12,7 @@ import numpy as np
 from qgcam_tf.data.checks import fitted_as, is_constant, resolve_fit
 from qgcam_tf.explain.cams import make_cam
 from qgcam_tf.fileio import atomic_path
+from qgcam_tf.model.hybrid import CONV_LAYER
 from qgcam_tf.model.predict import check_finite_outputs
 from qgcam_tf.model.run import Run
 from qgcam_tf.viz.common import save_grid, save_overlay
@@ -50,6 +51,7 @@ def write_explanations(
     data_dir: str | None = None,
     class_index: int | None = None,
     method: str = "qgradcam",
+    layer: str = CONV_LAYER,
     backend: str = "tf",
     dataset: str | None = None,
     fit: str | None = None,
@@ -65,6 +67,8 @@ def write_explanations(
         data_dir: a moved copy of the run's data.
         class_index: the class to explain for every input; None or -1: the predicted class.
         method: a CAM method (:data:`qgcam_tf.explain.cams.CAM_METHODS`).
+        layer: the conv layer whose maps are weighted (a run saved from a model of one's
+            own names its own).
         backend: the VQC executor (the weights are the same).
         dataset: the dataset the caller expects the run to be trained on (None: any).
         fit: how a picture of another aspect ratio is fitted to the input (``stretch``,
@@ -96,7 +100,7 @@ def write_explanations(
     else:
         images, labels, _ = run.test_examples(count=count, seed=seed, data_dir=data_dir)
     log(f"explaining {len(images)} inputs with {method} ({run.dataset}, {backend} executor)")
-    cam = make_cam(method, run.model(backend=backend))
+    cam = make_cam(method, run.model(backend=backend), layer=layer)
     result = cam(images, class_index=class_index)
     rows = sources or [f"test example {i}" for i in range(len(images))]
     check_finite_outputs(run_dir, result.probabilities, rows)
