@@ -4,8 +4,15 @@ A run directory holds ``model.json`` (the Keras architecture and the run's metad
 ``model.weights.h5``. TFQ layers cannot be saved as a SavedModel, and the architecture is
 rebuilt from its config on load, so both executors share one on-disk format. Beside them
 ``model.keras`` is the same model in Keras's own format (VQC on the pure-TF executor), for
-readers who only know ``keras.models.load_model``. :data:`RUN_FILES` lists every name that
-training writes there; ``--force`` removes those and nothing else.
+readers who only know ``keras.models.load_model``.
+
+A model built the TensorFlow Quantum way (its quantum layer one of TFQ's own, which define
+no ``get_config`` and so cannot be saved) is converted on the way
+(:func:`portable_model`, :func:`~qgcam_tf.model.convert.convert_to_tf`): the run holds
+the equivalent :class:`~qgcam_tf.model.layers.CircuitLayer`, and loads without TFQ.
+
+:data:`RUN_FILES` lists every name that training writes there; ``--force`` removes those
+and nothing else.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from qgcam_tf.data.checks import check_inputs, resolve_fit, training_mean
 from qgcam_tf.data.images import load_array
 from qgcam_tf.data.registry import DatasetAdapter, DatasetBundle, get_adapter, pick_per_class
 from qgcam_tf.fileio import atomic_path, write_json_atomic
+from qgcam_tf.model.convert import convert_to_tf
 from qgcam_tf.model.hybrid import backend_config, model_from_config, switch_backend
 
 __all__ = [
@@ -33,7 +41,9 @@ __all__ = [
     "MODEL_WEIGHTS",
     "RUN_FILES",
     "Run",
+    "holds_tfq_layers",
     "load_model",
+    "portable_model",
     "read_metadata",
     "remove_run_files",
     "save_keras_file",
@@ -60,21 +70,54 @@ RUN_FILES = frozenset(
         "explain",
     }
 )
-# The layer types this project's builders use. A run's model.json names code that Keras
-# imports and calls while loading (a Lambda layer can name any module function), so a run
-# holding any other type is refused before Keras reads it.
+# The layer types a run may hold: this project's builders' layers, the project's quantum
+# layers (CircuitLayer is what a TFQ layer is saved as), and the classical layers users'
+# own hybrids commonly hold, all of which Keras rebuilds from data alone. A run's
+# model.json names code that Keras imports and calls while loading (a Lambda layer can
+# name any module function; TFOpLambda any TensorFlow function), so a run holding any
+# other type is refused before Keras reads it.
 LAYER_TYPES = frozenset(
     {
         "InputLayer",
+        "Conv1D",
         "Conv2D",
+        "DepthwiseConv2D",
+        "SeparableConv2D",
+        "MaxPooling1D",
         "MaxPooling2D",
-        "BatchNormalization",
+        "AveragePooling1D",
+        "AveragePooling2D",
+        "GlobalAveragePooling1D",
         "GlobalAveragePooling2D",
+        "GlobalMaxPooling1D",
+        "GlobalMaxPooling2D",
+        "ZeroPadding2D",
+        "Cropping2D",
+        "UpSampling2D",
+        "BatchNormalization",
+        "LayerNormalization",
+        "Flatten",
+        "Reshape",
+        "Permute",
+        "RepeatVector",
+        "Concatenate",
+        "Add",
+        "Subtract",
+        "Multiply",
+        "Average",
+        "Maximum",
+        "Minimum",
         "Dense",
         "Dropout",
+        "SpatialDropout2D",
+        "GaussianNoise",
         "Activation",
+        "ReLU",
+        "LeakyReLU",
+        "ELU",
         "Softmax",
         "VQCLayer",
+        "CircuitLayer",
         "Scale",
     }
 )
@@ -82,30 +125,81 @@ LAYER_TYPES = frozenset(
 DEFAULT_DATASET = "mnist"
 
 
-def save_model(model: keras.Model, run_dir: str, *, metadata: dict | None = None) -> None:
+def holds_tfq_layers(model: keras.Model) -> bool:
+    """Whether ``model`` has a TensorFlow Quantum layer among its layers (TFQ is not
+    imported to find out)."""
+    return any(type(layer).__module__.startswith("tensorflow_quantum") for layer in model.layers)
+
+
+def portable_model(model: keras.Model, *, circuits=None) -> keras.Model:
+    """``model`` in a form that saves whole: itself, or, if it holds TFQ layers, the
+    equivalent pure-TF model of :func:`~qgcam_tf.model.convert.convert_to_tf`.
+
+    A model with a circuits input (TFQ's controller pattern) becomes a model of its
+    images alone, each TFQ layer's circuit preceded by ``circuits``.
+
+    Args:
+        model: a functional tf_keras model.
+        circuits: the ``cirq.Circuit`` every circuits input stands for (default the empty
+            circuit); only for a model with TFQ layers.
+
+    Raises:
+        ValueError: ``circuits`` given for a model without TFQ layers, or what
+            :func:`~qgcam_tf.model.convert.convert_to_tf` refuses (the message names the
+            layer).
+        TypeError: ``model`` is not a tf_keras model, or ``circuits`` not a circuit.
+    """
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"model must be a tf_keras Model, got {type(model).__name__}")
+    if not holds_tfq_layers(model):
+        if circuits is not None:
+            raise ValueError(
+                f"circuits was given but model {model.name!r} holds no TensorFlow Quantum "
+                f"layer to fold it into"
+            )
+        return model
+    return convert_to_tf(model, circuits=circuits)
+
+
+def save_model(
+    model: keras.Model, run_dir: str, *, metadata: dict | None = None, circuits=None
+) -> None:
     """Writes ``model.json`` (architecture + metadata) and ``model.weights.h5`` atomically.
 
     TFQ layers cannot be saved as a SavedModel, and the architecture is rebuilt from its
-    config on load, so both executors share one on-disk format.
+    config on load, so both executors share one on-disk format. A model holding TFQ's own
+    layers is saved as :func:`portable_model` converts it (``circuits``: what its
+    circuits input stands for); :func:`load_model` gives that converted model back.
+
+    Raises:
+        ValueError / TypeError: as :func:`portable_model`.
     """
+    model = portable_model(model, circuits=circuits)
     config = {"keras_model": json.loads(model.to_json()), "metadata": metadata or {}}
     with atomic_path(os.path.join(run_dir, MODEL_WEIGHTS), suffix=".weights.h5") as tmp:
         model.save_weights(tmp)
     write_json_atomic(os.path.join(run_dir, MODEL_CONFIG), config)
 
 
-def save_keras_file(model: keras.Model, run_dir: str) -> str:
+def save_keras_file(model: keras.Model, run_dir: str, *, circuits=None) -> str:
     """Writes ``model.keras`` (Keras's own format) beside the run, atomically.
 
-    The VQC layers are saved on the pure-TF executor, which needs no TFQ to load: after
-    ``import qgcam_tf``, ``tf_keras.models.load_model(path)`` opens it (the file names the
-    module of the project's layers, which are registered Keras serializables).
+    The VQC layers are saved on the pure-TF executor, and TFQ's own layers as their
+    pure-TF equivalent (:func:`portable_model`, ``circuits`` as there), so the file needs
+    no TFQ to load: after ``import qgcam_tf``, ``tf_keras.models.load_model(path)`` opens
+    it (the file names the module of the project's layers, which are registered Keras
+    serializables).
 
     Returns:
         The path written.
+
+    Raises:
+        ValueError / TypeError: as :func:`portable_model`.
     """
     path = os.path.join(run_dir, KERAS_FILE)
-    portable = switch_backend(model, "tf") if _has_vqc(model) else model
+    portable = portable_model(model, circuits=circuits)
+    if _has_vqc(portable):
+        portable = switch_backend(portable, "tf")
     with atomic_path(path, suffix=".keras") as tmp:
         portable.save(tmp)
     return path
@@ -169,6 +263,10 @@ def load_model(
     run_dir: str, *, backend: str | None = None, jit_compile: bool = False
 ) -> keras.Model:
     """Loads a model written by :func:`save_model` (``qgcam train``'s run directory).
+
+    A model saved with TFQ's own layers comes back converted (its quantum layers
+    :class:`~qgcam_tf.model.layers.CircuitLayer`, its circuits input folded away), which
+    needs no TFQ.
 
     Args:
         run_dir: the run directory.

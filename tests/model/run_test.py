@@ -17,17 +17,22 @@ from qgcam_tf.data.registry import (
     register,
 )
 from qgcam_tf.model.hybrid import build_hybrid_model
+from qgcam_tf.model.layers import CircuitLayer
 from qgcam_tf.model.run import (
     DEFAULT_DATASET,
+    LAYER_TYPES,
     RUN_FILES,
     Run,
+    holds_tfq_layers,
     load_model,
+    portable_model,
     read_metadata,
     remove_run_files,
     save_keras_file,
     save_model,
 )
 from qgcam_tf.quantum.circuits import VQCSpec
+from qgcam_tf.testing.tfq_models import circuit_cases, simulate, tfq_hybrid
 
 OLD_RUN = os.path.join(os.path.dirname(os.path.dirname(__file__)), "fixtures", "run-0.1.0")
 
@@ -84,6 +89,78 @@ def test_keras_file_loads_with_plain_keras_and_predicts_the_same(tmp_path):
     assert again.get_layer("vqc").backend == "tf"
     x = np.random.default_rng(1).uniform(size=(3, 8, 8, 1)).astype(np.float32)
     np.testing.assert_allclose(again(x).numpy(), model(x).numpy(), atol=1e-5)
+
+
+def test_a_tfq_controlled_pqc_model_round_trips_through_save_and_load(tmp_path):
+    """save_model of a ControlledPQC hybrid (its circuits input standing for a prefix
+    circuit) stores the converted model: load_model gives a model of images alone, with a
+    CircuitLayer and no TFQ layer, whose probabilities equal the TFQ model given the prefix
+    and softmax(cirq.Simulator) within 1e-5; model.keras loads the same with plain Keras."""
+    import tensorflow_quantum as tfq
+
+    case = circuit_cases()[0]  # the CZ ladder
+    model = tfq_hybrid(case, "ControlledPQC", seed=3)
+    assert holds_tfq_layers(model)
+    save_model(model, str(tmp_path), metadata={"dataset": "mnist"}, circuits=case.prefix)
+    again = load_model(str(tmp_path))
+    assert not holds_tfq_layers(again) and isinstance(again.get_layer("q"), CircuitLayer)
+    assert not isinstance(again.input, list)
+    x = np.random.default_rng(5).uniform(size=(4, 8, 8, 1)).astype(np.float32)
+    want = model([tfq.convert_to_tensor([case.prefix] * len(x)), x]).numpy()
+    got = again(x).numpy()
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    angles = keras.Model(again.input, again.get_layer("angles").output)(x).numpy()
+    symbols = sorted(case.symbols, key=str)  # ControlledPQC binds its symbols sorted
+    ref = tf.nn.softmax(simulate(case.prefix + case.circuit, symbols, angles, case.readouts))
+    np.testing.assert_allclose(got, ref.numpy(), atol=1e-5)
+    np.testing.assert_allclose(load_model(str(tmp_path), backend="tf")(x).numpy(), got, atol=0)
+    keras_file = keras.models.load_model(
+        save_keras_file(model, str(tmp_path), circuits=case.prefix)
+    )
+    np.testing.assert_allclose(keras_file(x).numpy(), want, atol=1e-5)
+
+
+def test_portable_model_converts_only_tfq_models():
+    """A model without TFQ layers is returned as it is (circuits for it is one error);
+    an Expectation hybrid becomes a model with a CircuitLayer; a non-model is a TypeError."""
+    keras.utils.set_random_seed(1)
+    hybrid = build_hybrid_model((8, 8, 1), 2, vqc=VQCSpec(3, 1, 2), conv_filters=(4, 3))
+    assert portable_model(hybrid) is hybrid and not holds_tfq_layers(hybrid)
+    case = circuit_cases()[1]
+    with pytest.raises(ValueError, match="circuits was given but model .* holds no TensorFlow"):
+        portable_model(hybrid, circuits=case.prefix)
+    converted = portable_model(tfq_hybrid(case, "Expectation"))
+    assert isinstance(converted.get_layer("q"), CircuitLayer)
+    with pytest.raises(TypeError, match="model must be a tf_keras Model, got Dense"):
+        portable_model(keras.layers.Dense(2))
+
+
+def test_a_users_classical_layers_save_and_load(tmp_path):
+    """A functional model using Flatten, Reshape, Concatenate, Add, Multiply and
+    AveragePooling2D beside a CircuitLayer is in LAYER_TYPES and loads with the same
+    outputs; Lambda and TFOpLambda stay refused."""
+    import cirq
+    import sympy
+
+    images = keras.Input((8, 8, 1), name="images")
+    conv = keras.layers.Conv2D(2, 3, padding="same", name="conv")(images)
+    pooled = keras.layers.AveragePooling2D(2)(conv)
+    flat = keras.layers.Flatten()(pooled)
+    other = keras.layers.Flatten()(keras.layers.Reshape((4, 4, 4))(images))
+    joined = keras.layers.Concatenate()([flat, other])
+    a, b = keras.layers.Dense(2)(joined), keras.layers.Dense(2)(joined)
+    angles = keras.layers.Multiply()([keras.layers.Add()([a, b]), a])
+    q = cirq.LineQubit.range(2)
+    s = sympy.symbols("s0:2")
+    circuit = cirq.Circuit(cirq.ry(s[0])(q[0]), cirq.rx(s[1])(q[1]), cirq.CZ(*q))
+    scores = CircuitLayer(circuit, s, [cirq.Z(q[0]), cirq.X(q[1])], name="q")(angles)
+    model = keras.Model(images, keras.layers.Softmax()(scores))
+    kinds = {layer["class_name"] for layer in json.loads(model.to_json())["config"]["layers"]}
+    assert kinds <= LAYER_TYPES and "Lambda" not in LAYER_TYPES
+    assert "TFOpLambda" not in LAYER_TYPES
+    save_model(model, str(tmp_path))
+    x = np.random.default_rng(2).uniform(size=(3, 8, 8, 1)).astype(np.float32)
+    np.testing.assert_allclose(load_model(str(tmp_path))(x).numpy(), model(x).numpy(), atol=1e-6)
 
 
 def test_run_handle_reads_metadata_in_one_place():
