@@ -53,7 +53,8 @@ class _Target:
     ``probe`` maps the images to ``[conv activations, the score layer's input,
     probabilities]``; ``to_values`` turns the layer's input into the circuit's symbol values
     (None: the input is the symbol values); ``circuit``, ``symbols``, ``readouts`` are what
-    the layer evaluates (``circuit`` None for the paper's closed form).
+    the layer evaluates (``circuit`` None for the paper's closed form); ``wrt`` the symbol
+    columns that depend on the input (None: all; a VQCLayer's weights do not).
     """
 
     layer: keras.layers.Layer
@@ -62,6 +63,7 @@ class _Target:
     circuit: cirq.Circuit | None
     symbols: tuple
     readouts: tuple
+    wrt: tuple | None = None
 
 
 class QGradCAM(BaseCAM):
@@ -86,7 +88,7 @@ class QGradCAM(BaseCAM):
         if getattr(self, "_explicit_target", None) is not None:
             return self._explicit_target
         layer = self.model.get_layer(self.score_layer)
-        to_values, circuit, symbols, readouts = None, None, (), ()
+        to_values, circuit, symbols, readouts, wrt = None, None, (), (), None
         if isinstance(layer, VQCLayer):
             spec = getattr(layer, "spec", None)
             vqc = getattr(layer, "vqc", None)
@@ -97,6 +99,7 @@ class QGradCAM(BaseCAM):
                     )
                 circuit, symbols, readouts = vqc.circuit, tuple(vqc.symbols), vqc.readouts
                 to_values = layer.symbol_values
+                wrt = tuple(range(len(vqc.input_symbols)))  # vqc.symbols: inputs, then weights
             tensor = layer.input
         elif isinstance(layer, CircuitLayer):
             program = layer.program
@@ -121,7 +124,7 @@ class QGradCAM(BaseCAM):
         )
         readouts = tuple(as_pauli_sum(r, f"readouts[{l}]") for l, r in enumerate(readouts))
         self._explicit_target = _Target(
-            layer, images_only(probe, self.circuits), to_values, circuit, symbols, readouts
+            layer, images_only(probe, self.circuits), to_values, circuit, symbols, readouts, wrt
         )
         return self._explicit_target
 
@@ -240,8 +243,11 @@ class QGradCAM(BaseCAM):
                 dfdx = _shift_rule_input_gradients(run, x, target.layer.theta, shots, rng)
                 g = tf.gather(dfdx, cls, axis=2, batch_dims=1)  # [B, n]
             else:
-                jac = rule.jacobian(values.numpy(), shots=shots, rng=rng)  # [B, S, L]
-                g = tf.constant(jac[np.arange(len(jac)), :, cls.numpy()], values.dtype)
+                columns = list(range(len(target.symbols))) if target.wrt is None else target.wrt
+                jac = rule.jacobian(values.numpy(), wrt=columns, shots=shots, rng=rng)
+                g = np.zeros(values.shape, np.float64)  # [B, S]; 0 for the trained weights
+                g[:, columns] = jac[np.arange(len(jac)), :, cls.numpy()]
+                g = tf.constant(g, values.dtype)
             grads = tape.gradient(values, acts, output_gradients=g)
             out.append(tf.reduce_mean(grads, axis=[1, 2]).numpy())
         return np.concatenate(out)

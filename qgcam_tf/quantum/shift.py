@@ -305,31 +305,48 @@ class ShiftRule:
         rng = np.random.default_rng() if rng is None else rng
         return self._measure(self.occurrence_values(symbol_values), shots, rng)
 
-    def jacobian(self, symbol_values, *, shots=None, rng=None) -> np.ndarray:
-        """``d <O_l> / d v_i`` ``[B, len(symbols), n_outputs]`` float64 by the shift rule.
+    def jacobian(self, symbol_values, *, wrt=None, shots=None, rng=None) -> np.ndarray:
+        """``d <O_l> / d v_i`` ``[B, len(wrt), n_outputs]`` float64 by the shift rule.
+
+        Only the occurrences that depend on a symbol of ``wrt`` are shifted, so asking for
+        the inputs alone (not the trained weights) costs fewer circuits.
 
         Args:
             symbol_values: ``[B, len(symbols)]``.
+            wrt: the column indices of the symbols to differentiate by (default all).
             shots: measurements per Pauli term of each shifted circuit (None: exact).
             rng: the ``np.random.Generator`` of the shots (default: a fresh one).
 
         Raises:
-            ValueError: ``symbol_values`` is not ``[B, len(symbols)]`` and finite, or bad
-                ``shots``.
+            ValueError: ``symbol_values`` is not ``[B, len(symbols)]`` and finite, bad
+                ``shots``, or ``wrt`` not distinct column indices.
         """
         shots = check_shots(shots)
         rng = np.random.default_rng() if rng is None else rng
+        n_symbols = len(self.symbols)
+        columns = np.arange(n_symbols) if wrt is None else np.asarray(wrt)
+        if (
+            columns.ndim != 1
+            or columns.dtype.kind not in "iu"
+            or np.any((columns < 0) | (columns >= n_symbols))
+            or len(set(columns.tolist())) != len(columns)
+        ):
+            raise ValueError(
+                f"wrt must be distinct column indices in [0, {n_symbols}), got {wrt!r}"
+            )
         t = self.occurrence_values(symbol_values)
-        batch, k = t.shape
+        coefficients = self.coefficients[:, columns]
+        used = np.flatnonzero(np.any(coefficients != 0.0, axis=1))
+        batch, k = len(t), len(used)
         if k == 0:
-            return np.zeros((batch, len(self.symbols), self.n_outputs))
-        shifted = np.broadcast_to(t, (2, k, batch, k)).copy()
-        occ = np.arange(k)
-        shifted[0, occ, :, occ] += SHIFT
-        shifted[1, occ, :, occ] -= SHIFT
-        f = self._measure(shifted.reshape(-1, k), shots, rng).reshape(2, k, batch, -1)
-        dfdt = math.pi / 2.0 * (f[0] - f[1])  # [K, B, L]
-        return np.einsum("ki,kbl->bil", self.coefficients, dfdt)
+            return np.zeros((batch, len(columns), self.n_outputs))
+        shifted = np.broadcast_to(t, (2, k, batch, t.shape[1])).copy()
+        shifted[0, np.arange(k), :, used] += SHIFT
+        shifted[1, np.arange(k), :, used] -= SHIFT
+        f = self._measure(shifted.reshape(2 * k * batch, -1), shots, rng)
+        f = f.reshape(2, k, batch, self.n_outputs)
+        dfdt = math.pi / 2.0 * (f[0] - f[1])  # [k, B, L]
+        return np.einsum("ki,kbl->bil", coefficients[used], dfdt)
 
 
 def sample_expectations(

@@ -181,6 +181,20 @@ def test_shift_rule_with_channels_and_readout_error_equals_density_differences(f
     assert np.abs(rule.jacobian(VALUES) - clean).max() > 1e-2  # the noise matters
 
 
+def test_jacobian_by_some_columns_is_those_columns_of_the_full_one():
+    """wrt=[3, 0] gives columns 3 and 0 of the full Jacobian; a symbol no gate uses gets 0."""
+    case = circuit_cases()[0]
+    values = np.random.default_rng(4).normal(size=(3, len(case.symbols)))
+    rule = ShiftRule(case.circuit, (*case.symbols, sympy.Symbol("unused")), case.readouts)
+    full = rule.jacobian(np.concatenate([values, np.ones((3, 1))], axis=1))
+    assert np.all(full[:, -1] == 0)
+    part = rule.jacobian(np.concatenate([values, np.ones((3, 1))], axis=1), wrt=[3, 0])
+    np.testing.assert_allclose(part, full[:, [3, 0]], atol=1e-7)
+    for bad in ([0, 0], [7], [-1], [0.5]):
+        with pytest.raises(ValueError, match="wrt must be distinct column indices in"):
+            rule.jacobian(np.zeros((1, 7)), wrt=bad)
+
+
 def test_batches_split_into_chunks_give_the_same_jacobian():
     """max_rows=5 (many small TensorFlow calls) gives the Jacobian of one call."""
     case = circuit_cases()[1]
