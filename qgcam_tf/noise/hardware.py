@@ -392,7 +392,7 @@ def _embed(qubits, edges, n: int, pairs, budget: int):
     k = deepest[1]
     placed_before = set(order[: deepest[0]])
     blocked = [tuple(sorted((k, j))) for j in sorted(partners[k]) if j in placed_before]
-    return None, blocked, exhausted
+    return None, blocked or [tuple(sorted((k, j))) for j in sorted(partners[k])], exhausted
 
 
 @functools.lru_cache(maxsize=None)
