@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 from qgcam_tf.cli.args import positive_int, run_dir
@@ -13,6 +14,9 @@ HELP = "export a trained run as a SavedModel for TF Serving (serving_default + e
 # Every CAM method but the random baseline, whose generator is not part of the model
 # (qgcam_tf.serving.export.exportable_methods; tests/cli/export_test.py checks they agree).
 EXPORTABLE_METHODS = tuple(m for m in METHOD_NAMES if m != "random")
+# qgcam_tf.model.hybrid.CONV_LAYER, named here without loading TensorFlow
+# (tests/cli/export_test.py checks they agree).
+DEFAULT_LAYER = "qgcam_conv"
 
 
 def add_arguments(p) -> None:
@@ -34,6 +38,30 @@ def add_arguments(p) -> None:
         default="qgradcam",
         help="the CAM method the explain signature computes",
     )
+    p.add_argument(
+        "--layer",
+        default=DEFAULT_LAYER,
+        metavar="NAME",
+        help=f"the conv layer the explain signature explains (default {DEFAULT_LAYER}, the "
+        f"name qgcam train gives it; a run saved from a model of your own names its own)",
+    )
+
+
+def validate(args) -> None:
+    """``--layer`` against the layer names of the run's ``model.json``, read as JSON,
+    before TensorFlow loads.
+
+    Raises:
+        ValueError: no layer of the run's model has that name.
+    """
+    with open(os.path.join(args.model, "model.json"), encoding="utf-8") as f:
+        config = json.load(f)
+    try:
+        names = [layer["config"]["name"] for layer in config["keras_model"]["config"]["layers"]]
+    except (KeyError, TypeError):
+        return  # loading the model names what is wrong with it
+    if args.layer not in names:
+        raise ValueError(f"--layer: the run's model has no layer {args.layer!r}; it has {names}")
 
 
 def run(args) -> int:
@@ -52,6 +80,7 @@ def run(args) -> int:
         force=args.force,
         log=_print_now,
         method=args.method,
+        layer=args.layer,
     )
     print(
         f"verified: {check['ops']} op types, all in stock TensorFlow; probabilities "

@@ -3,7 +3,10 @@
 A SavedModel holding TensorFlow Quantum ops does not load in stock TensorFlow or TF Serving
 ("Op type not registered 'TfqSimulateExpectation'"), so the model is rebuilt with its VQC
 on the ``tf`` executor (the same circuit compiled to core ops, same weights) before it is
-traced. The export has the two signatures of the serving contract (docs/architecture.md):
+traced; a model built with TFQ's own layers (``ControlledPQC``, ``Expectation``, ...) is
+converted first (:func:`~qgcam_tf.model.run.portable_model`: each TFQ layer becomes a
+:class:`~qgcam_tf.model.layers.CircuitLayer`, a circuits input is folded into the
+circuit). The export has the two signatures of the serving contract (docs/architecture.md):
 
 * ``serving_default(images float32[B,H,W,C]) -> probabilities float32[B,N], class_index int64[B]``
 * ``explain(images, class_index int64[B]) -> probabilities, class_index, heatmap float32[B,H,W]
@@ -64,7 +67,7 @@ from qgcam_tf.explain.base import check_class_index_tensor
 from qgcam_tf.explain.cams import CAM_METHODS, ScoreCAM, make_cam
 from qgcam_tf.fileio import atomic_dir, remove_stale, write_json_atomic
 from qgcam_tf.model.hybrid import CONV_LAYER, switch_backend
-from qgcam_tf.model.run import Run
+from qgcam_tf.model.run import Run, portable_model
 from qgcam_tf.serving.requests import summarize_error
 
 __all__ = [
@@ -315,6 +318,7 @@ def export_saved_model(
     layer: str = CONV_LAYER,
     class_names: list[str] | None = None,
     method: str = DEFAULT_METHOD,
+    circuits=None,
     log=None,
 ) -> str:
     """Writes ``export_dir/<version>/``, a SavedModel that TF Serving can load.
@@ -324,7 +328,9 @@ def export_saved_model(
     outputs are NaN, say) is never published, and an existing version stays as it was.
 
     Args:
-        model: a hybrid (or classical twin) model, trained on either executor.
+        model: a hybrid (or classical twin) model, trained on either executor, or a
+            functional model built with TFQ's own layers (converted on the way, see
+            :func:`~qgcam_tf.model.convert.convert_to_tf`; the export takes images alone).
         export_dir: the model base directory a server watches.
         version: positive integer version, the name of the sub-directory.
         force: replace an existing version: the old one is swapped for the new one in one
@@ -337,6 +343,8 @@ def export_saved_model(
             output is ``[B, K]`` whatever the method: the module docstring says what it
             holds for each (the spatial mean for HiResCAM and LayerCAM, whose weights are
             per position; the masked-image probabilities for the forward-only Score-CAM).
+        circuits: for a model with TFQ layers and a circuits input: the ``cirq.Circuit``
+            that input stands for (default the empty circuit), folded into the export.
         log: optional ``log(line)`` for one progress line per stage (:data:`STAGES` from
             ``"tracing"`` on).
 
@@ -344,15 +352,19 @@ def export_saved_model(
         The path of the written version directory.
 
     Raises:
-        TypeError: ``model`` is not a Keras model.
+        TypeError: ``model`` is not a Keras model, or ``circuits`` not a circuit.
         ValueError: bad version, method (unknown, or one that cannot be exported, such as
-            ``random``), input shape, layer name, class names or non-finite weights, raised
-            before anything is traced or written; or the written export fails
+            ``random``), input shape, layer name, class names or non-finite weights, a TFQ
+            layer that cannot be converted, or ``circuits`` for a model without TFQ layers,
+            raised before anything is traced or written; or the written export fails
             :func:`verify_export` (nothing is published then).
         FileExistsError: the version exists and ``force`` is False.
     """
+    if isinstance(version, bool) or not isinstance(version, (int, np.integer)) or version < 1:
+        raise ValueError(f"version must be an int >= 1, got {version!r}")
+    method = _check_method(method)
     path, _ = _export(
-        model,
+        portable_model(model, circuits=circuits),
         export_dir,
         version=version,
         force=force,
@@ -391,8 +403,12 @@ def _export(
         f"(input {tuple(model.input_shape[1:])}, {n_classes} classes)",
     )
     # XLA off: an XLA cluster in a SavedModel ties it to the serving binary's XLA build,
-    # and single requests do not repay compilation.
-    tf_model = switch_backend(model, "tf", jit_compile=False)
+    # and single requests do not repay compilation. Only VQC layers have an executor to
+    # switch; any other model (classical, converted from TFQ) is traced as it is.
+    if any(type(l).__name__ == "VQCLayer" for l in model.layers):
+        tf_model = switch_backend(model, "tf", jit_compile=False)
+    else:
+        tf_model = model
     servable = _Servable(tf_model, layer, method)
     signatures = {
         SERVING_SIGNATURE: servable.serve.get_concrete_function(),
@@ -521,6 +537,7 @@ def export_run(
     force: bool = False,
     log=print,
     method: str = DEFAULT_METHOD,
+    layer: str = CONV_LAYER,
 ) -> dict:
     """Exports a run directory of ``qgcam train``, checked before it is published
     (``qgcam export``).
@@ -528,8 +545,9 @@ def export_run(
     The model is loaded on the ``tf`` executor, so TensorFlow Quantum is not needed,
     whatever executor the run was trained with. ``method`` is the CAM method of the
     ``explain`` signature (:func:`export_saved_model`); it is checked before the run is
-    loaded. ``log`` gets one line per stage of :data:`STAGES` and a last one with the
-    path (None: silent).
+    loaded. ``layer`` is the conv layer it explains (default ``qgcam_conv``, the builders'
+    name; a run saved from a model of one's own names its own). ``log`` gets one line per
+    stage of :data:`STAGES` and a last one with the path (None: silent).
 
     Returns:
         ``{"path": version directory, "ops": op types, "max_abs_diff": ...}``
@@ -545,7 +563,7 @@ def export_run(
         export_dir,
         version=version,
         force=force,
-        layer=CONV_LAYER,
+        layer=layer,
         class_names=run.class_names,
         method=method,
         progress=progress,

@@ -94,6 +94,31 @@ def test_the_library_call_and_its_report(garbage_run, tmp_path, monkeypatch, cap
     )
 
 
+def test_layer_is_passed_on_and_checked_against_the_run(garbage_run, tmp_path, monkeypatch, capfd):
+    """--layer defaults to CONV_LAYER and reaches export_run; a name that is no layer of the
+    run's model.json is one error line before anything loads."""
+    import qgcam_tf.serving.export
+    from qgcam_tf.cli.export import DEFAULT_LAYER
+    from qgcam_tf.model.hybrid import CONV_LAYER
+
+    assert DEFAULT_LAYER == CONV_LAYER
+    seen = []
+
+    def fake(run_dir, export_dir, **kwargs):
+        seen.append(kwargs["layer"])
+        return {"path": export_dir, "ops": 1, "max_abs_diff": 0.0}
+
+    monkeypatch.setattr(qgcam_tf.serving.export, "export_run", fake)
+    argv = ["export", "--model", garbage_run, "--out", str(tmp_path / "exports")]
+    assert main(argv) == 0 and main([*argv, "--force", "--layer", "conv0"]) == 0
+    assert seen == [CONV_LAYER, "conv0"]
+    capfd.readouterr()
+    assert main([*argv, "--force", "--layer", "nope"]) == 2
+    line = one_error_line(capfd)
+    assert line.startswith("qgcam export: error: --layer: the run's model has no layer 'nope'")
+    assert seen == [CONV_LAYER, "conv0"]
+
+
 def test_exportable_methods_are_the_serving_tiers(monkeypatch, garbage_run, tmp_path):
     """The --method choices (known without TF) are serving's exportable methods, each passed on."""
     import qgcam_tf.serving.export

@@ -29,6 +29,7 @@ from qgcam_tf.serving.export import (
     verify_export,
 )
 from qgcam_tf.testing.exports import CLASS_NAMES, sample_images, tiny_export
+from qgcam_tf.testing.tfq_models import circuit_cases, tfq_hybrid
 
 PROB_ATOL = 1e-5
 MAP_ATOL = 1e-4
@@ -144,18 +145,16 @@ def loaded(tiny):
     return tf.saved_model.load(tiny.version_dir)
 
 
-@pytest.fixture(scope="module")
-def no_tfq_run(tiny, reference, tmp_path_factory):
-    """Outputs of the export computed in a fresh process that cannot import TFQ."""
-    tmp = tmp_path_factory.mktemp("no_tfq")
-    images, class_index, _ = reference
+def _run_without_tfq(version_dir: str, images, class_index, tmp) -> tuple[dict, dict]:
+    """NO_TFQ_SCRIPT on an export in a fresh process that cannot import TFQ: its report
+    and the outputs of both signatures (and of the warmup requests)."""
     np.savez(tmp / "inputs.npz", images=images, class_index=class_index)
     (tmp / "check.py").write_text(NO_TFQ_SCRIPT)
     proc = subprocess.run(
         [
             sys.executable,
             str(tmp / "check.py"),
-            tiny.version_dir,
+            version_dir,
             str(tmp / "inputs.npz"),
             str(tmp / "out.npz"),
         ],
@@ -167,6 +166,15 @@ def no_tfq_run(tiny, reference, tmp_path_factory):
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     return report, dict(np.load(tmp / "out.npz"))
+
+
+@pytest.fixture(scope="module")
+def no_tfq_run(tiny, reference, tmp_path_factory):
+    """Outputs of the export computed in a fresh process that cannot import TFQ."""
+    images, class_index, _ = reference
+    return _run_without_tfq(
+        tiny.version_dir, images, class_index, tmp_path_factory.mktemp("no_tfq")
+    )
 
 
 def test_layout_is_what_tf_serving_watches(tiny):
@@ -545,6 +553,61 @@ def test_each_method_exports_and_matches_its_in_process_cam(method, method_expor
     np.testing.assert_allclose(got["weights"], per_map, atol=SAME_MODEL_ATOL)
     check = verify_export(path, tf_model)
     assert check["max_abs_diff"] <= PROB_ATOL
+
+
+@pytest.fixture(scope="module")
+def tfq_export(tmp_path_factory):
+    """A ControlledPQC hybrid (TFQ's own layer, the 4-qubit iSWAP circuit, its circuits input
+    standing for a prefix circuit) exported directly, conv layer "conv"; its in-process
+    reference (TFQ model and QGrad-CAM on it); the export's outputs without TFQ."""
+    import tensorflow_quantum as tfq
+
+    case = circuit_cases()[1]
+    model = tfq_hybrid(case, "ControlledPQC", seed=4)
+    base = tmp_path_factory.mktemp("tfq_export")
+    path = export_saved_model(
+        model, str(base / "exp"), circuits=case.prefix, layer="conv", class_names=["a", "b", "c"]
+    )
+    images = sample_images(4)
+    class_index = np.array([-1, 0, 2, 1], np.int64)
+    probs = model([tfq.convert_to_tensor([case.prefix] * len(images)), images]).numpy()
+    cam = QGradCAM(model, layer="conv", circuits=case.prefix)(images, class_index)
+    out = _run_without_tfq(path, images, class_index, tmp_path_factory.mktemp("tfq_no_tfq"))
+    return path, probs, cam, out
+
+
+def test_a_tfq_model_exports_directly_and_serves_without_tfq(tfq_export):
+    """export_saved_model converts a ControlledPQC hybrid on the way: in a process where
+    tensorflow_quantum cannot be imported both signatures answer and equal the TFQ model
+    (probabilities within 1e-5, QGrad-CAM maps within 1e-4, weights within 1e-5), and the
+    export holds no TFQ op; its metadata names the conv layer."""
+    path, probs, cam, (report, out) = tfq_export
+    assert not report["tfq_loaded"] and not report["tfq_op_registered"]
+    assert report["unregistered"] == []
+    assert not [op for op in saved_model_ops(path) if op.lower().startswith("tfq")]
+    assert saved_model_ops(path) == set(report["ops"])
+    for prefix in ("serve_", "explain_"):
+        np.testing.assert_allclose(out[prefix + "probabilities"], probs, atol=PROB_ATOL)
+    np.testing.assert_array_equal(out["serve_class_index"], probs.argmax(axis=1))
+    np.testing.assert_array_equal(out["explain_class_index"], cam.class_index)
+    spread = cam.maps.max(axis=(1, 2)) - cam.maps.min(axis=(1, 2))
+    assert np.all(spread > 0.5), spread  # real maps, so the comparison says something
+    np.testing.assert_allclose(out["explain_heatmap"], cam.maps, atol=MAP_ATOL)
+    np.testing.assert_allclose(out["explain_weights"], cam.weights, atol=1e-5)
+    meta = read_export_metadata(path)
+    assert meta["layer"] == "conv" and meta["class_names"] == ["a", "b", "c"]
+
+
+def test_a_tfq_model_export_names_what_it_cannot_do(tf_model, tmp_path):
+    """circuits for a model without TFQ layers, and a conv layer the TFQ model lacks, are
+    one error each, raised before anything is written."""
+    case = circuit_cases()[1]
+    with pytest.raises(ValueError, match="circuits was given but model .* no TensorFlow Quantum"):
+        export_saved_model(tf_model, str(tmp_path / "exp"), circuits=case.prefix)
+    model = tfq_hybrid(case, "ControlledPQC")
+    with pytest.raises(ValueError, match="layer 'qgcam_conv' is not in the model"):
+        export_saved_model(model, str(tmp_path / "exp"), circuits=case.prefix)
+    assert not os.path.exists(tmp_path / "exp")
 
 
 def test_export_rejects_non_models(tmp_path):
