@@ -504,8 +504,10 @@ def prepare_case(case: CLICase, case_dir: str, world: World) -> None:
             raise ValueError(f"unknown setup {item!r} of case {case.name!r}")
 
 
-def snapshot(folder: str) -> dict[str, tuple]:
-    """Every path under ``folder`` with its kind, mode, size and content digest."""
+def snapshot(folder: str, *, content: bool = True) -> dict[str, tuple]:
+    """Every path under ``folder`` with its kind, mode and content digest (``content``), or
+    with its kind, mode, size, inode and modification time (not ``content``: a cheaper
+    check, since a write or a replacement changes them, for a folder checked many times)."""
     import hashlib
 
     seen = {}
@@ -513,6 +515,14 @@ def snapshot(folder: str) -> dict[str, tuple]:
         for name in dirnames + filenames:
             path = os.path.join(dirpath, name)
             st = os.lstat(path)
+            if not content:
+                seen[os.path.relpath(path, folder)] = (
+                    st.st_mode,
+                    st.st_size,
+                    st.st_ino,
+                    st.st_mtime_ns,
+                )
+                continue
             digest = None
             if stat.S_ISREG(st.st_mode):
                 with open(path, "rb") as f:

@@ -56,6 +56,12 @@ def world(tmp_path_factory):
     return build_world(tmp_path_factory.getbasetemp())
 
 
+@pytest.fixture(scope="session")
+def world_content(world):
+    """The content digests of the shared files when the session first used them."""
+    return snapshot(world.root)
+
+
 def test_the_catalogue_covers_every_command_and_prints_its_size(capsys):
     """At least 300 cases, every subcommand among them, names unique; the count is printed."""
     total = len(CLI_CASES) + len(SIGNATURE_CASES)
@@ -71,6 +77,26 @@ def test_the_catalogue_covers_every_command_and_prints_its_size(capsys):
             f"\nfuzz: {total} bad inputs ({len(CLI_CASES)} command lines, "
             f"{len(SIGNATURE_CASES)} signature requests), {known} known failures"
         )
+
+
+def test_the_cheap_snapshot_sees_writes_and_replacements(tmp_path):
+    """snapshot(content=False) changes when a file's time, size or inode does (a write, or
+    a rename over it), and names the same paths as the content snapshot."""
+    (tmp_path / "sub").mkdir()
+    target = tmp_path / "sub" / "a.txt"
+    target.write_text("one")
+    os.utime(target, ns=(10**18, 10**18))
+    first = snapshot(str(tmp_path), content=False)
+    assert set(first) == set(snapshot(str(tmp_path))) == {"sub", os.path.join("sub", "a.txt")}
+    os.utime(target, ns=(10**18, 10**18 + 1))  # a write in place moves the time
+    assert snapshot(str(tmp_path), content=False) != first
+    os.utime(target, ns=(10**18, 10**18))
+    assert snapshot(str(tmp_path), content=False) == first
+    other = tmp_path / "b.txt"
+    other.write_text("two")
+    os.utime(other, ns=(10**18, 10**18))
+    os.replace(other, target)  # same size and time, another inode
+    assert snapshot(str(tmp_path), content=False) != first
 
 
 def _subprocess(argv, cwd, *, unprivileged: bool):
@@ -94,7 +120,7 @@ def _subprocess(argv, cwd, *, unprivileged: bool):
 
 @pytest.mark.parametrize("case", params(CLI_CASES))
 def test_bad_command_line_exits_2_with_one_line_and_no_output(
-    case, world, tmp_path, capfd, monkeypatch
+    case, world, world_content, tmp_path, capfd, monkeypatch
 ):
     """The case exits 2, prints one matching stderr line, and changes nothing on disk."""
     case_dir = str(tmp_path / "case")
@@ -102,7 +128,7 @@ def test_bad_command_line_exits_2_with_one_line_and_no_output(
     prepare_case(case, case_dir, world)
     argv = expand(case.argv, world.paths(case_dir))
     before = snapshot(case_dir)
-    files_before = snapshot(world.root)
+    files_before = snapshot(world.root, content=False)
     if case.mode == "in-process":
         monkeypatch.chdir(case_dir)
         capfd.readouterr()
@@ -128,8 +154,15 @@ def test_bad_command_line_exits_2_with_one_line_and_no_output(
     if "secret" in case.setup:
         after.pop("secret.png", None), before.pop("secret.png", None)
     assert after == before, sorted(set(after.items()) ^ set(before.items()))
-    assert snapshot(world.root) == files_before  # the shared files are never touched
+    # the shared files are never touched (their contents: in the test after the cases)
+    assert snapshot(world.root, content=False) == files_before
     assert not os.path.exists(os.path.join(world.files, "PICKLE-RAN"))  # no pickle was run
+
+
+def test_no_case_changed_the_shared_files(world, world_content):
+    """After every command-line case, the shared runs and files hold what they held before
+    the first (each case compared their sizes and times; this compares their contents)."""
+    assert snapshot(world.root) == world_content
 
 
 @pytest.fixture(scope="module")
