@@ -7,8 +7,9 @@ import json
 import math
 import os
 
-from qgcam_tf.cli.args import add_backend, positive_int, typed
+from qgcam_tf.cli.args import add_backend, bounded_int, positive_int, typed
 from qgcam_tf.data import BUILTIN_DATASETS, COMMON_OPTIONS, DATASET_OPTIONS
+from qgcam_tf.quantum import ANSATZE, ENCODINGS
 
 NAME = "train"
 HELP = "train a hybrid CNN + VQC model (resumes a killed run in the same --out)"
@@ -20,15 +21,11 @@ HELP = "train a hybrid CNN + VQC model (resumes a killed run in the same --out)"
 MAX_EPOCHS, MAX_QUBITS, MAX_DEPTH, MAX_BATCH = 1000, 20, 50, 4096
 
 
-def _bounded_int(low: int, high: int):
-    return typed(int, lambda v: low <= v <= high, f"an int in [{low}, {high}]")
-
-
-epochs_type = _bounded_int(1, MAX_EPOCHS)
-qubits_type = _bounded_int(2, MAX_QUBITS)
-depth_type = _bounded_int(1, MAX_DEPTH)
-batch_type = _bounded_int(1, MAX_BATCH)
-seed_type = _bounded_int(0, 2**31 - 1)
+epochs_type = bounded_int(1, MAX_EPOCHS)
+qubits_type = bounded_int(2, MAX_QUBITS)
+depth_type = bounded_int(1, MAX_DEPTH)
+batch_type = bounded_int(1, MAX_BATCH)
+seed_type = bounded_int(0, 2**31 - 1)
 learning_rate_type = typed(
     float, lambda v: math.isfinite(v) and 0 < v <= 1, "a finite number > 0 and <= 1"
 )
@@ -63,6 +60,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help=f"qubits of the VQC, at least the number of classes, at most {MAX_QUBITS}",
     )
     p.add_argument("--depth", type=depth_type, default=2, help=f"layers of the VQC, 1-{MAX_DEPTH}")
+    p.add_argument(
+        "--ansatz",
+        choices=ANSATZE,
+        default="paper",
+        help="circuit family of the VQC: paper (arXiv 2408.05899), hardware_efficient "
+        "(RY/RZ layers with a CZ ladder) or reuploading (the encoding before every layer)",
+    )
+    p.add_argument(
+        "--encoding",
+        choices=ENCODINGS,
+        default=None,
+        help="how inputs become angles (default: the ansatz's own; the paper ansatz takes "
+        "only its atan(x), atan(x^2) encoding)",
+    )
     add_backend(p, default="tfq")
     p.add_argument("--classical", action="store_true", help="train the classical twin instead")
     p.add_argument(
@@ -141,6 +152,22 @@ def dataset_options(args) -> dict:
     return options
 
 
+def validate(args) -> None:
+    """Checks that span several arguments, before TensorFlow loads.
+
+    Raises:
+        ValueError: the paper's ansatz is given another encoding (its fast kernels
+            hard-code ``atan(x), atan(x^2)``), or an ansatz/encoding with ``--classical``.
+    """
+    if args.encoding is not None and args.ansatz == "paper" and args.encoding != "paper":
+        raise ValueError(
+            f"--encoding {args.encoding} needs another --ansatz (hardware_efficient or "
+            "reuploading): the paper's ansatz takes only its own encoding"
+        )
+    if args.classical and (args.ansatz != "paper" or args.encoding is not None):
+        raise ValueError("--ansatz and --encoding choose the VQC; --classical trains none")
+
+
 def check_out(out: str, force: bool) -> None:
     """What can be known about ``--out`` before the data loads.
 
@@ -177,6 +204,8 @@ def run(args) -> int:
         epochs=args.epochs,
         n_qubits=args.qubits,
         depth=args.depth,
+        ansatz=args.ansatz,
+        encoding=args.encoding,
         backend=args.backend,
         classical=args.classical,
         learning_rate=args.learning_rate,

@@ -270,6 +270,8 @@ def train_model(
     epochs: int = 2,
     n_qubits: int = 10,
     depth: int = 2,
+    ansatz: str = "paper",
+    encoding: str | None = None,
     backend: str = "tfq",
     classical: bool = False,
     learning_rate: float = 5e-3,
@@ -300,6 +302,9 @@ def train_model(
         epochs: total number of epochs.
         n_qubits / depth: the VQC shape (``n_outputs`` = number of classes, so ``n_qubits``
             must be at least the number of classes).
+        ansatz / encoding: the VQC's circuit family and input encoding
+            (:data:`qgcam_tf.quantum.ANSATZE`, :data:`qgcam_tf.quantum.ENCODINGS`; the
+            encoding defaults to ``"paper"``, the only one the paper's ansatz takes).
         backend: ``"tfq"`` (default) or ``"tf"``.
         classical: train the classical twin (Dense head) instead of the hybrid model.
         learning_rate: Adam learning rate, finite, in (0, 1].
@@ -361,7 +366,13 @@ def train_model(
     if classical:
         model = build_classical_twin(bundle.input_shape, n_classes, **bundle.model_kwargs)
     else:
-        spec = VQCSpec(n_qubits=n_qubits, depth=depth, n_outputs=n_classes)
+        spec = VQCSpec(
+            n_qubits=n_qubits,
+            depth=depth,
+            n_outputs=n_classes,
+            ansatz=ansatz,
+            encoding=encoding or "paper",
+        )
         model = build_hybrid_model(
             bundle.input_shape, n_classes, vqc=spec, backend=backend, **bundle.model_kwargs
         )
@@ -382,6 +393,9 @@ def train_model(
                 "n_qubits": None if classical else n_qubits,
                 "depth": None if classical else depth,
                 "backend": None if classical else backend,
+                # absent for the paper's circuit, so older runs' settings stay identical
+                **({} if classical or spec.ansatz == "paper" else {"ansatz": spec.ansatz}),
+                **({} if classical or spec.encoding == "paper" else {"encoding": spec.encoding}),
                 "epochs": epochs,
                 "learning_rate": learning_rate,
                 "seed": seed,
@@ -469,6 +483,8 @@ def train_model(
         "model": "classical_twin" if classical else "hybrid",
         "n_qubits": spec.n_qubits if spec else None,
         "depth": spec.depth if spec else None,
+        "ansatz": spec.ansatz if spec else None,
+        "encoding": spec.encoding if spec else None,
         "backend": None if classical else backend,
         "learning_rate": learning_rate,
         "seed": seed,

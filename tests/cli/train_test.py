@@ -266,5 +266,54 @@ def test_too_few_qubits_for_the_classes_is_one_error_line(tmp_path, small_mnist,
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("--encoding", "identity"), "--encoding identity needs another --ansatz"),
+        (("--ansatz", "paper", "--encoding", "atan"), "--encoding atan needs another --ansatz"),
+        (("--classical", "--ansatz", "reuploading"), "--classical trains none"),
+        (("--ansatz", "ring"), "argument --ansatz: invalid choice: 'ring'"),
+    ],
+)
+def test_ansatz_and_encoding_clashes_are_one_line_before_anything_loads(
+    tmp_path, capfd, argv, message
+):
+    """An encoding the paper's ansatz cannot take, an ansatz with --classical, or an unknown
+    family: exit 2, one line naming the flags, and no run directory."""
+    out = tmp_path / "run"
+    try:
+        code = main(["train", "--out", str(out), *argv])
+    except SystemExit as exit_:  # argparse's own errors exit from inside main
+        code = exit_.code
+    assert code == 2
+    lines = [line for line in capfd.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and message in lines[0], lines
+    assert not out.exists()
+
+
+def test_another_ansatz_trains_and_its_run_loads_with_that_circuit(tmp_path, small_mnist):
+    """--ansatz reuploading --encoding atan trains; metrics.json, the settings checked on
+    restart and the reloaded model all carry that circuit, and the reloaded VQC layer
+    computes what a freshly built layer of the same spec computes with the run's weights."""
+    import tensorflow as tf
+
+    from qgcam_tf.model.layers import VQCLayer
+    from qgcam_tf.model.run import Run
+
+    out = tmp_path / "run"
+    argv = ["train", "--out", str(out), "--data-dir", str(small_mnist / "mnist.npz")]
+    argv += ["--epochs", "1", "--backend", "tf", "--no-tensorboard", "--limit", "64"]
+    assert main([*argv, "--ansatz", "reuploading", "--encoding", "atan"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert (metrics["ansatz"], metrics["encoding"]) == ("reuploading", "atan")
+    layer = next(l for l in Run.open(str(out)).model().layers if isinstance(l, VQCLayer))
+    assert (layer.spec.ansatz, layer.spec.encoding) == ("reuploading", "atan")
+    fresh = VQCLayer(layer.spec, backend="tfq")
+    x = tf.random.stateless_uniform([3, layer.spec.n_qubits], seed=(1, 2), minval=-2, maxval=2)
+    fresh(x)
+    fresh.set_weights(layer.get_weights())
+    np.testing.assert_allclose(fresh(x).numpy(), layer(x).numpy(), atol=1e-5)
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, *sys.argv[1:]]))
