@@ -1,9 +1,17 @@
 """Noise robustness of a trained hybrid model: accuracy and QGrad-CAM maps under NISQ noise.
 
 For each noise configuration (a :class:`~qgcam_tf.noise.model.NoiseModel` and a shot count) the
-model runs with the noisy VQC in place of the exact one: the classical part computes ``x``,
-the noisy executor gives ``f = <Z_l>`` (estimated from ``shots`` measurements when shots are
-given), then the trained scale and the softmax. The maps use
+model runs with its quantum layer (:func:`quantum_target`) noisy in place of exact: the
+network up to the layer computes its input, the noisy circuit gives the readouts ``f``
+(estimated from ``shots`` measurements per Pauli term when shots are given), and the rest of
+the network (the paper's trained scale and softmax, or whatever follows the layer) gives the
+probabilities. The layer may run the paper's circuit (its ring placement and fast noisy
+executor), another :class:`~qgcam_tf.quantum.circuits.VQCSpec` family, any circuit of
+:meth:`~qgcam_tf.model.layers.VQCLayer.from_circuit`, or a converted
+:class:`~qgcam_tf.model.layers.CircuitLayer`; circuits other than the paper's get their noise
+from :class:`~qgcam_tf.noise.executors.NoisyExpectationProgram`, and hardware presets place
+them on the device by their connectivity (:func:`~qgcam_tf.noise.hardware.place_circuit`;
+a circuit that does not fit is a ValueError naming the pairs). The maps use
 :meth:`~qgcam_tf.explain.qgradcam.QGradCAM.explicit_weights` with the same noise and shots (each
 parameter-shift term measured on the noisy circuit), combined with the activations by
 :meth:`~qgcam_tf.explain.base.BaseCAM.combine` /
@@ -24,27 +32,40 @@ import dataclasses
 import time
 from collections.abc import Sequence
 
+import cirq
 import numpy as np
 import tensorflow as tf
+import tf_keras as keras
 
 from qgcam_tf.evaluate.metrics import map_stability, mean_ci
+from qgcam_tf.explain.base import default_score_layer
 from qgcam_tf.explain.qgradcam import QGradCAM
 from qgcam_tf.fileio import atomic_path
-from qgcam_tf.model.hybrid import VQC_LAYER
-from qgcam_tf.noise.executors import noisy_executor
-from qgcam_tf.noise.hardware import HARDWARE_PRESETS
+from qgcam_tf.model.convert import model_nodes, quantum_calls
+from qgcam_tf.model.hybrid import CONV_LAYER
+from qgcam_tf.model.layers import CircuitLayer, VQCLayer
+from qgcam_tf.noise.executors import (
+    DENSITY_MAX_QUBITS,
+    NoisyExpectationProgram,
+    noisy_executor,
+)
+from qgcam_tf.noise.hardware import HARDWARE_PRESETS, hardware_noise
 from qgcam_tf.noise.model import NoiseModel
 from qgcam_tf.noise.presets import make_noise
-from qgcam_tf.quantum.circuits import symbol_values
+from qgcam_tf.quantum.circuits import VQCSpec
+from qgcam_tf.quantum.compiler import ExpectationProgram
+from qgcam_tf.quantum.readout import as_pauli_sum
 from qgcam_tf.quantum.shift import sample_expectations
 
 __all__ = [
     "NoiseConfig",
     "MAP_METRICS",
+    "QuantumTarget",
     "compare_maps",
     "noisy_predict",
     "is_random",
     "noise_configs",
+    "quantum_target",
     "run_sweep",
     "write_csv",
 ]
@@ -77,8 +98,103 @@ class NoiseConfig:
     shots: int | None = None
 
 
+@dataclasses.dataclass(frozen=True)
+class QuantumTarget:
+    """The quantum layer of a model that a sweep runs with noise (:func:`quantum_target`).
+
+    Attributes:
+        layer: the :class:`~qgcam_tf.model.layers.VQCLayer` or
+            :class:`~qgcam_tf.model.layers.CircuitLayer`.
+        spec: the paper circuit's :class:`~qgcam_tf.quantum.circuits.VQCSpec` (its ring
+            placement and noisy executor, :func:`~qgcam_tf.noise.executors.noisy_executor`);
+            None for every other circuit.
+        circuit: the circuit the layer runs (``cirq.Circuit``).
+        symbols: its symbols, in the column order of :meth:`symbol_values`.
+        readouts: ``tuple[cirq.PauliSum, ...]``, one per output of the layer.
+        qubits: the circuit-qubit order (the sorted qubits of the circuit and the readouts):
+            the order of per-qubit noise strengths and of a hardware placement.
+    """
+
+    layer: keras.layers.Layer
+    spec: VQCSpec | None
+    circuit: cirq.Circuit
+    symbols: tuple
+    readouts: tuple
+    qubits: tuple
+
+    @property
+    def n_qubits(self) -> int:
+        """The number of circuit qubits."""
+        return len(self.qubits)
+
+    @property
+    def placed(self) -> VQCSpec | cirq.Circuit:
+        """What a hardware preset places: the paper's ``spec``, else ``circuit``."""
+        return self.circuit if self.spec is None else self.spec
+
+    def symbol_values(self, x) -> tf.Tensor:
+        """The circuit's symbol values ``[B, S]`` for the layer's input ``x``."""
+        if isinstance(self.layer, VQCLayer):
+            return self.layer.symbol_values(tf.convert_to_tensor(x, tf.float32))
+        return tf.convert_to_tensor(x, tf.float32)
+
+
+def quantum_target(model, score_layer: str | None = None) -> QuantumTarget:
+    """The quantum layer of ``model`` that a sweep makes noisy.
+
+    Args:
+        model: a functional tf_keras model.
+        score_layer: the quantum layer's name (default: the model's one quantum layer,
+            :func:`~qgcam_tf.explain.base.default_score_layer`).
+
+    Raises:
+        ValueError: no such layer, a layer that is not a ``VQCLayer`` / ``CircuitLayer``
+            (a model built with TensorFlow Quantum's layers is converted first with
+            :func:`~qgcam_tf.model.convert.convert_to_tf`), or a layer called more than once.
+    """
+    name = default_score_layer(model) if score_layer is None else score_layer
+    names = [layer.name for layer in model.layers]
+    if name not in names:
+        raise ValueError(f"score_layer {name!r} is not in the model; it has {names}")
+    layer = model.get_layer(name)
+    if any(call.layer is layer for call in quantum_calls(model)):
+        raise ValueError(
+            f"layer {name!r} is TensorFlow Quantum's {type(layer).__name__}: convert the model "
+            f"first with qgcam_tf.convert_to_tf(model, circuits=...) to sweep its noise"
+        )
+    if isinstance(layer, VQCLayer):
+        spec = layer.spec if layer.spec is not None and layer.spec.ansatz == "paper" else None
+        vqc = layer.vqc
+        circuit, symbols, readouts = vqc.circuit, tuple(vqc.symbols), tuple(vqc.readouts)
+    elif isinstance(layer, CircuitLayer):
+        program = layer.program
+        spec, circuit = None, program.circuit
+        symbols, readouts = tuple(program.symbols), tuple(program.readouts)
+    else:
+        raise ValueError(
+            f"score_layer {name!r} is a {type(layer).__name__}, not a quantum layer (VQCLayer "
+            f"or CircuitLayer): the noise sweep needs one"
+        )
+    calls = [node for node in model_nodes(model) if node.layer is layer]
+    if len(calls) != 1:
+        raise ValueError(
+            f"quantum layer {name!r} is called {len(calls)} times; the sweep needs one"
+        )
+    readouts = tuple(as_pauli_sum(r, f"readouts[{l}]") for l, r in enumerate(readouts))
+    qubits = tuple(sorted(set(circuit.all_qubits()).union(*(r.qubits for r in readouts))))
+    return QuantumTarget(layer, spec, circuit, symbols, readouts, qubits)
+
+
+def _hardware_x(model: NoiseModel, n: int) -> float:
+    """A hardware model's x: its mean two-qubit depolarizing probability (the mean
+    single-qubit one for a circuit without two-qubit gates)."""
+    if model.edges == ():
+        return float(np.mean(model.per_qubit("depolarizing", n)))
+    return model.mean_two_qubit_depolarizing(n)
+
+
 def noise_configs(
-    spec,
+    circuit,
     *,
     presets: Sequence[str],
     strengths: Sequence[float] = (0.0,),
@@ -93,14 +209,42 @@ def noise_configs(
     (``rainbow``, ``weber``) over ``scales`` (factors on their calibrated error rates), with
     the mean two-qubit depolarizing probability of the placed circuit as their x value.
     Repeated values are swept once.
+
+    Args:
+        circuit: what hardware presets place: a :class:`QuantumTarget` (its ``placed``, in
+            its qubit order), the paper circuit's :class:`~qgcam_tf.quantum.circuits.VQCSpec`
+            (its ring), or any ``cirq.Circuit`` (placed by its connectivity, qubits sorted).
+        presets / strengths / scales / shots: the sweep.
+        method / repetitions: how each model is simulated
+            (:class:`~qgcam_tf.noise.model.NoiseModel`).
+
+    Raises:
+        ValueError: an unknown preset or a bad strength; a hardware preset on a circuit
+            that does not fit the device (the message names the device and the pairs).
+        TypeError: ``circuit`` is none of the three.
     """
+    if isinstance(circuit, QuantumTarget):
+        placed, qubits, n = circuit.placed, circuit.qubits, circuit.n_qubits
+    elif isinstance(circuit, VQCSpec):
+        placed, qubits, n = circuit, None, circuit.n_qubits
+    elif isinstance(circuit, cirq.AbstractCircuit):
+        placed, qubits = circuit, tuple(sorted(circuit.all_qubits()))
+        n = len(qubits)
+    else:
+        raise TypeError(
+            f"circuit must be a QuantumTarget, VQCSpec or cirq.Circuit, got {circuit!r}"
+        )
     options = dict(method=method, repetitions=repetitions)
     configs = []
     for preset in dict.fromkeys(presets):
         hardware = preset in HARDWARE_PRESETS
         for strength in dict.fromkeys(scales if hardware else strengths):
-            model = make_noise(preset, strength, spec=spec, **options)
-            x = model.mean_two_qubit_depolarizing(spec.n_qubits) if hardware else strength
+            if hardware and not isinstance(placed, VQCSpec):
+                model = hardware_noise(preset, placed, qubits=qubits).scaled(strength)
+                model = dataclasses.replace(model, **options)
+            else:
+                model = make_noise(preset, strength, spec=placed if hardware else None, **options)
+            x = _hardware_x(model, n) if hardware else strength
             for n_shots in dict.fromkeys(shots):
                 configs.append(NoiseConfig(preset, strength, x, model, n_shots))
     return configs
@@ -118,6 +262,74 @@ def compare_maps(reference: np.ndarray, maps: np.ndarray) -> dict[str, np.ndarra
     return {"pearson": out["pearson"], "iou": out["iou"], "ssim": ssim.numpy()}
 
 
+class _Readouts:
+    """The target's readouts with a noise model: ``symbol values -> f [B, L]``, each Pauli
+    term estimated from ``shots`` measurements when shots are given."""
+
+    def __init__(self, target: QuantumTarget, noise: NoiseModel | None):
+        self._constants = np.zeros(len(target.readouts))
+        if target.spec is not None:  # the paper's <Z_l>: one term each
+            self._run = (
+                target.layer.executor if noise is None else noisy_executor(target.spec, noise)
+            )
+            self._weights = None
+            return
+        terms, weights = {}, []
+        for l, total in enumerate(target.readouts):
+            for term in total:
+                c = float(np.real(term.coefficient))
+                if not term.qubits:  # the identity is not measured
+                    self._constants[l] += c
+                    continue
+                unit = term.with_coefficient(1)
+                k = terms.setdefault(unit, len(terms))
+                weights.append((k, l, c))
+        self._weights = np.zeros((len(terms), len(target.readouts)))
+        for k, l, c in weights:
+            self._weights[k, l] += c
+        units = list(terms)
+        if not units:
+            self._run = None
+        elif noise is None:
+            self._run = ExpectationProgram(
+                target.circuit, target.symbols, units, qubits=target.qubits
+            )
+        else:
+            self._run = NoisyExpectationProgram(
+                target.circuit, target.symbols, units, noise, qubits=target.qubits
+            )
+
+    def __call__(self, values, shots, rng) -> np.ndarray:
+        if self._run is None:
+            return np.broadcast_to(self._constants, (len(values), len(self._constants))).copy()
+        f = self._run(values).numpy().astype(np.float64)
+        if shots is not None:
+            f = sample_expectations(f, shots, rng)
+        return f if self._weights is None else self._constants + f @ self._weights
+
+
+def _replay(model, images, node, quantum) -> tf.Tensor:
+    """``model``'s output for ``images`` (inference mode), layer by layer, with the output
+    of ``node`` replaced by ``quantum(its input)``."""
+    values = {id(model.inputs[0]): images}
+    for current in model_nodes(model):
+        layer = current.layer
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        args, kwargs = tf.nest.map_structure(
+            lambda v: values[id(v)] if keras.backend.is_keras_tensor(v) else v,
+            (tuple(current.call_args), dict(current.call_kwargs)),
+        )
+        if current is node:
+            outputs = quantum(args[0] if args else kwargs["inputs"])
+        else:
+            kwargs.setdefault("training", False)
+            outputs = layer(*args, **kwargs)
+        for old, new in zip(tf.nest.flatten(current.outputs), tf.nest.flatten(outputs)):
+            values[id(old)] = new
+    return values[id(model.outputs[0])]
+
+
 def noisy_predict(
     model,
     images: np.ndarray,
@@ -126,27 +338,43 @@ def noisy_predict(
     shots: int | None = None,
     rng: np.random.Generator | None = None,
     batch_size: int = 256,
+    score_layer: str | None = None,
 ) -> np.ndarray:
-    """Class probabilities ``[B, C]`` with the VQC run on the noisy executor (and shots)."""
-    vqc = model.get_layer(VQC_LAYER)
-    head = _head(model)
-    run = vqc.executor if noise is None else noisy_executor(vqc.spec, noise)
-    scale = model.get_layer("scale")
+    """The model's outputs (class probabilities ``[B, C]``) with its quantum layer run on
+    the noisy circuit, each readout estimated from ``shots`` measurements when given.
+
+    Args:
+        model: a functional model of one image input with a quantum layer
+            (:func:`quantum_target`).
+        images: ``[B, H, W, C]``.
+        noise: the noise model (None: exact).
+        shots: measurements per expectation (per Pauli term of a Pauli-sum readout).
+        rng: the generator of the shots.
+        batch_size: images per pass.
+        score_layer: the quantum layer (default: the model's one quantum layer).
+
+    Raises:
+        ValueError: as :func:`quantum_target`; a model with more than one input; a noise
+            model that does not fit the circuit.
+    """
+    target = quantum_target(model, score_layer)
+    if len(model.inputs) != 1:
+        raise ValueError(
+            f"noisy_predict needs a model of one image input, got {len(model.inputs)} inputs"
+        )
+    node = next(n for n in model_nodes(model) if n.layer is target.layer)
+    readouts = _Readouts(target, noise)
     rng = rng or np.random.default_rng()
+
+    def quantum(x):
+        f = readouts(target.symbol_values(x), shots, rng)
+        return tf.constant(f, tf.float32)
+
     out = []
     for start in range(0, len(images), batch_size):
-        x = head(tf.constant(images[start : start + batch_size]), training=False)
-        f = run(symbol_values(x, vqc.theta)).numpy()
-        if shots is not None:
-            f = sample_expectations(f, shots, rng)
-        out.append(tf.nn.softmax(scale(tf.constant(f, tf.float32))).numpy())
+        batch = tf.constant(images[start : start + batch_size])
+        out.append(np.asarray(_replay(model, batch, node, quantum)))
     return np.concatenate(out)
-
-
-def _head(model):
-    import tf_keras as keras
-
-    return keras.Model(model.inputs, model.get_layer(VQC_LAYER).input)
 
 
 def _noisy_maps(cam: QGradCAM, images, class_index, config: NoiseConfig, seed: int) -> np.ndarray:
@@ -171,34 +399,52 @@ def run_sweep(
     repeats: int = 3,
     seed: int = 0,
     progress=None,
+    layer: str = CONV_LAYER,
+    score_layer: str | None = None,
 ) -> tuple[list[dict], dict]:
     """Evaluates every configuration; returns the table rows and the maps of image 0.
 
     Args:
-        model: a hybrid model (``load_model``).
+        model: a hybrid model (``load_model``): any functional model of one image input
+            whose quantum layer is a ``VQCLayer`` (the paper's circuit, another family,
+            any circuit) or a converted ``CircuitLayer`` (:func:`quantum_target`).
         images: ``[B, H, W, C]`` test images; labels: ``[B]`` their classes.
-        configs: the sweep.
+        configs: the sweep (noise models placed for this model's circuit).
         repeats: repeats of each stochastic configuration (deterministic ones run once).
         seed: seed of the shot sampler (trajectories are not seedable in TFQ).
         progress: a tqdm bar, advanced once per (configuration, repeat).
+        layer: the conv layer the maps explain.
+        score_layer: the quantum layer (default: the model's one quantum layer).
 
     Returns:
         ``(rows, example)``: one dict per configuration with the columns of :data:`COLUMNS`,
         and ``{"image", "reference", "maps": [(config, map)]}`` for the first image.
+
+    Raises:
+        ValueError: ``repeats < 1``; as :func:`quantum_target`; a configuration's noise
+            model that does not fit the circuit.
     """
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
-    cam = QGradCAM(model)
+    target = quantum_target(model, score_layer)
+    cam = QGradCAM(model, layer, score_layer=target.layer.name)
     ref = cam(images)
     class_index = ref.class_index  # explain the noiseless prediction at every noise level
     rows, example = [], {"image": images[0], "reference": ref.maps[0], "maps": []}
     for i, config in enumerate(configs):
         start = time.time()
-        reps = repeats if is_random(config, model) else 1
+        reps = repeats if is_random(config, target) else 1
         acc, metric = [], {m: [] for m in MAP_METRICS}
         for r in range(reps):
             rng = np.random.default_rng([seed, i, r])
-            probs = noisy_predict(model, images, config.model, shots=config.shots, rng=rng)
+            probs = noisy_predict(
+                model,
+                images,
+                config.model,
+                shots=config.shots,
+                rng=rng,
+                score_layer=target.layer.name,
+            )
             acc.append(np.argmax(probs, -1) == labels)
             maps = _noisy_maps(cam, images, class_index, config, seed=int(rng.integers(2**31)))
             for m, v in compare_maps(ref.maps, maps).items():
@@ -212,7 +458,7 @@ def run_sweep(
             "strength": config.strength,
             "x": config.x,
             "shots": config.shots or "",
-            "method": _method(config, model),
+            "method": _method(config, target),
             "repetitions": config.model.repetitions if config.model else "",
             "images": len(images),
             "repeats": reps,
@@ -233,10 +479,8 @@ def _method(config: NoiseConfig, model) -> str:
         return "exact"
     if config.model.method != "auto":
         return config.model.method
-    n = model.get_layer(VQC_LAYER).spec.n_qubits
-    from qgcam_tf.noise.executors import DENSITY_MAX_QUBITS
-
-    return "density" if n <= DENSITY_MAX_QUBITS else "trajectories"
+    target = model if isinstance(model, QuantumTarget) else quantum_target(model)
+    return "density" if target.n_qubits <= DENSITY_MAX_QUBITS else "trajectories"
 
 
 def is_random(config: NoiseConfig, model) -> bool:
@@ -248,7 +492,8 @@ def is_random(config: NoiseConfig, model) -> bool:
 
     Args:
         config: one point of a sweep.
-        model: the hybrid model (its qubit count decides what method ``"auto"`` picks).
+        model: the hybrid model, or its :class:`QuantumTarget` (its qubit count decides
+            what method ``"auto"`` picks).
     """
     if config.shots is not None:
         return True
