@@ -3,7 +3,8 @@
 Each notebook writes ``summary.json`` into ``QGCAM_NOTEBOOK_OUT`` (the test's temporary folder):
 its accuracy, whether the examples it shows as the model's reasoning are classified correctly,
 how many of their maps are empty. A notebook that runs but shows noise fails here. Notebooks
-01-03 load the trained runs in tests/fixtures/ (see its README).
+01-03 load the trained runs in tests/fixtures/ (see its README); 04 and 05 train their tiny
+models as they run.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def _read(name: str):
 def test_notebooks_exist():
     """The experiment notebooks are all there."""
     expected = {"01_mnist.ipynb", "02_dogs_vs_cats.ipynb", "03_speech_noise.ipynb"}
-    assert expected | {"04_noise_robustness.ipynb"} <= set(NOTEBOOKS)
+    assert expected | {"04_noise_robustness.ipynb", "05_your_tfq_model.ipynb"} <= set(NOTEBOOKS)
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
@@ -109,11 +110,34 @@ def _check_noise(s: dict) -> None:
     assert many["pearson_mean"] >= 0.99
 
 
+def _check_tfq_model(s: dict) -> None:
+    # "about 19 test digits in 20 right", on the 1000 test digits of 3 and 6
+    assert s["n_test"] == 1000
+    assert s["test_accuracy"] >= 0.93
+    assert s["fit_seconds"] < 60  # "a few seconds"; the brief of the notebook: under a minute
+    # "the 6s' maps put about half their mass into the left third, the 3s' about a fifth;
+    # a few 3s get an empty map"
+    assert s["left_share"]["6"] >= 0.4 and s["left_share"]["3"] <= 0.3
+    assert s["empty_maps"]["6"] <= 10 and s["empty_maps"]["3"] <= 10
+    # "the parameter-shift weights equal the autodiff ones up to float32 rounding"
+    assert s["shift_rule_error"] < 1e-5
+    # "1% depolarizing: weights shrink by about a tenth, cosine above 0.999; 1000 shots:
+    # a cosine near 0.995"
+    assert 0.85 <= s["noise_shrink"] <= 0.95 and s["noise_cosine"] > 0.999
+    assert 0.98 <= s["shots_cosine"] < s["noise_cosine"]
+    # "the converted model equals the TFQ model within 1e-5 on every test probability, its
+    # maps agree to TFQ's float32 gradient error (about 1e-4); the served answers as closely"
+    assert s["convert_probability_error"] < 1e-5 and s["served_probability_error"] < 1e-5
+    assert s["convert_map_error"] < 3e-4 and s["served_map_error"] < 3e-4
+    assert s["tfq_ops"] == []
+
+
 CHECKS = {
     "01_mnist.ipynb": _check_mnist,
     "02_dogs_vs_cats.ipynb": _check_dogs_vs_cats,
     "03_speech_noise.ipynb": _check_speech,
     "04_noise_robustness.ipynb": _check_noise,
+    "05_your_tfq_model.ipynb": _check_tfq_model,
 }
 
 

@@ -97,6 +97,7 @@ LAYER_TYPES = frozenset(
         "BatchNormalization",
         "LayerNormalization",
         "Flatten",
+        "Rescaling",
         "Reshape",
         "Permute",
         "RepeatVector",

@@ -136,7 +136,7 @@ def test_portable_model_converts_only_tfq_models():
 
 
 def test_a_users_classical_layers_save_and_load(tmp_path):
-    """A functional model using Flatten, Reshape, Concatenate, Add, Multiply and
+    """A functional model using Flatten, Reshape, Concatenate, Add, Multiply, Rescaling and
     AveragePooling2D beside a CircuitLayer is in LAYER_TYPES and loads with the same
     outputs; Lambda and TFOpLambda stay refused."""
     import cirq
@@ -154,7 +154,7 @@ def test_a_users_classical_layers_save_and_load(tmp_path):
     s = sympy.symbols("s0:2")
     circuit = cirq.Circuit(cirq.ry(s[0])(q[0]), cirq.rx(s[1])(q[1]), cirq.CZ(*q))
     scores = CircuitLayer(circuit, s, [cirq.Z(q[0]), cirq.X(q[1])], name="q")(angles)
-    model = keras.Model(images, keras.layers.Softmax()(scores))
+    model = keras.Model(images, keras.layers.Softmax()(keras.layers.Rescaling(3.0)(scores)))
     kinds = {layer["class_name"] for layer in json.loads(model.to_json())["config"]["layers"]}
     assert kinds <= LAYER_TYPES and "Lambda" not in LAYER_TYPES
     assert "TFOpLambda" not in LAYER_TYPES
