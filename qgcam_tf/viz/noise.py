@@ -16,11 +16,23 @@ from tqdm import tqdm
 from qgcam_tf.evaluate import robustness as rb
 from qgcam_tf.evaluate.robustness import MAP_METRICS
 from qgcam_tf.fileio import write_json_atomic
-from qgcam_tf.model.hybrid import VQC_LAYER
+from qgcam_tf.model.hybrid import CONV_LAYER
 from qgcam_tf.model.run import Run
 from qgcam_tf.viz.common import overlay, pyplot, save_figure
 
-__all__ = ["plot_maps", "plot_sweep", "write_noise_sweep"]
+__all__ = ["circuit_label", "plot_maps", "plot_sweep", "write_noise_sweep"]
+
+
+def circuit_label(target: rb.QuantumTarget) -> str:
+    """The swept circuit in words: ``"10 qubits, depth 2"`` for the paper's,
+    ``"4 qubits, depth 1, hardware_efficient"`` for another family, ``"3 qubits, 7 gates"``
+    for any other circuit."""
+    spec = getattr(target.layer, "spec", None)
+    if spec is not None:
+        family = "" if spec.ansatz == "paper" else f", {spec.ansatz}"
+        return f"{spec.n_qubits} qubits, depth {spec.depth}{family}"
+    gates = len(list(target.circuit.all_operations()))
+    return f"{target.n_qubits} qubits, {gates} gates"
 
 
 def plot_sweep(rows: list[dict], path: str, *, title: str = "") -> None:
@@ -94,9 +106,17 @@ def write_noise_sweep(
     repetitions: int = 100,
     data_dir: str | None = None,
     seed: int = 0,
+    layer: str = CONV_LAYER,
+    score_layer: str | None = None,
     log: Callable[[str], None] = print,
 ) -> list[str]:
     """Sweeps a run's noisy accuracy and QGrad-CAM maps and writes the results.
+
+    The run's quantum layer may run the paper's circuit, another circuit family
+    (``qgcam train --ansatz``) or any circuit (a ``VQCLayer.from_circuit`` or a converted
+    ``CircuitLayer`` saved with ``save_model``); hardware presets place it on the device by
+    its connectivity (:func:`qgcam_tf.evaluate.robustness.noise_configs`), before any image
+    is read.
 
     Args:
         run_dir: run directory of a hybrid model.
@@ -106,21 +126,25 @@ def write_noise_sweep(
         count: test images, spread over the classes (``seed`` picks them).
         repeats: runs of each random configuration (trajectories or shots).
         data_dir: a moved copy of the run's data.
+        layer: the conv layer the maps explain.
+        score_layer: the quantum layer (default: the model's one quantum layer).
         log: where one line per configuration goes.
 
     Returns:
         The paths written: ``noise.csv``, ``noise.png``, ``noise_maps.png``, ``noise.json``.
 
     Raises:
-        ValueError: the run has no VQC layer, or a bad preset or strength.
+        ValueError: the run has no quantum layer, a bad preset or strength, or a hardware
+            preset on a circuit that does not fit the device.
     """
     run = Run.open(run_dir)
     model = run.model()
-    if VQC_LAYER not in [layer.name for layer in model.layers]:
-        raise ValueError(f"--model {run_dir!r} has no VQC layer: noise needs a hybrid model")
-    spec = model.get_layer(VQC_LAYER).spec
+    try:
+        target = rb.quantum_target(model, score_layer)
+    except ValueError as e:
+        raise ValueError(f"--model {run_dir!r}: noise needs a hybrid model ({e})") from e
     configs = rb.noise_configs(
-        spec,
+        target,
         presets=presets,
         strengths=strengths,
         scales=scales,
@@ -129,10 +153,18 @@ def write_noise_sweep(
         repetitions=repetitions,
     )
     images, labels, _ = run.test_examples(count=count, seed=seed, data_dir=data_dir)
-    total = sum(repeats if rb.is_random(c, model) else 1 for c in configs)
+    total = sum(repeats if rb.is_random(c, target) else 1 for c in configs)
     with tqdm(total=total, desc="noise sweep", unit="run") as bar:
         rows, example = rb.run_sweep(
-            model, images, labels, configs, repeats=repeats, seed=seed, progress=bar
+            model,
+            images,
+            labels,
+            configs,
+            repeats=repeats,
+            seed=seed,
+            progress=bar,
+            layer=layer,
+            score_layer=target.layer.name,
         )
     os.makedirs(out, exist_ok=True)
     paths = {
@@ -140,7 +172,7 @@ def write_noise_sweep(
         for name in ("noise.csv", "noise.png", "noise_maps.png", "noise.json")
     }
     rb.write_csv(rows, paths["noise.csv"])
-    title = f"{run.dataset}: {len(images)} test images, {spec.n_qubits} qubits, depth {spec.depth}"
+    title = f"{run.dataset}: {len(images)} test images, {circuit_label(target)}"
     plot_sweep(rows, paths["noise.png"], title=title)
     plot_maps(example, paths["noise_maps.png"])
     write_json_atomic(
@@ -148,6 +180,7 @@ def write_noise_sweep(
         {
             "model": os.path.abspath(run_dir),
             "dataset": run.dataset,
+            "circuit": circuit_label(target),
             "count": len(images),
             "presets": list(presets),
             "strengths": list(strengths),
