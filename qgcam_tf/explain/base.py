@@ -6,6 +6,12 @@ supplies only :meth:`BaseCAM.get_cam_weights` (and, for per-position weights,
 :meth:`BaseCAM.combine`). :class:`CAMResult` is what a call returns; :func:`normalize_maps`
 is the map scaling they share.
 
+A model with one output unit (a sigmoid probability of class 1, or a score whose sign
+decides) is explained as a two-class model: :func:`two_class_model` gives its probabilities
+``[1 - p, p]``, and the target of class 0 is the negated score (see :class:`BaseCAM`).
+Two smoothing options of pytorch-grad-cam apply to every method: ``eigen_smooth``
+(:func:`eigen_projection`) and ``aug_smooth`` (:data:`AUGMENTATIONS`).
+
 "-1 means the predicted class" has one home: :func:`resolve_class_index` validates a
 request in NumPy, :func:`check_class_index_tensor` does the same inside a graph (a SavedModel
 signature), and :func:`target_class_index` replaces -1 by the predicted class.
@@ -27,18 +33,32 @@ from qgcam_tf.model.convert import feeds, is_quantum_layer, quantum_calls
 from qgcam_tf.model.hybrid import CONV_LAYER
 
 __all__ = [
+    "AUGMENTATIONS",
     "BaseCAM",
     "CAMResult",
     "check_class_index_tensor",
     "check_images",
     "default_score_layer",
+    "eigen_projection",
     "images_only",
     "normalize_maps",
+    "ONE_OUTPUT_DECISIONS",
     "resolve_class_index",
     "target_class_index",
+    "two_class_model",
 ]
 
 EPSILON = 1e-7
+
+# How a one-output model's unit y reads as the probability p of class 1: "sigmoid", y is p
+# (a sigmoid output); "sign", y is a score whose sign decides, and p = sigmoid(y) (monotone,
+# so the predicted class is the sign decision, with p = 1/2 at y = 0).
+ONE_OUTPUT_DECISIONS = ("sigmoid", "sign")
+
+# aug_smooth's test-time augmentations (horizontal flip, brightness factor), as
+# pytorch-grad-cam's aug_smooth (ttach's HorizontalFlip x Multiply([0.9, 1, 1.1])); the
+# first is the identity.
+AUGMENTATIONS = tuple((flip, factor) for flip in (False, True) for factor in (1.0, 1.1, 0.9))
 
 
 @dataclasses.dataclass
@@ -253,6 +273,79 @@ def images_only(model: keras.Model, circuits) -> keras.Model:
     return keras.Model(images, model(feed), name=f"{model.name}_images")
 
 
+class _TwoClasses(keras.layers.Layer):
+    """``[B, 1]`` -> ``[B, 2]``: ``"score"`` gives ``[-s, s]``, ``"sigmoid"`` ``[1 - p, p]``,
+    ``"sign"`` ``[1 - sigmoid(y), sigmoid(y)]``."""
+
+    def __init__(self, mode: str, **kwargs):
+        super().__init__(trainable=False, **kwargs)
+        self.mode = mode
+
+    def call(self, y):
+        if self.mode == "score":
+            return tf.concat([-y, y], axis=-1)
+        p = tf.sigmoid(y) if self.mode == "sign" else y
+        return tf.concat([1.0 - p, p], axis=-1)
+
+
+def _check_decision(decision) -> str:
+    if decision not in ONE_OUTPUT_DECISIONS:
+        raise ValueError(f"decision must be one of {ONE_OUTPUT_DECISIONS}, got {decision!r}")
+    return decision
+
+
+def two_class_model(model: keras.Model, decision: str = "sigmoid") -> keras.Model:
+    """``model`` with class probabilities as its output: itself if it has two or more output
+    units; a one-output model gives ``[1 - p, p]`` (p read from its unit as ``decision``
+    says, :data:`ONE_OUTPUT_DECISIONS`), so that class 1 is predicted where ``p > 1/2``.
+
+    Args:
+        model: a functional Keras model with one output ``[B, C]``.
+        decision: ``"sigmoid"`` (the unit is p) or ``"sign"`` (p = sigmoid of the unit).
+
+    Raises:
+        ValueError: ``decision`` is not in :data:`ONE_OUTPUT_DECISIONS`.
+    """
+    _check_decision(decision)
+    if int(model.output_shape[-1]) != 1:
+        return model
+    probs = _TwoClasses(decision, name="two_classes")(model.output)
+    return keras.Model(model.inputs, probs, name=f"{model.name}_two_classes")
+
+
+def eigen_projection(weighted: tf.Tensor, reference: tf.Tensor | None = None) -> tf.Tensor:
+    """pytorch-grad-cam's ``eigen_smooth``: each sample's weighted activations projected
+    onto their first principal component.
+
+    For each sample the ``[H' W', K]`` matrix of weighted activations (the rows are
+    positions) is centred column-wise; the map is its projection onto the first right
+    singular vector (the direction of largest variance across positions). A singular
+    vector's sign is arbitrary, so the map's sign is chosen to correlate non-negatively with
+    ``reference`` (default: the plain map ``sum_k`` of the weighted activations). The
+    result is ReLU'd like a plain map.
+
+    Args:
+        weighted: ``[B, H', W', K]`` weighted activations (``w_k A^k``, or per position).
+        reference: ``[B, H', W']`` map whose sign the projection follows (None: the plain
+            sum over ``K``).
+
+    Returns:
+        ``[B, H', W']`` non-negative maps.
+    """
+    shape = tf.shape(weighted)
+    flat = tf.reshape(weighted, [shape[0], shape[1] * shape[2], shape[3]])
+    centred = flat - tf.reduce_mean(flat, axis=1, keepdims=True)
+    _, _, v = tf.linalg.svd(centred, full_matrices=False)
+    projection = tf.einsum("bpk,bk->bp", centred, v[:, :, 0])
+    if reference is None:
+        reference = tf.reduce_sum(weighted, axis=-1)
+    ref = tf.reshape(reference, [shape[0], -1])
+    ref = ref - tf.reduce_mean(ref, axis=1, keepdims=True)
+    sign = tf.where(tf.reduce_sum(projection * ref, axis=1) < 0, -1.0, 1.0)
+    projection = projection * sign[:, None]
+    return tf.nn.relu(tf.reshape(projection, shape[:3]))
+
+
 class BaseCAM:
     """Template for gradient-based CAM methods on a Keras model.
 
@@ -264,6 +357,24 @@ class BaseCAM:
     A model with a circuits input (dtype string, as in TFQ's controller pattern) is
     explained from images alone: every sample gets ``circuits``.
 
+    A model with one output unit (a VQC reading one ``<Z>`` then a sigmoid, or a score
+    whose sign decides) is explained as two classes: probabilities ``[1 - p, p]``
+    (:func:`two_class_model`), class index 0 or 1, and class scores ``[-s, s]`` with ``s``
+    the score layer's one output. The target of class 1 is ``s``; that of class 0 is
+    ``-s``: ``d(-s)/dA = -ds/dA`` flips the sign of every gradient, so the regions that
+    push the score down (evidence for class 0) get the positive weights that survive the
+    ReLU. Explaining class 0 by ``s`` itself would show the evidence for class 1 instead
+    (the failure reported for binary models in pytorch-grad-cam #428 and tf-keras-vis #78).
+    Score-based methods (Score-CAM) use ``1 - p`` for class 0.
+
+    Smoothing (pytorch-grad-cam's options, for every method): ``eigen_smooth`` replaces
+    ``ReLU(sum_k w_k A^k)`` by the first principal component of the weighted activations
+    (:func:`eigen_projection`; the model-free baselines keep their maps); ``aug_smooth``
+    averages the maps of the :data:`AUGMENTATIONS` of each image (flipped maps flipped
+    back), each explained for the class resolved on the original image, then min-max scales
+    the mean to [0, 1]. With ``aug_smooth`` only ``maps`` is smoothed; the weights, scores,
+    probabilities and activation maps are the original image's.
+
     Args:
         model: a functional model with a conv layer ``layer`` and a score layer.
         layer: name of the conv layer whose activations are explained.
@@ -273,12 +384,21 @@ class BaseCAM:
         batch_size: images per forward/backward pass.
         circuits: the ``cirq.Circuit`` fed to each string (circuits) input of the model for
             every sample; default the empty circuit. Only for a model with such an input.
+        decision: how a one-output model's unit reads as the probability of class 1, one of
+            :data:`ONE_OUTPUT_DECISIONS` (ignored for a model of two or more outputs).
+        aug_smooth: smooth every map over test-time augmentations (default of
+            :meth:`__call__` and what :meth:`explain_tensors` / an export does).
+        eigen_smooth: maps from the first principal component of the weighted activations.
 
     Attributes:
-        image_model: ``model`` as a Keras model of the images alone (``model`` itself unless
+        class_model: :func:`two_class_model` of ``model`` (``model`` itself unless it has
+            one output unit).
+        image_model: ``class_model`` as a Keras model of the images alone (itself unless
             it has a circuits input, which is then fed ``circuits``).
         probe: a Keras model from the images to ``[activations of layer, class scores,
-            probabilities]``; every phase reads the model through it.
+            probabilities]``; every phase reads the model through it (two columns for a
+            one-output model: ``[-s, s]`` and ``[1 - p, p]``).
+        one_output: whether ``model`` has one output unit.
         export_blocker: None if :meth:`explain_tensors` can be traced into a SavedModel
             signature; otherwise why not (a method sets it on its class).
 
@@ -288,7 +408,9 @@ class BaseCAM:
             ``score_layer``; a TFQ score layer's symbols are not what the network supplies;
             the model's inputs are not one image input plus circuits inputs; ``circuits``
             given to a model without a circuits input, or with symbols the layer does not
-            bind, or empty where a layer takes its whole circuit from the circuits input.
+            bind, or empty where a layer takes its whole circuit from the circuits input;
+            a one-output model whose score layer has more than one output; a bad
+            ``decision``.
         TypeError: ``circuits`` is not a ``cirq.Circuit``.
     """
 
@@ -302,6 +424,9 @@ class BaseCAM:
         score_layer=None,
         batch_size: int = 64,
         circuits=None,
+        decision: str = "sigmoid",
+        aug_smooth: bool = False,
+        eigen_smooth: bool = False,
     ):
         self.model = model
         names = [l.name for l in model.layers]
@@ -334,11 +459,22 @@ class BaseCAM:
                         f"{call.layer.name!r} does not bind"
                     )
         self.layer, self.score_layer, self.batch_size = layer, score_layer, int(batch_size)
+        self.decision = _check_decision(decision)
+        self.aug_smooth, self.eigen_smooth = bool(aug_smooth), bool(eigen_smooth)
+        self.one_output = int(model.output_shape[-1]) == 1
+        scores = model.get_layer(score_layer).output
+        self.class_model = two_class_model(model, decision)
+        if self.one_output:
+            if int(scores.shape[-1]) != 1:
+                raise ValueError(
+                    f"the model has one output unit but score_layer {score_layer!r} has "
+                    f"{scores.shape[-1]}; name the layer of the one score with score_layer="
+                )
+            scores = _TwoClasses("score", name="two_scores")(scores)
         probe = keras.Model(
-            model.inputs,
-            [model.get_layer(layer).output, model.get_layer(score_layer).output, model.output],
+            model.inputs, [model.get_layer(layer).output, scores, self.class_model.output]
         )
-        self.image_model = images_only(model, self.circuits)
+        self.image_model = images_only(self.class_model, self.circuits)
         self.probe = images_only(probe, self.circuits)
         self._explain_fn = tf.function(self.explain_tensors, reduce_retracing=True)
 
@@ -375,20 +511,55 @@ class BaseCAM:
         up = tf.image.resize(cams[..., None], image_hw, method="bilinear")[..., 0]
         return normalize_maps(up)
 
-    def explain_tensors(self, images: tf.Tensor, class_index: tf.Tensor) -> dict:
+    def weighted_activations(self, activations, weights) -> tf.Tensor | None:
+        """``[B, H', W', K]``: each map times its weight (``[B, K]`` or per position), what
+        ``eigen_smooth`` decomposes; None for a method whose map is no weighted sum (the
+        model-free baselines)."""
+        if weights.shape.rank == 2:
+            return activations * weights[:, None, None, :]
+        return activations * weights
+
+    def _single_pass(self, images, class_index, eigen_smooth: bool):
+        acts, grads, scores, probs, ci = self.forward_and_gradients(images, class_index)
+        weights = self.get_cam_weights(acts, grads, images, ci)
+        weighted = self.weighted_activations(acts, weights) if eigen_smooth else None
+        if weighted is None:
+            cams = self.combine(acts, weights)
+        else:
+            cams = eigen_projection(weighted)
+        maps = self.upsample(cams, tf.shape(images)[1:3])
+        return acts, weights, scores, probs, ci, cams, maps
+
+    def explain_tensors(
+        self,
+        images: tf.Tensor,
+        class_index: tf.Tensor,
+        *,
+        aug_smooth: bool | None = None,
+        eigen_smooth: bool | None = None,
+    ) -> dict:
         """Pure-TensorFlow explanation of one batch (traceable into a SavedModel signature).
 
         Args:
             images: float32 ``[B, H, W, C]``.
             class_index: int64 ``[B]``; -1 picks the predicted class.
+            aug_smooth, eigen_smooth: Python bools; None takes the constructor's.
 
         Returns:
             dict of tensors: maps, weights, scores, probabilities, class_index, activations_maps.
         """
-        acts, grads, scores, probs, ci = self.forward_and_gradients(images, class_index)
-        weights = self.get_cam_weights(acts, grads, images, ci)
-        cams = self.combine(acts, weights)
-        maps = self.upsample(cams, tf.shape(images)[1:3])
+        aug = self.aug_smooth if aug_smooth is None else bool(aug_smooth)
+        eigen = self.eigen_smooth if eigen_smooth is None else bool(eigen_smooth)
+        acts, weights, scores, probs, ci, cams, maps = self._single_pass(images, class_index, eigen)
+        if aug:
+            total = maps
+            for flip, factor in AUGMENTATIONS[1:]:
+                x = images * factor
+                if flip:
+                    x = tf.reverse(x, axis=[2])
+                m = self._single_pass(x, ci, eigen)[-1]
+                total += tf.reverse(m, axis=[2]) if flip else m
+            maps = normalize_maps(total / float(len(AUGMENTATIONS)))
         return dict(
             maps=maps,
             weights=weights,
@@ -412,13 +583,21 @@ class BaseCAM:
             )
         return self.explain_tensors(images, class_index)
 
-    def __call__(self, images, class_index=None) -> CAMResult:
+    def __call__(
+        self,
+        images,
+        class_index=None,
+        *,
+        aug_smooth: bool | None = None,
+        eigen_smooth: bool | None = None,
+    ) -> CAMResult:
         """Explains ``images`` ([B, H, W, C] or one [H, W, C]) for ``class_index``.
 
         Args:
             images: float32 images as the model takes them.
             class_index: None (predicted class), one int for all, or one int per sample;
-                -1 means the predicted class.
+                -1 means the predicted class. A one-output model has classes 0 and 1.
+            aug_smooth, eigen_smooth: the smoothing of this call (None: the constructor's).
 
         Raises:
             ValueError: bad image shape or values, or a bad class index.
@@ -426,9 +605,15 @@ class BaseCAM:
         images = check_images(images, self.image_model.input_shape)
         n_classes = int(self.image_model.output_shape[-1])
         ci = resolve_class_index(class_index, len(images), n_classes)
+        options = {}
+        if aug_smooth is not None:
+            options["aug_smooth"] = bool(aug_smooth)
+        if eigen_smooth is not None:
+            options["eigen_smooth"] = bool(eigen_smooth)
         parts = []
         for start in range(0, len(images), self.batch_size):
             stop = start + self.batch_size
-            out = self._explain_fn(tf.constant(images[start:stop]), tf.constant(ci[start:stop]))
+            batch = tf.constant(images[start:stop])
+            out = self._explain_fn(batch, tf.constant(ci[start:stop]), **options)
             parts.append({k: v.numpy() for k, v in out.items()})
         return CAMResult(**{k: np.concatenate([p[k] for p in parts]) for k in parts[0]})

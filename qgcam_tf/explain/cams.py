@@ -8,7 +8,10 @@ batched with one target class per sample, through the same pure-TensorFlow
 HiResCAM and LayerCAM, where it is the elementwise ``[B, H', W', K]``.
 
 With the hybrid model the score is the VQC's ``<Z_l>``; with the classical twin
-(``score_layer="logits"``) :class:`QGradCAM` is exactly classical Grad-CAM. Every method also
+(``score_layer="logits"``) :class:`QGradCAM` is exactly classical Grad-CAM. A one-output
+model (one ``<Z>`` or logit, then a sigmoid or a sign decision) is explained as two classes,
+class 0 by the negated score (Score-CAM: by ``1 - p``); ``eigen_smooth`` and ``aug_smooth``
+apply to every method (see :class:`~qgcam_tf.explain.base.BaseCAM`). Every method also
 takes a hybrid built with TensorFlow Quantum's layers (the score is the quantum layer's
 output; see :class:`~qgcam_tf.explain.base.BaseCAM` for ``circuits=``).
 
@@ -148,6 +151,9 @@ class RandomCAM(_ForwardOnlyCAM):
     def combine(self, activations, weights):
         return self._generator.uniform(tf.shape(activations)[:3])
 
+    def weighted_activations(self, activations, weights):
+        return None  # no weighted sum: eigen_smooth keeps the noise
+
 
 class CentreCAM(_ForwardOnlyCAM):
     """Baseline: a Gaussian bump at the centre (std a quarter of the side); ignores the model."""
@@ -162,6 +168,9 @@ class CentreCAM(_ForwardOnlyCAM):
         x = (tf.range(w) + 0.5 - w / 2.0) / (w / 4.0)
         bump = tf.exp(-0.5 * (y[:, None] ** 2 + x[None, :] ** 2))
         return tf.tile(bump[None], [shape[0], 1, 1])
+
+    def weighted_activations(self, activations, weights):
+        return None  # no weighted sum: eigen_smooth keeps the bump
 
 
 CAM_METHODS = {

@@ -120,7 +120,8 @@ class QGradCAM(BaseCAM):
                 circuit = self.circuits + circuit
             tensor = call.symbol_values
         probe = keras.Model(
-            self.model.inputs, [self.model.get_layer(self.layer).output, tensor, self.model.output]
+            self.model.inputs,
+            [self.model.get_layer(self.layer).output, tensor, self.class_model.output],
         )
         readouts = tuple(as_pauli_sum(r, f"readouts[{l}]") for l, r in enumerate(readouts))
         self._explicit_target = _Target(
@@ -238,15 +239,21 @@ class QGradCAM(BaseCAM):
             with tf.GradientTape() as tape:
                 acts, x, probs = target.probe(batch, training=False)
                 values = x if target.to_values is None else target.to_values(x)
-            cls = target_class_index(ci[start : start + len(batch)], probs)
+            cls = target_class_index(ci[start : start + len(batch)], probs).numpy()
+            # A one-output model: readout 0 for both classes, negated for class 0.
+            if self.one_output:
+                readout, sign = np.zeros_like(cls), 2.0 * cls - 1.0
+            else:
+                readout, sign = cls, np.ones(len(cls))
             if target.circuit is None:
                 dfdx = _shift_rule_input_gradients(run, x, target.layer.theta, shots, rng)
-                g = tf.gather(dfdx, cls, axis=2, batch_dims=1)  # [B, n]
+                g = tf.gather(dfdx, readout, axis=2, batch_dims=1)  # [B, n]
+                g = g * tf.constant(sign[:, None], g.dtype)
             else:
                 columns = list(range(len(target.symbols))) if target.wrt is None else target.wrt
                 jac = rule.jacobian(values.numpy(), wrt=columns, shots=shots, rng=rng)
                 g = np.zeros(values.shape, np.float64)  # [B, S]; 0 for the trained weights
-                g[:, columns] = jac[np.arange(len(jac)), :, cls.numpy()]
+                g[:, columns] = jac[np.arange(len(jac)), :, readout] * sign[:, None]
                 g = tf.constant(g, values.dtype)
             grads = tape.gradient(values, acts, output_gradients=g)
             out.append(tf.reduce_mean(grads, axis=[1, 2]).numpy())

@@ -9,13 +9,17 @@ import tensorflow as tf
 import tf_keras as keras
 
 from qgcam_tf.explain.base import (
+    AUGMENTATIONS,
     BaseCAM,
     check_class_index_tensor,
     check_images,
+    eigen_projection,
     normalize_maps,
     resolve_class_index,
     target_class_index,
+    two_class_model,
 )
+from qgcam_tf.explain.qgradcam import QGradCAM
 from qgcam_tf.model.hybrid import build_classical_twin
 from qgcam_tf.testing.tfq_models import circuit_cases, tfq_hybrid
 
@@ -243,6 +247,127 @@ def test_circuits_argument_is_checked():
     stray = cirq.Circuit(cirq.rx(sympy.Symbol("z"))(cirq.LineQubit(0)))
     with pytest.raises(ValueError, match=r"circuits has symbols \['z'\] that layer 'q'"):
         SumCAM(controlled, "conv", circuits=stray)
+
+
+def np_eigen(weighted):
+    """NumPy reference of eigen_smooth: per sample, the centred [H'W', K] matrix projected
+    on its first right singular vector, signed to correlate with the plain sum, ReLU'd."""
+    out = []
+    for w in weighted:
+        h, wd, k = w.shape
+        m = w.reshape(h * wd, k).astype(np.float64)
+        c = m - m.mean(axis=0)
+        _, _, vt = np.linalg.svd(c, full_matrices=False)
+        proj = c @ vt[0]
+        plain = m.sum(axis=1)
+        if np.dot(proj, plain - plain.mean()) < 0:
+            proj = -proj
+        out.append(np.maximum(proj, 0.0).reshape(h, wd))
+    return np.stack(out)
+
+
+def test_eigen_projection_matches_numpy_svd():
+    """eigen_projection equals the first principal component of the weighted activations
+    (NumPy SVD), with the sign that correlates with the plain map."""
+    rng = np.random.default_rng(3)
+    weighted = rng.normal(size=(3, 4, 5, 6)).astype(np.float32)
+    weighted[1] *= -1.0  # both signs of the reference occur
+    got = eigen_projection(tf.constant(weighted)).numpy()
+    np.testing.assert_allclose(got, np_eigen(weighted), rtol=1e-4, atol=1e-5)
+
+
+def test_eigen_smooth_decomposes_the_weighted_activations(twin, tiny_images):
+    """eigen_smooth=True gives np_eigen(w_k A^k) as the conv-grid map, upsampled and scaled
+    like a plain map; eigen_smooth=False keeps ReLU(sum_k w_k A^k)."""
+    cam = QGradCAM(twin)
+    plain = cam(tiny_images, class_index=1)
+    res = cam(tiny_images, class_index=1, eigen_smooth=True)
+    acts = cam.probe(tiny_images, training=False)[0].numpy()
+    expected = np_eigen(acts * plain.weights[:, None, None, :])
+    np.testing.assert_allclose(res.activations_maps, expected, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(res.weights, plain.weights, atol=1e-7)
+    up = tf.image.resize(expected[..., None], (8, 8), method="bilinear")[..., 0].numpy()
+    lo, hi = up.min(axis=(1, 2), keepdims=True), up.max(axis=(1, 2), keepdims=True)
+    np.testing.assert_allclose(res.maps, (up - lo) / (hi - lo + 1e-7), atol=1e-4)
+    smoothed = QGradCAM(twin, eigen_smooth=True)(tiny_images, class_index=1)
+    np.testing.assert_allclose(smoothed.maps, res.maps, atol=1e-6)
+
+
+def test_aug_smooth_is_the_mean_over_the_augmentations(twin, tiny_images):
+    """aug_smooth=True equals an explicit loop: each flip x brightness image explained for
+    the original's class, flipped maps flipped back, the mean min-max scaled."""
+    cam = QGradCAM(twin)
+    plain = cam(tiny_images)
+    total = np.zeros_like(plain.maps, np.float64)
+    for flip, factor in [(f, m) for f in (False, True) for m in (1.0, 1.1, 0.9)]:
+        x = tiny_images * factor
+        x = x[:, :, ::-1] if flip else x
+        maps = cam(x, class_index=plain.class_index).maps
+        total += maps[:, :, ::-1] if flip else maps
+    mean = total / 6.0
+    lo, hi = mean.min(axis=(1, 2), keepdims=True), mean.max(axis=(1, 2), keepdims=True)
+    res = cam(tiny_images, aug_smooth=True)
+    np.testing.assert_allclose(res.maps, (mean - lo) / (hi - lo + 1e-7), atol=1e-5)
+    np.testing.assert_array_equal(res.class_index, plain.class_index)
+    np.testing.assert_allclose(res.weights, plain.weights, atol=1e-7)
+    assert len(AUGMENTATIONS) == 6 and AUGMENTATIONS[0] == (False, 1.0)
+
+
+def one_output_twin(activation):
+    """A classical 8x8 model whose head is one unit (Dense(1) 'logits', then activation)."""
+    keras.utils.set_random_seed(5)
+    images = keras.Input((8, 8, 1))
+    h = keras.layers.Conv2D(5, 3, padding="same", activation="relu", name="qgcam_conv")(images)
+    h = keras.layers.GlobalAveragePooling2D()(h)
+    logit = keras.layers.Dense(1, name="logits")(h)
+    return keras.Model(images, keras.layers.Activation(activation, name="out")(logit))
+
+
+@pytest.mark.parametrize("decision", ["sigmoid", "sign"])
+def test_one_output_model_is_two_classes_with_the_negated_score(tiny_images, decision):
+    """A one-output model: probabilities [1 - p, p], scores [-s, s], and the Grad-CAM
+    weights of class 0 are minus those of class 1, both equal to a GradientTape of -s / s
+    (within 1e-5)."""
+    model = one_output_twin("sigmoid" if decision == "sigmoid" else "linear")
+    cam = QGradCAM(model, decision=decision)
+    x = tf.constant(tiny_images)
+    with tf.GradientTape(persistent=True) as tape:
+        acts, s, y = keras.Model(
+            model.inputs,
+            [model.get_layer("qgcam_conv").output, model.get_layer("logits").output, model.output],
+        )(x)
+        s = s[:, 0]
+        neg = -s
+    d1 = tape.gradient(s, acts).numpy().mean(axis=(1, 2))
+    d0 = tape.gradient(neg, acts).numpy().mean(axis=(1, 2))
+    y = y.numpy()[:, 0]
+    p = y if decision == "sigmoid" else 1.0 / (1.0 + np.exp(-y))
+    res0, res1 = cam(tiny_images, class_index=0), cam(tiny_images, class_index=1)
+    np.testing.assert_allclose(res1.probabilities, np.stack([1 - p, p], 1), atol=1e-6)
+    np.testing.assert_allclose(res1.scores, np.stack([-s.numpy(), s.numpy()], 1), atol=1e-6)
+    np.testing.assert_allclose(res1.weights, d1, atol=1e-5)
+    np.testing.assert_allclose(res0.weights, d0, atol=1e-5)
+    np.testing.assert_allclose(res0.weights, -res1.weights, atol=1e-7)
+    np.testing.assert_array_equal(cam(tiny_images).class_index, (p > 0.5).astype(int))
+    probs = two_class_model(model, decision)(x).numpy()
+    np.testing.assert_allclose(probs, np.stack([1 - p, p], 1), atol=1e-6)
+
+
+def test_one_output_options_are_checked(twin):
+    """A bad decision, a class index of 2, or a multi-unit score layer of a one-output
+    model raise a ValueError naming them."""
+    model = one_output_twin("sigmoid")
+    with pytest.raises(ValueError, match="decision must be one of .*'probit'"):
+        QGradCAM(model, decision="probit")
+    with pytest.raises(ValueError, match=r"in \[0, 2\) or -1"):
+        QGradCAM(model)(np.zeros((1, 8, 8, 1)), class_index=2)
+    images = keras.Input((8, 8, 1))
+    h = keras.layers.Conv2D(2, 3, padding="same", name="qgcam_conv")(images)
+    h = keras.layers.Dense(3, name="logits")(keras.layers.GlobalAveragePooling2D()(h))
+    one = keras.layers.Dense(1, activation="sigmoid")(h)
+    with pytest.raises(ValueError, match="one output unit but score_layer 'logits' has 3"):
+        QGradCAM(keras.Model(images, one))
+    assert two_class_model(twin) is twin
 
 
 if __name__ == "__main__":
