@@ -49,6 +49,8 @@ _EXPORTS = {
     "NoiseModel": "qgcam_tf.noise.model",
     "make_noise": "qgcam_tf.noise.presets",
     "noisy_executor": "qgcam_tf.noise.executors",
+    "NoisyExpectationProgram": "qgcam_tf.noise.executors",
+    "add_noise": "qgcam_tf.noise.circuits",
     "presets": "qgcam_tf.noise.presets",
     "load_mnist": "qgcam_tf.data.mnist",
     "train_model": "qgcam_tf.model.training",

@@ -54,5 +54,15 @@ def test_dir_lists_the_api_once():
     assert "os" not in names and "importlib" not in names
 
 
+def test_noise_on_any_circuit_is_public():
+    """add_noise and NoisyExpectationProgram (noise for any circuit) are qg names, the very
+    objects of qgcam_tf.noise."""
+    from qgcam_tf.noise.circuits import add_noise
+    from qgcam_tf.noise.executors import NoisyExpectationProgram
+
+    assert qg.add_noise is add_noise and qg.NoisyExpectationProgram is NoisyExpectationProgram
+    assert {"add_noise", "NoisyExpectationProgram"} <= set(qg.__all__)
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, *sys.argv[1:]]))
