@@ -60,6 +60,22 @@ def test_gradcam_plus_plus_maps_equal_the_cam_in_process(run_dir, batch, tmp_pat
     assert np.ptp(data["maps"]) > 0.1  # the maps are not all one value
 
 
+def test_layer_names_the_conv_layer_to_explain(run_dir, batch, tmp_path, capfd):
+    """--layer conv0 explains the first conv block (make_cam's maps on that layer, 28x28
+    maps of a 28x28 layer); a layer the model lacks is one error line naming it."""
+    path, x = batch
+    out = tmp_path / "explain"
+    argv = ["explain", "--model", run_dir, "--images", path, "--layer", "conv0"]
+    assert main([*argv, "--out", str(out)]) == 0
+    reference = make_cam("qgradcam", load_model(run_dir, backend="tf"), layer="conv0")(x)
+    np.testing.assert_allclose(np.load(out / "maps.npz")["maps"], reference.maps, atol=1e-5)
+    capfd.readouterr()
+    argv = ["explain", "--model", run_dir, "--images", path, "--layer", "nope"]
+    assert main([*argv, "--out", str(tmp_path / "other")]) == 2
+    err = [line for line in capfd.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and "nope" in err[0], err
+
+
 @pytest.mark.parametrize(
     "extra,message",
     [
