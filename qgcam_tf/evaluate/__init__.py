@@ -1,5 +1,20 @@
-"""Evaluation tier: faithfulness metrics, summary tables, noise robustness, attention."""
+"""Evaluation tier: faithfulness metrics, the standard metric set, sanity checks, summary
+tables, noise robustness, attention."""
 
 # The metrics of `qgcam evaluate` by name, known without importing TensorFlow (the CLI's
 # choices); equal to qgcam_tf.evaluate.faithfulness.METRICS (tests/cli).
-METRIC_NAMES = ("deletion", "insertion", "avg_drop", "increase", "road", "stability")
+METRIC_NAMES = (
+    "deletion",
+    "insertion",
+    "avg_drop",
+    "increase",
+    "road",
+    "stability",
+    "faithfulness_correlation",
+    "pixel_flipping",
+    "max_sensitivity",
+    "avg_sensitivity",
+    "sparseness",
+    "complexity",
+    "randomisation",
+)

@@ -16,6 +16,8 @@ import numpy as np
 import tensorflow as tf
 
 from qgcam_tf.evaluate import metrics as qm
+from qgcam_tf.evaluate import sanity
+from qgcam_tf.evaluate import standard as qs
 from qgcam_tf.explain.cams import CAM_METHODS
 from qgcam_tf.fileio import atomic_path
 
@@ -28,7 +30,21 @@ __all__ = [
     "write_tables",
 ]
 
-METRICS = ("deletion", "insertion", "avg_drop", "increase", "road", "stability")
+METRICS = (
+    "deletion",
+    "insertion",
+    "avg_drop",
+    "increase",
+    "road",
+    "stability",
+    "faithfulness_correlation",
+    "pixel_flipping",
+    "max_sensitivity",
+    "avg_sensitivity",
+    "sparseness",
+    "complexity",
+    "randomisation",
+)
 # (column, better direction) in table order; one metric may fill several columns.
 COLUMNS = {
     "deletion": [("deletion", "lower")],
@@ -37,7 +53,19 @@ COLUMNS = {
     "increase": [("increase", "higher")],
     "road": [("road_morf", "lower"), ("road_lerf", "higher"), ("road", "higher")],
     "stability": [("stability_pearson", "higher"), ("stability_iou", "higher")],
+    "faithfulness_correlation": [("faithfulness_correlation", "higher")],
+    "pixel_flipping": [("pixel_flipping", "lower")],
+    "max_sensitivity": [("max_sensitivity", "lower")],
+    "avg_sensitivity": [("avg_sensitivity", "lower")],
+    "sparseness": [("sparseness", "higher")],
+    "complexity": [("complexity", "lower")],
+    "randomisation": [("randomisation", "lower")],
 }
+# Runs of Faithfulness Correlation (Quantus's default) and perturbed copies per image of the
+# sensitivities (Quantus draws 200; each copy costs one CAM batch).
+FAITHFULNESS_RUNS = 100
+SENSITIVITY_SAMPLES = 10
+SENSITIVITY_RADIUS = 0.2
 
 
 def make_predict_fn(model):
@@ -74,7 +102,14 @@ def evaluate_methods(
         model: a Keras model (hybrid or classical twin) with a ``qgcam_conv`` layer.
         images: ``[N, H, W, C]`` float32 images.
         methods: keys of :data:`~qgcam_tf.explain.cams.CAM_METHODS`.
-        metrics: names in :data:`METRICS`.
+        metrics: names in :data:`METRICS`. The standard set
+            (:mod:`qgcam_tf.evaluate.standard`): ``faithfulness_correlation`` (Quantus's 100
+            runs, subsets of min(224, H * W / 2) pixels), ``pixel_flipping`` (``steps`` steps),
+            ``max_sensitivity`` / ``avg_sensitivity`` (:data:`SENSITIVITY_SAMPLES` copies
+            with uniform noise of radius :data:`SENSITIVITY_RADIUS`), ``sparseness``,
+            ``complexity``; ``randomisation`` is the Spearman correlation of each map with
+            the map of the same method on the model with every layer re-initialised
+            (:func:`qgcam_tf.evaluate.sanity.randomised_model`; lower is better).
         score_layer: the score layer for the CAMs (None: ``vqc`` or ``logits``).
         batch_size: images per batch.
         steps: steps of the deletion / insertion curves.
@@ -110,11 +145,35 @@ def evaluate_methods(
         "avg_drop": qm.AverageDrop(),
         "increase": qm.IncreaseInConfidence(),
         "road": qm.ROAD(seed=seed),
+        "faithfulness_correlation": qs.FaithfulnessCorrelation(
+            runs=FAITHFULNESS_RUNS,
+            subset_size=min(224, max(1, images.shape[1] * images.shape[2] // 2)),
+            seed=seed,
+        ),
+        "pixel_flipping": qs.PixelFlipping(
+            features_in_step=max(1, -(-images.shape[1] * images.shape[2] // steps))
+        ),
+        "sparseness": lambda _predict, _x, maps, _c: qs.Sparseness()(maps),
+        "complexity": lambda _predict, _x, maps, _c: qs.Complexity()(maps),
     }
+    random_model = (
+        sanity.randomised_model(model, (*sanity.PARTS, "other"), seed=seed)
+        if "randomisation" in metrics
+        else None
+    )
     out = {"_class_index": ci, "_probabilities": probs}
+    columns = {col for name in metrics for col, _ in COLUMNS[name]}
+    first_sensitivity = next((n for n in metrics if n.endswith("_sensitivity")), None)
     for method in methods:
         kwargs = {"seed": seed} if method == "random" else {}
         cam = CAM_METHODS[method](model, score_layer=score_layer, batch_size=batch_size, **kwargs)
+        random_cam = (
+            None
+            if random_model is None
+            else CAM_METHODS[method](
+                random_model, score_layer=score_layer, batch_size=batch_size, **kwargs
+            )
+        )
         values, curves, examples = {}, {}, []
         for start in range(0, len(images), batch_size):
             sl = slice(start, start + batch_size)
@@ -128,9 +187,26 @@ def evaluate_methods(
                     values.setdefault("stability_pearson", []).append(st["pearson"])
                     values.setdefault("stability_iou", []).append(st["iou"])
                     continue
+                if name in ("max_sensitivity", "avg_sensitivity"):
+                    if name == first_sensitivity:  # one set of perturbed maps serves both
+                        sens = qs.sensitivities(
+                            lambda xs, cs: cam(xs, class_index=cs).maps,
+                            x,
+                            maps,
+                            c,
+                            samples=SENSITIVITY_SAMPLES,
+                            perturb=qs.uniform_noise(SENSITIVITY_RADIUS, seed=seed),
+                        )
+                        values.setdefault("max_sensitivity", []).append(sens.max(axis=1))
+                        values.setdefault("avg_sensitivity", []).append(sens.mean(axis=1))
+                    continue
+                if name == "randomisation":
+                    sim = sanity.map_similarity(maps, random_cam(x, class_index=c).maps)
+                    values.setdefault("randomisation", []).append(sim["spearman"])
+                    continue
                 res = scorers[name](predict, x, maps, c)
                 values.setdefault(name, []).append(res.values)
-                if name in ("deletion", "insertion"):
+                if name in ("deletion", "insertion", "pixel_flipping"):
                     curves.setdefault(name, []).append(res.curves)
                 if name == "road":
                     values.setdefault("road_morf", []).append(res.extra["morf"].mean(axis=1))
@@ -139,7 +215,11 @@ def evaluate_methods(
                 progress.update(1)
         label = (labels or {}).get(method, method)
         out[label] = {
-            "values": {k: np.concatenate(v) for k, v in values.items()},
+            "values": {
+                k: np.concatenate(v)
+                for k, v in values.items()
+                if k in columns  # the sensitivities fill both columns when either is asked
+            },
             "curves": {k: np.concatenate(v) for k, v in curves.items()},
             "maps_example": examples,
         }
