@@ -102,8 +102,9 @@ class FaithfulnessCorrelation:
     the map on the subset and the drop of the class probability
     :math:`f_c(x) - f_c(x_{S \\to b})`. 1: the map predicts exactly how much each set of
     pixels matters (higher is better). Quantus's defaults: 100 runs, 224 pixels (of a
-    224 x 224 image), black baseline; Pearson is invariant to Quantus's normalisation of
-    the map by its maximum, so it is not applied.
+    224 x 224 image), the ``"black"`` baseline, which Quantus takes as each image's minimum
+    (0 on MNIST digits; here a fixed ``baseline``). Pearson is invariant to Quantus's
+    normalisation of the map by its maximum, so it is not applied.
 
     Args:
         runs: random subsets per image.
@@ -159,7 +160,8 @@ class PixelFlipping:
 
     Args:
         features_in_step: pixels flipped per step.
-        baseline: value of a flipped pixel (Quantus: "black" = 0).
+        baseline: value of a flipped pixel (Quantus's default ``"black"`` is the image's
+            minimum: 0 on MNIST digits).
         tie_seed: how equal map values are ordered
             (:func:`~qgcam_tf.evaluate.metrics.pixel_ranks`; None: row-major, as NumPy's
             argsort in Quantus).
@@ -396,22 +398,26 @@ class AttributionLocalisation:
     "Towards Best Practice in Explaining Neural Network Decisions with LRP", IJCNN 2020;
     ``quantus.AttributionLocalisation``).
 
-    The share of the positive relevance that falls inside the mask,
-    :math:`\\sum_{i \\in S} a_i^+ / \\sum_i a_i^+` (NaN for an empty mask). 1: all the
-    relevance is on the object (higher is better). ``weighted=True`` multiplies it by the
-    mask's share of the image, as Quantus's ``weighted`` option does.
+    The share of the relevance that falls inside the mask,
+    :math:`\\sum_{i \\in S} |a_i| / \\sum_i |a_i|` (Quantus's default ``abs=True``; NaN
+    for an empty mask). 1: all the relevance is on the object (higher is better).
+    ``positive_only=True`` uses the positive part :math:`a_i^+` instead, as the paper does
+    (Quantus: ``abs=False, positive_attributions=True``); CAM maps are non-negative, so
+    both agree on them. ``weighted=True`` multiplies the share by the mask's share of the
+    image ``|S| / (H * W)`` (the intent of Quantus's ``weighted``).
 
     Args:
         weighted: multiply by ``|S| / (H * W)``.
+        positive_only: the positive part of the map rather than its absolute value.
     """
 
-    def __init__(self, *, weighted: bool = False):
-        self.weighted = bool(weighted)
+    def __init__(self, *, weighted: bool = False, positive_only: bool = False):
+        self.weighted, self.positive_only = bool(weighted), bool(positive_only)
 
     def __call__(self, maps, masks) -> MetricResult:
         """Per-sample inside share of ``maps`` ``[B, H, W]`` for bool ``masks`` ``[B, H, W]``."""
         a, s = _masks(maps, masks)
-        a = np.clip(a, 0.0, None)
+        a = np.clip(a, 0.0, None) if self.positive_only else np.abs(a)
         ratio = (a * s).sum(1) / (a.sum(1) + 1e-9)
         if self.weighted:
             ratio = ratio * s.sum(1) / s.shape[1]

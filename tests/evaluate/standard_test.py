@@ -155,15 +155,17 @@ def test_pointing_game_by_hand():
 
 
 def test_attribution_localisation_by_hand():
-    """Positive parts 1, 0, 3, 0: the left column holds 4/4, the top-left pixel 1/4; weighted
-    by its 1/4 of the image: 1/16."""
+    """|a| = 1, 2, 3, 0: the left column holds 4/6, the top-left pixel 1/6 (weighted by their
+    2/4 and 1/4 of the image: 1/3, 1/24); positive parts 1, 0, 3, 0: 4/4 and 1/4."""
     maps = np.array([[[1, -2], [3, 0]]] * 2, np.float32)
     masks = np.array([[[1, 0], [1, 0]], [[1, 0], [0, 0]]], bool)
     np.testing.assert_allclose(
-        st.AttributionLocalisation()(maps, masks).values, [1.0, 0.25], atol=1e-6
+        st.AttributionLocalisation()(maps, masks).values, [4 / 6, 1 / 6], atol=1e-6
     )
     weighted = st.AttributionLocalisation(weighted=True)(maps, masks).values
-    np.testing.assert_allclose(weighted, [0.5, 1 / 16], atol=1e-6)
+    np.testing.assert_allclose(weighted, [1 / 3, 1 / 24], atol=1e-6)
+    positive = st.AttributionLocalisation(positive_only=True)(maps, masks).values
+    np.testing.assert_allclose(positive, [1.0, 0.25], atol=1e-6)
 
 
 def test_bad_inputs_name_the_argument():
