@@ -18,6 +18,7 @@ import tensorflow as tf
 from qgcam_tf.evaluate import metrics as qm
 from qgcam_tf.evaluate import sanity
 from qgcam_tf.evaluate import standard as qs
+from qgcam_tf.explain.base import two_class_model
 from qgcam_tf.explain.cams import CAM_METHODS
 from qgcam_tf.fileio import atomic_path
 
@@ -95,6 +96,8 @@ def evaluate_methods(
     seed: int = 0,
     labels: dict | None = None,
     progress=None,
+    aug_smooth: bool = False,
+    eigen_smooth: bool = False,
 ) -> dict:
     """Per-sample metric values of each CAM method on ``images``.
 
@@ -117,6 +120,8 @@ def evaluate_methods(
         seed: seeds the random baseline, ROAD's noise and the stability noise.
         labels: row label for each method (default: the method name).
         progress: a tqdm-like bar to advance by one per (method, batch), or None.
+        aug_smooth / eigen_smooth: the CAMs' smoothing
+            (:class:`~qgcam_tf.explain.base.BaseCAM`).
 
     Returns:
         ``{row label: {"values": {column: [N]}, "curves": {"deletion": [N, T], ...},
@@ -131,7 +136,8 @@ def evaluate_methods(
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     images = np.asarray(images, np.float32)
-    predict = make_predict_fn(model)
+    # A one-output model's probabilities as two columns [1 - p, p] (class 0 / class 1).
+    predict = make_predict_fn(two_class_model(model))
     probs = np.concatenate(
         [predict(images[i : i + batch_size]).numpy() for i in range(0, len(images), batch_size)]
     )
@@ -166,12 +172,24 @@ def evaluate_methods(
     first_sensitivity = next((n for n in metrics if n.endswith("_sensitivity")), None)
     for method in methods:
         kwargs = {"seed": seed} if method == "random" else {}
-        cam = CAM_METHODS[method](model, score_layer=score_layer, batch_size=batch_size, **kwargs)
+        cam = CAM_METHODS[method](
+            model,
+            score_layer=score_layer,
+            batch_size=batch_size,
+            aug_smooth=aug_smooth,
+            eigen_smooth=eigen_smooth,
+            **kwargs,
+        )
         random_cam = (
             None
             if random_model is None
             else CAM_METHODS[method](
-                random_model, score_layer=score_layer, batch_size=batch_size, **kwargs
+                random_model,
+                score_layer=score_layer,
+                batch_size=batch_size,
+                aug_smooth=aug_smooth,
+                eigen_smooth=eigen_smooth,
+                **kwargs,
             )
         )
         values, curves, examples = {}, {}, []

@@ -9,6 +9,8 @@ converted first (:func:`~qgcam_tf.model.run.portable_model`: each TFQ layer beco
 circuit). The export has the two signatures of the serving contract (docs/architecture.md):
 
 * ``serving_default(images float32[B,H,W,C]) -> probabilities float32[B,N], class_index int64[B]``
+  (a one-output model, one ``<Z>`` then a sigmoid, serves ``N = 2`` columns ``[1 - p, p]``
+  and its ``explain`` takes class 0, explained by the negated score, or 1)
 * ``explain(images, class_index int64[B]) -> probabilities, class_index, heatmap float32[B,H,W]
   in [0, 1], weights float32[B,K]``; ``class_index`` -1 explains the predicted class.
 
@@ -63,7 +65,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from qgcam_tf.explain.base import check_class_index_tensor
+from qgcam_tf.explain.base import check_class_index_tensor, two_class_model
 from qgcam_tf.explain.cams import CAM_METHODS, ScoreCAM, make_cam
 from qgcam_tf.fileio import atomic_dir, remove_stale, write_json_atomic
 from qgcam_tf.model.hybrid import CONV_LAYER, switch_backend
@@ -130,14 +132,17 @@ class _Servable(tf.Module):
         super().__init__(name="qgcam_servable")
         self.model_variables = list(model.variables)
         self.height, self.width, self.channels = (int(d) for d in model.input_shape[1:])
-        self.n_classes = int(model.output_shape[-1])
+        # A one-output model (sigmoid) serves two columns [1 - p, p], as its CAMs explain it.
+        self.n_classes = max(2, int(model.output_shape[-1]))
         self.n_maps = int(model.get_layer(layer).output_shape[-1])
         options = {}
         if issubclass(CAM_METHODS[method], ScoreCAM):
             # One forward pass per image, over its K masked copies: the masks of a batch then
             # need no padding (the default would pad every request to 1024 masked images).
             options["mask_batch_size"] = self.n_maps
-        self._run = _Untracked(model=model, cam=make_cam(method, model, layer=layer, **options))
+        self._run = _Untracked(
+            model=two_class_model(model), cam=make_cam(method, model, layer=layer, **options)
+        )
         images = tf.TensorSpec(None, tf.float32, name="images")
         class_index = tf.TensorSpec(None, tf.int64, name="class_index")
         self.serve = tf.function(self._serve, input_signature=[images])
@@ -384,7 +389,7 @@ def _export(
         raise ValueError(f"version must be an int >= 1, got {version!r}")
     method = _check_method(method)
     _check_model(model, layer)
-    n_classes = int(model.output_shape[-1])
+    n_classes = max(2, int(model.output_shape[-1]))  # one output: classes 0 and 1
     if class_names is not None and len(class_names) != n_classes:
         raise ValueError(f"class_names must have {n_classes} entries, got {len(class_names)}")
     export_dir = os.fspath(export_dir)
@@ -488,7 +493,7 @@ def verify_export(
     Checks that every op of the SavedModel is registered in this process without being a
     TensorFlow Quantum op, and that both signatures run on random images in [0, 1] (so
     their outputs are finite: the signatures refuse to return anything else) and return
-    ``model``'s probabilities.
+    ``model``'s probabilities (two columns ``[1 - p, p]`` for a one-output model).
 
     Returns:
         ``{"ops": number of op types, "max_abs_diff": largest probability difference}``.
@@ -506,7 +511,7 @@ def verify_export(
     loaded = tf.saved_model.load(version_dir)
     shape = [int(d) for d in model.input_shape[1:]]
     images = tf.constant(np.random.default_rng(seed).uniform(size=[2] + shape), tf.float32)
-    expected = model(images, training=False).numpy()
+    expected = two_class_model(model)(images, training=False).numpy()
     try:
         served = loaded.signatures[SERVING_SIGNATURE](images=images)["probabilities"].numpy()
         explained = loaded.signatures[EXPLAIN_SIGNATURE](

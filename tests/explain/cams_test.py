@@ -13,6 +13,7 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
+from qgcam_tf.evaluate.metrics import DeletionAUC
 from qgcam_tf.explain.cams import (
     CAM_METHODS,
     CentreCAM,
@@ -24,6 +25,7 @@ from qgcam_tf.explain.cams import (
 from qgcam_tf.explain.qgradcam import QGradCAM
 from qgcam_tf.model.hybrid import build_classical_twin, build_hybrid_model
 from qgcam_tf.quantum.circuits import VQCSpec
+from qgcam_tf.testing.one_output import one_output_model
 from qgcam_tf.testing.tfq_models import circuit_cases, tfq_hybrid
 
 CLASSES = np.array([0, 1, 2, 1, 0, 2])
@@ -236,6 +238,73 @@ def test_every_method_explains_a_tfq_controlled_pqc_model(images):
     centre = CentreCAM(model, layer="conv")(images).activations_maps  # on the 6x6 conv grid
     c = (np.arange(6) + 0.5 - 3.0) / 1.5
     np.testing.assert_allclose(centre[0], np.exp(-0.5 * (c[:, None] ** 2 + c**2)), atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def binary():
+    """A one-output hybrid (VQC <Z> -> scale -> sigmoid) trained on MNIST 0 vs 1, and 64
+    held-out test images (32 of each digit) with their labels."""
+    return one_output_model(digits=(0, 1))
+
+
+def test_one_output_hybrid_separates_the_digits(binary):
+    """The trained one-output hybrid classifies >= 90 % of the held-out 0s and 1s (the maps
+    below explain a model that works)."""
+    model, (x, y) = binary
+    p = model.predict(x, verbose=0)[:, 0]
+    assert np.mean((p > 0.5) == y) >= 0.9
+
+
+def test_one_output_every_method_explains_both_classes(binary):
+    """Every method gives non-empty maps in [0, 1] for each digit explained as its class;
+    the gradient weights of class 0 are minus those of class 1 (every image explained for
+    both); Score-CAM's masked-image probabilities are 1 - p and p."""
+    model, (x, y) = binary
+    mine = np.concatenate([x[y == 0][:3], x[y == 1][:3]])
+    x, ci = mine, np.array([0, 0, 0, 1, 1, 1])
+    for method in CAM_METHODS:
+        cam = make_cam(method, model)
+        own = cam(x, class_index=ci)
+        assert np.all(own.maps.max(axis=(1, 2)) > 0.99) and own.maps.min() >= 0.0
+        r0, r1 = cam(x, class_index=0), cam(x, class_index=1)
+        if method in ("qgradcam", "hirescam"):
+            np.testing.assert_allclose(r0.weights, -r1.weights, atol=1e-7)
+        if method == "scorecam":
+            np.testing.assert_allclose(r0.weights + r1.weights, 1.0, atol=1e-5)
+
+
+def test_one_output_explicit_weights_negate_for_class_zero(binary):
+    """QGrad-CAM's parameter-shift weights of a one-output VQC: class 0 is minus class 1,
+    and both equal the autodiff weights (within 1e-4)."""
+    model, (x, _) = binary
+    cam = QGradCAM(model)
+    for c in (0, 1):
+        explicit = cam.explicit_weights(x[:4], class_index=c)
+        np.testing.assert_allclose(explicit, cam(x[:4], class_index=c).weights, atol=1e-4)
+    np.testing.assert_allclose(
+        cam.explicit_weights(x[:4], class_index=0),
+        -cam.explicit_weights(x[:4], class_index=1),
+        atol=1e-7,
+    )
+
+
+@pytest.mark.parametrize("digit", [0, 1])
+def test_one_output_deletion_beats_random_for_both_classes(binary, digit):
+    """On the held-out images of each digit that the model classifies right (explained for
+    their class, class 0 by the negated score), QGrad-CAM's deletion AUC is below that of random maps, paired over the
+    images: the 95 % t-interval of the mean difference lies below 0."""
+    model, (x, y) = binary
+    cam, rnd = make_cam("qgradcam", model), make_cam("random", model, seed=0)
+    predict = cam.image_model
+    x = x[(y == digit) & (predict(x).numpy().argmax(axis=1) == digit)]
+    assert len(x) >= 30
+    ci = np.full(len(x), digit)
+    deletion = DeletionAUC()
+    ours = deletion(predict, x, cam(x, class_index=ci).maps, ci).values
+    chance = deletion(predict, x, rnd(x, class_index=ci).maps, ci).values
+    diff = ours - chance
+    upper = diff.mean() + 2.04 * diff.std(ddof=1) / np.sqrt(len(diff))  # t(0.975, 31)
+    assert upper < 0.0, (digit, diff.mean(), upper)
 
 
 if __name__ == "__main__":

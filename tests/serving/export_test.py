@@ -29,6 +29,7 @@ from qgcam_tf.serving.export import (
     verify_export,
 )
 from qgcam_tf.testing.exports import CLASS_NAMES, sample_images, tiny_export
+from qgcam_tf.testing.one_output import build_one_output_model
 from qgcam_tf.testing.tfq_models import circuit_cases, tfq_hybrid
 
 PROB_ATOL = 1e-5
@@ -622,6 +623,27 @@ def test_export_dir_that_is_a_file_is_refused(tf_model, tmp_path):
     with pytest.raises(NotADirectoryError, match="file.txt' exists and is not a directory"):
         export_saved_model(tf_model, str(tmp_path / "file.txt"))
     assert (tmp_path / "file.txt").read_text() == "x"
+
+
+def test_a_one_output_model_serves_two_classes(tmp_path):
+    """A one-output hybrid (one <Z>, sigmoid) exports: serving_default returns [1 - p, p]
+    and its argmax, explain takes class 0 and 1 and equals the in-process QGrad-CAM (class
+    0 by the negated score: its weights are minus class 1's)."""
+    model = build_one_output_model(seed=2)
+    path = export_saved_model(model, str(tmp_path / "exp"), class_names=["zero", "one"])
+    loaded = tf.saved_model.load(path)
+    x = np.random.default_rng(4).uniform(size=(2, 28, 28, 1)).astype(np.float32)
+    images, class_index = np.concatenate([x, x]), np.array([0, 0, 1, 1], np.int64)
+    p = model(images).numpy()[:, 0]
+    served = loaded.signatures["serving_default"](images=tf.constant(images))
+    np.testing.assert_allclose(served["probabilities"], np.stack([1 - p, p], 1), atol=1e-5)
+    np.testing.assert_array_equal(served["class_index"], (p > 0.5).astype(np.int64))
+    out = loaded.signatures["explain"](images=tf.constant(images), class_index=class_index)
+    cam = QGradCAM(model)(images, class_index)
+    np.testing.assert_allclose(out["weights"], cam.weights, atol=1e-5)
+    np.testing.assert_allclose(out["weights"][:2], -out["weights"][2:].numpy(), atol=1e-6)
+    np.testing.assert_allclose(out["heatmap"], cam.maps, atol=MAP_ATOL)
+    assert read_export_metadata(path)["n_classes"] == 2
 
 
 if __name__ == "__main__":
