@@ -11,6 +11,7 @@ from qgcam_tf.cli.args import (
     run_dir,
     seed,
 )
+from qgcam_tf.cli.explain import add_smoothing
 from qgcam_tf.evaluate import METRIC_NAMES
 from qgcam_tf.explain import METHOD_NAMES
 
@@ -71,6 +72,7 @@ def add_arguments(p) -> None:
     )
     add_backend(p, default="tfq")
     p.add_argument("--seed", type=seed, default=0, help="which test images")
+    add_smoothing(p)
 
 
 def _flat(groups) -> list[str]:
@@ -94,6 +96,8 @@ def run(args) -> int:
             batch_size=args.batch_size,
             backend=args.backend,
             seed=args.seed,
+            aug_smooth=args.aug_smooth,
+            eigen_smooth=args.eigen_smooth,
         )
     for path in written:
         print(f"wrote {path}")

@@ -54,6 +54,22 @@ def add_arguments(p) -> None:
     add_backend(p, default="tf")
     p.add_argument("--seed", type=int, default=0, help="which test examples")
     add_fit(p)
+    add_smoothing(p)
+
+
+def add_smoothing(p) -> None:
+    """``--aug-smooth`` and ``--eigen-smooth`` (pytorch-grad-cam's options), shared with
+    ``qgcam evaluate``."""
+    p.add_argument(
+        "--aug-smooth",
+        action="store_true",
+        help="average each map over horizontal flips and brightness x0.9/x1.1 of the input",
+    )
+    p.add_argument(
+        "--eigen-smooth",
+        action="store_true",
+        help="map from the first principal component of the weighted activations",
+    )
 
 
 def validate(args) -> None:
@@ -91,6 +107,8 @@ def run(args) -> int:
             backend=args.backend,
             dataset=args.dataset,
             fit=args.fit,
+            aug_smooth=args.aug_smooth,
+            eigen_smooth=args.eigen_smooth,
         )
     for path in written:
         print(f"wrote {path}")

@@ -116,6 +116,8 @@ def write_evaluation(
     batch_size: int = 64,
     backend: str = "tfq",
     seed: int = 0,
+    aug_smooth: bool = False,
+    eigen_smooth: bool = False,
     log: Callable[[str], None] = print,
 ) -> list[str]:
     """Scores CAM methods on a run's test images and writes tables, figures and values.
@@ -130,6 +132,8 @@ def write_evaluation(
         data_dir: a moved copy of the run's data.
         steps / batch_size: deletion/insertion steps; images per batch.
         backend: the hybrid's VQC executor.
+        aug_smooth / eigen_smooth: smooth every method's maps
+            (:class:`~qgcam_tf.explain.base.BaseCAM`).
         log: where the tables and progress lines go.
 
     Returns:
@@ -155,7 +159,14 @@ def write_evaluation(
 
     n_batches = -(-len(images) // batch_size)
     total = n_batches * (len(methods) + (len(twin_methods) if twin is not None else 0))
-    common = dict(metrics=list(metrics), batch_size=batch_size, steps=steps, seed=seed)
+    common = dict(
+        metrics=list(metrics),
+        batch_size=batch_size,
+        steps=steps,
+        seed=seed,
+        aug_smooth=aug_smooth,
+        eigen_smooth=eigen_smooth,
+    )
     with tqdm(total=total, desc="evaluate", unit="batch") as bar:
         bar.set_postfix_str(f"hybrid: {', '.join(methods)}")
         results = ev.evaluate_methods(model, images, methods=list(methods), progress=bar, **common)

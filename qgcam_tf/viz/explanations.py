@@ -55,6 +55,8 @@ def write_explanations(
     backend: str = "tf",
     dataset: str | None = None,
     fit: str | None = None,
+    aug_smooth: bool = False,
+    eigen_smooth: bool = False,
     log: Callable[[str], None] = print,
 ) -> list[str]:
     """Explains inputs of a trained run and writes the figures and maps into ``out``.
@@ -74,6 +76,7 @@ def write_explanations(
         fit: how a picture of another aspect ratio is fitted to the input (``stretch``,
             ``pad``, ``crop``; None: as in training), see :meth:`Run.load_inputs`, which
             also warns about suspicious inputs (:class:`qgcam_tf.data.checks.InputWarning`).
+        aug_smooth / eigen_smooth: smooth the maps (:class:`~qgcam_tf.explain.base.BaseCAM`).
         log: where progress lines go.
 
     Returns:
@@ -100,7 +103,13 @@ def write_explanations(
     else:
         images, labels, _ = run.test_examples(count=count, seed=seed, data_dir=data_dir)
     log(f"explaining {len(images)} inputs with {method} ({run.dataset}, {backend} executor)")
-    cam = make_cam(method, run.model(backend=backend), layer=layer)
+    cam = make_cam(
+        method,
+        run.model(backend=backend),
+        layer=layer,
+        aug_smooth=aug_smooth,
+        eigen_smooth=eigen_smooth,
+    )
     result = cam(images, class_index=class_index)
     rows = sources or [f"test example {i}" for i in range(len(images))]
     check_finite_outputs(run_dir, result.probabilities, rows)

@@ -62,6 +62,8 @@ def test_defaults_reach_the_library_call(runs, recorded, tmp_path, capsys):
                 batch_size=64,
                 backend="tfq",
                 seed=0,
+                aug_smooth=False,
+                eigen_smooth=False,
             ),
         )
     ]
@@ -81,6 +83,16 @@ def test_names_given_with_spaces_and_commas_are_flattened_without_repeats(runs, 
     assert kwargs["twin_methods"] == ["gradcam", "centre"]
     assert (kwargs["twin_dir"], kwargs["count"], kwargs["backend"]) == (twin, 6, "tf")
     assert (kwargs["steps"], kwargs["batch_size"], kwargs["seed"]) == (4, 2, 5)
+
+
+def test_smoothing_flags_reach_the_library_call(runs, recorded, tmp_path):
+    """--aug-smooth and --eigen-smooth are handed to write_evaluation, each on its own."""
+    hybrid, _ = runs
+    for flag, expected in [("--aug-smooth", (True, False)), ("--eigen-smooth", (False, True))]:
+        recorded.clear()
+        assert main(["evaluate", "--model", hybrid, "--out", str(tmp_path / "o"), flag]) == 0
+        ((_, _, kwargs),) = recorded
+        assert (kwargs["aug_smooth"], kwargs["eigen_smooth"]) == expected
 
 
 @pytest.mark.parametrize(

@@ -60,6 +60,20 @@ def test_gradcam_plus_plus_maps_equal_the_cam_in_process(run_dir, batch, tmp_pat
     assert np.ptp(data["maps"]) > 0.1  # the maps are not all one value
 
 
+def test_smoothing_flags_give_the_smoothed_cam(run_dir, batch, tmp_path):
+    """--aug-smooth --eigen-smooth write the maps of make_cam(..., aug_smooth=True,
+    eigen_smooth=True), which differ from the plain maps."""
+    path, x = batch
+    out = tmp_path / "smooth"
+    argv = ["explain", "--model", run_dir, "--images", path, "--out", str(out)]
+    assert main([*argv, "--aug-smooth", "--eigen-smooth"]) == 0
+    maps = np.load(out / "maps.npz")["maps"]
+    model = load_model(run_dir, backend="tf")
+    reference = make_cam("qgradcam", model, aug_smooth=True, eigen_smooth=True)(x)
+    np.testing.assert_allclose(maps, reference.maps, atol=1e-5)
+    assert np.abs(maps - make_cam("qgradcam", model)(x).maps).max() > 1e-3
+
+
 def test_layer_names_the_conv_layer_to_explain(run_dir, batch, tmp_path, capfd):
     """--layer conv0 explains the first conv block (make_cam's maps on that layer, 28x28
     maps of a 28x28 layer); a layer the model lacks is one error line naming it."""
