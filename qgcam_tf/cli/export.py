@@ -60,6 +60,8 @@ def validate(args) -> None:
         names = [layer["config"]["name"] for layer in config["keras_model"]["config"]["layers"]]
     except (KeyError, TypeError):
         return  # loading the model names what is wrong with it
+    if not names:
+        return  # likewise: a model of no layers
     if args.layer not in names:
         raise ValueError(f"--layer: the run's model has no layer {args.layer!r}; it has {names}")
 

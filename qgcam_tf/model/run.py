@@ -252,11 +252,33 @@ def _check_layer_types(config: dict, run_dir: str) -> None:
         names = [(layer["class_name"], layer.get("name")) for layer in layers]
     except (KeyError, TypeError) as e:
         raise ValueError(f"{run_dir!r}: model.json holds no functional model ({e})") from None
+    if not names:
+        raise ValueError(f"{run_dir!r}: model.json holds a model with no layers")
     foreign = [f"{name} ({kind})" for kind, name in names if kind not in LAYER_TYPES]
     if config.get("class_name") != "Functional" or foreign:
         raise ValueError(
             f"{run_dir!r}: model.json holds layers this project does not build, refused "
             f"before loading: {foreign or config.get('class_name')}"
+        )
+
+
+def _check_metadata(model: keras.Model, metadata: dict, run_dir: str) -> None:
+    """The metadata's input shape and class names must fit the model they describe: a
+    mismatch would pair outputs with the wrong names, or feed data the model never saw."""
+    shape = metadata.get("input_shape")
+    model_shape = [int(d) for d in model.input_shape[1:]] if len(model.inputs) == 1 else None
+    if shape is not None and model_shape is not None and list(shape) != model_shape:
+        raise ValueError(
+            f"{run_dir!r}: model.json's metadata gives input_shape {list(shape)}, but the "
+            f"model takes {model_shape}"
+        )
+    names = metadata.get("class_names")
+    width = int(model.output_shape[-1])
+    # a one-output model (a single score, sigmoid or sign) decides between two classes
+    if names is not None and len(names) != width and not (width == 1 and len(names) == 2):
+        raise ValueError(
+            f"{run_dir!r}: model.json's metadata names {len(names)} classes, but the model "
+            f"has {width} outputs"
         )
 
 
@@ -276,12 +298,21 @@ def load_model(
 
     Raises:
         FileNotFoundError: the directory or its files are missing.
-        ValueError: the files are corrupt, the backend is unknown, or model.json holds a
-            layer type outside :data:`LAYER_TYPES` (refused before Keras reads it).
+        ValueError: the files are corrupt, the backend is unknown, model.json holds a
+            layer type outside :data:`LAYER_TYPES` (refused before Keras reads it), or its
+            metadata's input shape or class names do not fit the model.
     """
-    config = _read_config(run_dir)["keras_model"]
+    saved = _read_config(run_dir)
+    config = saved["keras_model"]
     _check_layer_types(config, run_dir)
-    model = model_from_config(backend_config(config, backend, jit_compile=jit_compile))
+    try:
+        model = model_from_config(backend_config(config, backend, jit_compile=jit_compile))
+    except (AssertionError, KeyError, TypeError, IndexError) as e:  # Keras's own checks
+        raise ValueError(
+            f"{run_dir!r}: model.json does not describe a model that can be built "
+            f"({type(e).__name__}: {e})"
+        ) from None
+    _check_metadata(model, saved.get("metadata") or {}, run_dir)
     weights = os.path.join(run_dir, MODEL_WEIGHTS)
     if not os.path.isfile(weights):
         raise FileNotFoundError(f"{weights!r} not found")

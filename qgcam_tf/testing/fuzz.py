@@ -1292,22 +1292,7 @@ def cli_cases() -> list[CLICase]:
 # Cases that fail today because of code outside the CLI's own files:
 # {name: (owner, what happens)}. The fuzz test turns each into a strict xfail; the owner's
 # fix makes it pass, and then its entry goes.
-KNOWN_FAILURES: dict[str, tuple[str, str]] = {
-    "predict-two-class-names": ("A", "exit 1: IndexError: list index out of range"),
-    "predict-run-no-layers": ("A", "exit 1: AssertionError with no message"),
-    "explain-run-no-layers": ("A", "exit 1: AssertionError with no message"),
-    "export-run-no-layers": ("A", "exit 1: AssertionError with no message"),
-    "evaluate-run-no-layers": ("A", "exit 1: AssertionError with no message"),
-    "evaluate-run-wrong-input-shape": (
-        "A",
-        "exit 0: metadata input_shape [8, 8, 1] against a 28x28 model is not checked",
-    ),
-    "noise-run-no-layers": ("A", "exit 1: AssertionError with no message"),
-    "noise-run-wrong-input-shape": (
-        "A",
-        "exit 0: metadata input_shape [8, 8, 1] against a 28x28 model is not checked",
-    ),
-}
+KNOWN_FAILURES: dict[str, tuple[str, str]] = {}
 
 
 def _known_failure(case: CLICase) -> CLICase:

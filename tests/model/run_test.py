@@ -212,6 +212,31 @@ def test_open_names_a_missing_or_corrupt_run(tmp_path):
         Run.open(str(tmp_path))
 
 
+@pytest.mark.parametrize(
+    "change,match",
+    [
+        ({"class_names": ["zero", "one"]}, "names 2 classes, but the model has 3 outputs"),
+        ({"input_shape": [28, 28, 1]}, r"input_shape \[28, 28, 1\], but the model takes"),
+        ({"layers": []}, "holds a model with no layers"),
+    ],
+)
+def test_metadata_that_does_not_fit_the_model_is_refused_on_load(tmp_path, change, match):
+    """Class names of another count, an input shape the model does not take, or a model of no
+    layers: one ValueError naming the mismatch, never a model paired with the wrong names."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(OLD_RUN, run)
+    saved = json.loads((run / "model.json").read_text())
+    if "layers" in change:
+        saved["keras_model"]["config"]["layers"] = change["layers"]
+    else:
+        saved["metadata"].update(change)
+    (run / "model.json").write_text(json.dumps(saved))
+    with pytest.raises(ValueError, match=match):
+        load_model(str(run))
+
+
 class Recorder:
     """A toy loader: 8 test examples (labels 0, 1, 0, 1, ...) whose pixels are their index."""
 
