@@ -5,6 +5,8 @@
 * :mod:`qgcam_tf.testing.exports`: a tiny run directory and its export, made once per test
   session.
 * :mod:`qgcam_tf.testing.data`: the real sample data beside the checkout (``../shared/data``).
+* :mod:`qgcam_tf.testing.one_output`: a one-output hybrid (one ``<Z>``, sigmoid) trained on
+  two MNIST digits.
 
 It sits above every other tier and nothing in the library imports it.
 """
