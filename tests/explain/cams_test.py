@@ -291,8 +291,9 @@ def test_one_output_explicit_weights_negate_for_class_zero(binary):
 @pytest.mark.parametrize("digit", [0, 1])
 def test_one_output_deletion_beats_random_for_both_classes(binary, digit):
     """On the held-out images of each digit that the model classifies right (explained for
-    their class, class 0 by the negated score), QGrad-CAM's deletion AUC is below that of random maps, paired over the
-    images: the 95 % t-interval of the mean difference lies below 0."""
+    their class, class 0 by the negated score), QGrad-CAM's deletion AUC is below that of
+    random maps, paired over the images: the 95 % t-interval of the mean difference lies
+    below 0."""
     model, (x, y) = binary
     cam, rnd = make_cam("qgradcam", model), make_cam("random", model, seed=0)
     predict = cam.image_model
