@@ -207,7 +207,7 @@ def test_train_help_lists_every_dataset_option_as_written(capsys):
                 "--class-index",
                 "10",
             ],
-            r"class_index must be in \[0, 10\)",
+            r"--class-index: must be a class index in \[0, 9\]",
         ),
         (["explain", "--model", "RUN", "--out", "O", "--count", "0"], "must be an int >= 1"),
         (["explain", "--model", "RUN", "--out", "O", "--method", "nope"], "invalid choice: 'nope'"),
