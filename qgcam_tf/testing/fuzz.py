@@ -1155,7 +1155,7 @@ def _cli_noise() -> list[CLICase]:
         _case(
             "noise-classical-run",
             ["noise", "--model", "{classical}", "--out", "{out}", *_NOISE],
-            r"no VQC layer",
+            r"needs a hybrid model .*not a quantum layer",
         ),
     ]
     for name, msg in _NPZ_DATA.items():
