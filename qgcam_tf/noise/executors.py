@@ -18,12 +18,12 @@ import functools
 from collections.abc import Sequence
 
 import cirq
-import sympy
 
 from qgcam_tf.noise.circuits import add_noise, noisy_circuit, noisy_readout_operators
 from qgcam_tf.noise.model import NoiseModel, check_execution
 from qgcam_tf.noise.presets import make_noise
 from qgcam_tf.quantum.circuits import VQCSpec
+from qgcam_tf.quantum.compiler import circuit_symbol_names
 from qgcam_tf.quantum.shards import run_in_shards, tfq_shards
 
 __all__ = [
@@ -209,20 +209,7 @@ class NoisyExpectationProgram:
         qubits: Sequence[cirq.Qid] | None = None,
         max_batch: int | None = None,
     ):
-        if not isinstance(circuit, cirq.AbstractCircuit):
-            raise TypeError(f"circuit must be a cirq.Circuit, got {circuit!r}")
-        if isinstance(symbols, (str, sympy.Basic)):
-            raise TypeError(f"symbols must be a sequence of symbols or names, got {symbols!r}")
-        names = []
-        for sym in symbols:
-            if not isinstance(sym, (str, sympy.Symbol)):
-                raise TypeError(f"symbols must be sympy.Symbol or str, got {sym!r}")
-            names.append(str(sym))
-        if len(set(names)) != len(names):
-            raise ValueError(f"symbols must not repeat a name, got {names}")
-        missing = sorted(cirq.parameter_names(circuit) - set(names))
-        if missing:
-            raise ValueError(f"symbols {missing} of the circuit are not in symbols {tuple(names)}")
+        names = circuit_symbol_names(circuit, symbols)
         if isinstance(noise, str):
             noise = make_noise(noise, circuit=circuit)
         if not isinstance(noise, NoiseModel):

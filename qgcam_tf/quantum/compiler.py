@@ -84,6 +84,7 @@ __all__ = [
     "UnsupportedGateError",
     "append_multi_gate",
     "apply_dense_gate",
+    "circuit_symbol_names",
     "gate_matrix",
     "parse_circuit",
     "parse_operation",
@@ -910,6 +911,33 @@ class CompiledCircuit:
         return tf.linalg.matmul(probs, tf.constant(signs, tf.float32))
 
 
+def circuit_symbol_names(circuit: cirq.AbstractCircuit, symbols: Sequence) -> tuple[str, ...]:
+    """The names of ``symbols``, checked against ``circuit``: the order of the value columns
+    of every program that takes a circuit and its symbols.
+
+    Raises:
+        TypeError: ``circuit`` is not a Cirq circuit, or ``symbols`` is not a sequence of
+            ``sympy.Symbol`` / ``str``.
+        ValueError: a name repeats, or a symbol of the circuit is not in ``symbols``
+            (symbols the circuit does not use are allowed).
+    """
+    if not isinstance(circuit, cirq.AbstractCircuit):
+        raise TypeError(f"circuit must be a cirq.Circuit, got {circuit!r}")
+    if isinstance(symbols, (str, sympy.Basic)):
+        raise TypeError(f"symbols must be a sequence of symbols or names, got {symbols!r}")
+    names = []
+    for s in symbols:
+        if not isinstance(s, (str, sympy.Symbol)):
+            raise TypeError(f"symbols must be sympy.Symbol or str, got {s!r}")
+        names.append(str(s))
+    if len(set(names)) != len(names):
+        raise ValueError(f"symbols must not repeat a name, got {names}")
+    missing = sorted(cirq.parameter_names(circuit) - set(names))
+    if missing:
+        raise ValueError(f"symbols {missing} of the circuit are not in symbols {tuple(names)}")
+    return tuple(names)
+
+
 class ExpectationProgram:
     """Expectation values of Pauli-sum readouts after a Cirq circuit, in core TensorFlow ops.
 
@@ -954,23 +982,10 @@ class ExpectationProgram:
         *,
         qubits: Sequence[cirq.Qid] | None = None,
     ):
-        if not isinstance(circuit, cirq.AbstractCircuit):
-            raise TypeError(f"circuit must be a cirq.Circuit, got {circuit!r}")
-        if isinstance(symbols, (str, sympy.Basic)):
-            raise TypeError(f"symbols must be a sequence of symbols or names, got {symbols!r}")
-        names = []
-        for s in symbols:
-            if not isinstance(s, (str, sympy.Symbol)):
-                raise TypeError(f"symbols must be sympy.Symbol or str, got {s!r}")
-            names.append(str(s))
-        if len(set(names)) != len(names):
-            raise ValueError(f"symbols must not repeat a name, got {names}")
+        names = circuit_symbol_names(circuit, symbols)
         if isinstance(readouts, (cirq.PauliSum, cirq.PauliString, cirq.Operation)):
             raise TypeError(f"readouts must be a sequence of Pauli sums, got {readouts!r}")
         sums = [as_pauli_sum(r, f"readouts[{l}]") for l, r in enumerate(list(readouts))]
-        missing = sorted(cirq.parameter_names(circuit) - set(names))
-        if missing:
-            raise ValueError(f"symbols {missing} of the circuit are not in symbols {tuple(names)}")
         used = set(circuit.all_qubits()).union(*(total.qubits for total in sums))
         if qubits is None:
             qubits = sorted(used)

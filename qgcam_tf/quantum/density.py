@@ -44,13 +44,11 @@ from qgcam_tf.quantum.compiler import (
     parse_operations,
     z_signs,
 )
-from qgcam_tf.quantum.readout import as_pauli_sum
+from qgcam_tf.quantum.readout import PauliReadout
 
 __all__ = ["DensityCircuit", "DensityReadout", "superoperator"]
 
 _ZERO = np.array([1, 0, 0, 0], dtype=np.complex128)  # |0><0| as a vector over (i, j)
-# Re(i^k z) = a Re z + b Im z for k = 0..3
-_RE_IM = {0: (1.0, 0.0), 1: (0.0, -1.0), 2: (-1.0, 0.0), 3: (0.0, 1.0)}
 
 
 def superoperator(kraus: Sequence[np.ndarray]) -> np.ndarray:
@@ -252,47 +250,13 @@ class DensityReadout:
     """
 
     def __init__(self, readouts: Sequence, qubits: Sequence[cirq.Qid]):
-        if isinstance(readouts, (cirq.PauliSum, cirq.PauliString, cirq.Operation)):
-            raise TypeError(f"readouts must be a sequence of Pauli sums, got {readouts!r}")
-        self.qubits = tuple(qubits)
-        self.n_qubits = n = len(self.qubits)
-        qindex = {q: i for i, q in enumerate(self.qubits)}
-        if len(qindex) != n:
-            raise ValueError(f"qubits must not repeat a qubit, got {list(self.qubits)}")
-        self.readouts = tuple(
-            as_pauli_sum(r, f"readouts[{l}]") for l, r in enumerate(list(readouts))
-        )
-        self.n_outputs = len(self.readouts)
-        idx = np.arange(2**n)
-        self._const = np.zeros([self.n_outputs], np.float32)
-        groups: dict[int, np.ndarray] = {}  # x_mask -> [2 * 2**n, L] weights on [Re, Im]
-        for l, total in enumerate(self.readouts):
-            for term in total:
-                coeff = float(complex(term.coefficient).real)
-                x_mask = y_mask = z_mask = 0
-                for q, pauli in term.items():
-                    if q not in qindex:
-                        raise ValueError(
-                            f"readouts[{l}] {total!r} acts on qubit {q!r}, not in qubits"
-                        )
-                    bit = 1 << (n - 1 - qindex[q])
-                    x_mask |= bit if pauli in (cirq.X, cirq.Y) else 0
-                    y_mask |= bit if pauli == cirq.Y else 0
-                    z_mask |= bit if pauli == cirq.Z else 0
-                if x_mask == 0 and z_mask == 0:
-                    self._const[l] += coeff
-                    continue
-                masked = idx & (y_mask | z_mask)
-                parity = np.array([bin(int(v)).count("1") & 1 for v in masked])
-                signs = coeff * (1.0 - 2.0 * parity)
-                a, b = _RE_IM[bin(y_mask).count("1") % 4]
-                w = groups.setdefault(x_mask, np.zeros([2 * 2**n, self.n_outputs]))
-                w[: 2**n, l] += a * signs
-                w[2**n :, l] += b * signs
+        table = PauliReadout(readouts, qubits)  # its checks and its weight tables
+        self.qubits, self.n_qubits = table.qubits, table.n_qubits
+        self.readouts, self.n_outputs = table.readouts, table.n_outputs
+        self._const = table.constants
+        idx = np.arange(2**self.n_qubits)
         # rho[j, j XOR m] is entry j * 2**n + (j XOR m) of the flattened matrix
-        self._groups = [
-            (m, idx * 2**n + (idx ^ m), w.astype(np.float32)) for m, w in sorted(groups.items())
-        ]
+        self._groups = [(m, idx * 2**self.n_qubits + (idx ^ m), w) for m, w in table.mask_weights]
 
     def __call__(self, rho: tf.Tensor) -> tf.Tensor:
         """The expectations ``[B, n_outputs]`` float32 of density matrices

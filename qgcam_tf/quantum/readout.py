@@ -124,7 +124,12 @@ class PauliReadout:
                 w = groups.setdefault(x_mask, np.zeros([2 * 2**n, self.n_outputs]))
                 w[: 2**n, l] += a * signs
                 w[2**n :, l] += b * signs
-        self._groups = [(m, idx ^ m, w.astype(np.float32)) for m, w in sorted(groups.items())]
+        # The tables, public for the density-matrix counterpart (same formula, rho[j, j^m]):
+        # the constant of each output and, per flip mask m, the [2 * 2**n, L] weights on
+        # [Re c, Im c] of c[j] = conj(psi[j ^ m]) psi[j].
+        self.constants = self._const
+        self.mask_weights = tuple((m, w.astype(np.float32)) for m, w in sorted(groups.items()))
+        self._groups = [(m, idx ^ m, w) for m, w in self.mask_weights]
 
     def __call__(self, state: tf.Tensor) -> tf.Tensor:
         """The expectations ``[B, n_outputs]`` float32 of normalised state vectors

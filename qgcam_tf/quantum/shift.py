@@ -39,7 +39,12 @@ import numpy as np
 import sympy
 import tensorflow as tf
 
-from qgcam_tf.quantum.compiler import ExpectationProgram, MultiGate, parse_operations
+from qgcam_tf.quantum.compiler import (
+    ExpectationProgram,
+    MultiGate,
+    circuit_symbol_names,
+    parse_operations,
+)
 from qgcam_tf.quantum.density import DensityCircuit, DensityReadout
 from qgcam_tf.quantum.readout import as_pauli_sum
 
@@ -147,20 +152,7 @@ class ShiftRule:
     ):
         if isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1:
             raise ValueError(f"max_rows must be an int >= 1, got {max_rows!r}")
-        if not isinstance(circuit, cirq.AbstractCircuit):
-            raise TypeError(f"circuit must be a cirq.Circuit, got {circuit!r}")
-        if isinstance(symbols, (str, sympy.Basic)):
-            raise TypeError(f"symbols must be a sequence of symbols or names, got {symbols!r}")
-        names = []
-        for sym in symbols:
-            if not isinstance(sym, (str, sympy.Symbol)):
-                raise TypeError(f"symbols must be sympy.Symbol or str, got {sym!r}")
-            names.append(str(sym))
-        if len(set(names)) != len(names):
-            raise ValueError(f"symbols must not repeat a name, got {names}")
-        missing = sorted(cirq.parameter_names(circuit) - set(names))
-        if missing:
-            raise ValueError(f"symbols {missing} of the circuit are not in symbols {tuple(names)}")
+        names = circuit_symbol_names(circuit, symbols)
         if isinstance(readouts, (cirq.PauliSum, cirq.PauliString, cirq.Operation)):
             raise TypeError(f"readouts must be a sequence of Pauli sums, got {readouts!r}")
         self.readouts = tuple(as_pauli_sum(r, f"readouts[{l}]") for l, r in enumerate(readouts))
