@@ -2,7 +2,7 @@
 tables, noise robustness, attention."""
 
 # The metrics of `qgcam evaluate` by name, known without importing TensorFlow (the CLI's
-# choices); equal to qgcam_tf.evaluate.faithfulness.METRICS (tests/cli).
+# choices); qgcam_tf.evaluate.faithfulness.METRICS is this tuple.
 METRIC_NAMES = (
     "deletion",
     "insertion",

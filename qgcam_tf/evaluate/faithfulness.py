@@ -15,8 +15,8 @@ import io
 import numpy as np
 import tensorflow as tf
 
+from qgcam_tf.evaluate import METRIC_NAMES, sanity
 from qgcam_tf.evaluate import metrics as qm
-from qgcam_tf.evaluate import sanity
 from qgcam_tf.evaluate import standard as qs
 from qgcam_tf.explain.base import two_class_model
 from qgcam_tf.explain.cams import CAM_METHODS
@@ -31,21 +31,8 @@ __all__ = [
     "write_tables",
 ]
 
-METRICS = (
-    "deletion",
-    "insertion",
-    "avg_drop",
-    "increase",
-    "road",
-    "stability",
-    "faithfulness_correlation",
-    "pixel_flipping",
-    "max_sensitivity",
-    "avg_sensitivity",
-    "sparseness",
-    "complexity",
-    "randomisation",
-)
+# the names, listed once in the package (the CLI reads them without TensorFlow)
+METRICS = METRIC_NAMES
 # (column, better direction) in table order; one metric may fill several columns.
 COLUMNS = {
     "deletion": [("deletion", "lower")],
