@@ -23,7 +23,7 @@ from qgcam_tf.noise.circuits import add_noise, noisy_circuit, noisy_readout_oper
 from qgcam_tf.noise.model import NoiseModel, check_execution
 from qgcam_tf.noise.presets import make_noise
 from qgcam_tf.quantum.circuits import VQCSpec
-from qgcam_tf.quantum.compiler import circuit_symbol_names
+from qgcam_tf.quantum.compiler import circuit_symbol_names, symbol_values_tensor
 from qgcam_tf.quantum.shards import run_in_shards, tfq_shards
 
 __all__ = [
@@ -242,25 +242,11 @@ class NoisyExpectationProgram:
                 sampled_op=tfq.noise.expectation
             )
 
-    def _values(self, symbol_values):
-        import tensorflow as tf
-
-        values = tf.convert_to_tensor(symbol_values, tf.float32)
-        if values.shape.rank is not None and (
-            values.shape.rank != 2
-            or (values.shape[1] is not None and values.shape[1] != len(self.symbols))
-        ):
-            raise ValueError(
-                f"symbol_values must be [batch, {len(self.symbols)}] (one column per symbol "
-                f"of {self.symbols}), got shape {values.shape}"
-            )
-        return values
-
     def __call__(self, symbol_values):
         """Noisy expectations ``[B, n_outputs]`` float32 for ``symbol_values`` ``[B, S]``."""
         import tensorflow as tf
 
-        values = self._values(symbol_values)
+        values = symbol_values_tensor(symbol_values, self.symbols)
         if self.method == "density":
             rows = values.shape[0]
             if rows is None or rows <= self._max_batch:

@@ -89,6 +89,7 @@ __all__ = [
     "parse_circuit",
     "parse_operation",
     "parse_operations",
+    "symbol_values_tensor",
     "z_signs",
 ]
 
@@ -938,6 +939,25 @@ def circuit_symbol_names(circuit: cirq.AbstractCircuit, symbols: Sequence) -> tu
     return tuple(names)
 
 
+def symbol_values_tensor(symbol_values, symbols: Sequence[str]) -> tf.Tensor:
+    """``symbol_values`` as a float32 tensor ``[batch, len(symbols)]``, one column per symbol.
+
+    Raises:
+        ValueError: a statically known rank or width that does not fit (the message names
+            the symbols).
+    """
+    symbols = tuple(symbols)
+    values = tf.convert_to_tensor(symbol_values, tf.float32)
+    if values.shape.rank is not None and (
+        values.shape.rank != 2 or (values.shape[1] is not None and values.shape[1] != len(symbols))
+    ):
+        raise ValueError(
+            f"symbol_values must be [batch, {len(symbols)}] (one column per symbol "
+            f"of {symbols}), got shape {values.shape}"
+        )
+    return values
+
+
 class ExpectationProgram:
     """Expectation values of Pauli-sum readouts after a Cirq circuit, in core TensorFlow ops.
 
@@ -1004,21 +1024,9 @@ class ExpectationProgram:
         self.readouts = self._readout.readouts
         self.n_outputs = self._readout.n_outputs
 
-    def _values(self, symbol_values) -> tf.Tensor:
-        values = tf.convert_to_tensor(symbol_values, tf.float32)
-        if values.shape.rank is not None and (
-            values.shape.rank != 2
-            or (values.shape[1] is not None and values.shape[1] != len(self.symbols))
-        ):
-            raise ValueError(
-                f"symbol_values must be [batch, {len(self.symbols)}] (one column per symbol "
-                f"of {self.symbols}), got shape {values.shape}"
-            )
-        return values
-
     def state(self, symbol_values: tf.Tensor) -> tf.Tensor:
         """Final state vectors ``[B, 2**n]`` complex64 (big-endian, ``qubits`` order)."""
-        return self._compiled.state(self._values(symbol_values))
+        return self._compiled.state(symbol_values_tensor(symbol_values, self.symbols))
 
     def __call__(self, symbol_values: tf.Tensor) -> tf.Tensor:
         """``<psi|O_l|psi>`` ``[B, n_outputs]`` float32 for ``symbol_values`` ``[B, S]``."""
