@@ -47,51 +47,6 @@ __all__ = [
 BACKENDS = ("tfq", "tf")
 
 
-class TFQExecutor:
-    """TensorFlow Quantum (qsim) expectations with the Adjoint differentiator.
-
-    TFQ simulates gate by gate, so it runs :func:`~qgcam_tf.quantum.circuits.compact_vqc`, the
-    same circuit in 60 gates instead of 110 (n = 10, depth 2), fed an affine map of the
-    usual symbol values. The batch runs as :func:`tfq_shards` independent ops (see
-    :func:`run_in_shards`), so both cores work; results and gradients are those of one
-    op on :func:`~qgcam_tf.quantum.circuits.build_vqc`'s circuit.
-
-    Args:
-        spec: the circuit.
-        shards: independent ops per call (default :func:`tfq_shards`); the attribute
-            ``shards`` may be changed later.
-    """
-
-    def __init__(self, spec: VQCSpec, shards: int | None = None):
-        import tensorflow_quantum as tfq  # imported lazily: the exported path must not need it
-
-        compact = compact_vqc(spec)
-        self._circuit = tfq.convert_to_tensor([compact.circuit])
-        self._operators = tfq.convert_to_tensor([readout_operators(spec)])
-        self._names = tf.constant([str(s) for s in compact.symbols])
-        self._matrix = tf.constant(compact.matrix, tf.float32)
-        self._offset = tf.constant(compact.offset, tf.float32)
-        self._op = tfq.differentiators.Adjoint().generate_differentiable_op(
-            analytic_op=tfq.get_expectation_op()
-        )
-        self.shards = tfq_shards() if shards is None else int(shards)
-
-    def __call__(self, symbol_values: tf.Tensor) -> tf.Tensor:
-        """``<Z_l>`` [B, n_outputs] for the symbol values [B, S] of ``build_vqc``."""
-        values = tf.convert_to_tensor(symbol_values, tf.float32)
-        compact = tf.matmul(values, self._matrix) + self._offset
-        return run_in_shards(self._one_op, compact, self.shards)
-
-    def _one_op(self, values: tf.Tensor) -> tf.Tensor:
-        batch = tf.shape(values)[0]
-        return self._op(
-            tf.tile(self._circuit, [batch]),
-            self._names,
-            values,
-            tf.tile(self._operators, [batch, 1]),
-        )
-
-
 class TFExecutor:
     """The same circuit in core TensorFlow ops (exportable, XLA-compilable).
 
@@ -155,6 +110,33 @@ class TFQCircuitExecutor:
             values,
             tf.tile(self._operators, [batch, 1]),
         )
+
+
+class TFQExecutor(TFQCircuitExecutor):
+    """TensorFlow Quantum (qsim) expectations with the Adjoint differentiator.
+
+    TFQ simulates gate by gate, so it runs :func:`~qgcam_tf.quantum.circuits.compact_vqc`, the
+    same circuit in 60 gates instead of 110 (n = 10, depth 2), fed an affine map of the
+    usual symbol values. The batch runs as :func:`tfq_shards` independent ops (see
+    :func:`run_in_shards`), so both cores work; results and gradients are those of one
+    op on :func:`~qgcam_tf.quantum.circuits.build_vqc`'s circuit.
+
+    Args:
+        spec: the circuit.
+        shards: independent ops per call (default :func:`tfq_shards`); the attribute
+            ``shards`` may be changed later.
+    """
+
+    def __init__(self, spec: VQCSpec, shards: int | None = None):
+        compact = compact_vqc(spec)
+        super().__init__(compact.circuit, compact.symbols, readout_operators(spec), shards)
+        self._matrix = tf.constant(compact.matrix, tf.float32)
+        self._offset = tf.constant(compact.offset, tf.float32)
+
+    def __call__(self, symbol_values: tf.Tensor) -> tf.Tensor:
+        """``<Z_l>`` [B, n_outputs] for the symbol values [B, S] of ``build_vqc``."""
+        values = tf.convert_to_tensor(symbol_values, tf.float32)
+        return super().__call__(tf.matmul(values, self._matrix) + self._offset)
 
 
 def make_circuit_executor(
