@@ -37,6 +37,9 @@ import tensorflow as tf
 
 __all__ = [
     "MetricResult",
+    "check_inputs",
+    "check_int",
+    "class_probability",
     "DeletionAUC",
     "InsertionAUC",
     "AverageDrop",
@@ -76,7 +79,9 @@ class MetricResult:
 
 
 # -- input checks and shared helpers --------------------------------------------------------
-def _check_inputs(images, maps, class_index):
+def check_inputs(images, maps, class_index):
+    """``(images [B, H, W, C], maps [B, H, W], class_index [B] int64)`` as tensors, checked:
+    the shapes agree and the class indices are ints >= 0, one per sample (ValueError)."""
     images = tf.convert_to_tensor(images, tf.float32)
     maps = tf.convert_to_tensor(maps, tf.float32)
     if images.shape.rank != 4:
@@ -93,13 +98,18 @@ def _check_inputs(images, maps, class_index):
     return images, maps, tf.constant(ci, tf.int64)
 
 
-def _check_int(name: str, value, low: int) -> int:
+def check_int(name: str, value, low: int) -> int:
+    """``value`` as an int, which must be ``>= low`` (ValueError naming ``name``)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
         raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
     return int(value)
 
 
-def _class_prob(predict_fn: PredictFn, images: tf.Tensor, class_index: tf.Tensor) -> tf.Tensor:
+def class_probability(
+    predict_fn: PredictFn, images: tf.Tensor, class_index: tf.Tensor
+) -> tf.Tensor:
+    """``predict_fn(images)[b, class_index[b]]`` ``[B]``; ValueError if ``predict_fn`` does not
+    return ``[B, n_classes]``."""
     probs = tf.convert_to_tensor(predict_fn(images), tf.float32)
     if probs.shape.rank != 2 or probs.shape[0] != images.shape[0]:
         raise ValueError(
@@ -162,7 +172,7 @@ class _RankedPixelCurve:
     """Moves pixels from a start image to an end image in map order; AUC of the probability."""
 
     def __init__(self, *, steps: int = 28, tie_seed: int | None = 0):
-        self.steps = _check_int("steps", steps, 1)
+        self.steps = check_int("steps", steps, 1)
         self.tie_seed = tie_seed
 
     def endpoints(self, images: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -181,14 +191,14 @@ class _RankedPixelCurve:
         Raises:
             ValueError: shapes disagree or class_index is not one int per sample.
         """
-        images, maps, ci = _check_inputs(images, maps, class_index)
+        images, maps, ci = check_inputs(images, maps, class_index)
         start, end = self.endpoints(images)
         ranks = pixel_ranks(maps, tie_seed=self.tie_seed)[..., None]
         n_pixels = int(images.shape[1] * images.shape[2])
         curve = []
         for k in range(self.steps + 1):
             moved = ranks < int(round(k * n_pixels / self.steps))
-            curve.append(_class_prob(predict_fn, tf.where(moved, end, start), ci))
+            curve.append(class_probability(predict_fn, tf.where(moved, end, start), ci))
         curves = tf.stack(curve, axis=1).numpy()
         x = np.linspace(0.0, 1.0, self.steps + 1)
         return MetricResult(values=trapezoid_auc(curves), curves=curves, x=x)
@@ -233,9 +243,9 @@ class InsertionAUC(_RankedPixelCurve):
 
 # -- Grad-CAM++ confidence metrics ------------------------------------------------------------
 def _masked_confidence(predict_fn, images, maps, class_index):
-    images, maps, ci = _check_inputs(images, maps, class_index)
-    original = _class_prob(predict_fn, images, ci)
-    explained = _class_prob(predict_fn, images * maps[..., None], ci)
+    images, maps, ci = check_inputs(images, maps, class_index)
+    original = class_probability(predict_fn, images, ci)
+    explained = class_probability(predict_fn, images * maps[..., None], ci)
     return original.numpy(), explained.numpy()
 
 
@@ -313,7 +323,7 @@ def noisy_linear_impute(
     r = rhs
     p = r
     rs = tf.reduce_sum(r * r, axis=[1, 2, 3], keepdims=True)
-    for _ in range(_check_int("iterations", iterations, 1)):
+    for _ in range(check_int("iterations", iterations, 1)):
         if float(tf.reduce_max(rs)) < tolerance**2:
             break
         ap = apply(p)
@@ -358,7 +368,7 @@ class ROAD:
         self.percentiles, self.noise, self.seed = pct, float(noise), seed
 
     def __call__(self, predict_fn: PredictFn, images, maps, class_index) -> MetricResult:
-        images, maps, ci = _check_inputs(images, maps, class_index)
+        images, maps, ci = check_inputs(images, maps, class_index)
         ranks = pixel_ranks(maps, tie_seed=self.seed)
         n_pixels = int(images.shape[1] * images.shape[2])
         morf, lerf = [], []
@@ -372,8 +382,8 @@ class ROAD:
                 noise=self.noise,
                 seed=None if seed is None else seed + 1,
             )
-            morf.append(_class_prob(predict_fn, most, ci))
-            lerf.append(_class_prob(predict_fn, least, ci))
+            morf.append(class_probability(predict_fn, most, ci))
+            lerf.append(class_probability(predict_fn, least, ci))
         morf, lerf = tf.stack(morf, 1).numpy(), tf.stack(lerf, 1).numpy()
         return MetricResult(
             values=np.mean(lerf - morf, axis=1) / 2.0,

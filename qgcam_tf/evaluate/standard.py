@@ -28,7 +28,15 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 
-from qgcam_tf.evaluate.metrics import EPSILON, MetricResult, PredictFn, pixel_ranks
+from qgcam_tf.evaluate.metrics import (
+    EPSILON,
+    MetricResult,
+    PredictFn,
+    check_inputs,
+    check_int,
+    class_probability,
+    pixel_ranks,
+)
 
 __all__ = [
     "FaithfulnessCorrelation",
@@ -45,37 +53,6 @@ __all__ = [
 ]
 
 ExplainFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
-
-
-# -- shared checks --------------------------------------------------------------------------
-def _int(name: str, value, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-    return int(value)
-
-
-def _inputs(images, maps, class_index):
-    images = tf.convert_to_tensor(images, tf.float32)
-    maps = tf.convert_to_tensor(maps, tf.float32)
-    if images.shape.rank != 4:
-        raise ValueError(f"images must be [B, H, W, C], got shape {images.shape}")
-    if maps.shape.rank != 3 or maps.shape != images.shape[:3]:
-        raise ValueError(f"maps must be [B, H, W] = {images.shape[:3]}, got shape {maps.shape}")
-    ci = np.asarray(class_index)
-    if ci.dtype.kind not in "iu" or ci.shape != (images.shape[0],) or np.any(ci < 0):
-        raise ValueError(
-            f"class_index must be {images.shape[0]} ints >= 0 (one per sample), got {class_index!r}"
-        )
-    return images, maps, tf.constant(ci, tf.int64)
-
-
-def _prob(predict_fn: PredictFn, images, class_index) -> tf.Tensor:
-    probs = tf.convert_to_tensor(predict_fn(images), tf.float32)
-    if probs.shape.rank != 2 or probs.shape[0] != images.shape[0]:
-        raise ValueError(
-            f"predict_fn must return [B, n_classes] with B={images.shape[0]}, got {probs.shape}"
-        )
-    return tf.gather(probs, class_index, axis=1, batch_dims=1)
 
 
 def _flat_maps(name: str, maps) -> np.ndarray:
@@ -116,8 +93,8 @@ class FaithfulnessCorrelation:
     def __init__(
         self, *, runs: int = 100, subset_size: int = 224, baseline: float = 0.0, seed: int = 0
     ):
-        self.runs = _int("runs", runs, 2)
-        self.subset_size = _int("subset_size", subset_size, 1)
+        self.runs = check_int("runs", runs, 2)
+        self.subset_size = check_int("subset_size", subset_size, 1)
         self.baseline, self.seed = float(baseline), int(seed)
 
     def __call__(self, predict_fn: PredictFn, images, maps, class_index) -> MetricResult:
@@ -126,11 +103,11 @@ class FaithfulnessCorrelation:
         Raises:
             ValueError: shapes disagree or ``subset_size`` exceeds the pixel count.
         """
-        images, maps, ci = _inputs(images, maps, class_index)
+        images, maps, ci = check_inputs(images, maps, class_index)
         b, h, w = maps.shape
         if self.subset_size > h * w:
             raise ValueError(f"subset_size must be <= H * W = {h * w}, got {self.subset_size}")
-        original = _prob(predict_fn, images, ci)
+        original = class_probability(predict_fn, images, ci)
         flat = tf.reshape(maps, [b, -1])
         sums, deltas = [], []
         for run in range(self.runs):
@@ -138,7 +115,7 @@ class FaithfulnessCorrelation:
             subset = tf.argsort(tf.argsort(noise, axis=1), axis=1) < self.subset_size
             removed = tf.reshape(subset, [b, h, w, 1])
             perturbed = tf.where(removed, self.baseline, images)
-            deltas.append(original - _prob(predict_fn, perturbed, ci))
+            deltas.append(original - class_probability(predict_fn, perturbed, ci))
             sums.append(tf.reduce_sum(tf.where(subset, flat, 0.0), axis=1))
         sums = tf.stack(sums, 1).numpy().astype(np.float64)
         deltas = tf.stack(deltas, 1).numpy().astype(np.float64)
@@ -170,19 +147,22 @@ class PixelFlipping:
     def __init__(
         self, *, features_in_step: int = 1, baseline: float = 0.0, tie_seed: int | None = 0
     ):
-        self.features_in_step = _int("features_in_step", features_in_step, 1)
+        self.features_in_step = check_int("features_in_step", features_in_step, 1)
         self.baseline, self.tie_seed = float(baseline), tie_seed
 
     def __call__(self, predict_fn: PredictFn, images, maps, class_index) -> MetricResult:
         """Per-sample AUC and the ``[B, T]`` curves (x: fraction of pixels flipped)."""
-        images, maps, ci = _inputs(images, maps, class_index)
+        images, maps, ci = check_inputs(images, maps, class_index)
         n = int(maps.shape[1] * maps.shape[2])
         ranks = pixel_ranks(maps, tie_seed=self.tie_seed)[..., None]
         counts = [
             min(n, (k + 1) * self.features_in_step)
             for k in range(math.ceil(n / self.features_in_step))
         ]
-        curve = [_prob(predict_fn, tf.where(ranks < c, self.baseline, images), ci) for c in counts]
+        curve = [
+            class_probability(predict_fn, tf.where(ranks < c, self.baseline, images), ci)
+            for c in counts
+        ]
         curves = tf.stack(curve, 1).numpy().astype(np.float64)
         if curves.shape[1] == 1:
             values = curves[:, 0]
@@ -219,15 +199,15 @@ class RegionPerturbation:
         baseline: str | float = "uniform",
         seed: int = 0,
     ):
-        self.patch_size = _int("patch_size", patch_size, 1)
-        self.regions = None if regions is None else _int("regions", regions, 1)
+        self.patch_size = check_int("patch_size", patch_size, 1)
+        self.regions = None if regions is None else check_int("regions", regions, 1)
         if not (baseline == "uniform" or isinstance(baseline, (int, float))):
             raise ValueError(f"baseline must be 'uniform' or a number, got {baseline!r}")
         self.baseline, self.seed = baseline, int(seed)
 
     def __call__(self, predict_fn: PredictFn, images, maps, class_index) -> MetricResult:
         """Per-sample AOPC and the ``[B, regions + 1]`` curves (x: patches perturbed)."""
-        images, maps, ci = _inputs(images, maps, class_index)
+        images, maps, ci = check_inputs(images, maps, class_index)
         b, h, w = maps.shape
         p = self.patch_size
         gh, gw = math.ceil(h / p), math.ceil(w / p)
@@ -240,9 +220,9 @@ class RegionPerturbation:
         else:
             fill = tf.fill(tf.shape(images), float(self.baseline))
         n_regions = gh * gw if self.regions is None else min(self.regions, gh * gw)
-        original = _prob(predict_fn, images, ci)
+        original = class_probability(predict_fn, images, ci)
         curve = [
-            original - _prob(predict_fn, tf.where(rank < k, fill, images), ci)
+            original - class_probability(predict_fn, tf.where(rank < k, fill, images), ci)
             for k in range(n_regions + 1)
         ]
         curves = tf.stack(curve, 1).numpy().astype(np.float64)
@@ -291,7 +271,7 @@ def sensitivities(
         )
     perturb = uniform_noise() if perturb is None else perturb
     denom = np.linalg.norm(a, axis=1)
-    out = np.zeros((len(a), _int("samples", samples, 1)))
+    out = np.zeros((len(a), check_int("samples", samples, 1)))
     for s in range(samples):
         b = _flat_maps("explain_fn output", explain_fn(perturb(images, s), class_index))
         out[:, s] = np.linalg.norm(b - a, axis=1) / np.maximum(denom, EPSILON)
@@ -316,7 +296,7 @@ class MaxSensitivity:
     reduce = staticmethod(np.max)
 
     def __init__(self, *, samples: int = 10, perturb=None):
-        self.samples = _int("samples", samples, 1)
+        self.samples = check_int("samples", samples, 1)
         self.perturb = perturb
 
     def __call__(self, explain_fn: ExplainFn, images, maps, class_index) -> MetricResult:
