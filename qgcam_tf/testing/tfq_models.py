@@ -7,6 +7,9 @@ coefficients; :func:`tfq_hybrid` puts one into a tiny functional tf_keras model 
 images, a 3x3 conv layer ``"conv"``, global average pooling, a dense layer ``"angles"``
 giving the symbol values, the TFQ layer ``"q"`` and a softmax ``"probs"``) with one of
 TFQ's layers; :func:`simulate` computes what the quantum layer should output, with Cirq.
+:data:`GATE_FAMILIES` holds one operation of every parametrised gate family the compiler
+supports, and :func:`family_circuit` puts one into a small circuit with Pauli-sum readouts
+(``quantum/compiler_test``, ``quantum/shift_test``).
 """
 
 from __future__ import annotations
@@ -17,7 +20,16 @@ import cirq
 import numpy as np
 import sympy
 
-__all__ = ["KINDS", "CircuitCase", "circuit_cases", "simulate", "tfq_hybrid"]
+__all__ = [
+    "FAMILY_SYMBOLS",
+    "GATE_FAMILIES",
+    "KINDS",
+    "CircuitCase",
+    "circuit_cases",
+    "family_circuit",
+    "simulate",
+    "tfq_hybrid",
+]
 
 KINDS = (
     "ControlledPQC",
@@ -28,6 +40,65 @@ KINDS = (
 )
 """How :func:`tfq_hybrid` wires the circuit: the TFQ layer, or ``"ExpectationOnInput"``
 (an ``Expectation`` whose circuits come from the circuits input)."""
+
+
+FAMILY_SYMBOLS = A, B = sympy.symbols("a b")
+"""The two symbols of :data:`GATE_FAMILIES`."""
+# One operation of every family in SUPPORTED_PARAMETRISED_GATES on 3 qubits, with global
+# shifts and affine parameters (several symbols, offsets, qubits out of order).
+GATE_FAMILIES = {
+    "rx": lambda q: cirq.rx(2 * A - B + 0.3).on(q[1]),
+    "ry": lambda q: cirq.ry(0.7 * A).on(q[0]),
+    "rz": lambda q: cirq.rz(B + 1.0).on(q[2]),
+    "xpow": lambda q: cirq.XPowGate(exponent=A, global_shift=0.2).on(q[0]),
+    "ypow": lambda q: cirq.YPowGate(exponent=0.5 * B - A).on(q[1]),
+    "zpow": lambda q: cirq.ZPowGate(exponent=2 * A, global_shift=-0.1).on(q[2]),
+    "hpow": lambda q: cirq.HPowGate(exponent=A - 0.5 * B, global_shift=0.1).on(q[2]),
+    "phasedx": lambda q: cirq.PhasedXPowGate(
+        exponent=A, phase_exponent=0.3 * B + 0.1, global_shift=0.2
+    ).on(q[1]),
+    "phasedx_fixed_phase": lambda q: cirq.PhasedXPowGate(exponent=0.7 * A, phase_exponent=0.25).on(
+        q[0]
+    ),
+    "cz": lambda q: cirq.CZPowGate(exponent=A + B, global_shift=0.3).on(q[0], q[2]),
+    "cx": lambda q: cirq.CXPowGate(exponent=2 * A, global_shift=-0.2).on(q[2], q[0]),
+    "xx": lambda q: cirq.XXPowGate(exponent=A, global_shift=0.15).on(q[0], q[1]),
+    "yy": lambda q: cirq.YYPowGate(exponent=B - A, global_shift=-0.4).on(q[1], q[2]),
+    "zz": lambda q: cirq.ZZPowGate(exponent=0.5 * A + 0.2, global_shift=0.15).on(q[2], q[0]),
+    "swap": lambda q: cirq.SwapPowGate(exponent=A - B, global_shift=0.25).on(q[1], q[2]),
+    "iswap": lambda q: cirq.ISwapPowGate(exponent=A, global_shift=0.25).on(q[0], q[1]),
+    "phased_iswap": lambda q: cirq.PhasedISwapPowGate(exponent=A, phase_exponent=B - 0.1).on(
+        q[2], q[1]
+    ),
+    "fsim": lambda q: cirq.FSimGate(theta=A, phi=0.5 * B - 0.2).on(q[0], q[2]),
+}
+
+
+def family_circuit(family: str) -> tuple[cirq.Circuit, list, list]:
+    """A fixed random preparation, the family's gate (:data:`GATE_FAMILIES`) between
+    entanglers, and Pauli-sum readouts in every basis (one with an identity term).
+
+    Returns:
+        ``(circuit, qubits, readouts)`` on three line qubits.
+    """
+    q = cirq.LineQubit.range(3)
+    prep = [
+        cirq.MatrixGate(cirq.testing.random_unitary(2, random_state=10 + i)).on(x)
+        for i, x in enumerate(q)
+    ]
+    circuit = cirq.Circuit(
+        prep,
+        cirq.CNOT(q[0], q[1]),
+        GATE_FAMILIES[family](q),
+        [cirq.H(q[0]), cirq.S(q[1]), cirq.T(q[2])],
+        cirq.CZ(q[1], q[2]),
+    )
+    readouts = [
+        0.7 * cirq.X(q[0]) * cirq.Y(q[1]) * cirq.Z(q[2]) + 0.4 * cirq.Z(q[0]) - 0.2 * cirq.X(q[2]),
+        cirq.Y(q[0]) * cirq.X(q[2]) + 0.5 * cirq.Y(q[1]) + 0.25,
+        cirq.PauliString(cirq.Z(q[1])),
+    ]
+    return circuit, q, readouts
 
 
 @dataclasses.dataclass(frozen=True)

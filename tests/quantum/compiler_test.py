@@ -27,6 +27,8 @@ from qgcam_tf.quantum.compiler import (
     parse_operations,
     z_signs,
 )
+from qgcam_tf.testing.tfq_models import FAMILY_SYMBOLS, family_circuit
+from qgcam_tf.testing.tfq_models import GATE_FAMILIES as FAMILIES
 
 CASES = [(n, d) for n in (2, 4, 8, 12) for d in (1, 2, 3)]
 # XLA compilation costs 4-14 s per (n, depth) on 2 loaded cores, so XLA gets every width
@@ -371,35 +373,7 @@ def test_z_signs_are_the_diagonals_of_cirqs_z_products():
 
 
 # ------------------------------------------- every parametrised gate family, ExpectationProgram
-A, B = sympy.symbols("a b")
-# One operation of every family in SUPPORTED_PARAMETRISED_GATES on 3 qubits, with global
-# shifts and affine parameters (several symbols, offsets, qubits out of order).
-FAMILIES = {
-    "rx": lambda q: cirq.rx(2 * A - B + 0.3).on(q[1]),
-    "ry": lambda q: cirq.ry(0.7 * A).on(q[0]),
-    "rz": lambda q: cirq.rz(B + 1.0).on(q[2]),
-    "xpow": lambda q: cirq.XPowGate(exponent=A, global_shift=0.2).on(q[0]),
-    "ypow": lambda q: cirq.YPowGate(exponent=0.5 * B - A).on(q[1]),
-    "zpow": lambda q: cirq.ZPowGate(exponent=2 * A, global_shift=-0.1).on(q[2]),
-    "hpow": lambda q: cirq.HPowGate(exponent=A - 0.5 * B, global_shift=0.1).on(q[2]),
-    "phasedx": lambda q: cirq.PhasedXPowGate(
-        exponent=A, phase_exponent=0.3 * B + 0.1, global_shift=0.2
-    ).on(q[1]),
-    "phasedx_fixed_phase": lambda q: cirq.PhasedXPowGate(exponent=0.7 * A, phase_exponent=0.25).on(
-        q[0]
-    ),
-    "cz": lambda q: cirq.CZPowGate(exponent=A + B, global_shift=0.3).on(q[0], q[2]),
-    "cx": lambda q: cirq.CXPowGate(exponent=2 * A, global_shift=-0.2).on(q[2], q[0]),
-    "xx": lambda q: cirq.XXPowGate(exponent=A, global_shift=0.15).on(q[0], q[1]),
-    "yy": lambda q: cirq.YYPowGate(exponent=B - A, global_shift=-0.4).on(q[1], q[2]),
-    "zz": lambda q: cirq.ZZPowGate(exponent=0.5 * A + 0.2, global_shift=0.15).on(q[2], q[0]),
-    "swap": lambda q: cirq.SwapPowGate(exponent=A - B, global_shift=0.25).on(q[1], q[2]),
-    "iswap": lambda q: cirq.ISwapPowGate(exponent=A, global_shift=0.25).on(q[0], q[1]),
-    "phased_iswap": lambda q: cirq.PhasedISwapPowGate(exponent=A, phase_exponent=B - 0.1).on(
-        q[2], q[1]
-    ),
-    "fsim": lambda q: cirq.FSimGate(theta=A, phi=0.5 * B - 0.2).on(q[0], q[2]),
-}
+A, B = FAMILY_SYMBOLS
 FAMILY_VALUES = np.array([[0.37, -1.3], [2.1, 0.45]], np.float32)
 
 
@@ -442,28 +416,6 @@ def test_gate_family_records_are_cirqs_unitary(family):
         np.testing.assert_allclose(_records_unitary(records, row, 3), want, atol=ATOL)
 
 
-def _family_circuit(family: str):
-    """A fixed random preparation, the family's gate, and a fixed closing layer."""
-    q = cirq.LineQubit.range(3)
-    prep = [
-        cirq.MatrixGate(cirq.testing.random_unitary(2, random_state=10 + i)).on(x)
-        for i, x in enumerate(q)
-    ]
-    circuit = cirq.Circuit(
-        prep,
-        cirq.CNOT(q[0], q[1]),
-        FAMILIES[family](q),
-        [cirq.H(q[0]), cirq.S(q[1]), cirq.T(q[2])],
-        cirq.CZ(q[1], q[2]),
-    )
-    readouts = [
-        0.7 * cirq.X(q[0]) * cirq.Y(q[1]) * cirq.Z(q[2]) + 0.4 * cirq.Z(q[0]) - 0.2 * cirq.X(q[2]),
-        cirq.Y(q[0]) * cirq.X(q[2]) + 0.5 * cirq.Y(q[1]) + 0.25,
-        cirq.PauliString(cirq.Z(q[1])),
-    ]
-    return circuit, q, readouts
-
-
 def _cirq_expectations(circuit, names, readouts, qubits, row):
     out = cirq.Simulator(dtype=np.complex128).simulate_expectation_values(
         _resolve(circuit, names, row), readouts, qubit_order=qubits
@@ -502,7 +454,7 @@ def _check_program(program, circuit, names, readouts, values, rng):
 def test_gate_family_expectations_and_gradients_match_cirq(family):
     """ExpectationProgram on each family (Pauli-sum readouts in X/Y/Z) equals cirq.Simulator
     on state, expectations and symbol gradients; an unused symbol gets gradient 0."""
-    circuit, q, readouts = _family_circuit(family)
+    circuit, q, readouts = family_circuit(family)
     names = [A, B, sympy.Symbol("unused")]
     program = ExpectationProgram(circuit, names, readouts)
     assert program.symbols == ("a", "b", "unused") and program.n_outputs == 3

@@ -8,60 +8,27 @@ import numpy as np
 import pytest
 import sympy
 
-from qgcam_tf.quantum.compiler import SUPPORTED_PARAMETRISED_GATES, UnsupportedGateError
+from qgcam_tf.quantum.compiler import UnsupportedGateError
 from qgcam_tf.quantum.shift import ShiftRule, check_shots, sample_expectations
-from qgcam_tf.testing.tfq_models import circuit_cases, simulate
+from qgcam_tf.testing.tfq_models import (
+    FAMILY_SYMBOLS,
+    circuit_cases,
+    family_circuit,
+    simulate,
+)
+from qgcam_tf.testing.tfq_models import (
+    GATE_FAMILIES as FAMILIES,
+)
 
-A, B = sympy.symbols("a b")
-# One operation of every family in SUPPORTED_PARAMETRISED_GATES on 3 qubits, with global
-# shifts and affine parameters in two symbols (so one symbol drives several exponents).
-FAMILIES = {
-    "rx": lambda q: cirq.rx(2 * A - B + 0.3).on(q[1]),
-    "ry": lambda q: cirq.ry(0.7 * A).on(q[0]),
-    "rz": lambda q: cirq.rz(B + 1.0).on(q[2]),
-    "xpow": lambda q: cirq.XPowGate(exponent=A, global_shift=0.2).on(q[0]),
-    "ypow": lambda q: cirq.YPowGate(exponent=0.5 * B - A).on(q[1]),
-    "zpow": lambda q: cirq.ZPowGate(exponent=2 * A, global_shift=-0.1).on(q[2]),
-    "hpow": lambda q: cirq.HPowGate(exponent=A - 0.5 * B, global_shift=0.1).on(q[2]),
-    "phasedx": lambda q: cirq.PhasedXPowGate(
-        exponent=A, phase_exponent=0.3 * B + 0.1, global_shift=0.2
-    ).on(q[1]),
-    "cz": lambda q: cirq.CZPowGate(exponent=A + B, global_shift=0.3).on(q[0], q[2]),
-    "cx": lambda q: cirq.CXPowGate(exponent=2 * A, global_shift=-0.2).on(q[2], q[0]),
-    "xx": lambda q: cirq.XXPowGate(exponent=A, global_shift=0.15).on(q[0], q[1]),
-    "yy": lambda q: cirq.YYPowGate(exponent=B - A, global_shift=-0.4).on(q[1], q[2]),
-    "zz": lambda q: cirq.ZZPowGate(exponent=0.5 * A + 0.2, global_shift=0.15).on(q[2], q[0]),
-    "swap": lambda q: cirq.SwapPowGate(exponent=A - B, global_shift=0.25).on(q[1], q[2]),
-    "iswap": lambda q: cirq.ISwapPowGate(exponent=A, global_shift=0.25).on(q[0], q[1]),
-    "phased_iswap": lambda q: cirq.PhasedISwapPowGate(exponent=A, phase_exponent=B - 0.1).on(
-        q[2], q[1]
-    ),
-    "fsim": lambda q: cirq.FSimGate(theta=A, phi=0.5 * B - 0.2).on(q[0], q[2]),
-}
+A, B = FAMILY_SYMBOLS
 VALUES = np.array([[0.37, -1.3], [2.1, 0.45], [-0.8, 1.7]])
 
 
-def _family_circuit(family: str):
-    """A fixed random preparation, the family's gate between entanglers, and Pauli-sum
-    readouts in every basis (one with an identity term)."""
-    q = cirq.LineQubit.range(3)
-    prep = [
-        cirq.MatrixGate(cirq.testing.random_unitary(2, random_state=10 + i)).on(x)
-        for i, x in enumerate(q)
-    ]
-    circuit = cirq.Circuit(
-        prep,
-        cirq.CNOT(q[0], q[1]),
-        FAMILIES[family](q),
-        [cirq.H(q[0]), cirq.S(q[1]), cirq.T(q[2])],
-        cirq.CZ(q[1], q[2]),
-    )
-    readouts = [
-        0.7 * cirq.X(q[0]) * cirq.Y(q[1]) * cirq.Z(q[2]) + 0.4 * cirq.Z(q[0]) - 0.2 * cirq.X(q[2]),
-        cirq.Y(q[0]) * cirq.X(q[2]) + 0.5 * cirq.Y(q[1]) + 0.25,
-        cirq.PauliSum.from_pauli_strings([cirq.Z(q[1])]),
-    ]
-    return circuit, readouts
+def _family(family: str):
+    """:func:`family_circuit` with every readout a ``cirq.PauliSum`` (the density-matrix
+    reference below iterates their terms)."""
+    circuit, _, readouts = family_circuit(family)
+    return circuit, [cirq.PauliSum.wrap(r) for r in readouts]
 
 
 def _finite_differences(circuit, symbols, values, readouts, eps=1e-5):
@@ -77,17 +44,11 @@ def _finite_differences(circuit, symbols, values, readouts, eps=1e-5):
     return out
 
 
-def test_the_families_cover_every_supported_gate():
-    """FAMILIES holds an operation of every class in SUPPORTED_PARAMETRISED_GATES."""
-    q = cirq.LineQubit.range(3)
-    assert {type(f(q).gate) for f in FAMILIES.values()} == set(SUPPORTED_PARAMETRISED_GATES)
-
-
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_shift_rule_of_every_gate_family_equals_finite_differences(family):
     """d<O_l>/dv_i by the shift rule equals float64 finite differences of cirq.Simulator
     within 2e-5, and the exact expectations equal cirq's within 1e-5."""
-    circuit, readouts = _family_circuit(family)
+    circuit, readouts = _family(family)
     rule = ShiftRule(circuit, [A, B], readouts)
     want = _finite_differences(circuit, [A, B], VALUES, readouts)
     assert np.abs(want).max() > 0.1  # the gate matters
@@ -105,7 +66,7 @@ def test_multi_eigenvalue_gates_shift_each_two_eigenvalue_factor(family, occurre
     """A gate is shifted once per Pauli-power factor that depends on the symbols: rx one,
     an iSWAP exponent two (XX and YY: four shifted circuits, as the four-term rule),
     FSim's theta two and phi three, a phase exponent twice beside the exponent."""
-    circuit, readouts = _family_circuit(family)
+    circuit, readouts = _family(family)
     rule = ShiftRule(circuit, [A, B], readouts)
     assert rule.coefficients.shape == (occurrences, 2)
     assert len(rule.offsets) == occurrences
@@ -159,7 +120,7 @@ def _density_expectations(circuit, symbols, values, readouts, flips):
 def test_shift_rule_with_channels_and_readout_error_equals_density_differences(family):
     """With channels after every gate and readout error, expectations equal
     cirq.DensityMatrixSimulator's and the Jacobian its finite differences within 2e-5."""
-    circuit, readouts = _family_circuit(family)
+    circuit, readouts = _family(family)
     noisy = _noisy(circuit)
     flips = np.array([0.02, 0.05, 0.1])
     rule = ShiftRule(noisy, [A, B], readouts, readout_error=flips)
