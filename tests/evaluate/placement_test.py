@@ -1,0 +1,128 @@
+"""Tests of qgcam_tf.evaluate.placement: empty maps and border mass against NumPy by hand."""
+
+import sys
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from qgcam_tf.evaluate.placement import (
+    border_band,
+    border_mass,
+    empty_maps,
+    map_placement,
+    mass_share,
+    placement_summary,
+    uniform_border_mass,
+)
+
+
+def _band_reference(h, w, bh, bw):
+    """The band by explicit loops: a pixel is in it if within bh rows or bw columns of a side."""
+    return np.array(
+        [[min(i, h - 1 - i) < bh or min(j, w - 1 - j) < bw for j in range(w)] for i in range(h)]
+    )
+
+
+@pytest.mark.parametrize(
+    "h, w, bh, bw", [(8, 8, 1, 1), (16, 16, 2, 2), (64, 64, 8, 8), (9, 17, 1, 2), (3, 5, 1, 1)]
+)
+def test_border_band_is_the_outer_eighth(h, w, bh, bw):
+    """The band holds exactly the pixels within round(side / 8) (>= 1) of an edge."""
+    np.testing.assert_array_equal(border_band(h, w), _band_reference(h, w, bh, bw))
+
+
+def test_uniform_border_mass_is_the_band_area():
+    """A constant map puts 1 - (6/8)^2 = 0.4375 of its mass in the outer eighth of 64 px."""
+    assert uniform_border_mass(64, 64) == pytest.approx(1 - (48 / 64) ** 2, abs=1e-12)
+    maps = np.ones((2, 64, 64))
+    np.testing.assert_allclose(border_mass(maps), [0.4375, 0.4375], atol=1e-12)
+
+
+def test_border_mass_by_hand():
+    """Border mass of 8x8 maps equals a hand sum over the outer ring; an empty map is NaN."""
+    rng = np.random.default_rng(0)
+    maps = rng.uniform(0, 1, (3, 8, 8))
+    maps[2] = 0.0
+    ring = np.ones((8, 8), bool)
+    ring[1:7, 1:7] = False
+    got = border_mass(maps)
+    for i in range(2):
+        assert got[i] == pytest.approx(maps[i][ring].sum() / maps[i].sum(), abs=1e-12)
+    assert np.isnan(got[2])
+    center = np.zeros((1, 8, 8))
+    center[0, 3:5, 3:5] = 1.0
+    edge = np.zeros((1, 8, 8))
+    edge[0, 7, :] = 1.0
+    assert border_mass(center)[0] == 0.0 and border_mass(edge)[0] == 1.0
+    np.testing.assert_allclose(mass_share(maps[:2], ~ring), 1 - got[:2], atol=1e-12)
+
+
+def test_empty_maps_and_summary():
+    """Empty = every value <= atol; the summary averages border mass over maps with mass."""
+    cams = np.zeros((4, 2, 2))
+    cams[0, 0, 0] = 0.5
+    cams[1] = 1e-9
+    cams[3, 1, 1] = 2.0
+    np.testing.assert_array_equal(empty_maps(cams), [False, False, True, False])
+    np.testing.assert_array_equal(empty_maps(cams, atol=1e-6), [False, True, True, False])
+    maps = np.zeros((4, 8, 8))
+    maps[0] = 1.0  # uniform: 0.4375
+    maps[1, 0, 0] = 1.0  # corner: 1.0
+    maps[3, 4, 4] = 1.0  # centre: 0.0
+    summary = placement_summary(cams, maps)
+    assert summary["n"] == 4 and summary["n_nonempty"] == 3
+    assert summary["empty_share"] == pytest.approx(0.25)
+    assert summary["border_mass_mean"] == pytest.approx((0.4375 + 1.0 + 0.0) / 3)
+    assert summary["border_mass_median"] == pytest.approx(0.4375)
+    assert summary["border_mass_uniform"] == pytest.approx(0.4375)
+
+
+def test_map_placement_batches_a_cam():
+    """map_placement over batches equals the summary of the whole set, predicted class kept."""
+    rng = np.random.default_rng(1)
+    images = rng.uniform(0, 1, (5, 8, 8, 1)).astype(np.float32)
+    calls = []
+
+    def cam(x, class_index=None):
+        calls.append(len(x))
+        cams = np.maximum(x[..., 0] - 0.5, 0.0)
+        probs = np.stack([x.mean(axis=(1, 2, 3)), 1 - x.mean(axis=(1, 2, 3))], axis=1)
+        return SimpleNamespace(maps=cams, activations_maps=cams, probabilities=probs)
+
+    found = map_placement(cam, images, batch_size=2)
+    assert calls == [2, 2, 1]
+    cams = np.maximum(images[..., 0] - 0.5, 0.0)
+    expected = placement_summary(cams, cams)
+    for key, value in expected.items():
+        assert found[key] == pytest.approx(value, nan_ok=True)
+    np.testing.assert_array_equal(found["predicted"], (images.mean(axis=(1, 2, 3)) < 0.5) * 1)
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda: border_band(8, 8, 0.5), ValueError, "fraction must be in"),
+        (lambda: border_band(0, 8), ValueError, "height must be an int"),
+        (lambda: border_band(8, 8, "x"), TypeError, "fraction must be a number"),
+        (lambda: border_mass(np.zeros((8, 8))), ValueError, r"maps must be \[B, H, W\]"),
+        (lambda: border_mass(-np.ones((1, 8, 8))), ValueError, "maps must be >= 0"),
+        (lambda: mass_share(np.ones((1, 4, 4)), np.ones((3, 3))), ValueError, "mask must"),
+        (lambda: empty_maps(np.full((1, 2, 2), np.nan)), ValueError, "cams must be finite"),
+        (lambda: empty_maps(np.ones((1, 2, 2)), atol=-1.0), ValueError, "atol must be"),
+        (
+            lambda: placement_summary(np.ones((2, 2, 2)), np.ones((3, 4, 4))),
+            ValueError,
+            "as many maps",
+        ),
+        (lambda: map_placement(None, np.zeros((0, 4, 4, 1))), ValueError, "images must be"),
+    ],
+)
+def test_bad_input_is_one_clear_error(call, error, match):
+    """Bad shapes, values and fractions raise one error naming the argument."""
+    with pytest.raises(error, match=match):
+        call()
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, *sys.argv[1:]]))
