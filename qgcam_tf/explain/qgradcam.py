@@ -8,10 +8,13 @@ paper's :math:`\\langle Z_l \\rangle`, before the scale and the softmax); the ma
 min-max scaled to [0, 1].
 
 :class:`QGradCAM` is a :class:`~qgcam_tf.explain.base.BaseCAM` that supplies these weights;
-:meth:`QGradCAM.explicit_weights` computes them the way quantum hardware can (the
-parameter-shift rule), for the paper's circuit and for any circuit of a
-:class:`~qgcam_tf.model.layers.VQCLayer`, a converted
-:class:`~qgcam_tf.model.layers.CircuitLayer` or a TensorFlow Quantum layer.
+:meth:`QGradCAM.explicit_weights` computes them without autodiff through the circuit,
+for the paper's circuit and for any circuit of a :class:`~qgcam_tf.model.layers.VQCLayer`,
+a converted :class:`~qgcam_tf.model.layers.CircuitLayer` or a TensorFlow Quantum layer:
+by the parameter-shift rule, the way quantum hardware can (``method="shift"``), or as the
+paper derives them, each derivative the expectation of a commutator
+(``method="commutator"``, :mod:`qgcam_tf.quantum.commutator`; docs/paper.md relates the
+two).
 
 References:
     Lin, Tseng, Chen, Yoo. Quantum Gradient Class Activation Map for Model
@@ -40,10 +43,16 @@ from qgcam_tf.explain.base import (
 from qgcam_tf.model.convert import quantum_calls
 from qgcam_tf.model.layers import CircuitLayer, VQCLayer
 from qgcam_tf.quantum.circuits import symbol_values
+from qgcam_tf.quantum.commutator import CommutatorRule
 from qgcam_tf.quantum.readout import as_pauli_sum
 from qgcam_tf.quantum.shift import ShiftRule, check_shots, sample_expectations
 
-__all__ = ["QGradCAM"]
+__all__ = ["EXPLICIT_METHODS", "QGradCAM"]
+
+EXPLICIT_METHODS = ("shift", "commutator")
+"""How :meth:`QGradCAM.explicit_weights` differentiates the circuit: ``"shift"`` (the
+parameter-shift rule, shifted expectations, with shots and noise) or ``"commutator"`` (the
+paper's Lie-bracket form, exact state vectors in complex128)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,17 +180,38 @@ class QGradCAM(BaseCAM):
             noisy.circuit, target.symbols, moved, qubits=noisy.qubits, readout_error=flips
         )
 
+    def commutator_rule(self) -> CommutatorRule:
+        """The :class:`~qgcam_tf.quantum.commutator.CommutatorRule` of the score layer's
+        circuit (the paper's too), as :meth:`explicit_weights` runs it with
+        ``method="commutator"``; built once.
+
+        Raises:
+            ValueError: the score layer is not a quantum layer called once, or its circuit
+                cannot be compiled.
+        """
+        if getattr(self, "_commutator_rule", None) is None:
+            target = self._target()
+            if target.circuit is None:  # the paper's VQCLayer: its Cirq circuit
+                vqc = target.layer.vqc
+                circuit, symbols, readouts = vqc.circuit, vqc.symbols, vqc.readouts
+            else:
+                circuit, symbols, readouts = target.circuit, target.symbols, target.readouts
+            self._commutator_rule = CommutatorRule(circuit, symbols, readouts)
+        return self._commutator_rule
+
     def explicit_weights(
         self,
         images,
         class_index=None,
         *,
+        method: str = "shift",
         shots: int | None = None,
         noise=None,
         seed: int | None = None,
     ) -> np.ndarray:
-        """QGrad-CAM weights with the quantum derivative by the parameter-shift rule (no
-        autodiff through the circuit).
+        """QGrad-CAM weights with the quantum derivative by the parameter-shift rule or,
+        with ``method="commutator"``, as expectations of commutators (no autodiff through
+        the circuit either way).
 
         The paper's ``VQCLayer``: for an encoding gate :math:`e^{-i a P / 2}`,
         :math:`\\partial f / \\partial a = (f(a + \\pi/2) - f(a - \\pi/2)) / 2` exactly.
@@ -200,12 +230,23 @@ class QGradCAM(BaseCAM):
         are differentiated as their exact expectations (their own sampling is not
         reproduced; ask for ``shots`` instead).
 
+        ``method="commutator"`` (the paper's derivation): every derivative of a readout
+        by a gate angle is :math:`\\partial_a \\langle O \\rangle = \\tfrac{i}{2}
+        \\langle [P, O'] \\rangle` for a gate :math:`e^{-i a P/2}`, with :math:`O'` the
+        readout moved back to the gate (:meth:`commutator_rule`, exact state vectors in
+        complex128), summed over a symbol's gates like the shift rule; for the paper's
+        circuit the same chain rule through the arctangents follows. Equal to the
+        shift rule up to rounding (docs/paper.md); it is exact only, so ``shots`` and
+        ``noise`` need ``method="shift"``.
+
         Both: the classical layers from :math:`A` to the symbol values (GAP, BatchNorm,
         Dense, the layer's encoding) contribute a vector-Jacobian product.
 
         Args:
             images: ``[B, H, W, C]`` images.
             class_index: as in :meth:`__call__`.
+            method: one of :data:`EXPLICIT_METHODS`, ``"shift"`` (default) or
+                ``"commutator"``.
             shots: measure each shifted expectation with this many shots (None: exact);
                 for Pauli sums, each Pauli term gets ``shots`` of its own.
             noise: a :class:`~qgcam_tf.noise.model.NoiseModel`; each shifted circuit then
@@ -216,15 +257,25 @@ class QGradCAM(BaseCAM):
             ``[B, K]`` float32 weights.
 
         Raises:
-            ValueError: bad images, class index, or ``shots``; a score layer that is not a
-                quantum layer called once; a noise model that does not fit the circuit.
+            ValueError: bad images, class index, ``method`` or ``shots``; ``shots`` or
+                ``noise`` with ``method="commutator"``; a score layer that is not a quantum
+                layer called once; a noise model that does not fit the circuit.
         """
+        if not isinstance(method, str) or method not in EXPLICIT_METHODS:
+            raise ValueError(f"method must be one of {EXPLICIT_METHODS}, got {method!r}")
         shots = check_shots(shots)
+        if method == "commutator" and (shots is not None or noise is not None):
+            raise ValueError(
+                f"method='commutator' is exact and noiseless; shots={shots!r} and "
+                f"noise={noise!r} need method='shift'"
+            )
         target = self._target()
         images = check_images(images, self.image_model.input_shape)
         ci = resolve_class_index(class_index, len(images), int(self.image_model.output_shape[-1]))
         rng = np.random.default_rng(seed)
-        if target.circuit is None:
+        if method == "commutator":
+            bracket = self.commutator_rule()
+        elif target.circuit is None:
             if noise is None:
                 run = target.layer.executor
             else:
@@ -246,12 +297,19 @@ class QGradCAM(BaseCAM):
             else:
                 readout, sign = cls, np.ones(len(cls))
             if target.circuit is None:
-                dfdx = _shift_rule_input_gradients(run, x, target.layer.theta, shots, rng)
+                if method == "commutator":
+                    dangle = _commutator_angle_gradients(bracket, x, target.layer.theta)
+                else:
+                    dangle = _shift_rule_angle_gradients(run, x, target.layer.theta, shots, rng)
+                dfdx = tf.constant(_paper_chain_rule(dangle, x).astype(np.float32))
                 g = tf.gather(dfdx, readout, axis=2, batch_dims=1)  # [B, n]
                 g = g * tf.constant(sign[:, None], g.dtype)
             else:
                 columns = list(range(len(target.symbols))) if target.wrt is None else target.wrt
-                jac = rule.jacobian(values.numpy(), wrt=columns, shots=shots, rng=rng)
+                if method == "commutator":
+                    jac = bracket.jacobian(values.numpy(), wrt=columns)
+                else:
+                    jac = rule.jacobian(values.numpy(), wrt=columns, shots=shots, rng=rng)
                 g = np.zeros(values.shape, np.float64)  # [B, S]; 0 for the trained weights
                 g[:, columns] = jac[np.arange(len(jac)), :, readout] * sign[:, None]
                 g = tf.constant(g, values.dtype)
@@ -260,8 +318,9 @@ class QGradCAM(BaseCAM):
         return np.concatenate(out)
 
 
-def _shift_rule_input_gradients(run, x, theta, shots, rng) -> tf.Tensor:
-    """``d<Z_l>/dx_m`` [B, n, L] by the parameter-shift rule on the 2n encoding angles."""
+def _shift_rule_angle_gradients(run, x, theta, shots, rng) -> np.ndarray:
+    """``d<Z_l>/d(a_m, b_m)`` [B, 2n, L] by the parameter-shift rule on the 2n encoding
+    angles of the paper's circuit (``a = atan x`` columns first, then ``b = atan x^2``)."""
     x = tf.convert_to_tensor(x, tf.float32)
     batch, n = x.shape[0], x.shape[1]
     values = symbol_values(x, theta).numpy()  # [B, S]
@@ -274,8 +333,24 @@ def _shift_rule_input_gradients(run, x, theta, shots, rng) -> tf.Tensor:
     if shots is not None:
         f = sample_expectations(f, shots, rng)
     f = f.reshape(2, 2 * n, batch, -1)
-    dangle = (f[0] - f[1]) / 2.0  # [2n, B, L]
-    da, db = dangle[:n].transpose(1, 0, 2), dangle[n:].transpose(1, 0, 2)  # [B, n, L]
-    xv = x.numpy()[..., None]
-    dfdx = da / (1.0 + xv**2) + db * 2.0 * xv / (1.0 + xv**4)
-    return tf.constant(dfdx.astype(np.float32))
+    return ((f[0] - f[1]) / 2.0).transpose(1, 0, 2)  # [B, 2n, L]
+
+
+def _commutator_angle_gradients(bracket: CommutatorRule, x, theta) -> np.ndarray:
+    """``d<Z_l>/d(a_m, b_m)`` [B, 2n, L] of the paper's circuit as commutator expectations,
+    the symbol values (``atan x``, ``atan x^2``, theta) computed in float64."""
+    xv = np.asarray(x, np.float64)
+    flat = np.asarray(theta, np.float64).reshape(1, -1)
+    values = np.concatenate(
+        [np.arctan(xv), np.arctan(xv**2), np.repeat(flat, len(xv), axis=0)], axis=1
+    )
+    return bracket.jacobian(values, wrt=list(range(2 * xv.shape[1])))
+
+
+def _paper_chain_rule(dangle: np.ndarray, x) -> np.ndarray:
+    """``d<Z_l>/dx_m`` [B, n, L] from the angle derivatives [B, 2n, L]:
+    ``d/da / (1 + x^2) + d/db 2x / (1 + x^4)``."""
+    xv = np.asarray(x, np.float64)[..., None]
+    n = xv.shape[1]
+    da, db = dangle[:, :n], dangle[:, n:]
+    return da / (1.0 + xv**2) + db * 2.0 * xv / (1.0 + xv**4)

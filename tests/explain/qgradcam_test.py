@@ -3,8 +3,10 @@ autodiff."""
 
 import sys
 
+import cirq
 import numpy as np
 import pytest
+import sympy
 import tensorflow as tf
 
 from qgcam_tf.explain.qgradcam import QGradCAM
@@ -399,6 +401,217 @@ def test_explicit_weights_need_a_quantum_score_layer(tiny_noisy_cam, tiny_images
     _, cam, _ = _explicit_cam(circuit_cases()[0], "Expectation")
     with pytest.raises(ValueError, match="shots must be an int >= 1 or None, got 0"):
         cam.explicit_weights(tiny_images, shots=0)
+
+
+# ------------------------------- explicit weights as commutators (the paper's Lie brackets)
+def _generator(op) -> tuple[np.ndarray, object] | None:
+    """``(G, e)`` with ``op`` = ``exp(-i pi e G / 2)`` up to a global phase (``G^2 = 1``),
+    for the parametrised gates the tests below use; None for a fixed gate."""
+    if not cirq.is_parameterized(op):
+        return None
+    gate = op.gate
+    paulis = {"X": cirq.unitary(cirq.X), "Y": cirq.unitary(cirq.Y), "Z": cirq.unitary(cirq.Z)}
+    kinds = {
+        cirq.Rx: "X", cirq.XPowGate: "X", cirq.Ry: "Y", cirq.YPowGate: "Y", cirq.Rz: "Z",
+        cirq.ZPowGate: "Z",
+    }  # fmt: skip
+    if type(gate) in kinds:
+        return paulis[kinds[type(gate)]], gate.exponent
+    if isinstance(gate, cirq.XXPowGate):
+        return np.kron(paulis["X"], paulis["X"]), gate.exponent
+    if isinstance(gate, cirq.PhasedXPowGate) and not cirq.is_parameterized(gate.phase_exponent):
+        p = np.pi * float(gate.phase_exponent)
+        return np.cos(p) * paulis["X"] + np.sin(p) * paulis["Y"], gate.exponent
+    raise AssertionError(f"no float64 reference for {op!r}")
+
+
+def _float64_expectations(circuit, symbols, readouts):
+    """``values [B, S] float64 -> <O_l> [B, L]``: a complex128 state vector in TensorFlow
+    built from cirq's unitaries gate by gate (independent of the package's compiler), so a
+    GradientTape differentiates it in float64."""
+    qubits = sorted(circuit.all_qubits().union(*(cirq.PauliSum.wrap(r).qubits for r in readouts)))
+    dim = 2 ** len(qubits)
+    steps = []
+    for op in circuit.all_operations():
+        found = _generator(op)
+        if found is None:
+            steps.append(
+                cirq.Circuit(op).unitary(qubit_order=qubits, qubits_that_should_be_present=qubits)
+            )
+            continue
+        g, e = found
+        full = cirq.Circuit(cirq.MatrixGate(g).on(*op.qubits)).unitary(
+            qubit_order=qubits, qubits_that_should_be_present=qubits
+        )
+        e = sympy.sympify(e)
+        coeffs = [float(sympy.diff(e, s)) for s in symbols]
+        const = float(e.subs({s: 0 for s in symbols}))
+        steps.append((full, np.array(coeffs), const))
+    observables = [tf.constant(cirq.PauliSum.wrap(r).matrix(qubits)) for r in readouts]
+
+    def run(values):
+        psi = tf.one_hot(tf.zeros([tf.shape(values)[0]], tf.int32), dim, dtype=tf.complex128)
+        for step in steps:
+            if isinstance(step, np.ndarray):
+                psi = tf.linalg.matvec(tf.constant(step), psi)
+                continue
+            full, coeffs, const = step
+            e = const + tf.linalg.matvec(values, tf.constant(coeffs))
+            half = np.pi * e[:, None] / 2.0
+            cos, sin = (tf.complex(f(half), tf.zeros_like(half)) for f in (tf.cos, tf.sin))
+            # exp(-i a G / 2) |psi> = cos(a/2) |psi> - i sin(a/2) G |psi>
+            psi = cos * psi - 1j * sin * tf.linalg.matvec(tf.constant(full), psi)
+        return tf.stack(
+            [tf.math.real(tf.reduce_sum(tf.math.conj(psi) * tf.linalg.matvec(o, psi), 1))
+             for o in observables],
+            axis=1,
+        )  # fmt: skip
+
+    return run
+
+
+def _float64_tape_weights(model, layer, images, class_index):
+    """QGrad-CAM weights by a float64 GradientTape: conv activations (float32, as the model
+    gives them) through GAP, BatchNorm (inference), the Dense, the VQCLayer's encoding and
+    :func:`_float64_expectations`, all in float64."""
+    import tf_keras as keras
+
+    vqc_layer = next(l for l in model.layers if hasattr(l, "vqc"))
+    probe = keras.Model(model.inputs, model.get_layer(layer).output)
+    acts = tf.cast(probe(images, training=False), tf.float64)
+    vqc = vqc_layer.vqc
+    run = _float64_expectations(vqc.circuit, vqc.symbols, vqc.readouts)
+    theta = tf.reshape(tf.cast(vqc_layer.theta, tf.float64), [1, -1])
+    with tf.GradientTape() as tape:
+        tape.watch(acts)
+        h = tf.reduce_mean(acts, axis=[1, 2])
+        names = {l.name for l in model.layers}
+        if "bn" in names:
+            gamma, beta, mean, var = (tf.cast(w, tf.float64) for w in model.get_layer("bn").weights)
+            eps = model.get_layer("bn").epsilon
+            h = (h - mean) / tf.sqrt(var + eps) * gamma + beta
+        dense = model.get_layer("to_qubits" if "to_qubits" in names else "dense")
+        x = h @ tf.cast(dense.kernel, tf.float64) + tf.cast(dense.bias, tf.float64)
+        angles = {
+            "paper": lambda: tf.concat([tf.atan(x), tf.atan(x**2)], axis=1),
+            "atan": lambda: tf.atan(x),
+            "identity": lambda: x,
+        }[vqc.encoding]()
+        values = tf.concat([angles, tf.tile(theta, [tf.shape(x)[0], 1])], axis=1)
+        f = run(values)
+        target = tf.gather(f, tf.constant(class_index), axis=1, batch_dims=1)
+    return tf.reduce_mean(tape.gradient(target, acts), axis=[1, 2]).numpy()
+
+
+def _user_model():
+    """conv -> GAP -> Dense -> VQCLayer on a 3-qubit user circuit: input ``u`` in an ``ry``
+    and an ``XXPowGate`` (two gates), input ``v`` a ``PhasedXPowGate`` exponent, weight
+    ``w``, Pauli-sum readouts; ``atan`` encoding, tf backend."""
+    import tf_keras as keras
+
+    from qgcam_tf.model.layers import VQCLayer
+
+    q = cirq.LineQubit.range(3)
+    u, v, w = sympy.symbols("u v w")
+    circuit = cirq.Circuit(
+        cirq.H.on_each(*q),
+        cirq.ry(u).on(q[0]),
+        cirq.XXPowGate(exponent=0.5 * u - 0.2, global_shift=0.1).on(q[0], q[1]),
+        cirq.PhasedXPowGate(exponent=v, phase_exponent=0.3).on(q[2]),
+        cirq.CZ(q[1], q[2]),
+        cirq.rz(w - u).on(q[1]),
+        cirq.CNOT(q[2], q[0]),
+        cirq.rx(w).on(q[2]),
+    )
+    readouts = [
+        cirq.Z(q[0]) + 0.5 * cirq.X(q[1]) * cirq.Y(q[2]),
+        cirq.PauliString(cirq.Y(q[0]) * cirq.Z(q[2])),
+        -0.7 * cirq.X(q[2]) + 0.2,
+    ]
+    keras.utils.set_random_seed(8)
+    images = keras.Input((8, 8, 1))
+    h = keras.layers.Conv2D(3, 3, activation="relu", name="conv")(images)
+    h = keras.layers.GlobalAveragePooling2D()(h)
+    h = keras.layers.Dense(
+        2, kernel_initializer=keras.initializers.RandomNormal(0, 2), name="dense"
+    )(h)
+    layer = VQCLayer.from_circuit(
+        circuit, [u, v], [w], readouts, encoding="atan", backend="tf", name="q"
+    )
+    return keras.Model(images, keras.layers.Softmax()(layer(h)))
+
+
+def _commutator_model(name):
+    """``(model, conv layer name)`` for the float64 comparisons below."""
+    import tf_keras as keras
+
+    if name == "user":
+        return _user_model(), "conv"
+    if name.startswith("paper"):
+        n = int(name[-1])
+        spec = VQCSpec(n, 2, n)
+    else:
+        ansatz, encoding = name.split("-")
+        spec = VQCSpec(3, 2, 3, ansatz=ansatz, encoding=encoding)
+    keras.utils.set_random_seed(6)
+    model = build_hybrid_model((8, 8, 1), spec.n_outputs, vqc=spec, backend="tf", conv_filters=(5,))
+    # BatchNorm statistics away from (0, 1), so the float64 head is checked too
+    bn = model.get_layer("bn")
+    rng = np.random.default_rng(1)
+    bn.set_weights([rng.uniform(0.5, 2, w.shape) for w in bn.get_weights()])
+    return model, "qgcam_conv"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["paper2", "paper3", "paper4", "hardware_efficient-paper", "reuploading-identity", "user"],
+)
+def test_commutator_weights_equal_shift_and_float64_autodiff(name):
+    """On the paper's circuit (2-4 qubits), both ansatz families and a user circuit (a symbol
+    in two gates, XXPowGate, PhasedXPowGate), at two sets of random images: commutator
+    weights equal a float64 GradientTape and the parameter-shift weights within 1e-6 and
+    1e-5 of the largest weight (weights are float32 vector-Jacobian products)."""
+    model, layer = _commutator_model(name)
+    cam = QGradCAM(model, layer=layer)
+    n_classes = int(model.output_shape[-1])
+    for seed in (0, 1):
+        images = np.random.default_rng(seed).uniform(size=(4, 8, 8, 1)).astype(np.float32)
+        ci = (np.arange(4) + seed) % n_classes
+        got = cam.explicit_weights(images, ci, method="commutator")
+        want = _float64_tape_weights(model, layer, images, ci)
+        scale = np.abs(want).max()
+        assert scale > 1e-3  # not trivially zero
+        np.testing.assert_allclose(got, want, atol=min(1e-6, 1e-5 * scale))
+        shift = cam.explicit_weights(images, ci)
+        np.testing.assert_allclose(got, shift, atol=min(1e-6, 1e-5 * scale))
+
+
+@pytest.mark.parametrize("case", circuit_cases(), ids=lambda c: c.name)
+def test_commutator_weights_on_tfq_models_equal_a_direct_tape(case, tiny_images):
+    """On TFQ ControlledPQC hybrids (the circuits input prepended), commutator weights equal a
+    direct GradientTape through TFQ within 1e-4 (TFQ's float32) and the shift weights within
+    1e-5."""
+    model, cam, feed = _explicit_cam(case, "ControlledPQC")
+    ci = (np.arange(len(tiny_images)) + 2) % len(case.readouts)
+    got = cam.explicit_weights(tiny_images, ci, method="commutator")
+    want, _ = _tape_weights(model, feed(tiny_images), ci)
+    assert np.abs(want).max() > 1e-2
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    np.testing.assert_allclose(got, cam.explicit_weights(tiny_images, ci), atol=1e-5)
+
+
+def test_commutator_method_rejects_shots_noise_and_unknown_methods(tiny_noisy_cam, tiny_images):
+    """An unknown method, or shots / noise with the exact commutator method: one ValueError
+    naming the argument and its value."""
+    model, cam = tiny_noisy_cam
+    with pytest.raises(
+        ValueError, match=r"method must be one of \('shift', 'commutator'\), got 'lie'"
+    ):
+        cam.explicit_weights(tiny_images, method="lie")
+    with pytest.raises(ValueError, match="shots=100 .* need method='shift'"):
+        cam.explicit_weights(tiny_images, method="commutator", shots=100)
+    with pytest.raises(ValueError, match="need method='shift'"):
+        cam.explicit_weights(tiny_images, method="commutator", noise=NoiseModel())
 
 
 if __name__ == "__main__":
