@@ -18,8 +18,9 @@ of ``flip`` (horizontal), ``crop`` (a random crop of up to 1/8 of the side) and 
 (+-0.1), or ``none``; default ``flip``.
 
 Options: ``image_size``, ``augment``, ``conv_filters`` (comma list, default ``16,32,64,128``:
-the last block is ``qgcam_conv``, after three poolings), ``test_dir``, ``test_fraction``, ``limit``,
-``seed``, ``batch_size``.
+the last block is ``qgcam_conv``, after three poolings), ``padding`` (``reflect``, the default,
+or ``zero``: how the conv blocks pad), ``test_dir``, ``test_fraction``, ``limit``, ``seed``,
+``batch_size``.
 """
 
 from __future__ import annotations
@@ -245,6 +246,18 @@ def _conv_filters(value) -> tuple[int, ...]:
     return filters
 
 
+PADDING_DEFAULT = "reflect"
+
+
+def _padding(value) -> str:
+    # default reflect: with zero padding the conv blocks see a dark frame around every photo,
+    # and the maps piled up along it (docs/experiments.md, "Why the maps failed")
+    padding = PADDING_DEFAULT if value is None else str(value).strip()
+    if padding not in ("zero", "reflect"):
+        raise ValueError(f"padding must be 'zero' or 'reflect', got {value!r}")
+    return padding
+
+
 def load_dogs_vs_cats(options: dict) -> DatasetBundle:
     """Builds the training and test pipelines (see the module docstring for the options).
 
@@ -259,6 +272,7 @@ def load_dogs_vs_cats(options: dict) -> DatasetBundle:
     batch = int(options.get("batch_size") or 32)
     kinds = _augmentations(options.get("augment"))
     filters = _conv_filters(options.get("conv_filters"))
+    padding = _padding(options.get("padding"))
     found = find_photos(
         options.get("data_dir"),
         test_dir=options.get("test_dir"),
@@ -301,7 +315,7 @@ def load_dogs_vs_cats(options: dict) -> DatasetBundle:
         class_names=found["class_names"],
         n_train=len(x_tr),
         n_test=len(x_te),
-        model_kwargs={"conv_filters": filters},
+        model_kwargs={"conv_filters": filters, "padding": padding},
         metadata={
             "dataset": "dogs-vs-cats",
             "input_shape": list(shape),

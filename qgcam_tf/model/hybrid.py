@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 
+import numpy as np
+import tensorflow as tf
 import tf_keras as keras
 
 from qgcam_tf.model.layers import BACKENDS, CircuitLayer, VQCLayer
 from qgcam_tf.quantum.circuits import VQCSpec
 
 __all__ = [
+    "BACKBONES",
+    "BACKBONE_WEIGHTS",
     "CONV_LAYER",
+    "PADDINGS",
+    "PREPROCESS_LAYER",
     "VQC_LAYER",
+    "ReflectionPadding2D",
     "Scale",
+    "build_backbone",
     "build_hybrid_model",
     "build_classical_twin",
     "backend_config",
@@ -23,6 +32,25 @@ __all__ = [
 
 CONV_LAYER = "qgcam_conv"
 VQC_LAYER = "vqc"
+PREPROCESS_LAYER = "backbone_preprocess"
+# How the conv blocks of the project's own backbone pad: "zero" (Keras 'same') or "reflect"
+# (the border row/column mirrored, so a conv sees no artificial dark frame at the edges).
+PADDINGS = ("zero", "reflect")
+
+# Keras Applications backbones: name -> (constructor, keyword arguments, input preprocessing).
+# The preprocessing is the application's own ``preprocess_input`` for images in [0, 1], as a
+# per-channel affine map ``x -> x @ matrix + bias`` (a frozen 1x1 conv): "tf" scales to
+# [-1, 1]; "caffe" is 0..255 BGR minus the ImageNet mean.
+_APPLICATIONS = {
+    "mobilenetv2": ("MobileNetV2", {"alpha": 1.0}, "tf"),
+    "mobilenetv2-0.35": ("MobileNetV2", {"alpha": 0.35}, "tf"),
+    "mobilenet": ("MobileNet", {"alpha": 1.0}, "tf"),
+    "resnet50": ("ResNet50", {}, "caffe"),
+    "resnet50v2": ("ResNet50V2", {}, "tf"),
+}
+BACKBONES = ("none", *_APPLICATIONS)
+# What ``backbone_weights`` may be besides a path to a weights file.
+BACKBONE_WEIGHTS = ("imagenet", "none")
 
 
 @keras.utils.register_keras_serializable(package="qgcam_tf")
@@ -52,6 +80,33 @@ class Scale(keras.layers.Layer):
         return {**super().get_config(), "initial": self.initial}
 
 
+@keras.utils.register_keras_serializable(package="qgcam_tf")
+class ReflectionPadding2D(keras.layers.Layer):
+    """Pads height and width by ``pad`` pixels, mirroring the border (``tf.pad`` REFLECT).
+
+    Input shape: ``[batch, H, W, C]`` with ``H, W > pad``; output ``[batch, H + 2 pad,
+    W + 2 pad, C]``.
+    """
+
+    def __init__(self, pad: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(pad, bool) or not isinstance(pad, int) or pad < 1:
+            raise ValueError(f"pad must be an int >= 1, got {pad!r}")
+        self.pad = pad
+
+    def call(self, inputs):
+        p = self.pad
+        return tf.pad(inputs, [[0, 0], [p, p], [p, p], [0, 0]], mode="REFLECT")
+
+    def compute_output_shape(self, input_shape):
+        shape = tf.TensorShape(input_shape).as_list()
+        grow = [None if d is None else d + 2 * self.pad for d in shape[1:3]]
+        return tf.TensorShape([shape[0], *grow, shape[3]])
+
+    def get_config(self):
+        return {**super().get_config(), "pad": self.pad}
+
+
 def _check_shape(input_shape) -> tuple[int, int, int]:
     shape = tuple(input_shape)
     if len(shape) != 3 or not all(isinstance(d, int) and d > 0 for d in shape):
@@ -59,19 +114,134 @@ def _check_shape(input_shape) -> tuple[int, int, int]:
     return shape
 
 
-def _backbone(images, conv_filters: Sequence[int]):
+def _conv(h, filters: int, padding: str, name: str):
+    """A 3x3 ReLU conv that keeps the size: Keras 'same' (zeros) or mirrored borders."""
+    if padding == "reflect":
+        h = ReflectionPadding2D(1, name=f"{name}_pad")(h)
+        return keras.layers.Conv2D(filters, 3, padding="valid", activation="relu", name=name)(h)
+    return keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name=name)(h)
+
+
+def _backbone(images, conv_filters: Sequence[int], padding: str = "zero"):
     """Conv blocks with max-pooling between them; the last conv is ``qgcam_conv``."""
     if not conv_filters or any(int(f) < 1 for f in conv_filters):
         raise ValueError(f"conv_filters must be positive ints, got {conv_filters!r}")
+    if padding not in PADDINGS:
+        raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
     h = images
     for i, filters in enumerate(conv_filters[:-1]):
-        h = keras.layers.Conv2D(
-            int(filters), 3, padding="same", activation="relu", name=f"conv{i}"
-        )(h)
+        h = _conv(h, int(filters), padding, f"conv{i}")
         h = keras.layers.MaxPooling2D(2, name=f"pool{i}")(h)
-    return keras.layers.Conv2D(
-        int(conv_filters[-1]), 3, padding="same", activation="relu", name=CONV_LAYER
-    )(h)
+    return _conv(h, int(conv_filters[-1]), padding, CONV_LAYER)
+
+
+def _check_backbone(backbone: str, weights, fine_tune) -> str | None:
+    if backbone not in BACKBONES:
+        raise ValueError(f"backbone must be one of {BACKBONES}, got {backbone!r}")
+    if not isinstance(fine_tune, bool):
+        raise TypeError(f"fine_tune must be a bool, got {fine_tune!r}")
+    if weights is None or weights == "none":
+        return None
+    if not isinstance(weights, (str, os.PathLike)):
+        raise TypeError(
+            f"backbone_weights must be 'imagenet', 'none', None or a file path, got {weights!r}"
+        )
+    weights = os.fspath(weights)
+    if backbone == "none":
+        raise ValueError(
+            f"backbone_weights={weights!r} needs a Keras Applications backbone, got backbone='none'"
+        )
+    if weights != "imagenet" and not os.path.exists(weights):
+        raise FileNotFoundError(f"backbone_weights file {weights!r} does not exist")
+    return weights
+
+
+def build_backbone(
+    backbone: str, input_shape: Sequence[int], *, weights: str | None = None
+) -> keras.Model:
+    """The Keras Applications backbone ``backbone`` alone (no top, its own input), with
+    ``weights``: what :func:`build_hybrid_model` copies weights from, and what a weights file
+    for ``backbone_weights`` is written from (``build_backbone(...).save_weights(path)``).
+
+    Args:
+        backbone: one of :data:`BACKBONES` except ``"none"``.
+        input_shape: ``(H, W, 3)``.
+        weights: None (random), ``"imagenet"`` (from the Keras cache, ``~/.keras/models``,
+            or downloaded), or a weights file written by ``save_weights`` of this backbone.
+
+    Raises:
+        ValueError: unknown backbone or bad shape; ``"imagenet"`` weights that are neither
+            in the Keras cache nor downloadable (no network), or that do not fit.
+        FileNotFoundError: the weights file does not exist.
+    """
+    shape = _check_shape(input_shape)
+    if backbone == "none" or backbone not in _APPLICATIONS:
+        raise ValueError(f"backbone must be one of {BACKBONES[1:]}, got {backbone!r}")
+    weights = _check_backbone(backbone, weights, False)
+    constructor, kwargs, _ = _APPLICATIONS[backbone]
+    build = getattr(keras.applications, constructor)
+    if weights == "imagenet":
+        try:
+            return build(input_shape=shape, include_top=False, weights="imagenet", **kwargs)
+        except ValueError:
+            raise
+        except Exception as e:  # Keras's get_file wraps the URL error in a bare Exception
+            cache = os.path.join(os.path.expanduser("~"), ".keras", "models")
+            raise ValueError(
+                f"backbone_weights='imagenet': the ImageNet weights of {backbone} are not in "
+                f"the Keras cache ({cache}) and could not be downloaded ({e}); put the file "
+                f"there, or pass a local weights file, or 'none'"
+            ) from None
+    model = build(input_shape=shape, include_top=False, weights=None, **kwargs)
+    if weights is not None:
+        model.load_weights(weights)
+    return model
+
+
+def _preprocess_weights(mode: str) -> tuple[np.ndarray, np.ndarray]:
+    """1x1 conv kernel ``[1, 1, 3, 3]`` and bias of an application's preprocessing of [0, 1]."""
+    if mode == "tf":
+        return 2.0 * np.eye(3, dtype=np.float32)[None, None], -np.ones(3, np.float32)
+    # caffe: RGB -> BGR, 0..255, minus the ImageNet mean (BGR order)
+    matrix = 255.0 * np.eye(3, dtype=np.float32)[::-1]
+    return matrix[None, None], -np.array([103.939, 116.779, 123.68], np.float32)
+
+
+def _application_features(images, backbone: str, weights, fine_tune: bool):
+    """``images`` -> frozen preprocessing -> the application's layers (in this model, so a
+    CAM can reach each of them) -> ``qgcam_conv``, an identity on the last conv block."""
+    constructor, kwargs, mode = _APPLICATIONS[backbone]
+    preprocess = keras.layers.Conv2D(3, 1, trainable=False, name=PREPROCESS_LAYER)
+    h = preprocess(images)
+    preprocess.set_weights(list(_preprocess_weights(mode)))
+    app = getattr(keras.applications, constructor)(
+        input_tensor=h, include_top=False, weights=None, **kwargs
+    )
+    layers = [
+        layer
+        for layer in app.layers
+        if layer.name != PREPROCESS_LAYER and not isinstance(layer, keras.layers.InputLayer)
+    ]
+    if weights is not None:
+        source = build_backbone(backbone, tuple(images.shape[1:]), weights=weights)
+        for layer in source.layers:
+            if layer.weights:
+                app.get_layer(layer.name).set_weights(layer.get_weights())
+    for layer in layers:
+        layer.trainable = fine_tune
+    return keras.layers.Activation("linear", name=CONV_LAYER)(app.output)
+
+
+def _features(images, conv_filters, padding, backbone, weights, fine_tune):
+    weights = _check_backbone(backbone, weights, fine_tune)
+    if backbone == "none":
+        return _backbone(images, conv_filters, padding)
+    if images.shape[-1] != 3:
+        raise ValueError(
+            f"backbone {backbone!r} needs RGB input (H, W, 3), got input_shape "
+            f"{tuple(images.shape[1:])}"
+        )
+    return _application_features(images, backbone, weights, fine_tune)
 
 
 def build_hybrid_model(
@@ -81,6 +251,10 @@ def build_hybrid_model(
     vqc: VQCSpec | None = None,
     backend: str = "tfq",
     conv_filters: Sequence[int] = (32, 64),
+    padding: str = "zero",
+    backbone: str = "none",
+    backbone_weights: str | None = None,
+    fine_tune: bool = False,
     jit_compile: bool = False,
     name: str = "qgcam_hybrid",
 ) -> keras.Model:
@@ -100,6 +274,17 @@ def build_hybrid_model(
             default ``VQCSpec(10, 2, n_classes)``, the paper's ansatz.
         backend: VQC executor, ``"tfq"`` or ``"tf"``.
         conv_filters: filters of each conv block; the last block is ``qgcam_conv``.
+        padding: how the conv blocks pad, ``"zero"`` (Keras ``'same'``) or ``"reflect"``
+            (mirrored borders, :class:`ReflectionPadding2D`).
+        backbone: ``"none"`` (the conv blocks above) or a Keras Applications backbone of
+            :data:`BACKBONES` (``conv_filters`` and ``padding`` are then unused). Its layers
+            are this model's own, after a frozen 1x1 conv ``backbone_preprocess`` that maps
+            [0, 1] images to the application's input range; ``qgcam_conv`` is an identity on
+            its last conv block, so every CAM explains there by default.
+        backbone_weights: None or ``"none"`` (random), ``"imagenet"`` (Keras cache or
+            download) or a file written by ``build_backbone(...).save_weights``.
+        fine_tune: train the backbone's layers too; default frozen (its BatchNorm layers
+            then run in inference mode, with their loaded statistics).
         jit_compile: XLA for the ``tf`` executor.
         name: model name.
 
@@ -107,7 +292,9 @@ def build_hybrid_model(
         An uncompiled functional ``tf_keras.Model`` with output ``probabilities``.
 
     Raises:
-        ValueError: a shape, class count or backend is invalid.
+        ValueError: a shape, class count, backend, padding, backbone or weights is invalid;
+            ``"imagenet"`` weights are neither cached nor downloadable.
+        FileNotFoundError: the weights file does not exist.
     """
     shape = _check_shape(input_shape)
     if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
@@ -118,11 +305,11 @@ def build_hybrid_model(
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     images = keras.Input(shape, name="images")
-    features = _backbone(images, conv_filters)
+    features = _features(images, conv_filters, padding, backbone, backbone_weights, fine_tune)
     h = keras.layers.GlobalAveragePooling2D(name="gap")(features)
     # momentum 0.9: the moving statistics settle within the few hundred steps of a short run
     h = keras.layers.BatchNormalization(momentum=0.9, name="bn")(h)
-    if int(conv_filters[-1]) != spec.n_qubits:
+    if int(features.shape[-1]) != spec.n_qubits:
         h = keras.layers.Dense(spec.n_qubits, name="to_qubits")(h)
     scores = VQCLayer(spec, backend, jit_compile=jit_compile, name=VQC_LAYER)(h)
     logits = Scale(name="scale")(scores)
@@ -135,12 +322,18 @@ def build_classical_twin(
     n_classes: int,
     *,
     conv_filters: Sequence[int] = (32, 64),
+    padding: str = "zero",
+    backbone: str = "none",
+    backbone_weights: str | None = None,
+    fine_tune: bool = False,
     name: str = "classical_twin",
 ) -> keras.Model:
-    """The same CNN with a Dense softmax head instead of the VQC (the classical baseline)."""
+    """The same CNN with a Dense softmax head instead of the VQC (the classical baseline);
+    the arguments are :func:`build_hybrid_model`'s."""
     shape = _check_shape(input_shape)
     images = keras.Input(shape, name="images")
-    h = keras.layers.GlobalAveragePooling2D(name="gap")(_backbone(images, conv_filters))
+    features = _features(images, conv_filters, padding, backbone, backbone_weights, fine_tune)
+    h = keras.layers.GlobalAveragePooling2D(name="gap")(features)
     h = keras.layers.BatchNormalization(momentum=0.9, name="bn")(h)
     logits = keras.layers.Dense(n_classes, name="logits")(h)
     probs = keras.layers.Softmax(name="probabilities")(logits)
@@ -177,8 +370,13 @@ def backend_config(config: dict, backend: str | None, *, jit_compile: bool = Fal
 
 def model_from_config(config: dict) -> keras.Model:
     """The model of a Keras config that may hold the project's layers (VQCLayer,
-    CircuitLayer, Scale)."""
-    custom = {"VQCLayer": VQCLayer, "CircuitLayer": CircuitLayer, "Scale": Scale}
+    CircuitLayer, Scale, ReflectionPadding2D)."""
+    custom = {
+        "VQCLayer": VQCLayer,
+        "CircuitLayer": CircuitLayer,
+        "Scale": Scale,
+        "ReflectionPadding2D": ReflectionPadding2D,
+    }
     return keras.models.model_from_json(json.dumps(config), custom_objects=custom)
 
 

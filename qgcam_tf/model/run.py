@@ -120,6 +120,7 @@ LAYER_TYPES = frozenset(
         "VQCLayer",
         "CircuitLayer",
         "Scale",
+        "ReflectionPadding2D",
     }
 )
 # Runs written before the dataset was recorded in their metadata were MNIST runs.

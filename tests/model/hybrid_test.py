@@ -178,5 +178,147 @@ def test_family_model_saves_reloads_and_switches_backend(tmp_path, tiny_images):
     np.testing.assert_allclose(copy(tiny_images).numpy(), before, atol=1e-5)
 
 
+def test_reflection_padding_mirrors_the_border():
+    """ReflectionPadding2D equals NumPy's reflect padding, and its config round-trips."""
+    from qgcam_tf.model.hybrid import ReflectionPadding2D
+
+    x = np.random.default_rng(0).uniform(size=(2, 5, 4, 3)).astype(np.float32)
+    layer = ReflectionPadding2D(1)
+    expected = np.pad(x, [(0, 0), (1, 1), (1, 1), (0, 0)], mode="reflect")
+    np.testing.assert_array_equal(layer(x).numpy(), expected)
+    assert layer.compute_output_shape((None, 5, 4, 3)).as_list() == [None, 7, 6, 3]
+    assert ReflectionPadding2D.from_config(layer.get_config()).pad == 1
+    with pytest.raises(ValueError, match="pad must be an int >= 1, got 0"):
+        ReflectionPadding2D(0)
+
+
+def test_reflect_padding_conv_equals_numpy_and_reloads(tmp_path):
+    """padding='reflect': qgcam_conv is ReLU(correlate(mirrored image)) by NumPy, with the
+    sizes of zero padding, and the saved model reloads to the same output."""
+    keras.utils.set_random_seed(1)
+    model = build_hybrid_model(
+        (6, 6, 2), 2, vqc=VQCSpec(2, 1, 2), backend="tf", conv_filters=(3,), padding="reflect"
+    )
+    zero = build_hybrid_model((6, 6, 2), 2, vqc=VQCSpec(2, 1, 2), backend="tf", conv_filters=(3,))
+    assert model.get_layer("qgcam_conv").output_shape == zero.get_layer("qgcam_conv").output_shape
+    x = np.random.default_rng(2).uniform(size=(2, 6, 6, 2)).astype(np.float32)
+    kernel, bias = model.get_layer("qgcam_conv").get_weights()
+    padded = np.pad(x, [(0, 0), (1, 1), (1, 1), (0, 0)], mode="reflect")
+    expected = np.zeros((2, 6, 6, 3))
+    for i in range(6):
+        for j in range(6):
+            patch = padded[:, i : i + 3, j : j + 3, :]
+            expected[:, i, j] = np.einsum("bhwc,hwcf->bf", patch, kernel) + bias
+    probe = keras.Model(model.inputs, model.get_layer("qgcam_conv").output)
+    np.testing.assert_allclose(probe(x).numpy(), np.maximum(expected, 0), atol=1e-5)
+    save_model(model, str(tmp_path))
+    np.testing.assert_allclose(load_model(str(tmp_path))(x).numpy(), model(x).numpy(), atol=1e-6)
+
+
+def _backbone_layers(model):
+    """The model's Keras Applications layers with weights, by name (not the head)."""
+    head = {"backbone_preprocess", "bn", "to_qubits", "vqc", "scale", "logits"}
+    return {l.name: l for l in model.layers if l.weights and l.name not in head}
+
+
+def test_backbone_without_weights_explains_its_last_block():
+    """MobileNetV2 (alpha 0.35, weights=None): [0, 1] images reach it as 2x - 1, it is frozen,
+    and qgcam_conv, the default CAM layer, is an identity on its last block (out_relu)."""
+    from qgcam_tf.explain.qgradcam import QGradCAM
+
+    keras.utils.set_random_seed(0)
+    model = build_hybrid_model(
+        (32, 32, 3), 2, vqc=VQCSpec(2, 1, 2), backend="tf", backbone="mobilenetv2-0.35"
+    )
+    x = np.random.default_rng(3).uniform(size=(2, 32, 32, 3)).astype(np.float32)
+    pre = keras.Model(model.inputs, model.get_layer("backbone_preprocess").output)
+    np.testing.assert_allclose(pre(x).numpy(), 2 * x - 1, atol=1e-6)
+    last = keras.Model(
+        model.inputs, [model.get_layer("out_relu").output, model.get_layer("qgcam_conv").output]
+    )
+    a, b = last(x)
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert all(not l.trainable for l in _backbone_layers(model).values())
+    assert {w.name.split("/")[0] for w in model.trainable_weights} == {
+        "bn",
+        "to_qubits",
+        "vqc",
+        "scale",
+    }
+    result = QGradCAM(model)(x)
+    assert result.activations_maps.shape == (2, 1, 1) and result.maps.shape == (2, 32, 32)
+    twin = build_classical_twin((32, 32, 3), 2, backbone="mobilenetv2-0.35")
+    assert twin.get_layer("qgcam_conv").output_shape == (None, 1, 1, 1280)
+
+
+@pytest.mark.parametrize("fine_tune", [False, True])
+def test_backbone_weights_file_is_loaded(tmp_path, fine_tune):
+    """A weights file written by build_backbone(...).save_weights is what the hybrid holds:
+    frozen, still after one training step; fine-tuned, before it (and the step moves them)."""
+    from qgcam_tf.model.hybrid import build_backbone
+
+    keras.utils.set_random_seed(5)
+    source = build_backbone("mobilenetv2-0.35", (32, 32, 3))
+    path = str(tmp_path / "backbone.weights.h5")
+    source.save_weights(path)
+    keras.utils.set_random_seed(6)  # other random weights, unless the file is loaded
+    model = build_hybrid_model(
+        (32, 32, 3),
+        2,
+        vqc=VQCSpec(2, 1, 2),
+        backend="tf",
+        backbone="mobilenetv2-0.35",
+        backbone_weights=path,
+        fine_tune=fine_tune,
+    )
+    layers = _backbone_layers(model)
+    assert len(layers) == sum(1 for l in source.layers if l.weights)
+
+    def equal_to_file():
+        return all(
+            all(np.array_equal(a, b) for a, b in zip(layers[l.name].get_weights(), l.get_weights()))
+            for l in source.layers
+            if l.weights
+        )
+
+    assert equal_to_file()
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+    rng = np.random.default_rng(7)
+    x = rng.uniform(size=(4, 32, 32, 3)).astype(np.float32)
+    model.fit(x, np.array([0, 1, 0, 1]), batch_size=4, epochs=1, verbose=0)
+    assert equal_to_file() is not fine_tune
+
+
+def test_backbone_errors(tmp_path, monkeypatch):
+    """Unknown backbones, grey inputs, missing files and unreachable ImageNet weights are one
+    clear error each; imagenet fails offline unless the Keras cache holds the file."""
+    import urllib.error
+
+    from tf_keras.src.utils import data_utils
+
+    from qgcam_tf.model.hybrid import build_backbone
+
+    with pytest.raises(ValueError, match="backbone must be one of"):
+        build_hybrid_model((32, 32, 3), 2, backbone="vgg")
+    with pytest.raises(ValueError, match="RGB input"):
+        build_hybrid_model((32, 32, 1), 2, backbone="mobilenetv2-0.35", backbone_weights="none")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        build_hybrid_model((32, 32, 3), 2, backbone="mobilenetv2-0.35", backbone_weights="x.h5")
+    with pytest.raises(ValueError, match="needs a Keras Applications backbone"):
+        build_classical_twin((32, 32, 3), 2, backbone_weights="imagenet")
+    with pytest.raises(TypeError, match="fine_tune must be a bool"):
+        build_classical_twin((32, 32, 3), 2, backbone="mobilenetv2-0.35", fine_tune="yes")
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setenv("HOME", str(tmp_path))  # an empty Keras cache
+    monkeypatch.setattr(data_utils, "urlretrieve", offline)
+    with pytest.raises(
+        ValueError, match="ImageNet weights of mobilenetv2-0.35 are not in the Keras cache"
+    ):
+        build_backbone("mobilenetv2-0.35", (96, 96, 3), weights="imagenet")
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, *sys.argv[1:]]))
