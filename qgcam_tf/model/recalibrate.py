@@ -27,8 +27,9 @@ def recalibrate_batchnorm(
     max_batches: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Sets every BatchNormalization layer's moving mean/variance to the statistics of its
-    inputs over ``dataset`` (inference mode, final weights), layer by layer in model order.
+    """Sets every trainable BatchNormalization layer's moving mean/variance to the statistics
+    of its inputs over ``dataset`` (inference mode, final weights), layer by layer in model
+    order. Frozen ones (``trainable=False``, e.g. a pretrained backbone's) keep theirs.
 
     Args:
         model: a functional Keras model.
@@ -43,7 +44,11 @@ def recalibrate_batchnorm(
     Raises:
         ValueError: ``dataset`` is empty.
     """
-    layers = [x for x in model.layers if isinstance(x, keras.layers.BatchNormalization)]
+    # a frozen layer (a pretrained backbone's) ran in inference mode throughout training: the
+    # layers after it learnt on its own statistics, so they stay
+    layers = [
+        x for x in model.layers if isinstance(x, keras.layers.BatchNormalization) and x.trainable
+    ]
     done = 0
     for layer in layers:
         probe = keras.Model(model.inputs, layer.input)

@@ -49,6 +49,18 @@ def test_progress_counts_every_batch_of_every_layer(rng):
     assert seen == [1, 2, 3, 4, 5, 6]
 
 
+def test_frozen_layers_keep_their_statistics(rng):
+    """A BN layer with trainable=False (a frozen backbone's) keeps its moving statistics."""
+    model = _model()
+    model.get_layer("bn1").trainable = False
+    data = rng.normal(2.0, 3.0, size=(40, 6, 6, 2)).astype(np.float32)
+    ds = tf.data.Dataset.from_tensor_slices(data).batch(16)
+    assert recalibrate_batchnorm(model, ds) == 1
+    np.testing.assert_array_equal(model.get_layer("bn1").moving_mean.numpy(), np.zeros(3))
+    np.testing.assert_array_equal(model.get_layer("bn1").moving_variance.numpy(), np.ones(3))
+    assert np.all(model.get_layer("bn2").moving_mean.numpy() != 0)
+
+
 def test_empty_dataset_is_an_error():
     """An empty dataset is rejected."""
     empty = tf.data.Dataset.from_tensor_slices(np.zeros((0, 6, 6, 2), np.float32)).batch(4)
