@@ -75,6 +75,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "only its atan(x), atan(x^2) encoding)",
     )
     add_backend(p, default="tfq")
+    p.add_argument(
+        "--xla", action="store_true", help="compile the tf executor with XLA (--backend tf)"
+    )
+    p.add_argument(
+        "--distribute",
+        choices=("none", "mirrored", "multi-worker"),
+        default="none",
+        help="tf.distribute strategy: none; mirrored (this machine's devices); multi-worker "
+        "(one process per task of the cluster in the TF_CONFIG environment variable, "
+        "--batch-size is the global batch; docs/scale.md)",
+    )
+    p.add_argument(
+        "--worker-dir",
+        help="with --distribute multi-worker: where a worker other than the chief writes its "
+        "copy of the run (default: a temporary directory, removed at the end)",
+    )
     p.add_argument("--classical", action="store_true", help="train the classical twin instead")
     p.add_argument(
         "--batch-size", type=batch_type, default=64, help=f"examples per step, 1-{MAX_BATCH}"
@@ -157,7 +173,10 @@ def validate(args) -> None:
 
     Raises:
         ValueError: the paper's ansatz is given another encoding (its fast kernels
-            hard-code ``atan(x), atan(x^2)``), or an ansatz/encoding with ``--classical``.
+            hard-code ``atan(x), atan(x^2)``), an ansatz/encoding with ``--classical``,
+            ``--xla`` without ``--backend tf``, ``--distribute multi-worker`` with a missing or
+            malformed ``TF_CONFIG`` (bad JSON, no task, an index out of range), or
+            ``--worker-dir`` without it.
     """
     if args.encoding is not None and args.ansatz == "paper" and args.encoding != "paper":
         raise ValueError(
@@ -166,6 +185,18 @@ def validate(args) -> None:
         )
     if args.classical and (args.ansatz != "paper" or args.encoding is not None):
         raise ValueError("--ansatz and --encoding choose the VQC; --classical trains none")
+    if args.xla and args.classical:
+        raise ValueError("--xla compiles the VQC's tf executor; --classical trains none")
+    if args.xla and args.backend != "tf":
+        raise ValueError(
+            f"--xla compiles the tf executor: it needs --backend tf, not {args.backend}"
+        )
+    if args.distribute == "multi-worker":
+        from qgcam_tf.model.distribute import TF_CONFIG_ENV, parse_tf_config
+
+        parse_tf_config(os.environ.get(TF_CONFIG_ENV))
+    elif args.worker_dir is not None:
+        raise ValueError(f"--worker-dir is for --distribute multi-worker, not {args.distribute}")
 
 
 def check_out(out: str, force: bool) -> None:
@@ -192,6 +223,10 @@ def check_out(out: str, force: bool) -> None:
 def run(args) -> int:
     options = dataset_options(args)  # checked before anything loads
     check_out(args.out, args.force)
+    from qgcam_tf.model.distribute import strategy_for
+
+    # before TensorFlow runs anything and before TFQ loads (docs/scale.md)
+    strategy = strategy_for(args.distribute)
     from qgcam_tf.data.registry import get_adapter
     from qgcam_tf.evaluate.attention import dataset_metrics
     from qgcam_tf.model.training import seed_everything, train_model
@@ -215,6 +250,9 @@ def run(args) -> int:
         extra_metrics=dataset_metrics(args.dataset),  # e.g. speech: background_attention
         tensorboard=args.tensorboard,
         settings={"dataset": args.dataset, **options},  # a restart must match them all
+        jit_compile=args.xla,
+        strategy=strategy,
+        worker_dir=args.worker_dir,
     )
     print(json.dumps(metrics, indent=2))
     return 0

@@ -6,7 +6,7 @@ Until then ``progress.json`` records what is done, each step before the next one
 1. ``fit``, epoch by epoch. After each epoch the model and optimizer state go to
    ``backup/epoch-N`` (a ``tf.train.Checkpoint``), the model to ``model.json`` +
    ``model.weights.h5``, and ``progress.json`` gets ``epochs_done``, the epoch's row of
-   ``history.csv`` and the training seconds so far.
+   ``history.csv``, the training seconds so far and each epoch's own (``epoch_seconds``).
 2. The test-set evaluation before the BatchNorm recalibration, the recalibration (its weights
    are saved before it is recorded), the test-set evaluation, the extra metrics: each
    result is recorded in ``progress.json`` under ``"stages"``.
@@ -16,16 +16,33 @@ Started again on the same directory with the same settings, training continues a
 first step not recorded: from the last epoch's checkpoint (the data order of each epoch
 depends only on the seed and the epoch, so the result equals an uninterrupted run), or,
 with every epoch done, without calling ``fit`` at all. Other settings are refused.
+
+Under a ``tf.distribute`` strategy (:mod:`qgcam_tf.model.distribute`) the model is built
+and compiled in the strategy's scope, ``--batch-size`` is the global batch, and the input
+pipelines are sharded by ``tf.data`` auto-sharding with the ``DATA`` policy: every worker
+reads the same in-memory arrays and keeps its share of each global batch (``FILE`` would
+need at least one input file per worker, and the loaders hold arrays). Every worker takes
+part in each epoch's checkpoint (reading BatchNorm's per-replica statistics is a collective
+operation), but only the chief writes the run directory; the others write to a directory of
+their own (``worker_dir``, by default a temporary one removed at the end), the pattern
+TensorFlow documents for multi-worker saving. A restarted worker resumes from the chief's
+``progress.json`` and checkpoint, so ``run_dir`` must be on storage every worker reads. After
+``fit`` each worker copies the weights into a model outside the strategy, and the later
+stages (evaluation, BatchNorm recalibration, extra metrics) run on that copy in each process
+with no collective operation, so they give the same numbers everywhere and a worker that
+finished early never leaves another waiting.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
 import shutil
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 
@@ -34,6 +51,7 @@ import tf_keras as keras
 
 from qgcam_tf.data.registry import DatasetBundle
 from qgcam_tf.fileio import atomic_path, write_json_atomic
+from qgcam_tf.model.distribute import is_chief, worker_index
 from qgcam_tf.model.hybrid import build_classical_twin, build_hybrid_model
 from qgcam_tf.model.recalibrate import recalibrate_batchnorm
 from qgcam_tf.model.run import (
@@ -140,10 +158,14 @@ def input_mean(dataset: tf.data.Dataset, *, limit: int = INPUT_MEAN_EXAMPLES) ->
 
 
 class _Run:
-    """The files of one run directory and its ``progress.json`` record."""
+    """The files of one run directory and its ``progress.json`` record.
 
-    def __init__(self, run_dir: str, progress: dict):
+    ``dir`` is where this process writes; ``read_dir`` where the checkpoint it resumes from
+    lies (the chief's run directory; the same as ``dir`` on the chief)."""
+
+    def __init__(self, run_dir: str, progress: dict, read_dir: str | None = None):
         self.dir, self.progress = run_dir, progress
+        self.read_dir = read_dir or run_dir
 
     def path(self, name: str) -> str:
         return os.path.join(self.dir, name)
@@ -172,13 +194,18 @@ class _EpochCheckpoint(keras.callbacks.Callback):
     def elapsed(self) -> float:
         return self.seconds_before + time.perf_counter() - self.started
 
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_started = time.perf_counter()
+
     def on_epoch_end(self, epoch, logs=None):
+        seconds = time.perf_counter() - self.epoch_started
         name = f"epoch-{epoch + 1}"
         backup = self.run.path(BACKUP_DIR)
         self.checkpoint.write(os.path.join(backup, name))
         save_model(self.model, self.run.dir, metadata=self.metadata)
         progress = self.run.progress
         progress.update(epochs_done=epoch + 1, checkpoint=name, train_seconds=self.elapsed())
+        progress["epoch_seconds"] = [*progress.get("epoch_seconds", [])[:epoch], seconds]
         row = {"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}}
         progress["history"] = [r for r in progress["history"] if r["epoch"] < epoch] + [row]
         self.run.save_progress()
@@ -211,44 +238,65 @@ def _differences(old: dict, new: dict) -> list[str]:
     ]
 
 
-def _open_run_dir(run_dir: str, settings: dict, force: bool) -> _Run:
-    """The run to write: a fresh one, or the unfinished one with the same settings."""
-    fresh = {
+def _recorded_progress(run_dir: str, settings: dict, force: bool) -> dict | None:
+    """The unfinished run's ``progress.json`` record to resume, or None for a fresh run."""
+    if not os.path.isdir(run_dir) or force:
+        return None
+    ours = sorted(n for n in os.listdir(run_dir) if n in RUN_FILES and n != "explain")
+    if os.path.exists(os.path.join(run_dir, METRICS_FILE)):
+        raise ValueError(
+            f"{run_dir!r} already holds a finished run; pass --force to replace it "
+            "(only the run's own files are removed), or choose another --out"
+        )
+    if os.path.isfile(os.path.join(run_dir, PROGRESS_FILE)):
+        with open(os.path.join(run_dir, PROGRESS_FILE)) as f:
+            progress = json.load(f)
+        differ = _differences(progress.get("settings", {}), settings)
+        if differ:
+            raise ValueError(
+                f"{run_dir!r} holds an unfinished run with other settings "
+                f"({'; '.join(differ)}); to start over pass --force (only the run's own "
+                "files are removed), or choose another --out"
+            )
+        return progress
+    if ours:
+        raise ValueError(
+            f"{run_dir!r} holds run files ({', '.join(ours)}) but no {PROGRESS_FILE}, so "
+            "they cannot be resumed; pass --force to replace them, or choose another --out"
+        )
+    return None
+
+
+def _open_run_dir(run_dir: str, settings: dict, force: bool, write_dir: str | None = None) -> _Run:
+    """The run to write: a fresh one, or the unfinished one with the same settings.
+
+    With ``write_dir`` (a worker that is not the chief) ``run_dir`` is only read: the
+    chief's record is resumed (unless ``force``, where the chief starts over), and this
+    process writes to ``write_dir``.
+    """
+    progress = _recorded_progress(run_dir, settings, force)
+    if write_dir is not None:
+        os.makedirs(write_dir, exist_ok=True)
+        run = _Run(write_dir, progress or _fresh_progress(settings), run_dir)
+        run.save_progress()
+        return run
+    if force and os.path.isdir(run_dir):
+        remove_run_files(run_dir)  # what training wrote, never anything else
+    os.makedirs(run_dir, exist_ok=True)
+    run = _Run(run_dir, progress or _fresh_progress(settings))
+    if progress is None:
+        run.save_progress()
+    return run
+
+
+def _fresh_progress(settings: dict) -> dict:
+    return {
         "settings": settings,
         "epochs_done": 0,
         "train_seconds": 0.0,
         "history": [],
         "stages": {},
     }
-    if os.path.isdir(run_dir):
-        ours = sorted(n for n in os.listdir(run_dir) if n in RUN_FILES and n != "explain")
-        if force:
-            remove_run_files(run_dir)  # what training wrote, never anything else
-        elif os.path.exists(os.path.join(run_dir, METRICS_FILE)):
-            raise ValueError(
-                f"{run_dir!r} already holds a finished run; pass --force to replace it "
-                "(only the run's own files are removed), or choose another --out"
-            )
-        elif os.path.isfile(os.path.join(run_dir, PROGRESS_FILE)):
-            with open(os.path.join(run_dir, PROGRESS_FILE)) as f:
-                progress = json.load(f)
-            differ = _differences(progress.get("settings", {}), settings)
-            if differ:
-                raise ValueError(
-                    f"{run_dir!r} holds an unfinished run with other settings "
-                    f"({'; '.join(differ)}); to start over pass --force (only the run's own "
-                    "files are removed), or choose another --out"
-                )
-            return _Run(run_dir, progress)
-        elif ours:
-            raise ValueError(
-                f"{run_dir!r} holds run files ({', '.join(ours)}) but no {PROGRESS_FILE}, so "
-                "they cannot be resumed; pass --force to replace them, or choose another --out"
-            )
-    os.makedirs(run_dir, exist_ok=True)
-    run = _Run(run_dir, fresh)
-    run.save_progress()
-    return run
 
 
 def _steps(dataset: tf.data.Dataset) -> int:
@@ -282,6 +330,9 @@ def train_model(
     tensorboard: bool = True,
     settings: dict | None = None,
     verbose: int | str = "auto",
+    jit_compile: bool = False,
+    strategy: tf.distribute.Strategy | None = None,
+    worker_dir: str | None = None,
 ) -> dict:
     """Trains (or resumes training) and writes the run directory.
 
@@ -325,14 +376,22 @@ def train_model(
             with other settings than the unfinished run's is refused.
         verbose: 0 silent; 1 Keras bars; 2 one line per epoch; ``"auto"`` bars on a
             terminal and lines in a log. Besides ``fit``, each later stage says what it does.
+        jit_compile: compile the ``tf`` executor with XLA (``backend="tf"`` only).
+        strategy: a ``tf.distribute`` strategy to train under
+            (:func:`qgcam_tf.model.distribute.strategy_for`), created before TensorFlow ran
+            anything; None trains in this process alone. See the module docstring.
+        worker_dir: where a worker that is not the chief writes its copy of the run
+            (default: a temporary directory, removed when training ends); the chief
+            ignores it.
 
     Returns:
         The metrics dict written to ``metrics.json``.
 
     Raises:
-        ValueError: bad options (checked before anything is written), ``run_dir`` already
-            holds a finished run, an unfinished run with other settings or run files
-            without a record, or ``extra_metrics`` returns a key of the standard metrics.
+        ValueError: bad options (checked before anything is written; ``jit_compile`` without
+            the ``tf`` backend), ``run_dir`` already holds a finished run, an unfinished run
+            with other settings or run files without a record, or ``extra_metrics`` returns
+            a key of the standard metrics.
         TypeError: ``extra_metrics`` is not callable or returns no dict.
     """
     _check_int("epochs", epochs, 1)
@@ -354,6 +413,9 @@ def train_model(
             f"--qubits must be >= {n_classes}, the number of classes of {dataset_name or 'the'}"
             f" dataset (the VQC measures one qubit per class), got {n_qubits}"
         )
+    if jit_compile and (classical or backend != "tf"):
+        what = "the classical twin" if classical else f"backend={backend!r}"
+        raise ValueError(f"jit_compile=True (XLA) needs backend='tf', got {what}")
     verbose_fit = _keras_verbose(verbose)
     tty = verbose_fit == 1
 
@@ -363,9 +425,7 @@ def train_model(
 
     seed_everything(seed)
     spec = None
-    if classical:
-        model = build_classical_twin(bundle.input_shape, n_classes, **bundle.model_kwargs)
-    else:
+    if not classical:
         spec = VQCSpec(
             n_qubits=n_qubits,
             depth=depth,
@@ -373,18 +433,33 @@ def train_model(
             ansatz=ansatz,
             encoding=encoding or "paper",
         )
-        model = build_hybrid_model(
-            bundle.input_shape, n_classes, vqc=spec, backend=backend, **bundle.model_kwargs
+
+    def build() -> keras.Model:
+        if classical:
+            model = build_classical_twin(bundle.input_shape, n_classes, **bundle.model_kwargs)
+        else:
+            model = build_hybrid_model(
+                bundle.input_shape,
+                n_classes,
+                vqc=spec,
+                backend=backend,
+                jit_compile=jit_compile,
+                **bundle.model_kwargs,
+            )
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate),
+            loss=keras.losses.SparseCategoricalCrossentropy(),
+            metrics=["accuracy"],
         )
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(),
-        metrics=["accuracy"],
-    )
+        return model
+
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        model = build()
     metadata = dict(bundle.metadata)
     metadata.update(class_names=list(bundle.class_names), seed=seed, epochs=epochs)
     metadata["input_mean"] = input_mean(bundle.train)  # also rejects an empty training set
     steps = _steps(bundle.train)
+    replicas = 1 if strategy is None else int(strategy.num_replicas_in_sync)
     run_settings = json.loads(
         json.dumps(
             {
@@ -396,6 +471,9 @@ def train_model(
                 # absent for the paper's circuit, so older runs' settings stay identical
                 **({} if classical or spec.ansatz == "paper" else {"ansatz": spec.ansatz}),
                 **({} if classical or spec.encoding == "paper" else {"encoding": spec.encoding}),
+                **({"xla": True} if jit_compile else {}),
+                # absent without several replicas: one replica trains as one process does
+                **({"replicas": replicas} if replicas > 1 else {}),
                 "epochs": epochs,
                 "learning_rate": learning_rate,
                 "seed": seed,
@@ -409,103 +487,146 @@ def train_model(
             default=str,
         )
     )
-    run = _open_run_dir(run_dir, run_settings, force)  # nothing is written before this
-    progress, stages = run.progress, run.progress["stages"]
-    done = progress["epochs_done"]
-    checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
-    if done < epochs:
-        if done:
-            say(f"resuming {run_dir}: {done} of {epochs} epochs done")
-            model.optimizer.build(model.trainable_variables)
-            prefix = os.path.join(run.path(BACKUP_DIR), progress["checkpoint"])
-            checkpoint.read(prefix).assert_existing_objects_matched()
-        callbacks = [_EpochCheckpoint(run, checkpoint, metadata)]
-        if tensorboard:
-            callbacks.insert(0, keras.callbacks.TensorBoard(run.path(TENSORBOARD_DIR)))
-        if KILL_ENV in os.environ:
-            callbacks.append(_KillPoints())
-        # One pass of the (reshuffling) pipeline per epoch: epoch k gets the k-th order
-        # whether or not the run was interrupted before it.
-        model.fit(
-            bundle.train.repeat().skip(done * steps),
-            epochs=epochs,
-            initial_epoch=done,
-            steps_per_epoch=steps,
-            validation_data=bundle.validation,
-            callbacks=callbacks,
-            verbose=verbose_fit if verbose else 0,
-        )
-    else:
-        say(f"resuming {run_dir}: all {epochs} epochs done, continuing after training")
-        model.load_weights(run.path(MODEL_WEIGHTS))
-    run.write_history()
-
-    def evaluate(stage: str) -> tuple[float, float]:
-        callbacks = [_KillPoints(stage)] if KILL_ENV in os.environ else []
-        verbose_eval = 1 if tty and verbose else 0
-        loss, accuracy = model.evaluate(bundle.test, verbose=verbose_eval, callbacks=callbacks)
-        return float(loss), float(accuracy)
-
-    if recalibrate_bn:
-        if "test_accuracy_before_bn_recalibration" not in stages:
-            say(f"evaluating on {bundle.n_test} test examples before the BatchNorm recalibration")
-            stages["test_accuracy_before_bn_recalibration"] = evaluate("evaluate-before-bn")[1]
-            run.save_progress()
-        if "bn_recalibrated" not in stages:
-            n_bn = sum(isinstance(x, keras.layers.BatchNormalization) for x in model.layers)
-            say(f"recalibrating BatchNorm statistics: {n_bn} layer(s) x {steps} training batches")
-            bar = keras.utils.Progbar(n_bn * steps) if tty and verbose else None
-
-            def step(i: int) -> None:
-                if bar is not None:
-                    bar.update(i)
-                kill_point("recalibrate")
-
-            stages["bn_recalibrated"] = (
-                recalibrate_batchnorm(model, bundle.train, progress=step) > 0
+    with _write_dir(strategy, worker_dir) as write_dir:
+        # nothing is written before this
+        run = _open_run_dir(run_dir, run_settings, force, write_dir)
+        progress, stages = run.progress, run.progress["stages"]
+        done = progress["epochs_done"]
+        checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
+        if done < epochs:
+            if done:
+                say(f"resuming {run_dir}: {done} of {epochs} epochs done")
+                model.optimizer.build(model.trainable_variables)
+                prefix = os.path.join(run.read_dir, BACKUP_DIR, progress["checkpoint"])
+                checkpoint.read(prefix).assert_existing_objects_matched()
+            callbacks = [_EpochCheckpoint(run, checkpoint, metadata)]
+            if tensorboard:
+                callbacks.insert(0, keras.callbacks.TensorBoard(run.path(TENSORBOARD_DIR)))
+            if KILL_ENV in os.environ:
+                callbacks.append(_KillPoints())
+            # One pass of the (reshuffling) pipeline per epoch: epoch k gets the k-th order
+            # whether or not the run was interrupted before it.
+            train, validation = bundle.train.repeat().skip(done * steps), bundle.validation
+            if strategy is not None:
+                train = _sharded(train)
+                validation = None if validation is None else _sharded(validation)
+            model.fit(
+                train,
+                epochs=epochs,
+                initial_epoch=done,
+                steps_per_epoch=steps,
+                validation_data=validation,
+                callbacks=callbacks,
+                verbose=verbose_fit if verbose else 0,
             )
-            save_model(model, run_dir, metadata=metadata)  # before the stage is recorded
+            if strategy is not None:
+                # Every worker reads the weights here (a collective read of BatchNorm's
+                # per-replica statistics); the later stages run outside the strategy.
+                weights = model.get_weights()
+                model = build()
+                model.set_weights(weights)
+        else:
+            say(f"resuming {run_dir}: all {epochs} epochs done, continuing after training")
+            if strategy is not None:  # no collective operation: a worker may be gone
+                model = build()
+            model.load_weights(os.path.join(run.read_dir, MODEL_WEIGHTS))
+        run.write_history()
+
+        def evaluate(stage: str) -> tuple[float, float]:
+            callbacks = [_KillPoints(stage)] if KILL_ENV in os.environ else []
+            verbose_eval = 1 if tty and verbose else 0
+            loss, accuracy = model.evaluate(bundle.test, verbose=verbose_eval, callbacks=callbacks)
+            return float(loss), float(accuracy)
+
+        if recalibrate_bn:
+            if "test_accuracy_before_bn_recalibration" not in stages:
+                say(
+                    f"evaluating on {bundle.n_test} test examples "
+                    "before the BatchNorm recalibration"
+                )
+                stages["test_accuracy_before_bn_recalibration"] = evaluate("evaluate-before-bn")[1]
+                run.save_progress()
+            if "bn_recalibrated" not in stages:
+                n_bn = sum(isinstance(x, keras.layers.BatchNormalization) for x in model.layers)
+                say(
+                    f"recalibrating BatchNorm statistics: {n_bn} layer(s) x {steps} "
+                    "training batches"
+                )
+                bar = keras.utils.Progbar(n_bn * steps) if tty and verbose else None
+
+                def step(i: int) -> None:
+                    if bar is not None:
+                        bar.update(i)
+                    kill_point("recalibrate")
+
+                stages["bn_recalibrated"] = (
+                    recalibrate_batchnorm(model, bundle.train, progress=step) > 0
+                )
+                save_model(model, run.dir, metadata=metadata)  # before the stage is recorded
+                run.save_progress()
+        if "test" not in stages:
+            say(f"evaluating on {bundle.n_test} test examples")
+            stages["test"] = evaluate("evaluate")
             run.save_progress()
-    if "test" not in stages:
-        say(f"evaluating on {bundle.n_test} test examples")
-        stages["test"] = evaluate("evaluate")
-        run.save_progress()
-    loss, accuracy = stages["test"]
-    metrics = {
-        "dataset": dataset_name,
-        "test_accuracy": accuracy,
-        "test_loss": loss,
-        "n_test": bundle.n_test,
-        "n_train": bundle.n_train,
-        "n_validation": bundle.n_validation,
-        "train_seconds": round(float(progress["train_seconds"]), 2),
-        "epochs": epochs,
-        "model": "classical_twin" if classical else "hybrid",
-        "n_qubits": spec.n_qubits if spec else None,
-        "depth": spec.depth if spec else None,
-        "ansatz": spec.ansatz if spec else None,
-        "encoding": spec.encoding if spec else None,
-        "backend": None if classical else backend,
-        "learning_rate": learning_rate,
-        "seed": seed,
-        "tensorflow": tf.__version__,
-    }
-    for key in ("test_accuracy_before_bn_recalibration", "bn_recalibrated"):
-        if key in stages:
-            metrics[key] = stages[key]
-    if extra_metrics is not None:
-        if "extra" not in stages:
-            say("computing the dataset's extra metrics")
-            stages["extra"] = _checked_extra(extra_metrics(model, bundle), metrics)
-            kill_point("extra-metrics")
-            run.save_progress()
-        metrics.update(stages["extra"])
-    save_keras_file(model, run_dir)
-    kill_point("metrics")
-    write_json_atomic(run.path(METRICS_FILE), metrics)
-    shutil.rmtree(run.path(BACKUP_DIR), ignore_errors=True)
-    say(f"finished: {run.path(METRICS_FILE)}")
-    return metrics
+        loss, accuracy = stages["test"]
+        metrics = {
+            "dataset": dataset_name,
+            "test_accuracy": accuracy,
+            "test_loss": loss,
+            "n_test": bundle.n_test,
+            "n_train": bundle.n_train,
+            "n_validation": bundle.n_validation,
+            "train_seconds": round(float(progress["train_seconds"]), 2),
+            "epochs": epochs,
+            "model": "classical_twin" if classical else "hybrid",
+            "n_qubits": spec.n_qubits if spec else None,
+            "depth": spec.depth if spec else None,
+            "ansatz": spec.ansatz if spec else None,
+            "encoding": spec.encoding if spec else None,
+            "backend": None if classical else backend,
+            "learning_rate": learning_rate,
+            "seed": seed,
+            "tensorflow": tf.__version__,
+        }
+        for key in ("test_accuracy_before_bn_recalibration", "bn_recalibrated"):
+            if key in stages:
+                metrics[key] = stages[key]
+        if extra_metrics is not None:
+            if "extra" not in stages:
+                say("computing the dataset's extra metrics")
+                stages["extra"] = _checked_extra(extra_metrics(model, bundle), metrics)
+                kill_point("extra-metrics")
+                run.save_progress()
+            metrics.update(stages["extra"])
+        save_keras_file(model, run.dir)
+        kill_point("metrics")
+        write_json_atomic(run.path(METRICS_FILE), metrics)
+        shutil.rmtree(run.path(BACKUP_DIR), ignore_errors=True)
+        say(f"finished: {run.path(METRICS_FILE)}")
+        return metrics
+
+
+def _sharded(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """``dataset`` auto-sharded with the DATA policy (see the module docstring)."""
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)
+
+
+@contextlib.contextmanager
+def _write_dir(strategy, worker_dir: str | None):
+    """Where this process writes: None on the chief (the run directory), else
+    ``worker_dir`` or a temporary directory removed at the end."""
+    if is_chief(strategy):
+        yield None
+    elif worker_dir is not None:
+        yield worker_dir
+    else:
+        temporary = tempfile.mkdtemp(prefix=f"qgcam-worker-{worker_index(strategy)}-")
+        try:
+            yield temporary
+        finally:
+            shutil.rmtree(temporary, ignore_errors=True)
 
 
 def _checked_extra(extra, metrics: dict) -> dict:
