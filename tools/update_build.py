@@ -37,6 +37,8 @@ THIRD_PARTY = {
     "grpc": "grpcio",
     "requests": "requests",
     "PIL": "pillow",
+    "apache_beam": "apache-beam",
+    "pyarrow": "pyarrow",
 }
 # Peer libraries of the benchmark, not in requirements.txt: qgcam_tf/bench/peers.py imports
 # them inside its functions and runs in the peers' own virtualenv (made by
@@ -80,7 +82,10 @@ def _dynamic(path: str, modules: dict[str, str]) -> set[str]:
         return {modules[m] for m in found}
     if path == "qgcam_tf/cli/main.py":  # subcommands imported by name from COMMANDS
         tree = ast.parse(open(os.path.join(ROOT, path)).read())
-        names = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)}
+        # a command spelt with "-" (explain-batch) lives in a module spelt with "_"
+        names = {
+            str(n.value).replace("-", "_") for n in ast.walk(tree) if isinstance(n, ast.Constant)
+        }
         return {
             t
             for m, t in modules.items()

@@ -50,13 +50,22 @@ def _quiet_tensorflow(debug: bool) -> None:
 
 
 # In workflow order, as `qgcam --help` lists them.
-COMMANDS = ("train", "predict", "explain", "export", "evaluate", "noise", "benchmark")
+COMMANDS = (
+    "train",
+    "predict",
+    "explain",
+    "export",
+    "explain-batch",
+    "evaluate",
+    "noise",
+    "benchmark",
+)
 
 
 def _commands() -> dict:
     found = {}
     for name in COMMANDS:
-        module = importlib.import_module(f"qgcam_tf.cli.{name}")
+        module = importlib.import_module(f"qgcam_tf.cli.{name.replace('-', '_')}")
         found[module.NAME] = module
     return found
 

@@ -75,6 +75,10 @@ def test_help_version_and_argument_errors_import_no_tensorflow_numpy_or_cirq(tmp
             "argument --class-index: must be a class index >= 0, or -1 for the predicted class, "
             "got '-2'",
         ),
+        "explain-batch": (
+            ["--export", run, "--input", "*.png", "--out", out, "--batch-size", "0"],
+            "argument --batch-size: must be an int in [1, 4096], got '0'",
+        ),
         "export": (
             ["--model", run, "--out", out, "--version", "0"],
             "argument --version: must be an int >= 1, got '0'",
