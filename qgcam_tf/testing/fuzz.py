@@ -82,6 +82,8 @@ class CLICase:
             permission override, for the permission cases).
         owner: the helper whose code must change for the case to pass.
         xfail_reason: why the case fails today (empty: it passes).
+        env: ``(name, value)`` pairs of environment variables set for the case (e.g. a bad
+            ``TF_CONFIG``).
     """
 
     name: str
@@ -91,6 +93,7 @@ class CLICase:
     mode: str = "in-process"
     owner: str = ""
     xfail_reason: str = ""
+    env: tuple[tuple[str, str], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -764,6 +767,26 @@ def _cli_train() -> list[CLICase]:
         "train", out, "--learning-rate", {k: r"must be a (finite )?number" for k in _FLOAT}
     )
     cases += _number_cases("train", out, "--seed", {k: r"int" for k in ("x", "1.5", "")})
+    multi = ("train", *out, *_TRAIN, "--distribute", "multi-worker")
+    cluster = '{"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, '
+    for name, value, msg in [
+        ("unset", "", r"TF_CONFIG.*not set"),
+        ("bad-json", "{cluster", r"TF_CONFIG is not valid JSON"),
+        ("no-task", cluster[:-2] + "}", r"needs a 'task' object"),
+        ("index-out-of-range", cluster + '"task": {"type": "worker", "index": 2}}', r"got 2"),
+        ("task-type", cluster + '"task": {"type": "chief", "index": 0}}', r"'chief'"),
+    ]:
+        cases.append(_case(f"train-tf-config-{name}", multi, msg, env=(("TF_CONFIG", value),)))
+    cases += [
+        _case("train-distribute-unknown", ["train", *out, "--distribute", "ring"], "choice"),
+        _case("train-distribute-case", ["train", *out, "--distribute", "Mirrored"], "choice"),
+        _case(
+            "train-worker-dir-alone",
+            ["train", *out, *_TRAIN, "--worker-dir", "{case}/w"],
+            r"--worker-dir is for --distribute multi-worker",
+        ),
+        _case("train-xla-tfq", ["train", *out, *_TRAIN, "--xla"], r"--xla .*--backend tf"),
+    ]
     return cases
 
 
@@ -1009,6 +1032,105 @@ def _cli_export() -> list[CLICase]:
         for c in _run_cases("export", lambda run: ["export", "--model", run, "--out", "{out}"])
         if not c.name.endswith(("unknown-dataset", "wrong-input-shape"))
     ]
+    return cases
+
+
+def _cli_explain_batch() -> list[CLICase]:
+    """explain-batch: every case is refused before Beam or TensorFlow loads."""
+    command = "explain-batch"
+    base = ("--export", "{run}", "--input", "{files}/good.png", "--out", "{out}")
+
+    def case(name, extra, message, argv=None, **kw):
+        return _case(f"{command}-{name}", [command, *(argv or base), *extra], message, **kw)
+
+    cases = [
+        case(
+            "missing-export",
+            [],
+            r"--export",
+            argv=("--input", "{files}/good.png", "--out", "{out}"),
+        ),
+        case("missing-input", [], r"--input", argv=("--export", "{run}", "--out", "{out}")),
+        case(
+            "missing-out", [], r"--out", argv=("--export", "{run}", "--input", "{files}/good.png")
+        ),
+        case(
+            "export-missing",
+            [],
+            r"--export '.*nope': no such directory",
+            argv=("--export", "{case}/nope", "--input", "{files}/good.png", "--out", "{out}"),
+        ),
+        case("export-is-a-run", [], r"holds no SavedModel version"),
+        case(
+            "export-without-metadata",
+            [],
+            r"has no assets.extra/qgcam\.json",
+            argv=("--export", "{out}", "--input", "{files}/good.png", "--out", "{case}/res"),
+            setup=("version",),
+        ),
+        case(
+            "input-matches-nothing",
+            [],
+            r"matches no file",
+            argv=("--export", "{run}", "--input", "{files}/*.nothing", "--out", "{out}"),
+        ),
+        case(
+            "input-a-folder",
+            [],
+            r"matches no file",
+            argv=("--export", "{run}", "--input", "{files}", "--out", "{out}"),
+        ),
+        case(
+            "input-empty",
+            [],
+            r"--input must be a glob pattern",
+            argv=("--export", "{run}", "--input", "", "--out", "{out}"),
+        ),
+        case("out-exists", [], r"exists; pass --force", setup=("out_dir",)),
+        case("out-is-a-file", ["--force"], r"not a directory", setup=("out_file",)),
+        case(
+            "out-under-a-file",
+            [],
+            r"good\.png",
+            argv=(
+                "--export",
+                "{run}",
+                "--input",
+                "{files}/good.png",
+                "--out",
+                "{files}/good.png/o",
+            ),
+        ),
+        case(
+            "out-url",
+            [],
+            r"filesystem every worker mounts",
+            argv=("--export", "{run}", "--input", "{files}/good.png", "--out", "gs://b/out"),
+        ),
+        case(
+            "out-locked",
+            [],
+            r"cannot write",
+            argv=("--export", "{run}", "--input", "{files}/good.png", "--out", "{case}/locked/o"),
+            setup=("locked",),
+            mode="unprivileged",
+        ),
+        case("runner-unknown", ["--runner", "Nope"], r"invalid choice"),
+        case("runner-lowercase", ["--runner", "directrunner"], r"invalid choice"),
+        case(
+            "workers-with-flink",
+            ["--runner", "FlinkRunner", "--direct-num-workers", "2"],
+            r"DirectRunner option",
+        ),
+        case("stray-argument", ["b.png"], r"quote the --input glob"),
+        case("run-not-a-run", ["--run", "{files}"], r"model\.json"),
+        case("class-index=-2", ["--class-index=-2"], r"class index"),
+        case("class-index=x", ["--class-index", "x"], r"class index"),
+        case("direct-num-workers=257", ["--direct-num-workers", "257"], r"int in \[1, 256\]"),
+        case("batch-size=4097", ["--batch-size", "4097"], r"int in \[1, 4096\]"),
+    ]
+    cases += _number_cases(command, base, "--batch-size", _INT)
+    cases += _number_cases(command, base, "--direct-num-workers", _INT)
     return cases
 
 
@@ -1277,6 +1399,7 @@ def cli_cases() -> list[CLICase]:
         + _cli_predict()
         + _cli_explain()
         + _cli_export()
+        + _cli_explain_batch()
         + _cli_evaluate()
         + _cli_noise()
         + _cli_benchmark()
