@@ -3,7 +3,7 @@ benchmarks/run.py --out DIR [options]`` (the options are those of ``qgcam benchm
 
 The suite is :mod:`qgcam_tf.bench.suite` (its timing helpers in :mod:`qgcam_tf.bench.timing`,
 its report in :mod:`qgcam_tf.bench.report`); the peers run as ``python -m
-qgcam_tf.bench.peers`` in the virtualenv that ``bash benchmarks/setup_pennylane.sh`` makes
+qgcam_tf.bench.peers`` in the virtualenv that ``bash benchmarks/setup_peers.sh`` makes
 (``benchmarks/.venv-bench``).
 """
 

@@ -42,9 +42,9 @@ THIRD_PARTY = {
 }
 # Peer libraries of the benchmark, not in requirements.txt: qgcam_tf/bench/peers.py imports
 # them inside its functions and runs in the peers' own virtualenv (made by
-# benchmarks/setup_pennylane.sh), so they get no requirement(...) label. Any other module
+# benchmarks/setup_peers.sh), so they get no requirement(...) label. Any other module
 # importing one is an error: the pinned stack does not have them.
-PEER_ONLY = {"pennylane", "tensorcircuit", "jax"}
+PEER_ONLY = {"pennylane", "pennylane_lightning", "tensorcircuit", "jax", "qsimcirq"}
 PEER_MODULES = {"qgcam_tf/bench/peers.py"}
 
 

@@ -6,10 +6,14 @@ written as ``benchmark.json`` and ``benchmark.md`` (a Markdown table with the ma
 description). Wall-clock medians are the headline numbers; CPU-time medians are recorded
 beside them because the machine may be shared (the load average at start and end is kept).
 
-Peers (PennyLane 0.44.1, tensorcircuit-ng) live in their own virtualenv (by default
-``benchmarks/.venv-bench`` under the working directory, made by
-``bash benchmarks/setup_pennylane.sh``) and run there as ``python -m qgcam_tf.bench.peers``;
-their rows are skipped with a message when that environment is absent. The
+Every VQC row (``tfq``, ``tf``, ``tf_xla`` and the peers: tensorcircuit-ng on JAX and on
+TensorFlow, PennyLane-JAX, PennyLane lightning.qubit, qsimcirq) runs in a process of its own,
+``python -m qgcam_tf.bench.peers vqc --name NAME --n N`` (:func:`vqc_rows`), which checks the
+row against a complex128 reference before timing it and reports its peak RSS. The peers live
+in their own virtualenv (by default ``benchmarks/.venv-bench`` under the working directory,
+made by ``bash benchmarks/setup_peers.sh``); their rows are skipped with a message when that
+environment is absent. Every target ratio is paired (:func:`paired_vqc`, :func:`train_pairs`,
+and QGrad-CAM against Grad-CAM): its two sides are measured interleaved in one run. The
 exported-``explain`` latency runs as ``python -m qgcam_tf.bench.serve_latency``, a
 process in which ``tensorflow_quantum`` cannot be imported. Both subprocesses find this
 qgcam_tf package through ``PYTHONPATH`` (see :func:`run_module_json`), so neither needs a
@@ -36,6 +40,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from qgcam_tf.bench.peers import MAIN_NAMES, NAMES, PEER_NAMES
 from qgcam_tf.bench.report import render_markdown, targets_table
 from qgcam_tf.bench.timing import (
     COMPLEX64_BYTES,
@@ -57,12 +62,17 @@ __all__ = [
     "explain_call",
     "explain_time",
     "export_latency",
-    "peer",
-    "peer_command",
+    "fastest_peer",
+    "pair_command",
+    "paired_vqc",
+    "peers_missing",
     "run_module_json",
     "run_benchmark",
+    "train_call",
+    "train_pairs",
     "train_throughput",
-    "vqc_fwd_bwd",
+    "vqc_row_command",
+    "vqc_rows",
 ]
 
 PEERS_MODULE = "qgcam_tf.bench.peers"
@@ -71,7 +81,8 @@ DEFAULT_PEERS_VENV = os.path.join("benchmarks", ".venv-bench")
 DEFAULT_PEER_PYTHON = os.path.join(DEFAULT_PEERS_VENV, "bin", "python")
 # The qgcam_tf package this module belongs to (a checkout's or an installed one).
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-EXECUTORS = ("tfq", "tf", "tf_xla", "tensorcircuit")
+# The VQC rows, in table order: qgcam's executors, then the peers (qgcam_tf.bench.peers).
+EXECUTORS = NAMES
 # The command lines of the CLI start-up rows (`python -m qgcam_tf ARGS`) and the exit
 # status each must end with: help, a subcommand's help, and an argument error.
 CLI_COMMANDS = {
@@ -87,13 +98,14 @@ class BenchConfig:
 
     Attributes:
         ns: qubit counts of the VQC-alone rows.
+        names: the VQC rows (of :data:`EXECUTORS`).
         batch: batch size of every row.
         depth: VQC depth.
         image_shape: input of the hybrid model (MNIST: 28x28x1).
         warmup: untimed calls before timing.
         repeats: timed calls (the median is reported).
         train_n: qubits of the training / explanation / serving rows.
-        peers: run the PennyLane and tensorcircuit-ng rows (needs the peers' venv).
+        peers: run the peers' rows and the training pairs (needs the peers' venv).
         export: measure the exported ``explain`` signature.
         peer_python: the peers' interpreter (relative paths: to the working directory).
         max_seconds_per_row: fewer repeats for rows slower than this (never below 3).
@@ -101,9 +113,17 @@ class BenchConfig:
             (at most 25x ``repeats`` calls), so a short slow spell of a shared machine
             does not decide their median.
         xla_models: also time training and QGrad-CAM with the VQC under XLA.
+        check_max_n: the rows are checked against the reference up to this many qubits.
+        row_limit_s: a VQC row whose process ran longer stops that name's larger ``n``.
+        row_timeout_s: a VQC row's process is killed after this many seconds.
+        rss_limit_mb: a VQC row's process is killed when its RSS passes this; the row is
+            retried with a quarter of the batch (down to 1).
+        target_ns: the qubit counts of the paired ``tf_xla`` / fastest-peer ratios.
+        train_rounds: interleaved rounds of the training pairs against PennyLane-JAX.
     """
 
-    ns: Sequence[int] = (4, 6, 8, 10, 12, 14, 16)
+    ns: Sequence[int] = (4, 6, 8, 10, 12, 16, 20)
+    names: Sequence[str] = EXECUTORS
     batch: int = 64
     depth: int = 2
     image_shape: tuple[int, int, int] = (28, 28, 1)
@@ -116,10 +136,17 @@ class BenchConfig:
     max_seconds_per_row: float = 30.0
     min_seconds_per_row: float = 1.0
     xla_models: bool = True
+    check_max_n: int = 12
+    row_limit_s: float = 60.0
+    row_timeout_s: float = 600.0
+    rss_limit_mb: float = 8192.0
+    target_ns: Sequence[int] = (10, 12, 16, 20)
+    train_rounds: int = 3
 
     @classmethod
     def quick(cls) -> BenchConfig:
-        """A small subset for tests: 4 qubits, 8x8 images, batch 8, no peers, no XLA models."""
+        """A small subset for tests: 4 qubits, 8x8 images, batch 8, no peers (their rows are
+        skipped, saying so), no XLA models."""
         return cls(
             ns=(4,),
             batch=8,
@@ -144,6 +171,9 @@ class BenchConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        bad = [name for name in self.names if name not in EXECUTORS]
+        if not self.names or bad:
+            raise ValueError(f"names must be a non-empty subset of {EXECUTORS}, got {self.names!r}")
         if self.warmup < 0:
             raise ValueError(f"warmup must be >= 0, got {self.warmup!r}")
         if not 2 <= self.train_n <= 24:
@@ -171,37 +201,196 @@ def _progress(total: int, desc: str):
 
 
 # --------------------------------------------------------------------------- rows
-def vqc_fwd_bwd(backend: str, n: int, cfg: BenchConfig) -> dict:
-    """VQC alone: forward + gradient w.r.t. inputs and weights, batch ``cfg.batch``.
+def vqc_row_command(name: str, n: int, batch: int, cfg: BenchConfig) -> list[str]:
+    """The command line of one VQC row: ``python -m qgcam_tf.bench.peers vqc --name NAME``.
 
-    ``tf_xla`` compiles the whole step (forward and backward) with XLA, as the
-    tensorcircuit-ng row does.
+    qgcam's executors (:data:`~qgcam_tf.bench.peers.MAIN_NAMES`) run with this interpreter,
+    the peers with ``cfg.peer_python``.
+
+    Raises:
+        ValueError: an unknown ``name``.
     """
-    import tensorflow as tf
+    if name not in EXECUTORS:
+        raise ValueError(f"name must be one of {EXECUTORS}, got {name!r}")
+    python = sys.executable if name in MAIN_NAMES else cfg.peer_python
+    return [
+        python,
+        "-m",
+        PEERS_MODULE,
+        "vqc",
+        "--name",
+        name,
+        "--n",
+        str(n),
+        "--batch",
+        str(batch),
+        "--depth",
+        str(cfg.depth),
+        "--warmup",
+        str(cfg.warmup),
+        "--repeats",
+        str(cfg.repeats),
+        "--check-max-n",
+        str(cfg.check_max_n),
+        "--max-seconds",
+        str(cfg.max_seconds_per_row),
+    ]
 
-    from qgcam_tf.model.layers import VQCLayer
-    from qgcam_tf.quantum.circuits import VQCSpec
 
-    spec = VQCSpec(n_qubits=n, depth=cfg.depth, n_outputs=min(10, n))
-    layer = VQCLayer(spec, "tfq" if backend == "tfq" else "tf")
-    x = tf.random.normal([cfg.batch, n], seed=2)
-    layer(x)
-
-    def step(x):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = layer(x)
-            loss = tf.reduce_sum(y * y)
-        return tape.gradient(loss, [x, layer.theta])
-
-    fn = tf.function(step, jit_compile=backend == "tf_xla")
-    return time_call(
-        lambda: [g.numpy() for g in fn(x)],
-        warmup=cfg.warmup,
-        repeats=cfg.repeats,
-        max_seconds=cfg.max_seconds_per_row,
-        min_seconds=cfg.min_seconds_per_row,
+def peers_missing(cfg: BenchConfig) -> str | None:
+    """Why the peers' rows cannot run (no interpreter at ``cfg.peer_python``), or None."""
+    if os.path.isfile(cfg.peer_python):
+        return None
+    return (
+        f"peers' virtualenv not found ({cfg.peer_python}); create it with "
+        "`bash benchmarks/setup_peers.sh`"
     )
+
+
+def vqc_rows(cfg: BenchConfig, on_row: Callable[[str, int], None] | None = None) -> dict:
+    """Runs every VQC row of ``cfg``: each (name, n) in a process of its own.
+
+    A row starts at batch ``cfg.batch`` (or the batch that fitted at the name's previous
+    ``n``); when its process passes ``cfg.rss_limit_mb`` of RSS or fails, it is retried with
+    a quarter of the batch, down to 1. Once a row's process runs longer than
+    ``cfg.row_limit_s`` (or fails at batch 1, or times out), the name's larger ``n`` are not
+    run, and ``notes[name]`` says where and why it ran out.
+
+    Args:
+        cfg: the run's configuration (``names``, ``ns``, ``peers``, the limits).
+        on_row: called with ``(name, n)`` before each row (progress).
+
+    Returns:
+        ``{"rows": {name: {n: row}}, "notes": {name: text}}``: a row is the child's JSON
+        (:func:`qgcam_tf.bench.peers.run_vqc_row`) plus ``"seconds"`` (its process's wall
+        time) and ``"tries"``, or ``{"skipped": why}``.
+    """
+    rows: dict = {}
+    notes: dict = {}
+    missing = peers_missing(cfg) if cfg.peers else "peers not run (--no-peers / --quick)"
+    for name in cfg.names:
+        rows[name] = {}
+        if name in PEER_NAMES and missing:
+            notes[name] = missing
+            rows[name] = {str(n): {"skipped": missing} for n in cfg.ns}
+            continue
+        batch, stop = cfg.batch, None
+        for n in sorted(cfg.ns):
+            if stop:
+                rows[name][str(n)] = {"skipped": stop}
+                continue
+            if on_row:
+                on_row(name, n)
+            tries = []
+            while True:
+                start = time.perf_counter()
+                row = run_module_json(
+                    vqc_row_command(name, n, batch, cfg),
+                    timeout=cfg.row_timeout_s,
+                    rss_limit_mb=cfg.rss_limit_mb,
+                )
+                seconds = time.perf_counter() - start
+                if "skipped" not in row:
+                    break
+                tries.append(f"batch {batch}: {row['skipped']}")
+                if batch == 1 or "timed out" in row["skipped"]:
+                    break
+                batch = max(1, batch // 4)
+            row["seconds"] = seconds
+            row["tries"] = tries
+            rows[name][str(n)] = row
+            if "skipped" in row:
+                stop = f"ran out at n={n}: {'; '.join(tries)}"
+                notes[name] = stop
+            elif seconds > cfg.row_limit_s:
+                stop = (
+                    f"n={n} took {seconds:.0f} s (limit {cfg.row_limit_s:g} s per row): "
+                    "larger n not run"
+                )
+                notes[name] = stop
+            elif batch != cfg.batch:
+                notes.setdefault(name, f"batch {batch} from n={n} ({tries[-1]})")
+    return {"rows": rows, "notes": notes}
+
+
+def _usable(rows: dict, name: str, n: str) -> dict | None:
+    """The row if it was timed and no check of the name failed, else None."""
+    row = rows.get(name, {}).get(n) or {}
+    if not row.get("timing"):
+        return None
+    if any((r.get("check") or {}).get("passed") is False for r in rows[name].values()):
+        return None
+    return row
+
+
+def fastest_peer(rows: dict, n: str, batch: int | None = None) -> str | None:
+    """The peer with the smallest fwd+bwd median at ``n`` among those whose checks passed
+    (and that ran at ``batch``, when given), or None."""
+    best = None
+    for name in PEER_NAMES:
+        row = _usable(rows, name, n)
+        if row is None or (batch is not None and row["batch"] != batch):
+            continue
+        if best is None or row["timing"]["wall_ms"] < best[1]:
+            best = (name, row["timing"]["wall_ms"])
+    return best[0] if best else None
+
+
+def pair_command(a: str, b: str, n: int, batch: int, cfg: BenchConfig) -> list[str]:
+    """``peers pair --a A --b B``, run by the peers' interpreter (it has both sides: the
+    peers and TensorFlow with qgcam's ``tf`` executor)."""
+    return [
+        cfg.peer_python,
+        "-m",
+        PEERS_MODULE,
+        "pair",
+        "--a",
+        a,
+        "--b",
+        b,
+        "--n",
+        str(n),
+        "--batch",
+        str(batch),
+        "--depth",
+        str(cfg.depth),
+        "--warmup",
+        str(cfg.warmup),
+        "--pairs",
+        str(2 * cfg.repeats + 1),
+    ]
+
+
+def paired_vqc(cfg: BenchConfig, rows: dict) -> dict:
+    """``tf_xla`` against the fastest checked peer at each of ``cfg.target_ns``, paired.
+
+    The two calls alternate in one process (:func:`qgcam_tf.bench.peers.run_pair`); the
+    ratio is the median of the per-pair ratios, at the smaller of the two rows' batches.
+
+    Returns:
+        ``{n: {"ratio", "peer", "batch", "pairs"}}``, or ``{n: {"skipped": why}}``.
+    """
+    out = {}
+    for n in cfg.target_ns:
+        key = str(n)
+        if key not in rows.get("tf_xla", {}):
+            continue
+        ours = _usable(rows, "tf_xla", key)
+        peer = fastest_peer(rows, key)
+        if ours is None or peer is None:
+            out[key] = {"skipped": "no checked tf_xla row or no checked peer row at this n"}
+            continue
+        batch = min(ours["batch"], rows[peer][key]["batch"])
+        got = run_module_json(
+            pair_command("tf_xla", peer, n, batch, cfg),
+            timeout=cfg.row_timeout_s,
+            rss_limit_mb=cfg.rss_limit_mb,
+        )
+        if "skipped" in got:
+            out[key] = {"skipped": got["skipped"], "peer": peer}
+        else:
+            out[key] = {"ratio": got["ratio"], "peer": peer, "batch": batch, "pairs": got["pairs"]}
+    return out
 
 
 def _data(cfg: BenchConfig, n_classes: int = 10):
@@ -228,8 +417,9 @@ def _model(kind: str, cfg: BenchConfig):
     )
 
 
-def train_throughput(kind: str, cfg: BenchConfig) -> dict:
-    """Images/s of one optimizer step (Adam, sparse cross-entropy) in ``tf.function``."""
+def train_call(kind: str, cfg: BenchConfig) -> Callable[[], object]:
+    """One optimizer step (Adam, sparse cross-entropy) of the hybrid (``kind``: ``tfq``,
+    ``tf``, ``tf_xla``) or of the classical twin, in ``tf.function``, ready to time."""
     import tensorflow as tf
     import tf_keras as keras
 
@@ -247,8 +437,13 @@ def train_throughput(kind: str, cfg: BenchConfig) -> dict:
         opt.apply_gradients(zip(grads, model.trainable_variables))
         return loss
 
+    return lambda: train_step(images, labels).numpy()
+
+
+def train_throughput(kind: str, cfg: BenchConfig, call: Callable[[], object] | None = None) -> dict:
+    """Images/s of one optimizer step (see :func:`train_call`)."""
     t = time_call(
-        lambda: train_step(images, labels).numpy(),
+        call or train_call(kind, cfg),
         warmup=cfg.warmup,
         repeats=cfg.repeats,
         max_seconds=cfg.max_seconds_per_row,
@@ -256,6 +451,88 @@ def train_throughput(kind: str, cfg: BenchConfig) -> dict:
     )
     t["images_per_s"] = cfg.batch / (t["wall_ms"] / 1e3)
     return t
+
+
+def train_pairs(cfg: BenchConfig, calls: dict[str, Callable[[], object]]) -> dict:
+    """Training images/s of qgcam's models against PennyLane-JAX's, interleaved.
+
+    The peer's model (:func:`qgcam_tf.bench.peers.pennylane_jax_train`, ``max(train_n,
+    10)`` qubits) runs in one child process of the peers' interpreter, built and compiled
+    once; then each of ``cfg.train_rounds`` rounds times ``cfg.repeats`` steps of each of
+    ``calls`` here and then ``cfg.repeats`` steps of the child (it times them on a
+    ``time`` line on its stdin). The ratios are medians of the per-round ratios.
+
+    Args:
+        cfg: the run's configuration.
+        calls: ``{kind: step}`` of :func:`train_call`.
+
+    Returns:
+        ``{"pennylane_jax": images/s (median of rounds), "versions", "rounds": [{kind:
+        images/s}], "ratio": {kind: median of per-round ratios}, "method"}``, or
+        ``{"skipped": why}``.
+    """
+    missing = peers_missing(cfg)
+    if missing:
+        return {"skipped": missing}
+    cmd = [
+        cfg.peer_python,
+        "-m",
+        PEERS_MODULE,
+        "train",
+        "--n",
+        str(max(cfg.train_n, 10)),
+        "--batch",
+        str(cfg.batch),
+        "--depth",
+        str(cfg.depth),
+        "--warmup",
+        str(max(cfg.warmup, 1)),
+        "--repeats",
+        str(cfg.repeats),
+        "--image-size",
+        str(cfg.image_shape[0]),
+    ]
+    rounds = []
+    with _package_path() as path:
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=_child_env(path),
+        )
+        try:
+            ready = json.loads(proc.stdout.readline() or "{}")
+            if "ready" not in ready:
+                return {"skipped": f"PennyLane-JAX training did not start (exit {proc.poll()})"}
+            for _ in range(cfg.train_rounds):
+                here = {
+                    kind: cfg.batch
+                    / (time_call(call, warmup=1, repeats=cfg.repeats)["wall_ms"] / 1e3)
+                    for kind, call in calls.items()
+                }
+                proc.stdin.write("time\n")
+                proc.stdin.flush()
+                here["pennylane_jax"] = json.loads(proc.stdout.readline())["images_per_s"]
+                rounds.append(here)
+        finally:
+            with contextlib.suppress(OSError):
+                proc.stdin.write("quit\n")
+                proc.stdin.close()
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    return {
+        "pennylane_jax": statistics.median(r["pennylane_jax"] for r in rounds),
+        "versions": ready["ready"],
+        "rounds": rounds,
+        "ratio": {
+            kind: statistics.median(r[kind] / r["pennylane_jax"] for r in rounds) for kind in calls
+        },
+        "method": "median of per-round ratios; rounds alternate qgcam's steps and the peer's",
+    }
 
 
 def explain_call(kind: str, cfg: BenchConfig) -> Callable[[], object]:
@@ -402,7 +679,19 @@ def cli_startup(repeats: int = 5, *, timeout: float = 120.0) -> dict:
     return {"repeats": repeats, "baseline_s": statistics.median(baseline), "commands": rows}
 
 
-def run_module_json(cmd: list[str], *, timeout: float) -> dict:
+def _rss_mb(pid: int) -> float:
+    """The current RSS of process ``pid`` in MiB (0 when it cannot be read)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0.0
+
+
+def run_module_json(cmd: list[str], *, timeout: float, rss_limit_mb: float | None = None) -> dict:
     """Runs ``cmd`` (``[python, "-m", module, ...]``) and parses its last stdout line as JSON.
 
     The child finds this qgcam_tf package through ``PYTHONPATH`` (ahead of any path already
@@ -413,87 +702,41 @@ def run_module_json(cmd: list[str], *, timeout: float) -> dict:
     Args:
         cmd: the command line.
         timeout: seconds before the child is killed.
+        rss_limit_mb: the child is killed when its RSS (read from ``/proc`` every 0.1 s)
+            passes this many MiB, so that one row cannot take a shared machine's memory.
 
     Returns:
-        The JSON object, or ``{"skipped": why}`` when the command fails, times out or
-        prints no JSON.
+        The JSON object, or ``{"skipped": why}`` when the command fails, times out, passes
+        the RSS limit or prints no JSON.
     """
-    with _package_path() as path:
-        env = _child_env(path)
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
-        except subprocess.TimeoutExpired:
-            return {"skipped": f"timed out after {timeout:.0f} s: {' '.join(cmd)}"}
-    lines = [l for l in proc.stdout.splitlines() if l.strip()]
+    with (
+        _package_path() as path,
+        tempfile.TemporaryFile("w+") as out,
+        tempfile.TemporaryFile("w+") as err,
+    ):
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=_child_env(path))
+        start, killed = time.perf_counter(), None
+        while proc.poll() is None:
+            if time.perf_counter() - start > timeout:
+                killed = f"timed out after {timeout:.0f} s: {' '.join(cmd)}"
+            elif rss_limit_mb is not None and _rss_mb(proc.pid) > rss_limit_mb:
+                killed = f"RSS passed {rss_limit_mb:.0f} MB"
+            if killed:
+                proc.kill()
+                proc.wait()
+                return {"skipped": killed}
+            time.sleep(0.1)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    lines = [l for l in stdout.splitlines() if l.strip()]
     if proc.returncode != 0 or not lines:
-        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        tail = (stderr.strip().splitlines() or ["no output"])[-1]
         return {"skipped": f"failed (exit {proc.returncode}): {tail}"}
     try:
         return json.loads(lines[-1])
     except json.JSONDecodeError:
         return {"skipped": f"unreadable output: {lines[-1][:200]}"}
-
-
-def peer_command(kind: str, cfg: BenchConfig, *, ns: Sequence[int] = ()) -> list[str]:
-    """The command line that runs ``python -m qgcam_tf.bench.peers kind`` for ``cfg``.
-
-    Args:
-        kind: ``"tensorcircuit"`` (the VQC rows of ``ns``) or ``"pennylane"`` (training at
-            ``max(cfg.train_n, 10)`` qubits, and the VQC alone).
-        cfg: the run's configuration (``peer_python``, batch, depth, warm-up, repeats).
-        ns: qubit counts of the tensorcircuit-ng rows.
-
-    Raises:
-        ValueError: an unknown ``kind``.
-    """
-    if kind == "tensorcircuit":
-        cmd = [
-            cfg.peer_python,
-            "-m",
-            PEERS_MODULE,
-            "tensorcircuit",
-            "--ns",
-            ",".join(map(str, ns)),
-            "--batch",
-            str(cfg.batch),
-            "--depth",
-            str(cfg.depth),
-            "--warmup",
-            str(cfg.warmup),
-            "--repeats",
-            str(cfg.repeats),
-        ]
-    elif kind == "pennylane":
-        cmd = [
-            cfg.peer_python,
-            "-m",
-            PEERS_MODULE,
-            "pennylane",
-            "--n",
-            str(max(cfg.train_n, 10)),
-            "--batch",
-            str(cfg.batch),
-            "--depth",
-            str(cfg.depth),
-            "--warmup",
-            "1",
-            "--repeats",
-            str(min(cfg.repeats, 3)),
-            "--vqc-only",
-        ]
-    else:
-        raise ValueError(f"kind must be 'tensorcircuit' or 'pennylane', got {kind!r}")
-    return cmd
-
-
-def peer(kind: str, cfg: BenchConfig, *, ns: Sequence[int] = ()) -> dict:
-    """Runs :func:`peer_command` in the peers' venv; ``{"skipped": why}`` when it is absent."""
-    if not os.path.isfile(cfg.peer_python):
-        return {
-            "skipped": f"peers' virtualenv not found ({cfg.peer_python}); create it with "
-            "`bash benchmarks/setup_pennylane.sh`"
-        }
-    return run_module_json(peer_command(kind, cfg, ns=ns), timeout=1800)
 
 
 # --------------------------------------------------------------------------- driver
@@ -521,41 +764,50 @@ def run_benchmark(out_dir: str, *, quick: bool = False, config: BenchConfig | No
     train_kinds = (
         ("tfq", "tf", "tf_xla", "classical") if cfg.xla_models else ("tfq", "tf", "classical")
     )
-    total = len(cfg.ns) * 3 + 1 + 2 * len(train_kinds) + 1 + 2 + 1
+    total = len(cfg.names) * len(cfg.ns) + 1 + 2 * len(train_kinds) + 1 + 2 + 1
     bar = _progress(total, "qgcam benchmark")
 
     def step(label: str):
         bar.set_postfix_str(label)
 
-    # VQC alone ------------------------------------------------------------------------
-    fwd_bwd: dict = {e: {} for e in EXECUTORS}
-    cpu: dict = {e: {} for e in EXECUTORS}
-    for n in cfg.ns:
-        for backend in ("tfq", "tf", "tf_xla"):
-            step(f"VQC {backend} n={n}")
-            t = vqc_fwd_bwd(backend, n, cfg)
-            fwd_bwd[backend][str(n)], cpu[backend][str(n)] = t["wall_ms"], t["cpu_ms"]
-            bar.update()
-    step("tensorcircuit-ng")
-    tc = (
-        peer("tensorcircuit", cfg, ns=cfg.ns)
-        if cfg.peers
-        else {"skipped": "peers not run (--quick)"}
-    )
-    for n in cfg.ns:
-        row = tc.get("vqc_fwd_bwd", {}).get(str(n))
-        fwd_bwd["tensorcircuit"][str(n)] = row["wall_ms"] if row else None
-        cpu["tensorcircuit"][str(n)] = row["cpu_ms"] if row else None
-    if "skipped" in tc:
-        results["skipped"]["tensorcircuit"] = tc["skipped"]
-    else:
-        results["tensorcircuit_version"] = tc.get("tensorcircuit_version")
-        # tf + XLA against tensorcircuit-ng call by call in the peer's process: the rows
-        # above run minutes apart, and their ratio drifts with the machine's load.
-        results["tf_xla_over_tensorcircuit_paired"] = tc.get("tf_xla_over_tensorcircuit_paired")
+    # VQC alone: one process per (name, n) ------------------------------------------------
+    def on_row(name, n):
+        step(f"VQC {name} n={n}")
+        bar.update()
+
+    got = vqc_rows(cfg, on_row)
+    rows = got["rows"]
+    results["vqc_rows"] = rows
+    results["vqc_notes"] = got["notes"]
+    results["vqc_fwd_bwd_ms"] = {
+        name: {n: (row.get("timing") or {}).get("wall_ms") for n, row in by_n.items()}
+        for name, by_n in rows.items()
+    }
+    results["vqc_fwd_bwd_cpu_ms"] = {
+        name: {n: (row.get("timing") or {}).get("cpu_ms") for n, row in by_n.items()}
+        for name, by_n in rows.items()
+    }
+    results["peak_mb"] = {
+        name: {n: row.get("peak_mb") for n, row in by_n.items()} for name, by_n in rows.items()
+    }
+    results["vqc_batch"] = {
+        name: {n: row.get("batch") for n, row in by_n.items()} for name, by_n in rows.items()
+    }
+    results["vqc_check"] = {
+        name: {n: (row.get("check") or {}).get("passed") for n, row in by_n.items()}
+        for name, by_n in rows.items()
+    }
+    results["versions"] = {
+        name: next((r["version"] for r in by_n.values() if r.get("version")), None)
+        for name, by_n in rows.items()
+    }
+    step("paired tf_xla / fastest peer")
+    paired: dict = {"method": "median of per-pair ratios (calls or rounds interleaved)"}
+    pairs = paired_vqc(cfg, rows) if cfg.peers and not peers_missing(cfg) else {}
+    paired["tf_xla_over_fastest_peer"] = {n: p.get("ratio") for n, p in pairs.items()}
+    paired["tf_xla_fastest_peer"] = {n: p.get("peer") for n, p in pairs.items()}
+    paired["tf_xla_over_fastest_peer_detail"] = pairs
     bar.update()
-    results["vqc_fwd_bwd_ms"] = fwd_bwd
-    results["vqc_fwd_bwd_cpu_ms"] = cpu
 
     bounds, bandwidth, gates = {}, {}, {}
     for n in cfg.ns:
@@ -573,34 +825,43 @@ def run_benchmark(out_dir: str, *, quick: bool = False, config: BenchConfig | No
 
     # Training and explanations ---------------------------------------------------------
     train, explain = {}, {}
+    train_calls = {kind: train_call(kind, cfg) for kind in train_kinds}
     for kind in train_kinds:
         step(f"train {kind}")
-        train[kind] = train_throughput(kind, cfg)
+        train[kind] = train_throughput(kind, cfg, train_calls[kind])
         bar.update()
     calls = {kind: explain_call(kind, cfg) for kind in train_kinds}
-    paired = {}
+    cam_paired = {}
     for kind in train_kinds:
         step(f"explain {kind}")
         explain[kind] = explain_time(kind, cfg, calls[kind])
         if kind != "classical":  # the target ratio, interleaved with the twin's calls
-            paired[kind] = paired_ratio(calls[kind], calls["classical"], pairs=2 * cfg.repeats + 1)
+            cam_paired[kind] = paired_ratio(
+                calls[kind], calls["classical"], pairs=2 * cfg.repeats + 1
+            )
         bar.update()
     results["train_images_per_s"] = {k: v["images_per_s"] for k, v in train.items()}
     results["train_step_ms"] = {k: v["wall_ms"] for k, v in train.items()}
     results["explain_maps_per_s"] = {k: v["maps_per_s"] for k, v in explain.items()}
     results["explain_batch_ms"] = {k: v["wall_ms"] for k, v in explain.items()}
-    results["qgradcam_over_gradcam"] = paired
+    results["qgradcam_over_gradcam"] = cam_paired
+    paired["qgradcam_over_gradcam"] = cam_paired
 
-    # PennyLane -------------------------------------------------------------------------
-    step("PennyLane")
-    pl = peer("pennylane", cfg) if cfg.peers else {"skipped": "peers not run (--quick)"}
-    results["pennylane_train_images_per_s"] = pl.get("train_images_per_s")
-    if "skipped" in pl:
-        results["skipped"]["pennylane"] = pl["skipped"]
+    # PennyLane-JAX training, interleaved with ours ------------------------------------
+    step("training against PennyLane-JAX")
+    if cfg.peers:
+        pl = train_pairs(cfg, {k: train_calls[k] for k in ("tf", "tfq")})
     else:
-        results["pennylane_version"] = pl.get("pennylane_version")
-        for n, row in pl.get("vqc_fwd_bwd", {}).items():
-            results.setdefault("pennylane_vqc_fwd_bwd_ms", {})[n] = row["wall_ms"]
+        pl = {"skipped": "peers not run (--no-peers / --quick)"}
+    results["pennylane_jax_train_images_per_s"] = pl.get("pennylane_jax")
+    results["train_images_per_s"]["pennylane_jax"] = pl.get("pennylane_jax")
+    if "skipped" in pl:
+        results["skipped"]["pennylane_jax_train"] = pl["skipped"]
+    else:
+        results["pennylane_jax_train"] = pl
+        paired["tf_train_over_pennylane_jax"] = pl["ratio"]["tf"]
+        paired["tfq_train_over_pennylane_jax"] = pl["ratio"]["tfq"]
+    results["paired"] = paired
     bar.update()
 
     # Serving ---------------------------------------------------------------------------

@@ -24,7 +24,7 @@ def add_arguments(p) -> None:
         type=qubit_list(2, 24),
         default=None,
         metavar="N,N,...",
-        help="qubit counts of the VQC rows (default 4..16)",
+        help="qubit counts of the VQC rows (default 4,6,8,10,12,16,20)",
     )
     p.add_argument(
         "--repeats",
@@ -32,7 +32,9 @@ def add_arguments(p) -> None:
         default=None,
         help="timed calls per row (median reported)",
     )
-    p.add_argument("--no-peers", action="store_true", help="skip PennyLane and tensorcircuit-ng")
+    p.add_argument(
+        "--no-peers", action="store_true", help="skip the peers (PennyLane, qsim, tensorcircuit-ng)"
+    )
     p.add_argument(
         "--peers-venv",
         default=None,

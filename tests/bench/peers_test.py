@@ -1,7 +1,9 @@
-"""Tests of the peer measurements (qgcam_tf.bench.peers): their math, command line, imports.
+"""Tests of the VQC rows (qgcam_tf.bench.peers): the reference, the check, the rows, the CLI.
 
-The peer libraries (tensorcircuit-ng, PennyLane) live in the peers' own virtualenv; the
-tests that need one are skipped, naming it, only when its import fails.
+The reference and the check run here, in the main venv (against Cirq, finite differences
+and deliberately wrong answers). The peer libraries (tensorcircuit-ng, PennyLane, qsimcirq,
+JAX) live in the peers' own virtualenv; the tests of their rows are skipped, naming it,
+only when their import fails.
 """
 
 from __future__ import annotations
@@ -93,8 +95,8 @@ def test_z_signs_reject_bad_sizes():
 
 
 def test_numpy_reference_matches_the_tf_executor():
-    """The circuit this file writes out for the peers is the one the paired ratio times
-    against: qgcam's PaperKernel gives the same <Z_l> (atol 1e-5)."""
+    """The circuit this file writes out for the peers is the one the tf rows run: qgcam's
+    PaperKernel gives the per-sample NumPy reference's <Z_l> (atol 1e-5)."""
     from qgcam_tf.quantum.paper_kernel import PaperKernel
 
     n, depth, n_out = 4, 2, 3
@@ -104,30 +106,179 @@ def test_numpy_reference_matches_the_tf_executor():
     np.testing.assert_allclose(got, _numpy_paper_vqc(x, theta, n_out), atol=1e-5)
 
 
-def test_parser_reads_both_peers():
-    """The two sub-commands parse their options; --ns becomes a list of ints."""
+def test_reference_values_match_cirq_and_the_gate_by_gate_reference():
+    """reference_vqc's <Z_l> equal Cirq's complex128 simulator on the same circuit (atol
+    1e-10) and the per-sample NumPy reference above (atol 1e-6: it takes its angles in
+    float32)."""
+    import cirq
+
+    n, depth, n_out = 4, 2, 3
+    x, theta = _inputs(n, depth)
+    values, _, _ = peers.reference_vqc(x, theta, n_out)
+    np.testing.assert_allclose(values, _numpy_paper_vqc(x, theta, n_out), atol=1e-6)
+    q = cirq.LineQubit.range(n)
+    sim = cirq.Simulator(dtype=np.complex128)
+    for b in range(x.shape[0]):
+        xb = x[b].astype(np.float64)
+        circuit = cirq.Circuit()
+        for k in range(n):
+            circuit.append([cirq.H(q[k]), cirq.ry(np.arctan(xb[k]))(q[k])])
+            circuit.append(cirq.rz(np.arctan(xb[k] ** 2))(q[k]))
+        for d in range(depth):
+            circuit.append(cirq.CNOT(q[i], q[(i + 1) % n]) for i in range(n))
+            for k in range(n):
+                t = theta[d, k].astype(np.float64)
+                circuit.append([cirq.rz(t[0])(q[k]), cirq.ry(t[1])(q[k]), cirq.rz(t[2])(q[k])])
+        psi = sim.simulate(circuit, qubit_order=q).final_state_vector
+        want = peers.z_signs(n, n_out).astype(np.float64) @ (np.abs(psi) ** 2)
+        np.testing.assert_allclose(values[b], want, atol=1e-10)
+
+
+def test_reference_gradients_match_finite_differences():
+    """The adjoint-method gradients of sum(<Z>^2) equal central differences (step 1e-6) for
+    every input and weight (atol 1e-7)."""
+    n, depth, n_out = 3, 2, 2
+    x, theta = _inputs(n, depth, batch=2)
+    x, theta = x.astype(np.float64), theta.astype(np.float64)
+    _, gx, gt = peers.reference_vqc(x, theta, n_out)
+
+    def loss(xv, tv):
+        return float(np.sum(peers.reference_vqc(xv, tv, n_out)[0] ** 2))
+
+    eps = 1e-6
+    fx = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        up, down = x.copy(), x.copy()
+        up[i] += eps
+        down[i] -= eps
+        fx[i] = (loss(up, theta) - loss(down, theta)) / (2 * eps)
+    ft = np.zeros_like(theta)
+    for i in np.ndindex(theta.shape):
+        up, down = theta.copy(), theta.copy()
+        up[i] += eps
+        down[i] -= eps
+        ft[i] = (loss(x, up) - loss(x, down)) / (2 * eps)
+    np.testing.assert_allclose(gx, fx, atol=1e-7)
+    np.testing.assert_allclose(gt, ft, atol=1e-7)
+
+
+def test_reference_rejects_bad_shapes():
+    """x that is not 2-D and theta that is not [depth, n, 3] are refused with their shapes."""
+    with pytest.raises(ValueError, match=r"x must be \[batch, n\], got shape \(3,\)"):
+        peers.reference_vqc(np.zeros(3), np.zeros((1, 3, 3)), 1)
+    with pytest.raises(ValueError, match=r"theta must be \[depth, 3, 3\], got shape \(1, 3, 2\)"):
+        peers.reference_vqc(np.zeros((2, 3)), np.zeros((1, 3, 2)), 1)
+
+
+def test_check_passes_the_reference_and_catches_wrong_answers():
+    """The reference passes its own check; a weight gradient off by 1e-3 in one entry, input
+    gradients of the wrong sign, a NaN value and a wrong shape each fail, naming the part."""
+    n, depth, n_out = 4, 2, 3
+    x, theta = _inputs(n, depth)
+    ref = peers.reference_vqc(x, theta, n_out)
+    ok = peers.check_against_reference(ref, x, theta, n_out)
+    assert ok["passed"] is True and ok["max_error"]["grad_theta"] == 0.0
+    assert ok["reference"] == "numpy complex128 (adjoint gradients)"
+
+    off = ref[2].copy()
+    off[1, 2, 0] += 1e-3
+    bad = peers.check_against_reference((ref[0], ref[1], off), x, theta, n_out)
+    assert bad["passed"] is False
+    assert bad["max_error"]["grad_theta"] == pytest.approx(1e-3, rel=1e-6)
+    assert bad["max_error"]["values"] == 0.0 and bad["max_error"]["grad_x"] == 0.0
+
+    flipped = peers.check_against_reference((ref[0], -ref[1], ref[2]), x, theta, n_out)
+    assert flipped["passed"] is False and flipped["max_error"]["grad_x"] > 1e-3
+
+    nan = ref[0].copy()
+    nan[0, 0] = np.nan
+    assert peers.check_against_reference((nan, ref[1], ref[2]), x, theta, n_out)["passed"] is False
+
+    short = peers.check_against_reference((ref[0][:, :2], ref[1], ref[2]), x, theta, n_out)
+    assert short["passed"] is False
+    assert short["shape_error"] == "values: shape (3, 2), expected (3, 3)"
+
+
+def test_check_tolerance_is_1e_5_on_order_one_values():
+    """On <Z> values (scale 1) an error of 5e-6 passes and one of 5e-5 fails; the weight
+    gradient's scale is max(1, max|reference|)."""
+    n, depth, n_out = 3, 1, 2
+    x, theta = _inputs(n, depth, batch=2)
+    values, gx, gt = peers.reference_vqc(x, theta, n_out)
+    got = peers.check_against_reference((values + 5e-6, gx, gt), x, theta, n_out)
+    assert got["passed"] is True and got["scale"]["values"] == 1.0
+    assert got["scale"]["grad_theta"] == pytest.approx(max(1.0, float(np.abs(gt).max())))
+    got = peers.check_against_reference((values + 5e-5, gx, gt), x, theta, n_out)
+    assert got["passed"] is False
+
+
+def test_row_inputs_are_fixed_per_n():
+    """Every row at one n gets the same inputs (fixed seed), float32, theta in [0, 2 pi)."""
+    x1, t1 = peers.row_inputs(5, 4, 2)
+    x2, t2 = peers.row_inputs(5, 4, 2)
+    np.testing.assert_array_equal(x1, x2)
+    np.testing.assert_array_equal(t1, t2)
+    assert x1.shape == (4, 5) and t1.shape == (2, 5, 3) and x1.dtype == np.float32
+    assert 0 <= t1.min() and t1.max() < 2 * np.pi
+
+
+@pytest.mark.parametrize("name", ["tf", "tf_xla"])
+def test_qgcam_rows_pass_the_check(name):
+    """The tf and tf+XLA rows at n=4, batch 3 are within the check's tolerance of the
+    reference (values and both gradients), and report their peak RSS."""
+    r = peers.run_vqc_row(name, 4, batch=3, warmup=1, repeats=1)
+    assert r["check"]["passed"] is True, r["check"]
+    assert r["peak_mb"] >= r["baseline_mb"] > 0 and r["memory"] == "ru_maxrss"
+    assert r["timing"]["repeats"] == 1
+
+
+@pytest.mark.parametrize(
+    "name, module",
+    [
+        ("tensorcircuit", "tensorcircuit"),
+        ("tensorcircuit_tf", "tensorcircuit"),
+        ("pennylane_jax", "pennylane"),
+        ("lightning", "pennylane_lightning"),
+        ("qsim", "qsimcirq"),
+    ],
+)
+def test_peer_rows_pass_the_check(name, module):
+    """Each peer's row at n=3, batch 2 passes the check against the reference."""
+    pytest.importorskip(module, reason=f"{module} is not installed (peers' virtualenv only)")
+    r = peers.run_vqc_row(name, 3, batch=2, warmup=1, repeats=1)
+    assert r["check"]["passed"] is True, r["check"]
+
+
+def test_parser_reads_the_three_commands():
+    """vqc, pair and train parse their options; NAMES is the executors and the peers."""
     p = peers.build_parser()
-    a = p.parse_args(["tensorcircuit", "--ns", "4,6", "--batch", "8", "--repeats", "3"])
-    assert (a.peer, a.ns, a.batch, a.depth, a.repeats) == ("tensorcircuit", [4, 6], 8, 2, 3)
-    a = p.parse_args(["pennylane", "--n", "10", "--vqc-only"])
-    assert (a.peer, a.n, a.vqc_only, a.warmup) == ("pennylane", 10, True, 1)
+    a = p.parse_args(["vqc", "--name", "qsim", "--n", "6", "--batch", "8", "--repeats", "3"])
+    assert (a.command, a.name, a.n, a.batch, a.depth, a.repeats) == ("vqc", "qsim", 6, 8, 2, 3)
+    a = p.parse_args(["pair", "--a", "tf_xla", "--b", "lightning", "--n", "12", "--pairs", "5"])
+    assert (a.command, a.a, a.b, a.n, a.pairs) == ("pair", "tf_xla", "lightning", 12, 5)
+    a = p.parse_args(["train", "--n", "10", "--image-size", "8"])
+    assert (a.command, a.n, a.image_size, a.batch) == ("train", 10, 8, 64)
+    assert set(peers.NAMES) == set(peers.MAIN_NAMES) | set(peers.PEER_NAMES)
 
 
-@pytest.mark.parametrize("bad", ["4,x", "0,4", ""])
-def test_parser_rejects_bad_ns(bad, capsys):
-    """--ns that is not a list of positive ints exits 2 with a message quoting it."""
+@pytest.mark.parametrize(
+    "argv", [["vqc", "--name", "cuquantum"], ["vqc", "--name", "tf", "--n", "0"]]
+)
+def test_parser_rejects_bad_names_and_sizes(argv, capsys):
+    """An unknown name or a qubit count below 1 exits 2 with a message quoting it."""
     with pytest.raises(SystemExit) as e:
-        peers.build_parser().parse_args(["tensorcircuit", "--ns", bad])
+        peers.build_parser().parse_args(argv)
     assert e.value.code == 2
-    assert repr(bad) in capsys.readouterr().err
+    assert repr(argv[-1]) in capsys.readouterr().err
 
 
 def test_imports_without_the_qgcam_stack():
-    """Importing the module loads neither TensorFlow nor Cirq nor TFQ (the peers' venv has
-    no Cirq or TFQ): checked in a fresh interpreter where importing those raises."""
+    """Importing the module loads neither TensorFlow nor Cirq nor TFQ nor a peer library
+    (each row imports its own): checked in a fresh interpreter where importing those raises."""
     code = (
         "import sys\n"
-        "for m in ('cirq', 'sympy', 'tensorflow_quantum', 'tensorflow'):\n"
+        "for m in ('cirq', 'sympy', 'tensorflow_quantum', 'tensorflow', 'jax', 'pennylane',\n"
+        "          'qsimcirq', 'tensorcircuit'):\n"
         "    sys.modules[m] = None\n"
         "import qgcam_tf.bench.peers\n"
         "print(sorted(m for m in sys.modules if m.startswith('qgcam_tf')))\n"
@@ -139,43 +290,20 @@ def test_imports_without_the_qgcam_stack():
     )
 
 
-def test_tensorcircuit_expectations_match_the_numpy_reference():
-    """tensorcircuit-ng's version of the circuit gives the reference's <Z_l> (atol 1e-5)."""
-    pytest.importorskip(
-        "tensorcircuit", reason="tensorcircuit-ng is not installed (peers' virtualenv only)"
-    )
-    n, depth, n_out = 4, 2, 3
-    x, theta = _inputs(n, depth)
-    got = peers.tensorcircuit_expectations(n, depth, n_out)(x, theta).numpy()
-    np.testing.assert_allclose(got, _numpy_paper_vqc(x, theta, n_out), atol=1e-5)
-
-
-def test_pennylane_expectations_match_the_numpy_reference():
-    """PennyLane's QNode of the circuit gives the reference's <Z_l> (atol 1e-5)."""
-    pytest.importorskip("pennylane", reason="PennyLane is not installed (peers' virtualenv only)")
-    n, depth, n_out = 4, 2, 3
-    x, theta = _inputs(n, depth)
-    qnode = peers.pennylane_qnode(n, depth, n_out)
-    got = np.stack([np.asarray(v) for v in qnode(x, theta)], axis=-1)
-    np.testing.assert_allclose(got, _numpy_paper_vqc(x, theta, n_out), atol=1e-5)
-
-
-def test_main_prints_one_json_line_of_tensorcircuit_timings():
-    """`python -m qgcam_tf.bench.peers tensorcircuit` prints JSON whose rows are the
-    requested ns, each with positive medians, and a paired ratio per n."""
-    pytest.importorskip(
-        "tensorcircuit", reason="tensorcircuit-ng is not installed (peers' virtualenv only)"
-    )
+def test_main_prints_one_json_line_per_row():
+    """`python -m qgcam_tf.bench.peers vqc --name tf` prints one JSON line: the checked row
+    with its batch, a positive median and its peak RSS."""
     import json
 
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    cmd = [sys.executable, "-m", "qgcam_tf.bench.peers", "tensorcircuit", "--ns", "3"]
-    cmd += ["--batch", "2", "--warmup", "1", "--repeats", "2"]
+    cmd = [sys.executable, "-m", "qgcam_tf.bench.peers", "vqc", "--name", "tf", "--n", "3"]
+    cmd += ["--batch", "2", "--warmup", "1", "--repeats", "1"]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr
     r = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert set(r["vqc_fwd_bwd"]) == {"3"} and r["vqc_fwd_bwd"]["3"]["wall_ms"] > 0
-    assert r["tf_xla_over_tensorcircuit_paired"]["3"] > 0
+    assert (r["name"], r["n"], r["batch"]) == ("tf", 3, 2)
+    assert r["check"]["passed"] is True and r["timing"]["wall_ms"] > 0
+    assert r["peak_mb"] >= r["baseline_mb"] > 0
 
 
 if __name__ == "__main__":

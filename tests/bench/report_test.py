@@ -26,35 +26,45 @@ def test_update_doc_replaces_only_the_marked_block(tmp_path):
         report.update_doc(str(tmp_path / "missing.md"), "x\n")
 
 
-def test_targets_prefer_the_paired_tensorcircuit_ratio():
-    """The tf+XLA / tensorcircuit-ng target uses the interleaved measurement where there is
-    one (n = 10 here) and falls back to the ratio of the two rows (n = 12)."""
+def test_targets_read_the_paired_ratios_against_issue_19s_goals():
+    """Each target takes its paired ratio: tf+XLA / fastest peer <= 1.0 at each measured
+    n of 10, 12, 16, 20 (naming the peer), QGrad-CAM / Grad-CAM <= 1.2, tf training >= 10x
+    PennyLane-JAX; tfq is shown beside it without a goal, and the targets other parts of the
+    package measure are listed as not measured here."""
     r = {
-        "vqc_fwd_bwd_ms": {
-            "tf_xla": {"10": 4.0, "12": 12.0},
-            "tensorcircuit": {"10": 2.0, "12": 10.0},
-        },
-        "tf_xla_over_tensorcircuit_paired": {"10": 1.4},
+        "vqc_fwd_bwd_ms": {"tf_xla": {"10": 4.0, "12": 12.0, "16": 50.0}},
         "qgradcam_over_gradcam": {"tf": 1.6},
-        "train_images_per_s": {"tfq": 1000.0, "tf": 4000.0},
-        "pennylane_train_images_per_s": None,
+        "paired": {
+            "tf_xla_over_fastest_peer": {"10": 0.9, "12": 1.1, "16": None},
+            "tf_xla_fastest_peer": {"10": "tensorcircuit", "12": "qsim"},
+            "qgradcam_over_gradcam": {"tf": 1.15},
+            "tf_train_over_pennylane_jax": 9.5,
+            "tfq_train_over_pennylane_jax": 3.0,
+        },
     }
     t = report.targets_table(r)
-    assert t["tf_xla_over_tensorcircuit_n10"] == {
-        "value": 1.4,
-        "goal": "<= 1.5",
+    assert t["tf_xla_over_fastest_peer_n10"] == {
+        "value": 0.9,
+        "goal": "<= 1",
+        "met": True,
+        "paired": True,
+        "peer": "tensorcircuit",
+    }
+    assert t["tf_xla_over_fastest_peer_n12"]["met"] is False
+    assert t["tf_xla_over_fastest_peer_n16"]["met"] is None
+    assert "tf_xla_over_fastest_peer_n20" not in t  # n = 20 was not run
+    assert t["qgradcam_tf_over_gradcam"] == {
+        "value": 1.15,
+        "goal": "<= 1.2",
         "met": True,
         "paired": True,
     }
-    assert t["tf_xla_over_tensorcircuit_n12"]["value"] == pytest.approx(1.2)
-    assert t["tf_xla_over_tensorcircuit_n12"]["paired"] is False
-    assert t["qgradcam_tf_over_gradcam"] == {
-        "value": 1.6,
-        "goal": "<= 1.5",
-        "met": False,
-        "paired": True,
-    }
-    assert t["train_tfq_over_pennylane"] == {"value": None, "goal": ">= 10", "met": None}
+    assert t["train_tf_over_pennylane_jax"]["met"] is False
+    assert t["train_tf_over_pennylane_jax"]["goal"] == ">= 10"
+    assert t["train_tfq_over_pennylane_jax"]["value"] == 3.0
+    assert t["train_tfq_over_pennylane_jax"]["met"] is None
+    for name in report.NOT_MEASURED_HERE:
+        assert t[name]["met"] is None and t[name]["not_measured"] is True
 
 
 CLI = {
@@ -76,11 +86,7 @@ CLI = {
 def test_cli_targets_are_under_two_seconds_each():
     """Each CLI command is a target "< 2 s": met below, not met above, unknown if skipped;
     results without CLI rows (older runs) have no such targets."""
-    r = {
-        "vqc_fwd_bwd_ms": {"tf_xla": {}, "tensorcircuit": {}},
-        "qgradcam_over_gradcam": {"tf": 1.0},
-        "train_images_per_s": {"tfq": 1.0, "tf": 1.0},
-    }
+    r = {"vqc_fwd_bwd_ms": {"tf_xla": {}}, "qgradcam_over_gradcam": {"tf": 1.0}}
     assert not [k for k in report.targets_table(r) if k.startswith("cli")]
     t = report.targets_table({**r, "cli_startup": CLI})
     assert t["cli_seconds: qgcam --help"] == {"value": 0.61, "goal": "< 2 s", "met": True}
@@ -102,7 +108,9 @@ def test_cli_startup_table_rows_by_hand():
     assert "- `qgcam train --help` skipped: exit 1" in lines
     rendered = report.render_markdown(_results(cli_startup=CLI)).splitlines()
     assert "| `qgcam --help` | 0 | 0.610 | 19.5 | < 2 s | yes |" in rendered
-    assert rendered.index(lines[0]) < rendered.index("## Targets (issues 7 and 14)")
+    assert rendered.index(lines[0]) < rendered.index(
+        "## Targets (issue 19; CLI start-up: issue 14)"
+    )
 
 
 def _results(**changes) -> dict:
@@ -117,24 +125,47 @@ def _results(**changes) -> dict:
             "date_utc": "2026-01-01 00:00:00",
             "git_commit": "abc1234",
             "load_average_start": [1.0, 0.5, 0.3],
+            "load_average_end": [2.0, 1.0, 0.5],
         },
         "config": {"batch": 64, "depth": 2, "repeats": 7, "warmup": 2, "quick": False},
         "vqc_fwd_bwd_ms": {
             "tfq": {"4": 123.4, "6": 5.678},
             "tf": {"4": 1.5, "6": 0.25},
             "tf_xla": {"4": 1.0, "6": 2.0},
+            "qsim": {"4": 40.0, "6": 900.0},
             "tensorcircuit": {"4": None, "6": None},
         },
         "vqc_fwd_bwd_cpu_ms": {
             "tfq": {"4": 200.0, "6": 9.0},
             "tf": {"4": 3.0, "6": 0.5},
             "tf_xla": {"4": 2.0, "6": 4.0},
+            "qsim": {"4": 80.0, "6": 1800.0},
             "tensorcircuit": {"4": None, "6": None},
         },
+        "peak_mb": {
+            "tfq": {"4": 900.0, "6": 910.0},
+            "tf": {"4": 700.0, "6": 705.5},
+            "tf_xla": {"4": 720.0, "6": 730.0},
+            "qsim": {"4": 300.0, "6": 310.0},
+            "tensorcircuit": {"4": None, "6": None},
+        },
+        "vqc_batch": {"tfq": {"4": 64, "6": 64}, "qsim": {"4": 64, "6": 16}},
+        "vqc_check": {"tfq": {"4": False, "6": False}, "tf": {"4": True, "6": True}},
+        "vqc_notes": {"tensorcircuit": "peers not run", "qsim": "batch 16 from n=6"},
         "state_vector_lower_bound_ms": {"4": 0.0123, "6": 0.05},
-        "train_images_per_s": {"tfq": 640.0, "classical": 6400.0},
+        "train_images_per_s": {"tfq": 640.0, "classical": 6400.0, "pennylane_jax": 32.0},
         "train_step_ms": {"tfq": 100.0, "classical": 10.0},
-        "pennylane_train_images_per_s": 32.0,
+        "pennylane_jax_train_images_per_s": 32.0,
+        "pennylane_jax_train": {
+            "pennylane_jax": 32.0,
+            "versions": {"pennylane": "0.45.1", "jax": "0.10.2"},
+            "rounds": [
+                {"tf": 300.0, "pennylane_jax": 30.0},
+                {"tf": 320.0, "pennylane_jax": 32.0},
+                {"tf": 350.0, "pennylane_jax": 35.0},
+            ],
+            "ratio": {"tf": 10.0},
+        },
         "explain_maps_per_s": {"tf": 128.0, "classical": 256.0},
         "explain_batch_ms": {"tf": 500.0, "classical": 250.0},
         "qgradcam_over_gradcam": {"tf": 1.25},
@@ -142,15 +173,22 @@ def _results(**changes) -> dict:
         "targets": {
             "qgradcam_tf_over_gradcam": {
                 "value": 1.25,
-                "goal": "<= 1.5",
-                "met": True,
+                "goal": "<= 1.2",
+                "met": False,
                 "paired": True,
             },
-            "train_tf_over_pennylane": {"value": None, "goal": ">= 20", "met": None},
-            "train_tfq_over_pennylane": {"value": 20.0, "goal": ">= 10", "met": False},
+            "tf_xla_over_fastest_peer_n10": {
+                "value": 0.5,
+                "goal": "<= 1",
+                "met": True,
+                "paired": True,
+                "peer": "qsim",
+            },
+            "train_tfq_over_pennylane_jax": {"value": None, "goal": "measured beside", "met": None},
+            "noise_sweep": {"value": None, "goal": ">= 5", "met": None, "not_measured": True},
         },
-        "skipped": {"tensorcircuit": "peers not run"},
-        "pennylane_version": "0.44.1",
+        "skipped": {"pennylane_jax_train": "peers not run"},
+        "versions": {"tf": "2.18.1", "qsim": "0.22.1 (cirq 1.6.1)"},
     }
     r.update(changes)
     return r
@@ -158,42 +196,53 @@ def _results(**changes) -> dict:
 
 def test_render_markdown_writes_each_table_row_by_hand():
     """The Markdown holds the rows a reader checks by hand: 3 significant digits below 100
-    (2 decimals from 1, 3 below 1), whole numbers from 100, a dash for a missing value,
-    the PennyLane step time from its rate (64 / 32 per s = 2000 ms), yes / no / dash."""
+    (2 decimals from 1, 3 below 1), whole numbers from 100, a dash for a missing value, the
+    batch beside a row run at a smaller one, a cross beside a row that failed its check,
+    peak memory and checks per n, the paired training table, pass / fail / dash."""
     lines = report.render_markdown(_results()).splitlines()
     expected = [
         "# qgcam benchmark",
         "Machine: Test CPU, 2 cores, 8.0 GB; TensorFlow 2.18.1, Python 3.11.7; "
         "2026-01-01 00:00:00 UTC, commit abc1234.",
-        "Load average at start 1.0, 0.5, 0.3 (the machine may be shared: other processes "
-        "slow every row alike).",
+        "Load average at start 1.0, 0.5, 0.3, at end 2.0, 1.0, 0.5 (the machine may be "
+        "shared: other processes slow every row alike).",
         "Batch 64, depth 2; medians of 7 timed calls after 2 warm-up calls.",
         "## VQC forward + backward (ms, batch 64)",
         "| executor | n=4 | n=6 |",
         "|---|---:|---:|",
-        "| tfq (adjoint) | 123 | 5.68 |",
+        "| tfq (TFQ, adjoint) | 123 ✗ | 5.68 ✗ |",
         "| tf | 1.50 | 0.250 |",
-        "| tensorcircuit-ng + XLA | — | — |",
+        "| qsimcirq (parameter shift) | 40.00 | 900 (b16) |",
+        "| tensorcircuit-ng, JAX jit | — | — |",
         "| state-vector lower bound | 0.012 | 0.050 |",
-        "| tfq (adjoint) | 200 | 9.00 |",
+        "| tf | 700 | 706 |",
+        "| tfq (TFQ, adjoint) | 200 | 9.00 |",
+        "| tfq (TFQ, adjoint) | **fail** | **fail** |",
+        "| tf | pass | pass |",
+        "| qsimcirq (parameter shift) | — | — |",
+        "- qsimcirq (parameter shift): batch 16 from n=6",
         "## Training (MNIST default model, batch 64)",
         "| hybrid, tfq | 640 | 100 |",
         "| classical twin | 6400 | 10.00 |",
-        "| hybrid, PennyLane 0.44.1 | 32.0 | 2000 |",
+        "| hybrid, tf | 320 | 10.00 |",
+        "| hybrid, PennyLane-JAX | 32.0 | 1 |",
         "| QGrad-CAM, tf | 128 | 500 | 1.25 |",
         "| Grad-CAM, classical twin | 256 | 250 | 1.00 |",
         "| 1 | 3.50 |",
         "| 64 | 150 |",
-        "| qgradcam_tf_over_gradcam (paired) | 1.25 | <= 1.5 | yes |",
-        "| train_tf_over_pennylane | — | >= 20 | — |",
-        "| train_tfq_over_pennylane | 20.00 | >= 10 | no |",
-        "- tensorcircuit: peers not run",
-        "Peers: pennylane 0.44.1 (own virtualenv, TensorFlow 2.18.1).",
+        "| qgradcam_tf_over_gradcam (paired) | 1.25 | <= 1.2 | **fail** |",
+        "| tf_xla_over_fastest_peer_n10 (paired) vs qsim | 0.500 | <= 1 | pass |",
+        "| train_tfq_over_pennylane_jax | — | measured beside | — |",
+        "| noise_sweep | — | >= 5 | not measured by `qgcam benchmark` |",
+        "- pennylane_jax_train: peers not run",
+        "Versions: tf 2.18.1; qsim 0.22.1 (cirq 1.6.1) (peers: own virtualenv).",
     ]
     missing = [line for line in expected if line not in lines]
     assert missing == []
-    assert lines.index("| tfq (adjoint) | 123 | 5.68 |") < lines.index("| tf | 1.50 | 0.250 |")
-    assert not any("PennyLane backprop" in line for line in lines)  # no PennyLane VQC row
+    assert lines.index("| tfq (TFQ, adjoint) | 123 ✗ | 5.68 ✗ |") < lines.index(
+        "| tf | 1.50 | 0.250 |"
+    )
+    assert not any(line.startswith("| pennylane_jax |") for line in lines)
 
 
 def test_render_markdown_marks_quick_runs_and_a_skipped_export():

@@ -45,45 +45,163 @@ def test_cli_rejects_a_peers_venv_without_python(tmp_path, capsys):
     assert not out.exists()
 
 
-def test_peer_commands_parse_with_the_peers_own_command_line():
-    """The suite's command lines for both peers are `python -m qgcam_tf.bench.peers ...` and
-    carry the configuration's values through the peers' parser unchanged."""
-    cfg = suite.BenchConfig(batch=16, depth=3, warmup=1, repeats=5, train_n=6, peer_python="py")
-    cmd = suite.peer_command("tensorcircuit", cfg, ns=(8, 10))
+def test_vqc_row_commands_parse_with_the_peers_own_command_line():
+    """A VQC row's command line is `python -m qgcam_tf.bench.peers vqc ...` with this
+    interpreter for qgcam's executors and the peers' for the peers, and carries the
+    configuration's values through the peers' parser unchanged."""
+    cfg = suite.BenchConfig(depth=3, warmup=1, repeats=5, check_max_n=10, peer_python="py")
+    cmd = suite.vqc_row_command("lightning", 8, 16, cfg)
     assert cmd[:3] == ["py", "-m", "qgcam_tf.bench.peers"]
     a = peers.build_parser().parse_args(cmd[3:])
-    assert (a.peer, a.ns, a.batch, a.depth, a.warmup, a.repeats) == (
-        "tensorcircuit",
-        [8, 10],
+    assert (a.command, a.name, a.n, a.batch, a.depth, a.warmup, a.repeats, a.check_max_n) == (
+        "vqc",
+        "lightning",
+        8,
         16,
         3,
         1,
         5,
-    )
-    cmd = suite.peer_command("pennylane", cfg)
-    assert cmd[:3] == ["py", "-m", "qgcam_tf.bench.peers"]
-    a = peers.build_parser().parse_args(cmd[3:])
-    # PennyLane trains the MNIST default model: at least 10 qubits, one warm-up, <= 3 repeats
-    assert (a.peer, a.n, a.batch, a.depth, a.warmup, a.repeats, a.vqc_only) == (
-        "pennylane",
         10,
-        16,
-        3,
-        1,
-        3,
-        True,
     )
-    with pytest.raises(ValueError, match="kind must be 'tensorcircuit' or 'pennylane', got 'x'"):
-        suite.peer_command("x", cfg)
+    assert suite.vqc_row_command("tf_xla", 8, 16, cfg)[0] == sys.executable
+    cmd = suite.pair_command("tf_xla", "qsim", 12, 4, cfg)
+    a = peers.build_parser().parse_args(cmd[3:])
+    assert (cmd[0], a.a, a.b, a.n, a.batch, a.pairs) == ("py", "tf_xla", "qsim", 12, 4, 11)
+    with pytest.raises(ValueError, match="name must be one of .*, got 'x'"):
+        suite.vqc_row_command("x", 4, 1, cfg)
 
 
-def test_peer_is_skipped_without_its_virtualenv(tmp_path):
-    """A missing peers' interpreter skips the row with a message naming its path and the
-    setup script, instead of failing the run."""
-    cfg = suite.BenchConfig(peer_python=str(tmp_path / "none" / "bin" / "python"))
-    got = suite.peer("tensorcircuit", cfg, ns=(4,))
-    assert set(got) == {"skipped"}
-    assert cfg.peer_python in got["skipped"] and "setup_pennylane.sh" in got["skipped"]
+def test_config_names_must_be_rows():
+    """names outside EXECUTORS, or none, are refused naming the field."""
+    with pytest.raises(ValueError, match="names must be a non-empty subset"):
+        suite.BenchConfig(names=("tf", "cuquantum")).validate()
+    with pytest.raises(ValueError, match="names must be a non-empty subset"):
+        suite.BenchConfig(names=()).validate()
+    assert suite.EXECUTORS == peers.NAMES
+
+
+def test_peer_rows_are_skipped_without_their_virtualenv(tmp_path):
+    """A missing peers' interpreter skips every peer row with a message naming its path and
+    the setup script, without starting a process, instead of failing the run."""
+    cfg = suite.BenchConfig(
+        ns=(4, 6), names=("qsim", "pennylane_jax"), peer_python=str(tmp_path / "bin" / "python")
+    )
+    got = suite.vqc_rows(cfg, on_row=lambda name, n: pytest.fail("no row should start"))
+    why = got["notes"]["qsim"]
+    assert cfg.peer_python in why and "setup_peers.sh" in why
+    assert got["rows"]["pennylane_jax"] == {"4": {"skipped": why}, "6": {"skipped": why}}
+    assert suite.train_pairs(cfg, {}) == {"skipped": why}
+
+
+def _fake_row(name, n, batch, ms):
+    return {
+        "name": name,
+        "n": n,
+        "batch": batch,
+        "version": "v",
+        "check": {"passed": True},
+        "timing": {"wall_ms": ms, "cpu_ms": ms, "repeats": 1},
+        "peak_mb": 100.0,
+        "baseline_mb": 50.0,
+    }
+
+
+def test_vqc_rows_shrink_the_batch_and_stop_where_a_row_runs_out(monkeypatch):
+    """A row whose process fails at batch 64 and 16 is rerun at 4 (kept for larger n);
+    a row that fails at batch 1 stops the name's larger n, and the note says where."""
+    calls = []
+
+    def fake_run(cmd, *, timeout, rss_limit_mb=None):
+        a = peers.build_parser().parse_args(cmd[3:])
+        calls.append((a.name, a.n, a.batch))
+        if a.n >= 10 and a.batch > 4:
+            return {"skipped": f"RSS passed {rss_limit_mb:.0f} MB"}
+        if a.n >= 12:
+            return {"skipped": "failed (exit 1): MemoryError"}
+        return _fake_row(a.name, a.n, a.batch, 1.0)
+
+    monkeypatch.setattr(suite, "run_module_json", fake_run)
+    cfg = suite.BenchConfig(ns=(8, 10, 12, 16), names=("tf",), rss_limit_mb=100.0)
+    got = suite.vqc_rows(cfg)
+    assert calls == [
+        ("tf", 8, 64),
+        ("tf", 10, 64),
+        ("tf", 10, 16),
+        ("tf", 10, 4),
+        ("tf", 12, 4),
+        ("tf", 12, 1),
+    ]
+    rows = got["rows"]["tf"]
+    assert rows["10"]["batch"] == 4 and rows["10"]["tries"] == [
+        "batch 64: RSS passed 100 MB",
+        "batch 16: RSS passed 100 MB",
+    ]
+    assert rows["12"]["skipped"] == "failed (exit 1): MemoryError"
+    assert rows["16"] == {"skipped": got["notes"]["tf"]}
+    assert got["notes"]["tf"].startswith("ran out at n=12: batch 4: failed (exit 1)")
+
+
+def test_vqc_rows_stop_after_a_row_over_the_time_limit(monkeypatch):
+    """A row whose process runs longer than row_limit_s is kept, and the larger n are not
+    run, saying why (the clock is the suite's: a limit of 0 s trips at once)."""
+    monkeypatch.setattr(
+        suite,
+        "run_module_json",
+        lambda cmd, **kw: _fake_row("tf", int(cmd[7]), int(cmd[9]), 5.0),
+    )
+    cfg = suite.BenchConfig(ns=(4, 6), names=("tf",), row_limit_s=0.0)
+    got = suite.vqc_rows(cfg)
+    assert got["rows"]["tf"]["4"]["timing"]["wall_ms"] == 5.0
+    assert got["rows"]["tf"]["6"] == {"skipped": got["notes"]["tf"]}
+    assert "(limit 0 s per row): larger n not run" in got["notes"]["tf"]
+
+
+def test_fastest_peer_leaves_out_failed_checks_and_other_batches():
+    """The fastest peer is the quickest checked row at that n and batch: a faster row whose
+    check failed at any n, or that ran at another batch, does not win."""
+    rows = {
+        "qsim": {"10": _fake_row("qsim", 10, 64, 1.0)},
+        "lightning": {"10": _fake_row("lightning", 10, 64, 3.0)},
+        "tensorcircuit": {"10": _fake_row("tensorcircuit", 10, 64, 2.0)},
+        "pennylane_jax": {"10": _fake_row("pennylane_jax", 10, 16, 0.5)},
+    }
+    rows["qsim"]["4"] = {**_fake_row("qsim", 4, 64, 0.1), "check": {"passed": False}}
+    assert suite.fastest_peer(rows, "10", batch=64) == "tensorcircuit"
+    assert suite.fastest_peer(rows, "10") == "pennylane_jax"
+    assert suite.fastest_peer(rows, "12") is None
+
+
+def test_train_pairs_interleave_rounds_with_the_peers_process(tmp_path):
+    """The training pairs speak the peer's stdin protocol: one `time` per round after
+    `ready`, and the ratio is the median of the per-round ratios (a fake peer that reports
+    100 images/s stands in for PennyLane-JAX)."""
+    fake = tmp_path / "python"
+    fake.write_text(
+        f"#!{sys.executable}\n"
+        "import json, sys\n"
+        "print(json.dumps({'ready': {'pennylane': 'p', 'jax': 'j'}}), flush=True)\n"
+        "for line in sys.stdin:\n"
+        "    if line.strip() != 'time':\n"
+        "        break\n"
+        "    print(json.dumps({'images_per_s': 100.0}), flush=True)\n"
+    )
+    fake.chmod(0o755)
+    cfg = suite.BenchConfig(peer_python=str(fake), train_rounds=3, repeats=1, batch=8)
+    got = suite.train_pairs(cfg, {"tf": lambda: None})
+    assert got["versions"] == {"pennylane": "p", "jax": "j"}
+    assert len(got["rounds"]) == 3 and got["pennylane_jax"] == 100.0
+    ratios = sorted(r["tf"] / 100.0 for r in got["rounds"])
+    assert got["ratio"]["tf"] == pytest.approx(ratios[1])
+
+
+def test_run_module_json_kills_a_child_over_its_rss_limit_or_time():
+    """A child that holds 300 MB is killed at an RSS limit of 100 MB, and one that outlives
+    its timeout is killed, each reported as skipped saying why."""
+    hold = "import time; a = b'x' * (300 << 20); time.sleep(60)"
+    got = suite.run_module_json([sys.executable, "-c", hold], timeout=60, rss_limit_mb=100)
+    assert got == {"skipped": "RSS passed 100 MB"}
+    got = suite.run_module_json([sys.executable, "-c", "while True: pass"], timeout=1)
+    assert got["skipped"].startswith("timed out after 1 s")
 
 
 def test_run_module_json_gives_a_bare_interpreter_this_package():
@@ -153,13 +271,16 @@ def test_quick_benchmark_writes_valid_json_and_markdown(tmp_path):
     r = json.loads((out / "benchmark.json").read_text())
     md = (out / "benchmark.md").read_text()
 
-    for key in ("tfq", "tf", "tf_xla", "tensorcircuit"):
-        assert key in r["vqc_fwd_bwd_ms"]
+    assert set(r["vqc_fwd_bwd_ms"]) == set(peers.NAMES)
     for key in ("tfq", "tf", "tf_xla"):
         assert _finite_positive(r["vqc_fwd_bwd_ms"][key]["4"]), (key, r["vqc_fwd_bwd_ms"][key])
-    assert r["vqc_fwd_bwd_ms"]["tensorcircuit"]["4"] is None  # peers are not run with --quick
-    assert "tensorcircuit" in r["skipped"] and "pennylane" in r["skipped"]
-    assert r["pennylane_train_images_per_s"] is None
+        assert r["peak_mb"][key]["4"] > 0 and r["vqc_batch"][key]["4"] == 8
+        assert r["vqc_check"][key]["4"] is not None
+    for key in peers.PEER_NAMES:  # peers are not run with --quick
+        assert r["vqc_fwd_bwd_ms"][key]["4"] is None and key in r["vqc_notes"]
+    assert "pennylane_jax_train" in r["skipped"]
+    assert r["pennylane_jax_train_images_per_s"] is None
+    assert r["paired"]["qgradcam_over_gradcam"] == r["qgradcam_over_gradcam"]
 
     assert set(r["train_images_per_s"]) >= {"tfq", "tf", "classical"}
     for kind, ips in r["train_images_per_s"].items():
@@ -187,7 +308,7 @@ def test_quick_benchmark_writes_valid_json_and_markdown(tmp_path):
 
     assert r["machine"]["cores"] == os.cpu_count()
     assert r["machine"]["tensorflow"].startswith("2.")
-    assert r["machine"]["cpu"] in md and "| executor | n=4 |" in md
+    assert r["machine"]["cpu"] in md and "| executor | n=4 |" in md and "Peak memory" in md
     assert "## Training" in md and "## Explanations" in md and "## Targets" in md
     assert r["targets"]["qgradcam_tf_over_gradcam"]["value"] == pytest.approx(
         r["qgradcam_over_gradcam"]["tf"]
