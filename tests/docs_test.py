@@ -13,6 +13,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARCHITECTURE = os.path.join(ROOT, "docs", "architecture.md")
 README = os.path.join(ROOT, "README.md")
 TFQ_MODELS = os.path.join(ROOT, "docs", "tfq_models.md")
+PAPER = os.path.join(ROOT, "docs", "paper.md")
 
 
 def _modules() -> list[str]:
@@ -48,11 +49,11 @@ def _python_blocks(path: str) -> list[str]:
     return re.findall(r"```python\n(.*?)```", open(path).read(), re.S)
 
 
-@pytest.mark.parametrize("doc", [ARCHITECTURE, README, TFQ_MODELS], ids=os.path.basename)
+@pytest.mark.parametrize("doc", [ARCHITECTURE, README, TFQ_MODELS, PAPER], ids=os.path.basename)
 def test_the_python_snippets_run(doc, tmp_path):
-    """Each ```python block of the architecture, the README and the TFQ-model walkthrough
-    runs to its end in a fresh process (in a temporary folder, so nothing tracked is
-    written)."""
+    """Each ```python block of the architecture, the README, the TFQ-model walkthrough and
+    the paper page (commutator == shift) runs to its end in a fresh process (in a temporary
+    folder, so nothing tracked is written)."""
     blocks = _python_blocks(doc)
     assert blocks, "the doc shows the API in at least one snippet"
     for i, code in enumerate(blocks):
