@@ -129,6 +129,8 @@ def test_bad_command_line_exits_2_with_one_line_and_no_output(
     argv = expand(case.argv, world.paths(case_dir))
     before = snapshot(case_dir)
     files_before = snapshot(world.root, content=False)
+    for key, value in case.env:  # e.g. a bad TF_CONFIG
+        monkeypatch.setenv(key, value)
     if case.mode == "in-process":
         monkeypatch.chdir(case_dir)
         capfd.readouterr()
