@@ -17,4 +17,6 @@ METRIC_NAMES = (
     "sparseness",
     "complexity",
     "randomisation",
+    "region_perturbation",
+    "localisation",
 )

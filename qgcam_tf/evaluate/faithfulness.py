@@ -25,6 +25,7 @@ from qgcam_tf.fileio import atomic_path
 __all__ = [
     "METRICS",
     "COLUMNS",
+    "REGION_PATCH",
     "evaluate_methods",
     "summarize",
     "paired_differences",
@@ -48,12 +49,17 @@ COLUMNS = {
     "sparseness": [("sparseness", "higher")],
     "complexity": [("complexity", "lower")],
     "randomisation": [("randomisation", "lower")],
+    "region_perturbation": [("region_perturbation", "higher")],
+    "localisation": [("energy_pointing", "higher"), ("ink_enrichment", "higher")],
 }
 # Runs of Faithfulness Correlation (Quantus's default) and perturbed copies per image of the
 # sensitivities (Quantus draws 200; each copy costs one CAM batch).
 FAITHFULNESS_RUNS = 100
 SENSITIVITY_SAMPLES = 10
 SENSITIVITY_RADIUS = 0.2
+# Region Perturbation's square patches (Quantus's default patch_size is 8 on 224 x 224
+# ImageNet images; 4 x 4 gives 49 patches on a 28 x 28 digit).
+REGION_PATCH = 4
 
 
 def make_predict_fn(model):
@@ -99,7 +105,14 @@ def evaluate_methods(
             with uniform noise of radius :data:`SENSITIVITY_RADIUS`), ``sparseness``,
             ``complexity``; ``randomisation`` is the Spearman correlation of each map with
             the map of the same method on the model with every layer re-initialised
-            (:func:`qgcam_tf.evaluate.sanity.randomised_model`; lower is better).
+            (:func:`qgcam_tf.evaluate.sanity.randomised_model`; lower is better);
+            ``region_perturbation`` is the AOPC of
+            :class:`~qgcam_tf.evaluate.standard.RegionPerturbation` (:data:`REGION_PATCH`
+            square patches, all of them, uniform noise; its curves are kept);
+            ``localisation`` fills ``energy_pointing`` and ``ink_enrichment``
+            (:class:`~qgcam_tf.evaluate.standard.EnergyPointingGame` on the ink of each
+            image, :func:`~qgcam_tf.evaluate.standard.ink_masks`: meaningful for digits on a
+            dark background).
         score_layer: the score layer for the CAMs (None: ``vqc`` or ``logits``).
         batch_size: images per batch.
         steps: steps of the deletion / insertion curves.
@@ -146,6 +159,7 @@ def evaluate_methods(
         "pixel_flipping": qs.PixelFlipping(
             features_in_step=max(1, -(-images.shape[1] * images.shape[2] // steps))
         ),
+        "region_perturbation": qs.RegionPerturbation(patch_size=REGION_PATCH, seed=seed),
         "sparseness": lambda _predict, _x, maps, _c: qs.Sparseness()(maps),
         "complexity": lambda _predict, _x, maps, _c: qs.Complexity()(maps),
     }
@@ -209,9 +223,18 @@ def evaluate_methods(
                     sim = sanity.map_similarity(maps, random_cam(x, class_index=c).maps)
                     values.setdefault("randomisation", []).append(sim["spearman"])
                     continue
+                if name == "localisation":
+                    ink = qs.ink_masks(x)
+                    for column, enrichment in (
+                        ("energy_pointing", False),
+                        ("ink_enrichment", True),
+                    ):
+                        score = qs.EnergyPointingGame(enrichment=enrichment)(maps, ink)
+                        values.setdefault(column, []).append(score.values)
+                    continue
                 res = scorers[name](predict, x, maps, c)
                 values.setdefault(name, []).append(res.values)
-                if name in ("deletion", "insertion", "pixel_flipping"):
+                if name in ("deletion", "insertion", "pixel_flipping", "region_perturbation"):
                     curves.setdefault(name, []).append(res.curves)
                 if name == "road":
                     values.setdefault("road_morf", []).append(res.extra["morf"].mean(axis=1))

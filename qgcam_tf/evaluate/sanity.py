@@ -34,7 +34,9 @@ from qgcam_tf.model.layers import CircuitLayer, VQCLayer
 
 __all__ = [
     "PARTS",
+    "RANDOMISATION_MODES",
     "SIMILARITIES",
+    "mode_steps",
     "layer_part",
     "randomisation_steps",
     "randomised_model",
@@ -46,6 +48,8 @@ __all__ = [
 
 # Named parts of a model, in the order of a cascade from the top of the hybrid.
 PARTS = ("vqc", "dense", "conv")
+# How randomisation_steps orders the parts: each alone, the cascade from the top, or both.
+RANDOMISATION_MODES = ("independent", "cascading", "both")
 SIMILARITIES = ("spearman", "ssim", "topk_overlap")
 _CONV_TYPES = (
     keras.layers.Conv1D,
@@ -95,21 +99,49 @@ def randomisation_steps(model, *, mode: str = "independent") -> list[tuple[str, 
             model has them, top first), then ``all`` (every layer with weights, the
             ``Scale`` of the hybrid included); ``"cascading"``: Adebayo's cascade from the
             top, each step adding the next part down (``vqc``, ``vqc+dense``,
-            ``vqc+dense+conv``), then ``all``.
+            ``vqc+dense+conv``), then ``all``; ``"both"``: the independent steps, then the
+            cascade's steps that are not among them (``vqc+dense``, ``vqc+dense+conv``),
+            then ``all``, so that one run gives both tables without repeating a step.
 
     Raises:
         ValueError: unknown mode, or a model with no randomisable part.
     """
-    if mode not in ("independent", "cascading"):
-        raise ValueError(f"mode must be 'independent' or 'cascading', got {mode!r}")
+    if mode not in RANDOMISATION_MODES:
+        raise ValueError(f"mode must be one of {list(RANDOMISATION_MODES)}, got {mode!r}")
     parts = _parts_present(model)
     if not parts:
         raise ValueError(f"model {model.name!r} has no vqc, dense or conv layer to randomise")
+    single = [(p, (p,)) for p in parts]
+    cascade = [("+".join(parts[: i + 1]), tuple(parts[: i + 1])) for i in range(len(parts))]
     if mode == "independent":
-        steps = [(p, (p,)) for p in parts]
+        steps = single
+    elif mode == "cascading":
+        steps = cascade
     else:
-        steps = [("+".join(parts[: i + 1]), tuple(parts[: i + 1])) for i in range(len(parts))]
+        steps = single + [s for s in cascade if s not in single]
     return [*steps, ("all", (*PARTS, "other"))]
+
+
+def mode_steps(step_names, mode: str) -> list[str]:
+    """The names among ``step_names`` that belong to ``mode``'s table, in its order.
+
+    ``"independent"``: the single parts and ``all``; ``"cascading"``: the steps of the
+    cascade from the top (each adds the next part down: the first part alone, then the
+    names joined by ``+``) and ``all``. Use it to cut the rows of a ``mode="both"`` run
+    into the two tables.
+
+    Raises:
+        ValueError: ``mode`` is not ``"independent"`` or ``"cascading"``.
+    """
+    if mode not in ("independent", "cascading"):
+        raise ValueError(f"mode must be 'independent' or 'cascading', got {mode!r}")
+    names = list(dict.fromkeys(step_names))
+    parts = [n for n in names if n in PARTS]
+    if mode == "independent":
+        return [*parts, *(["all"] if "all" in names else [])]
+    joined = [n for n in names if "+" in n]
+    top = joined[0].split("+")[0] if joined else (parts[0] if parts else None)
+    return [*([top] if top in names else []), *joined, *(["all"] if "all" in names else [])]
 
 
 def randomised_model(model, parts, *, seed: int = 0):

@@ -16,7 +16,8 @@ sample. Perturbations are batched in TensorFlow; every random draw is seeded.
   ``explain_fn`` rather than a ``predict_fn``).
 * Complexity: :class:`Sparseness` (Gini index), :class:`Complexity` (entropy).
 * Localisation, where a ground-truth mask exists: :class:`PointingGame`,
-  :class:`AttributionLocalisation`.
+  :class:`AttributionLocalisation`, :class:`EnergyPointingGame` (with the enrichment over a
+  uniform map); on digits the mask is the ink (:func:`ink_masks`).
 * Randomisation: :mod:`qgcam_tf.evaluate.sanity`.
 """
 
@@ -50,7 +51,13 @@ __all__ = [
     "Complexity",
     "PointingGame",
     "AttributionLocalisation",
+    "INK_THRESHOLD",
+    "ink_masks",
+    "EnergyPointingGame",
 ]
+
+# A pixel is ink when its value (mean over channels, images in [0, 1]) is above this.
+INK_THRESHOLD = 0.5
 
 ExplainFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -403,3 +410,58 @@ class AttributionLocalisation:
             ratio = ratio * s.sum(1) / s.shape[1]
         ratio[s.sum(1) == 0] = np.nan
         return MetricResult(values=ratio)
+
+
+def ink_masks(images, *, threshold: float = INK_THRESHOLD) -> np.ndarray:
+    """The ink of each image as a mask: ``[B, H, W]`` bool, pixel mean over channels > threshold.
+
+    On MNIST (white digits on black, values in [0, 1]) the mask is the digit's stroke.
+
+    Args:
+        images: ``[B, H, W, C]`` images in [0, 1].
+        threshold: a finite number; pixels strictly above it are ink.
+
+    Raises:
+        ValueError: images are not ``[B, H, W, C]`` or the threshold is not finite.
+    """
+    x = np.asarray(images, np.float64)
+    if x.ndim != 4:
+        raise ValueError(f"images must be [B, H, W, C], got shape {x.shape}")
+    if isinstance(threshold, bool) or not np.isfinite(threshold):
+        raise ValueError(f"threshold must be a finite number, got {threshold!r}")
+    return x.mean(axis=-1) > float(threshold)
+
+
+class EnergyPointingGame:
+    """Energy-based pointing game (Wang, Wang, Du, Yang, Zhang, Ding, Mardziel, Hu,
+    "Score-CAM: Score-Weighted Visual Explanations for Convolutional Neural Networks",
+    CVPR Workshops 2020, Sec. 4.2).
+
+    The share of the map's positive energy inside the mask,
+    :math:`\\sum_{i \\in S} a_i^+ / \\sum_i a_i^+`: what
+    :class:`AttributionLocalisation` gives with ``positive_only=True`` (0 for a map with no
+    positive value, NaN for an empty mask). With ``enrichment=True`` the share is divided
+    by the mask's share of the image :math:`|S| / (H W)`: 1.0 is what a uniform map gets,
+    above 1 the map puts more energy on the object than its area (Quantus's
+    ``AttributionLocalisation(weighted=True)`` multiplies by that share instead, which
+    rewards large masks, so it is not this number). Higher is better for both.
+
+    Args:
+        enrichment: divide the share by ``|S| / (H * W)``.
+    """
+
+    def __init__(self, *, enrichment: bool = False):
+        self.enrichment = bool(enrichment)
+
+    def __call__(self, maps, masks) -> MetricResult:
+        """Per-sample energy share (or enrichment) of ``maps`` ``[B, H, W]`` on bool
+        ``masks`` ``[B, H, W]``."""
+        share = AttributionLocalisation(positive_only=True)(maps, masks).values
+        if not self.enrichment:
+            return MetricResult(values=share)
+        _, s = _masks(maps, masks)
+        area = s.sum(1) / s.shape[1]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return MetricResult(
+                values=np.where(area > 0, share / np.where(area > 0, area, 1), np.nan)
+            )

@@ -129,6 +129,36 @@ def test_evaluate_methods_standard_metrics_equal_direct_calls(tiny_hybrid, tiny_
     np.testing.assert_allclose(only_max["centre"]["values"]["max_sensitivity"], 0.0, atol=1e-6)
 
 
+def test_region_perturbation_and_localisation_columns_equal_direct_calls(tiny_hybrid, tiny_images):
+    """region_perturbation is RegionPerturbation's AOPC with REGION_PATCH patches (its curves
+    kept); localisation fills energy_pointing and ink_enrichment from EnergyPointingGame on
+    the images' ink."""
+    images = tiny_images[:4]
+    res = ev.evaluate_methods(
+        tiny_hybrid,
+        images,
+        methods=["qgradcam"],
+        metrics=["region_perturbation", "localisation"],
+        batch_size=4,
+        seed=3,
+    )
+    values = res["qgradcam"]["values"]
+    assert sorted(values) == ["energy_pointing", "ink_enrichment", "region_perturbation"]
+    ci = res["_class_index"]
+    maps = QGradCAM(tiny_hybrid)(images, ci).maps
+    rp = qs.RegionPerturbation(patch_size=ev.REGION_PATCH, seed=3)(
+        ev.make_predict_fn(tiny_hybrid), images, maps, ci
+    )
+    np.testing.assert_allclose(values["region_perturbation"], rp.values, atol=1e-6)
+    np.testing.assert_allclose(
+        res["qgradcam"]["curves"]["region_perturbation"], rp.curves, atol=1e-6
+    )
+    ink = images.mean(axis=-1) > 0.5  # the threshold by hand
+    share = (np.clip(maps, 0, None) * ink).sum((1, 2)) / (np.clip(maps, 0, None).sum((1, 2)) + 1e-9)
+    np.testing.assert_allclose(values["energy_pointing"], share, atol=1e-6)
+    np.testing.assert_allclose(values["ink_enrichment"], share / ink.mean(axis=(1, 2)), rtol=1e-6)
+
+
 def test_metric_names_match_the_columns():
     """Every metric name the CLI offers has its table columns, in the names' order, and
     nothing else has columns."""

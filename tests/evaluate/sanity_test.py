@@ -108,6 +108,28 @@ def test_randomisation_steps_of_hybrid_and_twin():
     assert [s for s, _ in sn.randomisation_steps(twin)] == ["dense", "conv", "all"]
     with pytest.raises(ValueError, match="mode"):
         sn.randomisation_steps(twin, mode="top")
+    both = sn.randomisation_steps(hybrid, mode="both")
+    assert [s for s, _ in both] == ["vqc", "dense", "conv", "vqc+dense", "vqc+dense+conv", "all"]
+    assert dict(both)["vqc+dense"] == ("vqc", "dense")
+    assert [s for s, _ in sn.randomisation_steps(twin, mode="both")] == [
+        "dense",
+        "conv",
+        "dense+conv",
+        "all",
+    ]
+
+
+def test_mode_steps_cut_a_both_run_into_its_two_tables():
+    """The steps of a mode="both" run split into the independent table (single parts, all)
+    and the cascade (top part, the joined names, all), for the hybrid and the twin."""
+    names = ["vqc", "dense", "conv", "vqc+dense", "vqc+dense+conv", "all"]
+    assert sn.mode_steps(names, "independent") == ["vqc", "dense", "conv", "all"]
+    assert sn.mode_steps(names, "cascading") == ["vqc", "vqc+dense", "vqc+dense+conv", "all"]
+    twin = ["dense", "conv", "dense+conv", "all"]
+    assert sn.mode_steps(twin, "cascading") == ["dense", "dense+conv", "all"]
+    assert sn.mode_steps(["conv", "all"], "cascading") == ["conv", "all"]
+    with pytest.raises(ValueError, match="mode must be"):
+        sn.mode_steps(names, "both")
 
 
 def test_randomised_model_reinitialises_only_its_parts(hybrid):

@@ -168,6 +168,44 @@ def test_attribution_localisation_by_hand():
     np.testing.assert_allclose(positive, [1.0, 0.25], atol=1e-6)
 
 
+def test_ink_masks_by_hand():
+    """Ink is the channel mean strictly above the threshold: 0.6 and 0.9 are ink at 0.5, 0.5
+    is not; with two channels (0.2, 0.9) has mean 0.55 and is ink."""
+    images = np.array([[[0.2, 0.6], [0.5, 0.9]]], np.float32)[..., None]
+    np.testing.assert_array_equal(st.ink_masks(images), [[[False, True], [False, True]]])
+    np.testing.assert_array_equal(
+        st.ink_masks(images, threshold=0.55), [[[False, True], [False, True]]]
+    )
+    two = np.array([[[[0.2, 0.9], [0.1, 0.2]]]], np.float32)  # [1, 1, 2, 2]
+    np.testing.assert_array_equal(st.ink_masks(two), [[[True, False]]])
+    assert st.INK_THRESHOLD == 0.5
+
+
+def test_energy_pointing_game_by_hand():
+    """Map 1, 3, 0, -2 on a mask of the right column: positive energy 4, inside 3 -> 0.75;
+    the mask is 2 of 4 pixels, so the enrichment is 0.75 / 0.5 = 1.5. A uniform map scores
+    the mask's share (1/4) and enrichment 1.0; an empty mask is NaN; a map with no positive
+    value scores 0."""
+    maps = np.array([[[1, 3], [0, -2]], [[2, 2], [2, 2]], [[1, 1], [1, 1]], [[-1, 0], [0, 0]]])
+    masks = np.array([[[0, 1], [0, 1]], [[1, 0], [0, 0]], [[0, 0], [0, 0]], [[1, 0], [0, 0]]], bool)
+    share = st.EnergyPointingGame()(maps, masks).values
+    np.testing.assert_allclose(share[[0, 1, 3]], [0.75, 0.25, 0.0], atol=1e-8)
+    assert np.isnan(share[2])
+    enrichment = st.EnergyPointingGame(enrichment=True)(maps, masks).values
+    np.testing.assert_allclose(enrichment[[0, 1, 3]], [1.5, 1.0, 0.0], atol=1e-8)
+    assert np.isnan(enrichment[2])
+    positive = st.AttributionLocalisation(positive_only=True)(maps, masks).values
+    np.testing.assert_allclose(share[[0, 1, 3]], positive[[0, 1, 3]], atol=1e-12)
+
+
+def test_ink_masks_bad_input():
+    """Images that are not [B, H, W, C] and a non-finite threshold name the argument."""
+    with pytest.raises(ValueError, match="images must be"):
+        st.ink_masks(np.ones((2, 2)))
+    with pytest.raises(ValueError, match="threshold"):
+        st.ink_masks(np.ones((1, 2, 2, 1)), threshold=float("nan"))
+
+
 def test_bad_inputs_name_the_argument():
     """Shapes and counts that do not fit raise one ValueError naming the argument."""
     with pytest.raises(ValueError, match="maps"):
