@@ -22,6 +22,7 @@ TWIN_METHODS = tuple("gradcam" if m == "qgradcam" else m for m in METHOD_NAMES)
 MAX_COUNT = 10_000  # the size of MNIST's test split
 MAX_STEPS = 784  # one pixel per step on a 28 x 28 image
 MAX_BATCH = 4096
+RANDOMISATION_TESTS = ("parts",)
 
 
 def add_arguments(p) -> None:
@@ -42,9 +43,10 @@ def add_arguments(p) -> None:
     p.add_argument(
         "--metrics",
         nargs="+",
-        type=name_list(METRIC_NAMES),
+        type=name_list((*METRIC_NAMES, "none")),
         default=[list(METRIC_NAMES)],
-        help="metrics, space or comma separated",
+        help="metrics, space or comma separated; 'none' skips the metric table (with "
+        "--randomisation / --randomisation-model: only the randomisation tests)",
     )
     p.add_argument(
         "--count",
@@ -73,6 +75,21 @@ def add_arguments(p) -> None:
     add_backend(p, default="tfq")
     p.add_argument("--seed", type=seed, default=0, help="which test images")
     add_smoothing(p)
+    p.add_argument(
+        "--randomisation",
+        choices=RANDOMISATION_TESTS,
+        help="parts: the model-parameter randomisation test per part (vqc, dense, conv, all; "
+        "and the cascade from the top) for every method and the twin's, written as "
+        "randomisation_parts.csv/.md/.png",
+    )
+    p.add_argument(
+        "--randomisation-model",
+        type=run_dir,
+        metavar="RUN",
+        help="run of the same architecture trained on shuffled labels "
+        "(scripts/shuffled_labels.py): the data-randomisation test, written as "
+        "randomisation_data.csv/.md/.png",
+    )
 
 
 def _flat(groups) -> list[str]:
@@ -80,25 +97,49 @@ def _flat(groups) -> list[str]:
 
 
 def run(args) -> int:
-    from qgcam_tf.viz.evaluation import write_evaluation
+    from qgcam_tf.viz.evaluation import write_evaluation, write_randomisation
 
-    with removed_on_failure(args.out):  # a failed evaluation leaves no partial --out
-        written = write_evaluation(
-            args.model,
-            args.out,
-            methods=_flat(args.methods),
-            metrics=_flat(args.metrics),
-            count=args.count,
-            twin_dir=args.twin,
-            twin_methods=_flat(args.twin_methods),
-            data_dir=args.data_dir,
-            steps=args.steps,
-            batch_size=args.batch_size,
-            backend=args.backend,
-            seed=args.seed,
-            aug_smooth=args.aug_smooth,
-            eigen_smooth=args.eigen_smooth,
+    metrics = [m for m in _flat(args.metrics) if m != "none"]
+    randomise = args.randomisation is not None or args.randomisation_model is not None
+    if not metrics and not randomise:
+        raise ValueError(
+            "--metrics none leaves nothing to do: add --randomisation parts or "
+            "--randomisation-model RUN, or name a metric"
         )
+    with removed_on_failure(args.out):  # a failed evaluation leaves no partial --out
+        written = []
+        if metrics:
+            written += write_evaluation(
+                args.model,
+                args.out,
+                methods=_flat(args.methods),
+                metrics=metrics,
+                count=args.count,
+                twin_dir=args.twin,
+                twin_methods=_flat(args.twin_methods),
+                data_dir=args.data_dir,
+                steps=args.steps,
+                batch_size=args.batch_size,
+                backend=args.backend,
+                seed=args.seed,
+                aug_smooth=args.aug_smooth,
+                eigen_smooth=args.eigen_smooth,
+            )
+        if randomise:
+            written += write_randomisation(
+                args.model,
+                args.out,
+                methods=_flat(args.methods),
+                parts=args.randomisation == "parts",
+                shuffled_dir=args.randomisation_model,
+                twin_dir=args.twin,
+                twin_methods=_flat(args.twin_methods),
+                count=args.count,
+                data_dir=args.data_dir,
+                batch_size=args.batch_size,
+                backend=args.backend,
+                seed=args.seed,
+            )
     for path in written:
         print(f"wrote {path}")
     return 0

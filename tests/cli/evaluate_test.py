@@ -95,6 +95,68 @@ def test_smoothing_flags_reach_the_library_call(runs, recorded, tmp_path):
         assert (kwargs["aug_smooth"], kwargs["eigen_smooth"]) == expected
 
 
+@pytest.fixture
+def recorded_randomisation(monkeypatch):
+    """Replaces viz.evaluation.write_randomisation; returns the list of its calls."""
+    import qgcam_tf.viz.evaluation
+
+    calls = []
+
+    def fake(run_dir, out, **kwargs):
+        calls.append((run_dir, out, kwargs))
+        return [f"{out}/randomisation.json"]
+
+    monkeypatch.setattr(qgcam_tf.viz.evaluation, "write_randomisation", fake)
+    return calls
+
+
+def test_randomisation_flags_reach_their_library_call(
+    runs, recorded, recorded_randomisation, tmp_path, capsys
+):
+    """--randomisation parts and --randomisation-model RUN call write_randomisation with the
+    methods, twin and images of the evaluation; --metrics none skips write_evaluation."""
+    hybrid, twin = runs
+    out = str(tmp_path / "o")
+    argv = ["evaluate", "--model", hybrid, "--out", out, "--twin", twin, "--count", "7"]
+    argv += ["--methods", "qgradcam,random", "--metrics", "none", "--randomisation", "parts"]
+    argv += ["--randomisation-model", twin, "--backend", "tf", "--seed", "3"]
+    assert main(argv) == 0
+    assert recorded == []
+    assert recorded_randomisation == [
+        (
+            hybrid,
+            out,
+            dict(
+                methods=["qgradcam", "random"],
+                parts=True,
+                shuffled_dir=twin,
+                twin_dir=twin,
+                twin_methods=["gradcam", "random"],
+                count=7,
+                data_dir=None,
+                batch_size=64,
+                backend="tf",
+                seed=3,
+            ),
+        )
+    ]
+    assert capsys.readouterr().out == f"wrote {out}/randomisation.json\n"
+    recorded_randomisation.clear()
+    argv = ["evaluate", "--model", hybrid, "--out", out, "--randomisation-model", twin]
+    assert main([*argv, "--metrics", "sparseness"]) == 0
+    assert recorded[0][2]["metrics"] == ["sparseness"]
+    assert recorded_randomisation[0][2]["parts"] is False
+
+
+def test_metrics_none_alone_is_refused(runs, recorded, recorded_randomisation, tmp_path, capsys):
+    """--metrics none without a randomisation test has nothing to do: exit 2, one line."""
+    out = tmp_path / "o"
+    assert main(["evaluate", "--model", runs[0], "--out", str(out), "--metrics", "none"]) == 2
+    err = capsys.readouterr().err
+    assert "--metrics none leaves nothing to do" in err and "Traceback" not in err
+    assert recorded == [] and recorded_randomisation == []
+
+
 @pytest.mark.parametrize(
     "argv,message",
     [
@@ -107,6 +169,7 @@ def test_smoothing_flags_reach_the_library_call(runs, recorded, tmp_path):
         (["--steps", "-3"], "argument --steps: must be an int in [1, 784], got '-3'"),
         (["--batch-size", "x"], "argument --batch-size: must be an int in [1, 4096], got 'x'"),
         (["--backend", "cirq"], "argument --backend: invalid choice: 'cirq'"),
+        (["--randomisation", "vqc"], "argument --randomisation: invalid choice: 'vqc'"),
         (["--twin", "MISSING"], "argument --twin: run directory 'MISSING' does not exist"),
     ],
 )
