@@ -112,19 +112,35 @@ def bracket_derivative(state: np.ndarray, generator: np.ndarray, observable: np.
     return float((0.5j * np.trace(bracket @ rho)).real)
 
 
-def _apply(state: np.ndarray, matrix: np.ndarray, qubits: Sequence[int]) -> np.ndarray:
-    """``matrix`` (``[2**k, 2**k]``, or ``[B, 2, 2]`` per sample for one qubit) on
-    ``qubits`` of ``state`` ``[B, 2, ..., 2]``."""
+def _apply(
+    state: np.ndarray, matrix: np.ndarray, qubits: Sequence[int], lead: int = 1
+) -> np.ndarray:
+    """``matrix`` (``[2**k, 2**k]``, or ``[B, 2**k, 2**k]`` per sample along axis 0) on
+    ``qubits`` of ``state`` ``[B, ..., 2, ..., 2]`` (``lead`` axes before the qubits').
+
+    Basis slices of ``state`` are combined with the matrix's non-zero entries, so a
+    permutation gate (CNOT) costs one pass and no transpose."""
     k = len(qubits)
-    axes = [1 + q for q in qubits]
-    moved = np.moveaxis(state, axes, list(range(state.ndim - k, state.ndim)))
-    shape = moved.shape
-    flat = moved.reshape(shape[0], -1, 2**k)
-    if matrix.ndim == 3:
-        out = np.einsum("bij,brj->bri", matrix, flat)
-    else:
-        out = flat @ matrix.T
-    return np.moveaxis(out.reshape(shape), list(range(state.ndim - k, state.ndim)), axes)
+    axes = [lead + q for q in qubits]
+
+    def index(r: int) -> tuple:
+        idx = [slice(None)] * state.ndim
+        for pos, ax in enumerate(axes):
+            idx[ax] = (r >> (k - 1 - pos)) & 1
+        return tuple(idx)
+
+    parts = [state[index(c)] for c in range(2**k)]
+    per_sample = matrix.ndim == 3
+    shape = (len(matrix),) + (1,) * (parts[0].ndim - 1) if per_sample else None
+    nonzero = np.any(matrix != 0, axis=0) if per_sample else matrix != 0
+    out = np.zeros_like(state)
+    for r in range(2**k):
+        acc = out[index(r)]
+        for c in range(2**k):
+            if nonzero[r, c]:
+                m = matrix[:, r, c].reshape(shape) if per_sample else matrix[r, c]
+                acc += m * parts[c]
+    return out
 
 
 def _apply_pauli_string(state: np.ndarray, unit: dict[int, str]) -> np.ndarray:
@@ -325,25 +341,25 @@ class CommutatorRule:
         wanted_set = set(wanted.tolist())
         first = min(i for i, s in enumerate(self._steps) if s[0] == "power" and s[1] in wanted_set)
         phi = self._forward(t)  # |phi_N>
-        lam = [self._observe(phi, l) for l in range(self.n_outputs)]  # O_l |phi_N>
+        # [B, 1 + L, 2, ..., 2]: |phi> and O'_l |phi>, undone gate by gate together
+        stack = np.stack([phi] + [self._observe(phi, l) for l in range(self.n_outputs)], axis=1)
         for i in range(len(self._steps) - 1, first - 1, -1):
             step = self._steps[i]
             if step[0] == "power":
                 k = step[1]
                 q = self.generator_qubits[k]
                 if k in wanted_set:
-                    p_phi = _apply(phi, _PAULI[self.generators[k]], [q]).reshape(batch, -1)
-                    for l in range(self.n_outputs):
-                        # <phi|P O'|phi> = <P phi|O' phi>; <phi|O' P|phi> its conjugate
-                        po = np.einsum("bj,bj->b", p_phi.conj(), lam[l].reshape(batch, -1))
-                        out[:, k, l] = (0.5j * (po - po.conj())).real
-                undo = self._power(k, t[:, k], adjoint=True)
-                phi = _apply(phi, undo, [q])
-                lam = [_apply(x, undo, [q]) for x in lam]
+                    p_phi = _apply(stack[:, 0], _PAULI[self.generators[k]], [q])
+                    # <phi|P O'|phi> = <P phi|O' phi>; <phi|O' P|phi> is its conjugate
+                    po = np.einsum(
+                        "bj,blj->bl",
+                        p_phi.reshape(batch, -1).conj(),
+                        stack[:, 1:].reshape(batch, self.n_outputs, -1),
+                    )
+                    out[:, k, :] = (0.5j * (po - po.conj())).real
+                stack = _apply(stack, self._power(k, t[:, k], adjoint=True), [q], lead=2)
             else:
-                undo = step[1].conj().T
-                phi = _apply(phi, undo, step[2])
-                lam = [_apply(x, undo, step[2]) for x in lam]
+                stack = _apply(stack, step[1].conj().T, step[2], lead=2)
         return out
 
     def jacobian(self, symbol_values, *, wrt=None) -> np.ndarray:

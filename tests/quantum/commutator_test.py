@@ -29,17 +29,24 @@ A, B = FAMILY_SYMBOLS
 VALUES = np.array([[0.37, -1.3], [2.1, 0.45], [-0.8, 1.7]])
 
 
+def _simulate(circuit, symbols, values, readouts):
+    """cirq.Simulator (complex128) expectations ``[B, L]`` of ``readouts`` at each row of
+    ``values``, in one parameter sweep."""
+    qubits = sorted(circuit.all_qubits().union(*(cirq.PauliSum.wrap(r).qubits for r in readouts)))
+    sweep = [cirq.ParamResolver(dict(zip(symbols, map(float, row)))) for row in values]
+    out = cirq.Simulator(dtype=np.complex128).simulate_expectation_values_sweep(
+        circuit, observables=list(readouts), params=sweep, qubit_order=qubits
+    )
+    return np.real(np.array(out))
+
+
 def _finite_differences(circuit, symbols, values, readouts, eps=1e-6):
     """Central differences of cirq.Simulator's complex128 expectations: [B, S, L]."""
-    out = np.zeros((len(values), len(symbols), len(readouts)))
-    for i in range(len(symbols)):
-        up, down = values.copy(), values.copy()
-        up[:, i] += eps
-        down[:, i] -= eps
-        out[:, i] = (
-            simulate(circuit, symbols, up, readouts) - simulate(circuit, symbols, down, readouts)
-        ) / (2 * eps)
-    return out
+    steps = np.eye(len(symbols)) * eps  # [S, S]: row i moves symbol i
+    up = (values[:, None] + steps).reshape(-1, len(symbols))
+    down = (values[:, None] - steps).reshape(-1, len(symbols))
+    diff = _simulate(circuit, symbols, up, readouts) - _simulate(circuit, symbols, down, readouts)
+    return diff.reshape(len(values), len(symbols), len(readouts)) / (2 * eps)
 
 
 def _float64_shift(circuit, symbols, values, readouts):
@@ -49,14 +56,12 @@ def _float64_shift(circuit, symbols, values, readouts):
     occ = [sympy.Symbol(f"t{k}") for k in range(len(rule.offsets))]
     t = rule.occurrence_values(values)
     qubits_readouts = list(rule.readouts)
-    dfdt = np.zeros((len(values), len(occ), len(readouts)))
-    for k in range(len(occ)):
-        up, down = t.copy(), t.copy()
-        up[:, k] += 0.5
-        down[:, k] -= 0.5
-        f_up = simulate(rule.occurrence_circuit, occ, up, qubits_readouts)
-        f_down = simulate(rule.occurrence_circuit, occ, down, qubits_readouts)
-        dfdt[:, k] = np.pi / 2 * (f_up - f_down)
+    shifts = np.eye(len(occ)) * 0.5  # [K, K]: row k shifts factor k's exponent by 1/2
+    up = (t[:, None] + shifts).reshape(-1, len(occ))
+    down = (t[:, None] - shifts).reshape(-1, len(occ))
+    f_up = _simulate(rule.occurrence_circuit, occ, up, qubits_readouts)
+    f_down = _simulate(rule.occurrence_circuit, occ, down, qubits_readouts)
+    dfdt = (np.pi / 2 * (f_up - f_down)).reshape(len(values), len(occ), len(readouts))
     return np.einsum("ki,bkl->bil", rule.coefficients, dfdt)
 
 
