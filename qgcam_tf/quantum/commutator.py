@@ -1,8 +1,9 @@
 """Derivatives of Pauli-sum expectations as expectations of commutators (the Lie-bracket
 form of arXiv 2408.05899), in NumPy complex128.
 
-The paper derives the QGrad-CAM weights in closed form from a density-matrix expansion.
-For a circuit ``U = V G(a) W`` with one parametrised factor
+The paper announces an explicit formula of feature-map importance (its abstract), derived
+by a density-matrix expansion and Lie brackets (docs/paper.md says what of this its
+available text supports). For a circuit ``U = V G(a) W`` with one parametrised factor
 ``G(a) = e^{i c(a)} exp(-i a P / 2)`` (``P`` a Pauli string, ``c(a)`` a global phase),
 ``rho = W |0><0| W^dagger`` the state before the gate and ``O' = V^dagger O V`` the
 observable moved back through the gates after it (the Heisenberg picture):
