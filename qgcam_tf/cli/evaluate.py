@@ -97,15 +97,15 @@ def _flat(groups) -> list[str]:
 
 
 def run(args) -> int:
-    from qgcam_tf.viz.evaluation import write_evaluation, write_randomisation
-
     metrics = [m for m in _flat(args.metrics) if m != "none"]
     randomise = args.randomisation is not None or args.randomisation_model is not None
-    if not metrics and not randomise:
+    if not metrics and not randomise:  # said before TensorFlow loads
         raise ValueError(
             "--metrics none leaves nothing to do: add --randomisation parts or "
             "--randomisation-model RUN, or name a metric"
         )
+    from qgcam_tf.viz.evaluation import write_evaluation, write_randomisation
+
     with removed_on_failure(args.out):  # a failed evaluation leaves no partial --out
         written = []
         if metrics:

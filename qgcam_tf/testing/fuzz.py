@@ -1147,6 +1147,21 @@ def _cli_evaluate() -> list[CLICase]:
             "evaluate-metrics-unknown", ["evaluate", *base, "--metrics", "pointing"], r"choose from"
         ),
         _case(
+            "evaluate-metrics-none-alone",
+            ["evaluate", *base, "--metrics", "none"],
+            r"--metrics none leaves nothing to do",
+        ),
+        _case(
+            "evaluate-randomisation-unknown",
+            ["evaluate", *base, "--randomisation", "vqc"],
+            r"invalid choice",
+        ),
+        _case(
+            "evaluate-randomisation-model-missing",
+            ["evaluate", *base, "--randomisation-model", "{case}/no-such-run"],
+            r"does not exist",
+        ),
+        _case(
             "evaluate-twin-methods-unknown",
             ["evaluate", *base, "--twin-methods", "qgradcam"],
             r"choose from",
