@@ -176,6 +176,12 @@ def main(argv=None) -> int:
     p.add_argument("--workers", type=_workers, default=[1, 2], metavar="N,N,...")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--out", required=True, help="scratch folder (digits and outputs)")
+    p.add_argument(
+        "--running-mode",
+        choices=("multi_processing", "in_memory"),
+        default="multi_processing",
+        help="DirectRunner mode (in_memory: no worker processes, for tests)",
+    )
     args = p.parse_args(argv)
     import logging
 
@@ -189,7 +195,12 @@ def main(argv=None) -> int:
         out = os.path.join(args.out, f"explained-{workers}")
         report["rows"].append(
             explain_batch_images_per_second(
-                workers, export=args.export, pattern=pattern, out=out, batch_size=args.batch_size
+                workers,
+                export=args.export,
+                pattern=pattern,
+                out=out,
+                batch_size=args.batch_size,
+                running_mode=args.running_mode,
             )
         )
     from qgcam_tf.bench.timing import machine_info

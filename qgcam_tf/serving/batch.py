@@ -230,35 +230,44 @@ def _local_copy(path: str):
     return tmp, tmp
 
 
+def _load(path: str, spec: dict) -> np.ndarray:
+    """One file as a model input ``[H, W, C]``, preprocessed by its dataset's loader."""
+    from qgcam_tf.data.registry import get_adapter
+
+    local, tmp = _local_copy(path)
+    try:
+        images = np.asarray(get_adapter(spec["dataset"]).load_files([local], spec))
+    except Exception as e:  # noqa: BLE001 - the message names the copy, not the file
+        if tmp is None:
+            raise
+        raise ValueError(_one_line(e).replace(local, path)) from None
+    finally:
+        if tmp is not None:
+            os.remove(tmp)
+    expected = tuple(spec["input_shape"])
+    if images.shape != (1, *expected):
+        raise ValueError(
+            f"holds {images.shape[0]} inputs of shape {images.shape[1:]}; one of shape "
+            f"{expected} expected"
+        )
+    if not np.all(np.isfinite(images)) or images.min() < 0.0 or images.max() > 1.0:
+        raise ValueError("preprocessed input is not finite and in [0, 1]")
+    return images[0].astype(np.float32)
+
+
 def _read_file(path: str, spec: dict):
     """Beam ``FlatMap``: ``(path, image [H, W, C])``, or a dead letter tagged ``"dead"``."""
     import apache_beam as beam
 
     _counter("files_read").inc()
-    local, tmp = path, None
     try:
-        from qgcam_tf.data.registry import get_adapter
-
-        local, tmp = _local_copy(path)
-        images = np.asarray(get_adapter(spec["dataset"]).load_files([local], spec))
-        expected = tuple(spec["input_shape"])
-        if images.shape != (1, *expected):
-            raise ValueError(
-                f"holds {images.shape[0]} inputs of shape {images.shape[1:]}; one of shape "
-                f"{expected} expected"
-            )
-        if not np.all(np.isfinite(images)) or images.min() < 0.0 or images.max() > 1.0:
-            raise ValueError("preprocessed input is not finite and in [0, 1]")
-        yield path, images[0].astype(np.float32)
+        image = _load(path, spec)
     except Exception as e:  # noqa: BLE001 - every bad file is a dead letter, never a crash
-        reason = _one_line(e).replace(local, path)
         _counter("rejected").inc()
-        yield beam.pvalue.TaggedOutput(
-            "dead", {"path": path, "stage": "read", "reason": f"{type(e).__name__}: {reason}"}
-        )
-    finally:
-        if tmp is not None:
-            os.remove(tmp)
+        reason = f"{type(e).__name__}: {_one_line(e)}"
+        yield beam.pvalue.TaggedOutput("dead", {"path": path, "stage": "read", "reason": reason})
+        return
+    yield path, image
 
 
 def _failed_batch(failure):
@@ -547,6 +556,8 @@ def explain_batch(
     if os.path.exists(out) and not force:
         raise FileExistsError(f"{out!r} exists; pass force=True (--force) to replace it")
     spec = preprocessing_for(metadata, run_metadata)
+    # Checked here; on a cluster the runner matches the glob again (MatchFiles), so that
+    # millions of paths never travel inside the pipeline's graph.
     paths = match_inputs(pattern) if "://" not in pattern else None
     started = time.monotonic()
 
@@ -562,7 +573,7 @@ def explain_batch(
     with atomic_dir(out, replace=force) as tmp:
         options = _pipeline_options(runner, direct_num_workers, direct_running_mode, pipeline_args)
         with beam.Pipeline(options=options) as p:
-            if paths is not None:
+            if paths is not None and runner == "DirectRunner":
                 names = p | "Paths" >> beam.Create(paths) | "Spread" >> beam.Reshuffle()
             else:
                 names = (

@@ -94,5 +94,29 @@ def test_digits_are_the_mnist_test_images(tmp_path):
         np.testing.assert_array_equal(pixels, np.round(np.reshape(expected, (28, 28)) * 255))
 
 
+def test_the_documented_command_prints_the_rows(tiny, tmp_path, capsys):
+    """docs/scale.md's bench command, on the tiny export with 3 digits and no worker
+    processes, prints the in-process rate and one row per worker count, all 3 explained."""
+    import json
+    import re
+    import shlex
+
+    from qgcam_tf.bench.beam import main
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "docs", "scale.md"), encoding="utf-8") as f:
+        text = f.read().replace("\n", " ")
+    (command,) = re.findall(r"`(python -m qgcam_tf\.bench\.beam [^`]*)`", text)
+    argv = shlex.split(command)[3:]
+    argv[argv.index("--export") + 1] = tiny[0].export_dir
+    argv[argv.index("--images") + 1] = "3"
+    argv[argv.index("--out") + 1] = str(tmp_path)
+    assert main([*argv, "--running-mode", "in_memory"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [r["workers"] for r in report["rows"]] == [1, 2]
+    assert [r["explained"] for r in report["rows"]] == [3, 3]
+    assert report["in_process"]["files"] == 3
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, *sys.argv[1:]]))
