@@ -857,10 +857,10 @@ def run_benchmark(out_dir: str, *, quick: bool = False, config: BenchConfig | No
     else:
         pl = {"skipped": "peers not run (--no-peers / --quick)"}
     results["pennylane_jax_train_images_per_s"] = pl.get("pennylane_jax")
-    results["train_images_per_s"]["pennylane_jax"] = pl.get("pennylane_jax")
     if "skipped" in pl:
         results["skipped"]["pennylane_jax_train"] = pl["skipped"]
     else:
+        results["train_images_per_s"]["pennylane_jax"] = pl["pennylane_jax"]
         results["pennylane_jax_train"] = pl
         paired["tf_train_over_pennylane_jax"] = pl["ratio"]["tf"]
         paired["tfq_train_over_pennylane_jax"] = pl["ratio"]["tfq"]
