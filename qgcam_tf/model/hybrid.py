@@ -122,17 +122,39 @@ def _conv(h, filters: int, padding: str, name: str):
     return keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name=name)(h)
 
 
-def _backbone(images, conv_filters: Sequence[int], padding: str = "zero"):
-    """Conv blocks with max-pooling between them; the last conv is ``qgcam_conv``."""
-    if not conv_filters or any(int(f) < 1 for f in conv_filters):
-        raise ValueError(f"conv_filters must be positive ints, got {conv_filters!r}")
+def _blocks(conv_filters) -> list[tuple[int, ...]]:
+    """Each block's conv widths: an int is one conv, a sequence of ints convs in a row."""
+    blocks = []
+    for entry in conv_filters or ():
+        block = tuple(entry) if isinstance(entry, (list, tuple)) else (entry,)
+        if not block or any(isinstance(f, bool) or int(f) != f or int(f) < 1 for f in block):
+            blocks = []
+            break
+        blocks.append(tuple(int(f) for f in block))
+    if not blocks:
+        raise ValueError(
+            f"conv_filters must be positive ints or tuples of them, got {conv_filters!r}"
+        )
+    return blocks
+
+
+def _backbone(images, conv_filters, padding: str = "zero"):
+    """Conv blocks with max-pooling between them; the last conv is ``qgcam_conv``.
+
+    A block's first conv is ``conv{i}``, a second and later ``conv{i}_{j}`` (so models of one
+    conv per block keep their layer names)."""
+    blocks = _blocks(conv_filters)
     if padding not in PADDINGS:
         raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
     h = images
-    for i, filters in enumerate(conv_filters[:-1]):
-        h = _conv(h, int(filters), padding, f"conv{i}")
-        h = keras.layers.MaxPooling2D(2, name=f"pool{i}")(h)
-    return _conv(h, int(conv_filters[-1]), padding, CONV_LAYER)
+    for i, block in enumerate(blocks):
+        last = i == len(blocks) - 1
+        for j, filters in enumerate(block):
+            name = f"conv{i}" if j == 0 else f"conv{i}_{j}"
+            h = _conv(h, filters, padding, CONV_LAYER if last and j == len(block) - 1 else name)
+        if not last:
+            h = keras.layers.MaxPooling2D(2, name=f"pool{i}")(h)
+    return h
 
 
 def _check_backbone(backbone: str, weights, fine_tune) -> str | None:
@@ -273,7 +295,9 @@ def build_hybrid_model(
         vqc: circuit shape, family and encoding (``VQCSpec(..., ansatz="reuploading")``);
             default ``VQCSpec(10, 2, n_classes)``, the paper's ansatz.
         backend: VQC executor, ``"tfq"`` or ``"tf"``.
-        conv_filters: filters of each conv block; the last block is ``qgcam_conv``.
+        conv_filters: filters of each conv block, an int (one conv) or a tuple of ints
+            (convs in a row, e.g. ``(32, (64, 64))``: a second 3x3 conv widens what the
+            last block sees without coarsening its map); the last conv is ``qgcam_conv``.
         padding: how the conv blocks pad, ``"zero"`` (Keras ``'same'``) or ``"reflect"``
             (mirrored borders, :class:`ReflectionPadding2D`).
         backbone: ``"none"`` (the conv blocks above) or a Keras Applications backbone of

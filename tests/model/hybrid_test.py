@@ -215,6 +215,46 @@ def test_reflect_padding_conv_equals_numpy_and_reloads(tmp_path):
     np.testing.assert_allclose(load_model(str(tmp_path))(x).numpy(), model(x).numpy(), atol=1e-6)
 
 
+def _numpy_conv(x, kernel, bias):
+    """A 3x3 'same' (zero-padded) conv followed by ReLU, in NumPy."""
+    padded = np.pad(x, [(0, 0), (1, 1), (1, 1), (0, 0)])
+    out = np.zeros(x.shape[:3] + (kernel.shape[-1],))
+    for i in range(x.shape[1]):
+        for j in range(x.shape[2]):
+            patch = padded[:, i : i + 3, j : j + 3, :]
+            out[:, i, j] = np.einsum("bhwc,hwcf->bf", patch, kernel) + bias
+    return np.maximum(out, 0)
+
+
+def test_a_block_of_several_convs_equals_numpy_and_keeps_one_conv_names(tmp_path):
+    """conv_filters=(3, (4, 5)): conv0, pool0, conv1, then qgcam_conv at the pooled size,
+    equal to the NumPy convs and pooling; one-conv blocks keep the names conv0, pool0,
+    qgcam_conv; an empty block or a non-positive width is refused naming conv_filters."""
+    keras.utils.set_random_seed(4)
+    model = build_hybrid_model(
+        (6, 6, 1), 2, vqc=VQCSpec(2, 1, 2), backend="tf", conv_filters=(3, (4, 5))
+    )
+    kinds = (keras.layers.Conv2D, keras.layers.MaxPooling2D)
+    convs = [l.name for l in model.layers if isinstance(l, kinds)]
+    assert convs == ["conv0", "pool0", "conv1", "qgcam_conv"]
+    assert model.get_layer("qgcam_conv").output_shape == (None, 3, 3, 5)
+    x = np.random.default_rng(5).uniform(size=(2, 6, 6, 1)).astype(np.float32)
+    h = _numpy_conv(x, *model.get_layer("conv0").get_weights())
+    h = h.reshape(2, 3, 2, 3, 2, 3).max(axis=(2, 4))
+    h = _numpy_conv(h, *model.get_layer("conv1").get_weights())
+    h = _numpy_conv(h, *model.get_layer("qgcam_conv").get_weights())
+    probe = keras.Model(model.inputs, model.get_layer("qgcam_conv").output)
+    np.testing.assert_allclose(probe(x).numpy(), h, atol=1e-5)
+    save_model(model, str(tmp_path))
+    np.testing.assert_allclose(load_model(str(tmp_path))(x).numpy(), model(x).numpy(), atol=1e-6)
+    single = build_hybrid_model((6, 6, 1), 2, vqc=VQCSpec(2, 1, 2), conv_filters=(3, 4))
+    names = [l.name for l in single.layers if isinstance(l, keras.layers.Conv2D)]
+    assert names == ["conv0", "qgcam_conv"]
+    for bad in ((3, ()), (3, (4, 0)), (), (2.5,)):
+        with pytest.raises(ValueError, match="conv_filters must be positive ints or tuples"):
+            build_hybrid_model((6, 6, 1), 2, vqc=VQCSpec(2, 1, 2), conv_filters=bad)
+
+
 def _backbone_layers(model):
     """The model's Keras Applications layers with weights, by name (not the head)."""
     head = {"backbone_preprocess", "bn", "to_qubits", "vqc", "scale", "logits"}
