@@ -249,7 +249,11 @@ def peers_missing(cfg: BenchConfig) -> str | None:
     )
 
 
-def vqc_rows(cfg: BenchConfig, on_row: Callable[[str, int], None] | None = None) -> dict:
+def vqc_rows(
+    cfg: BenchConfig,
+    on_row: Callable[[str, int], None] | None = None,
+    on_done: Callable[[dict], None] | None = None,
+) -> dict:
     """Runs every VQC row of ``cfg``: each (name, n) in a process of its own.
 
     A row starts at batch ``cfg.batch`` (or the batch that fitted at the name's previous
@@ -262,6 +266,8 @@ def vqc_rows(cfg: BenchConfig, on_row: Callable[[str, int], None] | None = None)
     Args:
         cfg: the run's configuration (``names``, ``ns``, ``peers``, the limits).
         on_row: called with ``(name, n)`` before each row (progress).
+        on_done: called with the rows so far after each row (``{name: {n: row}}``), so a
+            long run that is stopped keeps what it measured.
 
     Returns:
         ``{"rows": {name: {n: row}}, "notes": {name: text}}``: a row is the child's JSON
@@ -302,6 +308,8 @@ def vqc_rows(cfg: BenchConfig, on_row: Callable[[str, int], None] | None = None)
             row["seconds"] = seconds
             row["tries"] = tries
             rows[name][str(n)] = row
+            if on_done:
+                on_done(rows)
             if "skipped" in row:
                 stop = f"ran out at n={n}: {'; '.join(tries)}"
                 notes[name] = stop
@@ -778,7 +786,8 @@ def run_benchmark(out_dir: str, *, quick: bool = False, config: BenchConfig | No
         step(f"VQC {name} n={n}")
         bar.update()
 
-    got = vqc_rows(cfg, on_row)
+    partial = os.path.join(out_dir, "vqc_rows.partial.json")
+    got = vqc_rows(cfg, on_row, lambda rows: write_json_atomic(partial, rows))
     rows = got["rows"]
     results["vqc_rows"] = rows
     results["vqc_notes"] = got["notes"]

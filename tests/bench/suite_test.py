@@ -108,7 +108,8 @@ def _fake_row(name, n, batch, ms):
 
 def test_vqc_rows_shrink_the_batch_and_stop_where_a_row_runs_out(monkeypatch):
     """A row whose process fails at batch 64 and 16 is rerun at 4 (kept for larger n);
-    a row that fails at batch 1 stops the name's larger n, and the note says where."""
+    a row that fails at batch 1 stops the name's larger n, and the note says where; the
+    rows so far are handed on after each row that ran."""
     calls = []
 
     def fake_run(cmd, *, timeout, rss_limit_mb=None):
@@ -122,7 +123,9 @@ def test_vqc_rows_shrink_the_batch_and_stop_where_a_row_runs_out(monkeypatch):
 
     monkeypatch.setattr(suite, "run_module_json", fake_run)
     cfg = suite.BenchConfig(ns=(8, 10, 12, 16), names=("tf",), rss_limit_mb=100.0)
-    got = suite.vqc_rows(cfg)
+    seen = []
+    got = suite.vqc_rows(cfg, on_done=lambda rows: seen.append(sorted(rows["tf"], key=int)))
+    assert seen == [["8"], ["8", "10"], ["8", "10", "12"]]  # after each row that ran
     assert calls == [
         ("tf", 8, 64),
         ("tf", 10, 64),
