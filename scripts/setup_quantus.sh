@@ -11,6 +11,7 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install -q --upgrade pip
-"$VENV/bin/python" -m pip install -q "quantus==0.6.0"
+# numpy < 2.4: Quantus 0.6.0 calls np.trapz, which NumPy 2.4 removed
+"$VENV/bin/python" -m pip install -q "quantus==0.6.0" "numpy<2.4"
 "$VENV/bin/python" -m pip check || true
 "$VENV/bin/python" -c "import quantus; print('quantus', quantus.__version__, 'in $VENV')"
