@@ -30,6 +30,15 @@ learning_rate_type = typed(
     float, lambda v: math.isfinite(v) and 0 < v <= 1, "a finite number > 0 and <= 1"
 )
 fraction_type = typed(float, lambda v: math.isfinite(v) and 0 <= v <= 0.5, "a number in [0, 0.5]")
+# qgcam_tf.model.hybrid.BACKBONES, named without loading TensorFlow (tests/cli/train_test.py)
+BACKBONE_CHOICES = (
+    "none",
+    "mobilenetv2",
+    "mobilenetv2-0.35",
+    "mobilenet",
+    "resnet50",
+    "resnet50v2",
+)
 
 
 def _options_epilog() -> str:
@@ -92,6 +101,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "copy of the run (default: a temporary directory, removed at the end)",
     )
     p.add_argument("--classical", action="store_true", help="train the classical twin instead")
+    p.add_argument(
+        "--backbone",
+        choices=BACKBONE_CHOICES,
+        default="none",
+        help="a Keras Applications CNN instead of the dataset's conv blocks (RGB photos); "
+        "qgcam_conv is then its last conv block, the layer explain and export use by default",
+    )
+    p.add_argument(
+        "--backbone-weights",
+        default=None,
+        metavar="{imagenet,PATH,none}",
+        help="the backbone's weights: imagenet (default; from the Keras cache, or downloaded), "
+        "a file written by save_weights of the same backbone, or none (random)",
+    )
+    p.add_argument(
+        "--fine-tune",
+        action="store_true",
+        help="train the backbone's layers too (default: frozen, only the head trains)",
+    )
     p.add_argument(
         "--batch-size", type=batch_type, default=64, help=f"examples per step, 1-{MAX_BATCH}"
     )
@@ -177,6 +205,8 @@ def validate(args) -> None:
             ``--xla`` without ``--backend tf``, ``--distribute multi-worker`` with a missing or
             malformed ``TF_CONFIG`` (bad JSON, no task, an index out of range), or
             ``--worker-dir`` without it.
+            Also: ``--backbone-weights`` or ``--fine-tune`` without ``--backbone``, a backbone
+            for a dataset of other than RGB photos, or a weights file that does not exist.
     """
     if args.encoding is not None and args.ansatz == "paper" and args.encoding != "paper":
         raise ValueError(
@@ -185,6 +215,15 @@ def validate(args) -> None:
         )
     if args.classical and (args.ansatz != "paper" or args.encoding is not None):
         raise ValueError("--ansatz and --encoding choose the VQC; --classical trains none")
+    if args.backbone == "none" and (args.backbone_weights is not None or args.fine_tune):
+        raise ValueError("--backbone-weights and --fine-tune need a --backbone (not none)")
+    if args.backbone != "none" and args.dataset != "dogs-vs-cats":
+        raise ValueError(
+            f"--backbone needs RGB photos (dogs-vs-cats), not --dataset {args.dataset}"
+        )
+    weights = args.backbone_weights
+    if weights not in (None, "imagenet", "none") and not os.path.isfile(weights):
+        raise ValueError(f"--backbone-weights {weights!r}: no such file (nor imagenet, none)")
     if args.xla and args.classical:
         raise ValueError("--xla compiles the VQC's tf executor; --classical trains none")
     if args.xla and args.backend != "tf":
@@ -220,6 +259,21 @@ def check_out(out: str, force: bool) -> None:
         )
 
 
+def backbone_settings(args) -> dict:
+    """The model builder's backbone arguments from ``--backbone``, ``--backbone-weights`` and
+    ``--fine-tune``; empty without a backbone (the dataset's own conv blocks)."""
+    if args.backbone == "none":
+        return {}
+    weights = args.backbone_weights or "imagenet"
+    if weights not in ("imagenet", "none"):
+        weights = os.path.abspath(weights)
+    return {
+        "backbone": args.backbone,
+        "backbone_weights": None if weights == "none" else weights,
+        "fine_tune": bool(args.fine_tune),
+    }
+
+
 def run(args) -> int:
     options = dataset_options(args)  # checked before anything loads
     check_out(args.out, args.force)
@@ -233,8 +287,11 @@ def run(args) -> int:
 
     seed_everything(args.seed)  # before the loader builds its seeded pipelines
 
+    bundle = get_adapter(args.dataset).load(options)
+    backbone = backbone_settings(args)
+    bundle.model_kwargs.update(backbone)
     metrics = train_model(
-        get_adapter(args.dataset).load(options),
+        bundle,
         args.out,
         epochs=args.epochs,
         n_qubits=args.qubits,
@@ -249,7 +306,7 @@ def run(args) -> int:
         recalibrate_bn=args.recalibrate_bn,
         extra_metrics=dataset_metrics(args.dataset),  # e.g. speech: background_attention
         tensorboard=args.tensorboard,
-        settings={"dataset": args.dataset, **options},  # a restart must match them all
+        settings={"dataset": args.dataset, **options, **backbone},  # a restart must match them all
         jit_compile=args.xla,
         strategy=strategy,
         worker_dir=args.worker_dir,

@@ -315,5 +315,79 @@ def test_another_ansatz_trains_and_its_run_loads_with_that_circuit(tmp_path, sma
     np.testing.assert_allclose(fresh(x).numpy(), layer(x).numpy(), atol=1e-5)
 
 
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (("--backbone-weights", "none"), "--backbone-weights and --fine-tune need a --backbone"),
+        (("--fine-tune",), "--backbone-weights and --fine-tune need a --backbone"),
+        (
+            ("--backbone", "mobilenetv2"),
+            "--backbone needs RGB photos (dogs-vs-cats), not --dataset",
+        ),
+        (
+            ("--dataset", "dogs-vs-cats", "--backbone", "resnet50", "--backbone-weights", "no.h5"),
+            "--backbone-weights 'no.h5': no such file",
+        ),
+        (("--backbone", "vgg"), "argument --backbone: invalid choice: 'vgg'"),
+    ],
+)
+def test_backbone_clashes_are_one_line_before_anything_loads(tmp_path, capfd, argv, message):
+    """Backbone weights or fine-tuning without a backbone, a backbone for grey inputs, a
+    missing weights file or an unknown backbone: exit 2, one line, no run directory."""
+    out = tmp_path / "run"
+    try:
+        code = main(["train", "--out", str(out), *argv])
+    except SystemExit as exit_:
+        code = exit_.code
+    assert code == 2
+    lines = [line for line in capfd.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and message in lines[0], lines
+    assert not out.exists()
+
+
+def test_backbone_run_from_a_weights_file_explains_its_last_block(tmp_path, capsys):
+    """qgcam train --backbone mobilenetv2-0.35 --backbone-weights FILE (32x32 photos, one
+    epoch): the run's frozen backbone holds the file's weights, and qgcam explain's default
+    layer is the backbone's last block (qgcam_conv); --layer names an earlier block."""
+    import tf_keras as keras
+    from PIL import Image
+
+    from qgcam_tf.cli.train import BACKBONE_CHOICES
+    from qgcam_tf.model.hybrid import BACKBONES, build_backbone
+    from qgcam_tf.model.run import load_model
+
+    assert BACKBONE_CHOICES == BACKBONES
+    rng = np.random.default_rng(0)
+    photos = tmp_path / "photos"
+    for split in ("train", "test"):
+        (photos / split).mkdir(parents=True)
+        for name in ("cat", "dog"):
+            for i in range(3):
+                pixels = rng.integers(0, 256, size=(32, 32, 3), dtype=np.uint8)
+                Image.fromarray(pixels).save(photos / split / f"{name}.{i}.png")
+    keras.utils.set_random_seed(3)
+    source = build_backbone("mobilenetv2-0.35", (32, 32, 3))
+    weights = str(tmp_path / "backbone.weights.h5")
+    source.save_weights(weights)
+    run = str(tmp_path / "run")
+    argv = ["train", "--dataset", "dogs-vs-cats", "--data-dir", str(photos), "--out", run]
+    argv += ["--epochs", "1", "--qubits", "2", "--depth", "1", "--batch-size", "6"]
+    argv += ["--option", "image-size=32", "--validation-fraction", "0", "--no-tensorboard"]
+    argv += ["--backbone", "mobilenetv2-0.35", "--backbone-weights", weights]
+    assert main(argv) == 0, capsys.readouterr().err
+    model = load_model(run)
+    for layer in (layer for layer in source.layers if layer.weights):
+        for a, b in zip(model.get_layer(layer.name).get_weights(), layer.get_weights()):
+            np.testing.assert_array_equal(a, b)
+    block = "block_13_expand_relu"
+    for layer_args, layer in (((), "out_relu"), (("--layer", block), block)):
+        out = tmp_path / f"explain{len(layer_args)}"
+        argv = ["explain", "--model", run, "--out", str(out), "--count", "2", *layer_args]
+        assert main(argv) == 0, capsys.readouterr().err
+        with np.load(out / "maps.npz") as saved:  # one weight per channel of the layer
+            assert saved["weights"].shape == (2, model.get_layer(layer).output.shape[-1])
+            assert saved["maps"].shape == (2, 32, 32)
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, *sys.argv[1:]]))
