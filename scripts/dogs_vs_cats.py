@@ -5,6 +5,10 @@ Example (the shared 1000-photo sample; the full Kaggle set works the same with
 --data-dir kaggle/ holding train/):
     python scripts/dogs_vs_cats.py --data-dir ../shared/data/dogs-vs-cats-mini \
         --out runs/dogs_vs_cats --epochs 30 --qubits 8 --baseline
+
+Only the figure, from a run trained before (``--per-class`` photos of each class):
+    python scripts/dogs_vs_cats.py --data-dir ../shared/data/dogs-vs-cats-mini \
+        --out runs/dogs_vs_cats --figure-only --per-class 4 --figure fig5.png
 """
 
 import argparse
@@ -34,6 +38,17 @@ def parse_args(argv=None):
     p.add_argument(
         "--figure", help="paper-style figure PNG (default OUT/dogs_vs_cats_test_split.png)"
     )
+    p.add_argument(
+        "--figure-only", action="store_true", help="no training: draw the figure of OUT's run"
+    )
+    p.add_argument(
+        "--per-class",
+        type=int,
+        default=2,
+        choices=range(1, 11),
+        metavar="1..10",
+        help="photos of each class in the figure",
+    )
     return p.parse_args(argv)
 
 
@@ -43,6 +58,19 @@ def main(argv=None) -> int:
         raise SystemExit(f"--learning-rate must be in (0, 0.1], got {args.learning_rate}")
     from qgcam_tf.cli.experiment import run_experiment
     from qgcam_tf.viz.photos import test_split_figure
+
+    if args.figure_only:
+        from qgcam_tf.model.run import Run
+
+        run = Run.open(args.out)
+        path = args.figure or os.path.join(args.out, "dogs_vs_cats_test_split.png")
+        bundle = run.bundle(data_dir=args.data_dir)
+        model = run.model(backend="tf")  # the same weights; tf needs no TFQ op
+        print(
+            "wrote",
+            test_split_figure(model, bundle, path, per_class=args.per_class, seed=args.seed),
+        )
+        return 0
 
     train = ["--option", f"image-size={args.image_size}", "--epochs", str(args.epochs)]
     train += ["--qubits", str(args.qubits), "--depth", str(args.depth)]
