@@ -54,6 +54,7 @@ from qgcam_tf.fileio import atomic_path, write_json_atomic
 from qgcam_tf.model.distribute import is_chief, worker_index
 from qgcam_tf.model.hybrid import build_classical_twin, build_hybrid_model
 from qgcam_tf.model.recalibrate import recalibrate_batchnorm
+from qgcam_tf.model.recipes import LR_SCHEDULES, learning_rate_schedule
 from qgcam_tf.model.run import (
     MODEL_WEIGHTS,
     RUN_FILES,
@@ -229,12 +230,17 @@ def _flat(settings: dict) -> dict:
     return out
 
 
+# Settings recorded but not compared on a restart: which values were typed as flags (the
+# recipe of qgcam train filled the others); the values themselves are compared.
+UNCOMPARED_SETTINGS = ("explicit_flags",)
+
+
 def _differences(old: dict, new: dict) -> list[str]:
     old, new = _flat(old), _flat(new)
     return [
         f"{key} {old.get(key)!r} there, {new.get(key)!r} now"
         for key in sorted(set(old) | set(new))
-        if old.get(key) != new.get(key)
+        if old.get(key) != new.get(key) and key not in UNCOMPARED_SETTINGS
     ]
 
 
@@ -323,6 +329,7 @@ def train_model(
     backend: str = "tfq",
     classical: bool = False,
     learning_rate: float = 5e-3,
+    lr_schedule: str = "constant",
     seed: int = 0,
     force: bool = False,
     recalibrate_bn: bool = True,
@@ -358,7 +365,9 @@ def train_model(
             encoding defaults to ``"paper"``, the only one the paper's ansatz takes).
         backend: ``"tfq"`` (default) or ``"tf"``.
         classical: train the classical twin (Dense head) instead of the hybrid model.
-        learning_rate: Adam learning rate, finite, in (0, 1].
+        learning_rate: Adam learning rate, finite, in (0, 1] (the peak of a schedule).
+        lr_schedule: ``"constant"`` or ``"cosine"`` (warm-up, then cosine decay to 0 at the
+            last step; :func:`qgcam_tf.model.recipes.learning_rate_schedule`).
         seed: seeds weights and everything random in training.
         force: start over in ``run_dir``: the files training writes there
             (:data:`qgcam_tf.model.run.RUN_FILES`) are removed first; nothing else is.
@@ -434,6 +443,10 @@ def train_model(
             encoding=encoding or "paper",
         )
 
+    if lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {lr_schedule!r}")
+    per_epoch = _steps(bundle.train)  # the schedule's length
+
     def build() -> keras.Model:
         if classical:
             model = build_classical_twin(bundle.input_shape, n_classes, **bundle.model_kwargs)
@@ -447,7 +460,9 @@ def train_model(
                 **bundle.model_kwargs,
             )
         model.compile(
-            optimizer=keras.optimizers.Adam(learning_rate),
+            optimizer=keras.optimizers.Adam(
+                learning_rate_schedule(lr_schedule, learning_rate, epochs * per_epoch, per_epoch)
+            ),
             loss=keras.losses.SparseCategoricalCrossentropy(),
             metrics=["accuracy"],
         )
@@ -476,6 +491,8 @@ def train_model(
                 **({"replicas": replicas} if replicas > 1 else {}),
                 "epochs": epochs,
                 "learning_rate": learning_rate,
+                # absent when constant, so older runs' settings stay identical
+                **({"lr_schedule": lr_schedule} if lr_schedule != "constant" else {}),
                 "seed": seed,
                 "recalibrate_bn": recalibrate_bn,
                 "n_train": bundle.n_train,
@@ -585,6 +602,7 @@ def train_model(
             "encoding": spec.encoding if spec else None,
             "backend": None if classical else backend,
             "learning_rate": learning_rate,
+            "lr_schedule": lr_schedule,
             "seed": seed,
             "tensorflow": tf.__version__,
         }

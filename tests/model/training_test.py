@@ -201,6 +201,25 @@ def test_restart_with_other_settings_is_refused_naming_them(tmp_path):
     assert (run / "progress.json").read_text() == progress
 
 
+def test_restart_compares_values_not_which_flags_gave_them(tmp_path):
+    """A restart may list other explicit_flags (qgcam train's record of the flags typed) and
+    finishes the run; another lr_schedule is refused naming it; an unknown schedule is
+    refused before anything is written; metrics.json records the schedule."""
+    with pytest.raises(ValueError, match=r"lr_schedule must be one of \('constant', 'cosine'\)"):
+        _small(tmp_path, name="bad", lr_schedule="linear")
+    assert not (tmp_path / "bad").exists()
+    with pytest.raises(ZeroDivisionError):  # dies after the first epoch: an unfinished run
+        _small(tmp_path, settings={"explicit_flags": []}, extra_metrics=lambda m, b: 1 / 0)
+    with pytest.raises(ValueError, match=r"lr_schedule None there, 'cosine' now"):
+        _small(tmp_path, lr_schedule="cosine", settings={"explicit_flags": []})
+    metrics = _small(tmp_path, settings={"explicit_flags": ["--epochs"]})
+    assert metrics["lr_schedule"] == "constant"
+    cosine = _small(tmp_path, name="cosine", lr_schedule="cosine")
+    assert cosine["lr_schedule"] == "cosine"
+    settings = json.loads((tmp_path / "cosine" / "progress.json").read_text())["settings"]
+    assert settings["lr_schedule"] == "cosine"
+
+
 def test_run_files_without_a_record_are_not_resumed(tmp_path):
     """A directory with model files but no progress.json (not resumable) is refused."""
     (tmp_path / "run").mkdir()
