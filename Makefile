@@ -8,7 +8,8 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONUNBUFFERED := 1
 
 RUN_DIR ?= runs/mnist
-EPOCHS ?= 2
+# empty: the mnist recipe's epochs (qgcam_tf/model/recipes.py); EPOCHS=N overrides them
+EPOCHS ?=
 FORCE ?=
 
 .PHONY: setup demo test bench clean
@@ -29,7 +30,7 @@ demo: setup
 	@if [ -f $(RUN_DIR)/metrics.json ] && [ -z "$(FORCE)" ]; then \
 	  echo "$(RUN_DIR) is already trained (make demo FORCE=1 trains it anew)"; \
 	else \
-	  $(VENV)/bin/qgcam train --dataset mnist --out $(RUN_DIR) --epochs $(EPOCHS) $(if $(FORCE),--force); \
+	  $(VENV)/bin/qgcam train --dataset mnist --out $(RUN_DIR) $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(FORCE),--force); \
 	fi
 	$(VENV)/bin/qgcam explain --model $(RUN_DIR) --dataset mnist --out $(RUN_DIR)/explain
 

@@ -7,8 +7,9 @@ import json
 import math
 import os
 
-from qgcam_tf.cli.args import add_backend, bounded_int, positive_int, typed
+from qgcam_tf.cli.args import bounded_int, positive_int, typed
 from qgcam_tf.data import BUILTIN_DATASETS, COMMON_OPTIONS, DATASET_OPTIONS
+from qgcam_tf.model.recipes import LR_SCHEDULES, RECIPE_FIELDS, RECIPES, describe, resolve
 from qgcam_tf.quantum import ANSATZE, ENCODINGS
 
 NAME = "train"
@@ -48,27 +49,44 @@ def _options_epilog() -> str:
             lines.append(f"  {dataset}: none")
         for key, text in options.items():
             lines.append(f"  {dataset}: {key.replace('_', '-')}: {text}")
+    lines.append("")
+    lines.append("recipes (what a dataset trains with when these flags are left out):")
+    for dataset, recipe in RECIPES.items():
+        lines.append(f"  {dataset}: {describe(recipe)}")
     return "\n".join(lines)
+
+
+RECIPE_HELP = "default: the dataset's recipe, below"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.epilog = _options_epilog()
+    p.formatter_class = argparse.RawDescriptionHelpFormatter  # one recipe per epilog line
     p.add_argument("--dataset", default="mnist", choices=BUILTIN_DATASETS, help="dataset")
     p.add_argument(
         "--data-dir", help="dataset files (MNIST: .npz or IDX folder; default: embedded copy)"
     )
     p.add_argument("--out", required=True, help="run directory to write (or resume)")
     p.add_argument(
-        "--epochs", type=epochs_type, default=2, help=f"epochs of training in all, 1-{MAX_EPOCHS}"
+        "--epochs",
+        type=epochs_type,
+        default=None,
+        help=f"epochs of training in all, 1-{MAX_EPOCHS} ({RECIPE_HELP})",
     )
     p.add_argument("--limit", type=positive_int, help="use only this many training examples")
     p.add_argument(
         "--qubits",
         type=qubits_type,
-        default=10,
-        help=f"qubits of the VQC, at least the number of classes, at most {MAX_QUBITS}",
+        default=None,
+        help=f"qubits of the VQC, at least the number of classes, at most {MAX_QUBITS} "
+        f"({RECIPE_HELP})",
     )
-    p.add_argument("--depth", type=depth_type, default=2, help=f"layers of the VQC, 1-{MAX_DEPTH}")
+    p.add_argument(
+        "--depth",
+        type=depth_type,
+        default=None,
+        help=f"layers of the VQC, 1-{MAX_DEPTH} ({RECIPE_HELP})",
+    )
     p.add_argument(
         "--ansatz",
         choices=ANSATZE,
@@ -83,7 +101,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="how inputs become angles (default: the ansatz's own; the paper ansatz takes "
         "only its atan(x), atan(x^2) encoding)",
     )
-    add_backend(p, default="tfq")
+    p.add_argument(
+        "--backend",
+        choices=("tfq", "tf"),
+        default=None,
+        help=f"VQC executor to train on, same weights either way ({RECIPE_HELP})",
+    )
     p.add_argument(
         "--xla", action="store_true", help="compile the tf executor with XLA (--backend tf)"
     )
@@ -121,10 +144,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="train the backbone's layers too (default: frozen, only the head trains)",
     )
     p.add_argument(
-        "--batch-size", type=batch_type, default=64, help=f"examples per step, 1-{MAX_BATCH}"
+        "--batch-size",
+        type=batch_type,
+        default=None,
+        help=f"examples per step, 1-{MAX_BATCH} ({RECIPE_HELP})",
     )
     p.add_argument(
-        "--learning-rate", type=learning_rate_type, default=5e-3, help="Adam's step size, in (0, 1]"
+        "--learning-rate",
+        type=learning_rate_type,
+        default=None,
+        help=f"Adam's (peak) step size, in (0, 1] ({RECIPE_HELP})",
+    )
+    p.add_argument(
+        "--lr-schedule",
+        choices=LR_SCHEDULES,
+        default=None,
+        help="constant, or cosine: a quarter-epoch linear warm-up to --learning-rate, then a "
+        f"cosine decay to 0 at the last step ({RECIPE_HELP})",
     )
     p.add_argument(
         "--seed", type=seed_type, default=0, help="seed of weights, shuffling and splits"
@@ -162,13 +198,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def apply_recipe(args) -> None:
+    """Fills each training flag left out (None) from the recipe of ``--dataset``
+    (:data:`qgcam_tf.model.recipes.RECIPES`) and records the flags that were given in
+    ``args.explicit_flags``. Calling it again changes nothing."""
+    if getattr(args, "explicit_flags", None) is not None:
+        return
+    values, explicit = resolve(args.dataset, {f: getattr(args, f) for f in RECIPE_FIELDS})
+    for field, value in values.items():
+        setattr(args, field, value)
+    args.explicit_flags = explicit
+
+
 def dataset_options(args) -> dict:
-    """The dataset loader's options from the parsed arguments.
+    """The dataset loader's options from the parsed arguments, the recipe's options of the
+    dataset filling the keys no ``--option`` gives.
 
     Raises:
         ValueError: an ``--option`` is not KEY=VALUE, or its key is not an option of the
             chosen dataset (the message lists the dataset's options).
     """
+    apply_recipe(args)
     known = DATASET_OPTIONS[args.dataset]
     options = {
         # absolute, so that the run's metadata finds the data from any working directory
@@ -193,7 +243,17 @@ def dataset_options(args) -> dict:
                 f"(its options: {names})"
             )
         options[key] = value
+    for key, value in RECIPES[args.dataset].options.items():
+        options.setdefault(key, value)
     return options
+
+
+def explicit_settings(args) -> list[str]:
+    """What the run records as given by hand: the recipe flags given, then ``--option KEY``
+    for each dataset option given (the recipe chose the rest)."""
+    apply_recipe(args)
+    given = [item.partition("=")[0].strip().replace("-", "_") for item in args.option]
+    return [*args.explicit_flags, *(f"--option {key}" for key in sorted(set(given)))]
 
 
 def validate(args) -> None:
@@ -208,6 +268,7 @@ def validate(args) -> None:
             Also: ``--backbone-weights`` or ``--fine-tune`` without ``--backbone``, a backbone
             for a dataset of other than RGB photos, or a weights file that does not exist.
     """
+    apply_recipe(args)  # the recipe's values are checked like typed ones
     if args.encoding is not None and args.ansatz == "paper" and args.encoding != "paper":
         raise ValueError(
             f"--encoding {args.encoding} needs another --ansatz (hardware_efficient or "
@@ -275,7 +336,7 @@ def backbone_settings(args) -> dict:
 
 
 def run(args) -> int:
-    options = dataset_options(args)  # checked before anything loads
+    options = dataset_options(args)  # checked before anything loads; fills the recipe in
     check_out(args.out, args.force)
     from qgcam_tf.model.distribute import strategy_for
 
@@ -306,7 +367,14 @@ def run(args) -> int:
         recalibrate_bn=args.recalibrate_bn,
         extra_metrics=dataset_metrics(args.dataset),  # e.g. speech: background_attention
         tensorboard=args.tensorboard,
-        settings={"dataset": args.dataset, **options, **backbone},  # a restart must match them all
+        lr_schedule=args.lr_schedule,
+        # a restart must match them all (except explicit_flags: the values are compared)
+        settings={
+            "dataset": args.dataset,
+            **options,
+            **backbone,
+            "explicit_flags": explicit_settings(args),
+        },
         jit_compile=args.xla,
         strategy=strategy,
         worker_dir=args.worker_dir,

@@ -228,7 +228,9 @@ def _load_bundle(options: dict):
         class_names=CLASS_NAMES,
         n_train=len(x_train),
         n_test=len(x_test),
-        model_kwargs={"conv_filters": (32, 64)},
+        # a second conv before qgcam_conv (14x14): receptive field 12 px instead of 8, which
+        # the make-demo recipe needs for >= 0.99 (README, "Two commands")
+        model_kwargs={"conv_filters": (32, (32, 64))},
         metadata={
             "dataset": "mnist",
             "input_shape": [28, 28, 1],

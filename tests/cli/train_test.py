@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from qgcam_tf.cli.main import build_parser, main
-from qgcam_tf.cli.train import check_out, dataset_options
-from qgcam_tf.data import DATASET_OPTIONS
+from qgcam_tf.cli.train import check_out, dataset_options, explicit_settings
+from qgcam_tf.data import BUILTIN_DATASETS, DATASET_OPTIONS
+from qgcam_tf.model.recipes import RECIPE_FIELDS, RECIPES, describe
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -22,7 +23,7 @@ def parse(*argv):
 
 def test_common_values_come_from_their_own_flags():
     """data_dir (made absolute), limit, batch_size, seed and validation_fraction come from
-    their own flags; the validation share defaults to 0.1."""
+    their own flags; the validation share defaults to 0.1, the batch size to the recipe's."""
     args = parse("--data-dir", "D", "--limit", "5", "--batch-size", "7", "--seed", "3")
     args.validation_fraction = 0.25
     assert dataset_options(args) == {
@@ -35,10 +36,50 @@ def test_common_values_come_from_their_own_flags():
     assert dataset_options(parse()) == {
         "data_dir": None,
         "limit": None,
-        "batch_size": 64,
+        "batch_size": RECIPES["mnist"].batch_size,
         "seed": 0,
         "validation_fraction": 0.1,
     }
+
+
+@pytest.mark.parametrize("dataset", BUILTIN_DATASETS)
+def test_left_out_flags_and_options_come_from_the_datasets_recipe(dataset):
+    """With no training flag, every recipe field and recipe option is the recipe's of
+    --dataset, and the run records no flag as given."""
+    args = parse("--dataset", dataset)
+    options = dataset_options(args)
+    recipe = RECIPES[dataset]
+    assert {f: getattr(args, f) for f in RECIPE_FIELDS} == {
+        f: getattr(recipe, f) for f in RECIPE_FIELDS
+    }
+    assert {k: options[k] for k in recipe.options} == dict(recipe.options)
+    assert explicit_settings(args) == []
+
+
+def test_given_flags_and_options_win_and_are_recorded_as_given():
+    """A flag or --option that is given wins over the recipe and is listed as given; the
+    rest still comes from the recipe."""
+    args = parse(
+        "--dataset", "dogs-vs-cats", "--epochs", "3", "--backend", "tf", "--option", "image-size=32"
+    )
+    options = dataset_options(args)
+    recipe = RECIPES["dogs-vs-cats"]
+    assert (args.epochs, args.backend, options["image_size"]) == (3, "tf", "32")
+    assert (args.qubits, args.learning_rate, options["augment"]) == (
+        recipe.qubits,
+        recipe.learning_rate,
+        recipe.options["augment"],
+    )
+    assert explicit_settings(args) == ["--backend", "--epochs", "--option image_size"]
+
+
+def test_help_shows_each_datasets_recipe(capsys):
+    """`qgcam train --help` prints one line per dataset with its recipe, as flags."""
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = capsys.readouterr().out
+    for name, recipe in RECIPES.items():
+        assert f"  {name}: {describe(recipe)}" in text
 
 
 def test_keys_take_dash_or_underscore_and_values_stay_text():
@@ -187,8 +228,9 @@ def test_tiny_runs_are_deterministic_resumable_and_keras_readable(
     """Two seeded `qgcam train` runs (the second with --force over the first, beside a user's
     files, which stay) give the same metrics.json but train_seconds and the same weights;
     the log has one line per epoch and per stage, no bars; a relative --data-dir is stored
-    absolute; an unfinished run restarted with another --seed is refused naming it, and
-    with the same settings finishes without training again; model.keras loads in a fresh
+    absolute; the settings record the flags given; an unfinished run restarted with
+    another --seed is refused naming it, and with the same values (one now from the recipe
+    instead of a flag) finishes without training again; model.keras loads in a fresh
     process with keras.models.load_model and predicts as the run does."""
     from qgcam_tf.model.run import Run
 
@@ -223,12 +265,17 @@ def test_tiny_runs_are_deterministic_resumable_and_keras_readable(
     for a, b in zip(Run.open(str(out)).model().get_weights(), weights, strict=True):
         np.testing.assert_array_equal(a, b)
 
+    progress = json.loads((out / "progress.json").read_text())
+    given = ["--backend", "--batch-size", "--depth", "--epochs", "--qubits"]
+    assert progress["settings"]["options"]["explicit_flags"] == given
     (out / "metrics.json").unlink()  # an unfinished run whose every stage is recorded
     assert main([*argv, "--seed", "1"]) == 2
     error = capsys.readouterr().err
     assert "unfinished run with other settings" in error and "seed 0 there, 1 now" in error
     assert "--force" in error
-    assert main(argv) == 0
+    # the same values, one of them now from the recipe instead of a flag: the same run
+    assert RECIPES["mnist"].qubits == 10
+    assert main([a for a in argv if a not in ("--qubits", "10")]) == 0
     printed = capsys.readouterr().out
     assert "all 2 epochs done" in printed and "Epoch " not in printed
     assert "evaluating" not in printed  # recorded stages are not redone
