@@ -9,7 +9,9 @@ the export's classes, and the runner. Beam pipeline options that the runner need
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import warnings
 
 from qgcam_tf.cli.args import bounded_int, class_index, output_dir, run_dir, run_metadata
 
@@ -134,27 +136,49 @@ def _check_out(out: str, force: bool) -> None:
 
 
 def run(args) -> int:
-    import logging
-
     from qgcam_tf.serving.batch import explain_batch
 
-    for name in ("apache_beam", "root"):  # Beam's INFO lines per bundle and stage
-        logging.getLogger(None if name == "root" else name).setLevel(logging.WARNING)
-    explain_batch(
-        args.export,
-        args.input,
-        args.out,
-        runner=args.runner,
-        batch_size=args.batch_size,
-        class_index=args.class_index,
-        direct_num_workers=args.direct_num_workers,
-        overlay=args.overlay,
-        force=args.force,
-        run_metadata=getattr(args, "run_metadata", None),
-        pipeline_args=getattr(args, "beam_args", None) or (),
-        log=_print_now,
-    )
+    with _quiet_beam():
+        explain_batch(
+            args.export,
+            args.input,
+            args.out,
+            runner=args.runner,
+            batch_size=args.batch_size,
+            class_index=args.class_index,
+            direct_num_workers=args.direct_num_workers,
+            overlay=args.overlay,
+            force=args.force,
+            run_metadata=getattr(args, "run_metadata", None),
+            pipeline_args=getattr(args, "beam_args", None) or (),
+            log=_print_now,
+        )
     return 0
+
+
+@contextlib.contextmanager
+def _quiet_beam():
+    """Errors only from Beam's loggers (a line per bundle and stage) and absl's (TensorFlow's
+    warning that the export's custom gradients were not saved: nothing here differentiates
+    through it), and no FutureWarning of google-api-core (a Beam dependency) in the worker
+    processes or this one; all restored afterwards."""
+    import logging
+
+    loggers = [logging.getLogger(name) for name in (None, "apache_beam", "absl")]
+    levels = [logger.level for logger in loggers]
+    saved = os.environ.get("PYTHONWARNINGS")
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    os.environ["PYTHONWARNINGS"] = saved or "ignore::FutureWarning"
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\.")
+            yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+        if saved is None:
+            del os.environ["PYTHONWARNINGS"]
 
 
 def _print_now(message: str) -> None:

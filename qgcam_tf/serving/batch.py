@@ -477,6 +477,10 @@ def _parquet_schema():
     )
 
 
+def _workers(n: int) -> str:
+    return f"{n} worker process" + ("es" if n > 1 else "")
+
+
 def _pipeline_options(runner: str, direct_num_workers: int, running_mode, extra: Sequence[str]):
     from apache_beam.options.pipeline_options import PipelineOptions
 
@@ -485,7 +489,9 @@ def _pipeline_options(runner: str, direct_num_workers: int, running_mode, extra:
         mode = running_mode or ("multi_processing" if direct_num_workers > 1 else "in_memory")
         args += [f"--direct_num_workers={direct_num_workers}", f"--direct_running_mode={mode}"]
     if not any(a.startswith("--default_sdk_harness_log_level") for a in extra):
-        args.append("--default_sdk_harness_log_level=WARNING")  # no INFO line per bundle
+        # errors only: a line per bundle (INFO) or per model load (TensorFlow's warning about
+        # the export's unsaved custom gradients, which nothing here needs) says nothing
+        args.append("--default_sdk_harness_log_level=ERROR")
     return PipelineOptions(args)
 
 
@@ -597,7 +603,7 @@ def explain_batch(
                 f"[{next(stage)}/{total}] explain: RunInference on {version_dir} "
                 f"[{metadata.get('method', 'qgradcam')}], batches of up to {batch_size}, "
                 f"{runner}"
-                + (f" ({direct_num_workers} workers)" if runner == "DirectRunner" else "")
+                + (f" ({_workers(direct_num_workers)})" if runner == "DirectRunner" else "")
             )
             explain = RunInference(handler).with_exception_handling()
             results, failed = read.ok | "Explain" >> explain

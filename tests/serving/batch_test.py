@@ -179,6 +179,24 @@ def test_overlays_are_the_heatmap_over_the_input(explained):
         np.testing.assert_allclose(overlay_image(image, heatmap), reference, atol=0.5 + 1e-3)
 
 
+def test_force_replaces_an_output_whole_and_its_absence_refuses(explained, tmp_path):
+    """An existing OUT is refused without force; with it, OUT is swapped for the new output
+    in one piece (nothing of the old one stays, no temporary is left beside it)."""
+    from qgcam_tf.serving.batch import explain_batch
+
+    export = os.path.join(explained["base"], "export")
+    pattern = os.path.join(explained["digits"], "digit-00[0-2].png")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "old.txt").write_text("the old output")
+    with pytest.raises(FileExistsError, match="exists; pass force=True"):
+        explain_batch(export, pattern, str(out), log=None)
+    summary = explain_batch(export, pattern, str(out), force=True, log=None)
+    assert summary["explained"] == 3 and not (out / "old.txt").exists()
+    assert read_results(str(out)).num_rows == 3
+    assert sorted(os.listdir(tmp_path)) == ["out"]
+
+
 def test_resolve_export_takes_the_newest_version_and_refuses_what_is_not_one(tmp_path):
     """A base directory gives its highest version; a folder without a version or without
     the metadata file is one ValueError naming it."""
