@@ -91,7 +91,12 @@ def validate(args) -> None:
             ``--export``, a ``--class-index`` outside the export's classes, or audio files
             without the speech run (``--run``).
     """
-    from qgcam_tf.serving.batch import match_inputs, preprocessing_for, resolve_export
+    from qgcam_tf.serving.batch import (
+        AUDIO_EXTENSIONS,
+        match_inputs,
+        preprocessing_for,
+        resolve_export,
+    )
 
     extra = list(args.beam_args or [])
     if extra and extra[0] == "--":
@@ -116,7 +121,7 @@ def validate(args) -> None:
         )
     args.run_metadata = run_metadata(args.run) if args.run else None
     spec = preprocessing_for(metadata, args.run_metadata)
-    audio = args.input.lower().endswith((".wav", ".sph", ".flac", ".ogg"))
+    audio = args.input.lower().endswith(AUDIO_EXTENSIONS)
     if audio and spec["dataset"] != "speech":
         raise ValueError(
             "--run: audio files need the speech run the export came from (its spectrogram "

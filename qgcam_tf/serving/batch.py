@@ -56,6 +56,7 @@ __all__ = [
     "AUDIO_EXTENSIONS",
     "COUNTERS",
     "DEAD_LETTER_COLUMNS",
+    "EXPORT_METADATA",
     "METRICS_NAMESPACE",
     "RESULT_COLUMNS",
     "RUNNERS",
@@ -87,6 +88,7 @@ RESULT_COLUMNS = (
     "overlay",
 )
 DEAD_LETTER_COLUMNS = ("path", "stage", "reason")
+# Inputs that only a speech export (with its run's spectrogram settings) reads.
 AUDIO_EXTENSIONS = (".wav", ".sph", ".flac", ".ogg")
 # qgcam_tf.serving.export.METADATA_FILE, named here so that reading it loads no TensorFlow
 # (tests/serving/batch_test.py checks that they agree).
