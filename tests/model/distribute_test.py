@@ -46,7 +46,7 @@ TRAIN_ARGS = (
     "--no-tensorboard"
 )
 # Seconds any one process of the cluster test may take (a hang fails instead of blocking).
-TIMEOUT = 420
+TIMEOUT = 600
 
 
 def _doc_section() -> str:
