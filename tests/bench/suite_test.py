@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import subprocess
 import sys
 
 import pytest
@@ -264,6 +265,26 @@ def test_cli_startup_runs_each_command_beside_the_baseline(monkeypatch):
 
 def _finite_positive(value) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value) and value > 0
+
+
+def test_profile_row_script_prints_an_op_table(tmp_path):
+    """`python benchmarks/profile_row.py vqc` (the profile docs/performance.md asks for where
+    a target is missed) prints a Markdown table of op types whose shares add up to at most
+    100 %, for a 3-qubit tf row."""
+    script = os.path.join(
+        os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "benchmarks", "profile_row.py"
+    )
+    cmd = [sys.executable, script, "vqc", "--n", "3", "--name", "tf", "--iterations", "1"]
+    cmd += ["--logdir", str(tmp_path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.strip().splitlines()
+    assert lines[0].startswith("VQC tf n=3: ") and lines[0].endswith(
+        " ms per call under the profiler"
+    )
+    assert lines[1] == "| op type | ms per call | share of op time | events per call |"
+    shares = [int(line.split("|")[3].strip().rstrip(" %")) for line in lines[3:]]
+    assert shares and 0 < sum(shares) <= 100 + len(shares)  # rounded shares of the top ops
 
 
 @pytest.mark.slow
