@@ -16,7 +16,7 @@ from qgcam_tf.model.hybrid import CONV_LAYER
 from qgcam_tf.model.predict import check_finite_outputs
 from qgcam_tf.model.run import Run
 from qgcam_tf.viz.common import save_grid, save_overlay
-from qgcam_tf.viz.datasets import explain_figures
+from qgcam_tf.viz.datasets import explain_figures, split_figures
 
 __all__ = ["METHOD_TITLES", "write_explanations"]
 
@@ -82,8 +82,11 @@ def write_explanations(
     Returns:
         The paths written: ``<method>_grid.png``, ``<stem>_<method>.png`` per input (a
         batch file's i-th input is ``<stem>_<i>``; a repeated stem gets ``-2``, ``-3``), the
-        dataset's own figures, and ``maps.npz`` (maps, weights, scores, probabilities,
-        explained class, labels, the source of every row, how each was fitted to the input
+        dataset's own figures, those drawn from its whole test split when test examples are
+        explained (:func:`qgcam_tf.viz.datasets.split_figures`; MNIST: one correct
+        digit per class and misclassified digits, :mod:`qgcam_tf.viz.digits`), and
+        ``maps.npz`` (maps, weights, scores, probabilities, explained class, labels, the
+        source of every row, how each was fitted to the input
         (``fit``: ``stretch``/``pad``/``crop`` for a picture, ``none`` otherwise), and
         ``constant``: the rows whose input is constant, whose maps are written as zeros,
         since a map of an input without content shows only the model's border response).
@@ -151,6 +154,15 @@ def write_explanations(
     figures = explain_figures(run.dataset)
     if figures is not None:
         written += list(figures(out, images, cam, result, run.metadata, labels))
+    draw_split = None if paths else split_figures(run.dataset)
+    test_arrays = run.bundle(data_dir=data_dir).test_arrays if draw_split else None
+    if test_arrays is not None:
+        x_test, y_test = test_arrays
+        written += list(
+            draw_split(
+                out, cam, x_test, y_test, run.metadata, method=method, title=title, seed=seed
+            )
+        )
     fits = [fitted_as(s, fit) for s in sources] if sources else ["none"] * len(images)
     npz = os.path.join(out, "maps.npz")
     with atomic_path(npz, suffix=".npz") as tmp:

@@ -12,7 +12,12 @@ from qgcam_tf.model.run import load_model
 
 
 def test_explain_writes_grid_and_maps(run_dir, digit_files, tmp_path):
-    """explain --dataset writes the Fig. 4 grid and maps.npz with one map per digit."""
+    """explain --dataset writes the Fig. 4 grid and maps.npz with one map per digit, and the
+    digit figures of the whole test split: each digit shown as correct is labelled and
+    predicted as its class, each shown as misclassified is predicted otherwise (by the run's
+    model on the 10 000 test digits)."""
+    from qgcam_tf.data.mnist import load_mnist
+
     out = tmp_path / "explain"
     argv = ["explain", "--model", run_dir, "--dataset", "mnist", "--count", "10"]
     assert main([*argv, "--out", str(out)]) == 0
@@ -21,7 +26,20 @@ def test_explain_writes_grid_and_maps(run_dir, digit_files, tmp_path):
     assert (
         data["maps"].shape == (10, 28, 28) and 0 <= data["maps"].min() and data["maps"].max() <= 1
     )
-    assert (out / "qgradcam_grid.png").read_bytes()[:4] == b"\x89PNG"
+    for name in (
+        "qgradcam_grid.png",
+        "qgradcam_digits_per_class.png",
+        "qgradcam_misclassified.png",
+    ):
+        assert (out / name).read_bytes()[:4] == b"\x89PNG"
+    digits = np.load(out / "digits.npz")
+    _, (x, y) = load_mnist()
+    predicted = load_model(run_dir).predict(x, batch_size=512, verbose=0).argmax(axis=1)
+    shown = digits["correct_index"][digits["correct_index"] >= 0]
+    assert len(shown) >= 1
+    np.testing.assert_array_equal(y[shown], predicted[shown])
+    wrong = digits["wrong_index"]
+    assert len(wrong) == 10 and np.all(predicted[wrong] != y[wrong])
     paths, _ = digit_files
     argv = ["explain", "--model", run_dir, "--images", paths[0], "--class-index", "3"]
     assert main([*argv, "--out", str(out)]) == 0

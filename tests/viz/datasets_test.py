@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 
 from qgcam_tf.data.registry import dataset_names
-from qgcam_tf.viz.datasets import EXPLAIN_FIGURES, explain_figures
+from qgcam_tf.viz.datasets import (
+    EXPLAIN_FIGURES,
+    TEST_SPLIT_FIGURES,
+    explain_figures,
+    split_figures,
+)
+from qgcam_tf.viz.digits import digit_test_figures
 from qgcam_tf.viz.photos import explain_photo_figures
 from qgcam_tf.viz.speech import explain_speech_figures
 
@@ -22,6 +28,16 @@ def test_figures_by_dataset_name():
         ValueError, match=r"unknown dataset 'dogs_vs_cats'; choose one of \[.*'dogs-vs-cats'"
     ):
         explain_figures("dogs_vs_cats")
+
+
+def test_whole_split_figures_by_dataset_name():
+    """MNIST gets the digit figures drawn from its whole test split, photos and speech none;
+    an unknown name is an error."""
+    assert split_figures("mnist") is digit_test_figures
+    assert split_figures("speech") is None and split_figures("dogs-vs-cats") is None
+    assert set(TEST_SPLIT_FIGURES) <= set(dataset_names())
+    with pytest.raises(ValueError, match=r"unknown dataset 'digits'"):
+        split_figures("digits")
 
 
 def test_speech_figure_function_writes_a_readable_png(tmp_path):
