@@ -61,7 +61,6 @@ RECIPE_HELP = "default: the dataset's recipe, below"
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.epilog = _options_epilog()
-    p.formatter_class = argparse.RawDescriptionHelpFormatter  # one recipe per epilog line
     p.add_argument("--dataset", default="mnist", choices=BUILTIN_DATASETS, help="dataset")
     p.add_argument(
         "--data-dir", help="dataset files (MNIST: .npz or IDX folder; default: embedded copy)"

@@ -155,10 +155,13 @@ def flat(text: str) -> str:
 def test_help_shows_defaults_where_they_say_something(capsys):
     """Options show '(default: X)' once; flags, empty lists and None show none."""
     train = flat(help_text(capsys, "train"))
-    assert re.search(r"epochs of training in all.{0,40}\(default: 2\)", train)
-    assert re.search(r"Adam's step size.{0,40}\(default: 0.005\)", train)
-    assert re.search(r"examples per step.{0,40}\(default: 64\)", train)
-    assert "VQC executor, same weights either way (default: tfq) " in train  # not doubled
+    recipe = "(default: the dataset's recipe, below)"  # qgcam_tf/model/recipes.py
+    assert re.search(r"epochs of training in all.{0,40}" + re.escape(recipe), train)
+    assert re.search(r"Adam's \(peak\) step size.{0,40}" + re.escape(recipe), train)
+    assert re.search(r"examples per step.{0,40}" + re.escape(recipe), train)
+    assert f"VQC executor to train on, same weights either way {recipe} " in train
+    assert train.count("(default: the dataset's recipe") == 7  # once per recipe flag
+    assert re.search(r"seed of weights, shuffling and splits \(default: 0\)", train)
     assert "(default: False)" not in train and "(default: True)" not in train  # flags
     assert "(default: [])" not in train and "repeatable (default" not in train  # --option
     assert "(default: None)" not in train
@@ -181,7 +184,11 @@ def test_train_help_lists_every_dataset_option_as_written(capsys):
     for dataset, options in DATASET_OPTIONS.items():
         expected += [f"  {dataset}: none"] if not options else []
         expected += [f"  {dataset}: {k.replace('_', '-')}: {t}" for k, t in options.items()]
-    assert lines[start + 1 :] == expected
+    assert lines[start + 1 : start + 1 + len(expected)] == expected
+    assert lines[start + 1 + len(expected) :][:2] == [
+        "",
+        "recipes (what a dataset trains with when these flags are left out):",
+    ]  # then one line per dataset (tests/cli/train_test.py)
     assert "  speech: snr-db: SNR of the noisy clips in dB, a number or LOW:HIGH (default 5)" in (
         expected
     )
