@@ -68,7 +68,8 @@ def test_help_version_and_argument_errors_import_no_tensorflow_numpy_or_cirq(tmp
             ["--model", run, "--out", out, "--metrics", "pointing_game"],
             "argument --metrics: choose from deletion, insertion, avg_drop, increase, road, "
             "stability, faithfulness_correlation, pixel_flipping, max_sensitivity, "
-            "avg_sensitivity, sparseness, complexity, randomisation; got 'pointing_game'",
+            "avg_sensitivity, sparseness, complexity, randomisation, region_perturbation, "
+            "localisation, none; got 'pointing_game'",
         ),
         "explain": (
             ["--model", run, "--out", out, "--class-index", "-2"],
