@@ -278,6 +278,7 @@ def build_hybrid_model(
     backbone_weights: str | None = None,
     fine_tune: bool = False,
     jit_compile: bool = False,
+    sync_batchnorm: bool = False,
     name: str = "qgcam_hybrid",
 ) -> keras.Model:
     """Builds image -> CNN -> ``qgcam_conv`` -> GAP -> BN -> Dense -> VQC -> scale -> softmax.
@@ -310,6 +311,11 @@ def build_hybrid_model(
         fine_tune: train the backbone's layers too; default frozen (its BatchNorm layers
             then run in inference mode, with their loaded statistics).
         jit_compile: XLA for the ``tf`` executor.
+        sync_batchnorm: the BatchNormalization before the encoding computes its batch
+            statistics over the global batch of every replica of a ``tf.distribute``
+            strategy (``synchronized=True``), so that a step on several replicas equals
+            one step of one process on the same global batch; outside a strategy it is
+            the plain layer.
         name: model name.
 
     Returns:
@@ -332,7 +338,7 @@ def build_hybrid_model(
     features = _features(images, conv_filters, padding, backbone, backbone_weights, fine_tune)
     h = keras.layers.GlobalAveragePooling2D(name="gap")(features)
     # momentum 0.9: the moving statistics settle within the few hundred steps of a short run
-    h = keras.layers.BatchNormalization(momentum=0.9, name="bn")(h)
+    h = keras.layers.BatchNormalization(momentum=0.9, synchronized=sync_batchnorm, name="bn")(h)
     if int(features.shape[-1]) != spec.n_qubits:
         h = keras.layers.Dense(spec.n_qubits, name="to_qubits")(h)
     scores = VQCLayer(spec, backend, jit_compile=jit_compile, name=VQC_LAYER)(h)
@@ -350,6 +356,7 @@ def build_classical_twin(
     backbone: str = "none",
     backbone_weights: str | None = None,
     fine_tune: bool = False,
+    sync_batchnorm: bool = False,
     name: str = "classical_twin",
 ) -> keras.Model:
     """The same CNN with a Dense softmax head instead of the VQC (the classical baseline);
@@ -358,7 +365,7 @@ def build_classical_twin(
     images = keras.Input(shape, name="images")
     features = _features(images, conv_filters, padding, backbone, backbone_weights, fine_tune)
     h = keras.layers.GlobalAveragePooling2D(name="gap")(features)
-    h = keras.layers.BatchNormalization(momentum=0.9, name="bn")(h)
+    h = keras.layers.BatchNormalization(momentum=0.9, synchronized=sync_batchnorm, name="bn")(h)
     logits = keras.layers.Dense(n_classes, name="logits")(h)
     probs = keras.layers.Softmax(name="probabilities")(logits)
     return keras.Model(images, probs, name=name)

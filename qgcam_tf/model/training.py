@@ -447,9 +447,18 @@ def train_model(
         raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {lr_schedule!r}")
     per_epoch = _steps(bundle.train)  # the schedule's length
 
+    # Several replicas: the BatchNormalization before the encoding takes its statistics over
+    # the global batch, so a step equals one process's step on the same batch.
+    sync_batchnorm = strategy is not None and int(strategy.num_replicas_in_sync) > 1
+
     def build() -> keras.Model:
         if classical:
-            model = build_classical_twin(bundle.input_shape, n_classes, **bundle.model_kwargs)
+            model = build_classical_twin(
+                bundle.input_shape,
+                n_classes,
+                sync_batchnorm=sync_batchnorm,
+                **bundle.model_kwargs,
+            )
         else:
             model = build_hybrid_model(
                 bundle.input_shape,
@@ -457,6 +466,7 @@ def train_model(
                 vqc=spec,
                 backend=backend,
                 jit_compile=jit_compile,
+                sync_batchnorm=sync_batchnorm,
                 **bundle.model_kwargs,
             )
         model.compile(

@@ -115,7 +115,7 @@ def test_strategy_for_names_and_a_single_process():
     assert distribute.DISTRIBUTE == ("none", "mirrored", "multi-worker")
 
 
-def _one_batch_bundle(batch=24, seed=0):
+def one_batch_bundle(batch=24, seed=0):
     """Bright-left vs bright-right 8x8 images, the whole training set one batch of ``batch``."""
     rng = np.random.default_rng(seed)
     y = rng.integers(0, 2, 2 * batch)
@@ -144,7 +144,7 @@ def test_one_step_under_a_strategy_equals_one_single_worker_step(tmp_path, backe
     for name, s in (("single", None), ("strategy", strategy)):
         out = str(tmp_path / name)
         metrics = train_model(
-            _one_batch_bundle(),
+            one_batch_bundle(),
             out,
             epochs=1,
             n_qubits=4,
@@ -171,8 +171,66 @@ def test_one_step_under_a_strategy_equals_one_single_worker_step(tmp_path, backe
     moved = np.abs(w2[0] - initial.get_weights()[0])  # the first conv kernel
     np.testing.assert_allclose(moved, 0.05, atol=2e-3)
     with pytest.raises(ValueError, match="jit_compile=True .*backend='tfq'"):
-        train_model(_one_batch_bundle(), str(tmp_path / "x"), backend="tfq", jit_compile=True)
+        train_model(one_batch_bundle(), str(tmp_path / "x"), backend="tfq", jit_compile=True)
     assert not (tmp_path / "x").exists()
+
+
+# Run in a fresh process: the two logical CPUs must be made before TensorFlow's runtime starts.
+TWO_REPLICAS = r"""
+import json, sys
+import numpy as np
+import tensorflow as tf
+
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+root, out = sys.argv[1], sys.argv[2]
+sys.path.insert(0, root)
+from tests.model.distribute_test import one_batch_bundle
+from qgcam_tf.model.run import load_model
+from qgcam_tf.model.training import train_model
+
+result = {}
+for backend in ("tfq", "tf"):
+    weights = {}
+    for name, strategy in (
+        ("single", None),
+        ("two", tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])),
+    ):
+        path = f"{out}/{backend}-{name}"
+        train_model(one_batch_bundle(), path, epochs=1, n_qubits=4, depth=1, backend=backend,
+                    learning_rate=0.05, recalibrate_bn=False, tensorboard=False, verbose=0,
+                    strategy=strategy)
+        weights[name] = {v.name: v.numpy() for v in load_model(path).weights}
+        if strategy is not None:
+            result[backend + "_replicas"] = int(strategy.num_replicas_in_sync)
+    one, two = weights["single"], weights["two"]
+    diff = {k: float(np.max(np.abs(one[k] - two[k]))) for k in one}
+    result[backend] = max(d for k, d in diff.items() if not k.startswith("theta"))
+    result[backend + "_theta"] = max(d for k, d in diff.items() if k.startswith("theta"))
+    result[backend + "_moved"] = max(float(np.max(np.abs(a))) for a in two.values())
+print(json.dumps(result))
+"""
+
+
+def test_two_replicas_step_equals_one_process_step_with_synchronised_batchnorm(tmp_path):
+    """On two replicas (MirroredStrategy over two logical CPUs, 12 images each) one step on a
+    global batch of 24 gives the weights of one process's step on the 24 within 1e-5, on tfq
+    and tf: the BatchNormalization before the encoding takes global-batch statistics."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.run(
+        [sys.executable, "-c", TWO_REPLICAS, root, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    for backend in ("tfq", "tf"):
+        assert result[backend + "_replicas"] == 2
+        assert result[backend + "_moved"] > 0.01  # the weights are not all zero
+        assert result[backend] < 1e-5, result
 
 
 def _wait(procs, timeout):
