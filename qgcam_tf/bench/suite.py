@@ -319,7 +319,7 @@ def vqc_rows(
                     f"(limit {cfg.row_limit_s:g} s): larger n not run"
                 )
                 notes[name] = stop
-            elif batch != cfg.batch:
+            elif tries:  # ran at a smaller batch than it started with
                 notes.setdefault(name, f"batch {batch} from n={n} ({tries[-1]})")
     return {"rows": rows, "notes": notes}
 

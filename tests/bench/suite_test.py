@@ -108,7 +108,7 @@ def _fake_row(name, n, batch, ms):
 
 
 def test_vqc_rows_shrink_the_batch_and_stop_where_a_row_runs_out(monkeypatch):
-    """A row whose process fails at batch 64 and 16 is rerun at 4 (kept for larger n);
+    """A row whose process fails at batch 64 and 16 is rerun at 4 (kept for the next n);
     a row that fails at batch 1 stops the name's larger n, and the note says where; the
     rows so far are handed on after each row that ran."""
     calls = []
@@ -118,31 +118,33 @@ def test_vqc_rows_shrink_the_batch_and_stop_where_a_row_runs_out(monkeypatch):
         calls.append((a.name, a.n, a.batch))
         if a.n >= 10 and a.batch > 4:
             return {"skipped": f"RSS passed {rss_limit_mb:.0f} MB"}
-        if a.n >= 12:
+        if a.n >= 16:
             return {"skipped": "failed (exit 1): MemoryError"}
         return _fake_row(a.name, a.n, a.batch, 1.0)
 
     monkeypatch.setattr(suite, "run_module_json", fake_run)
-    cfg = suite.BenchConfig(ns=(8, 10, 12, 16), names=("tf",), rss_limit_mb=100.0)
+    cfg = suite.BenchConfig(ns=(8, 10, 12, 16, 20), names=("tf",), rss_limit_mb=100.0)
     seen = []
     got = suite.vqc_rows(cfg, on_done=lambda rows: seen.append(sorted(rows["tf"], key=int)))
-    assert seen == [["8"], ["8", "10"], ["8", "10", "12"]]  # after each row that ran
+    assert seen == [["8"], ["8", "10"], ["8", "10", "12"], ["8", "10", "12", "16"]]
     assert calls == [
         ("tf", 8, 64),
         ("tf", 10, 64),
         ("tf", 10, 16),
         ("tf", 10, 4),
         ("tf", 12, 4),
-        ("tf", 12, 1),
+        ("tf", 16, 4),
+        ("tf", 16, 1),
     ]
     rows = got["rows"]["tf"]
     assert rows["10"]["batch"] == 4 and rows["10"]["tries"] == [
         "batch 64: RSS passed 100 MB",
         "batch 16: RSS passed 100 MB",
     ]
-    assert rows["12"]["skipped"] == "failed (exit 1): MemoryError"
-    assert rows["16"] == {"skipped": got["notes"]["tf"]}
-    assert got["notes"]["tf"].startswith("ran out at n=12: batch 4: failed (exit 1)")
+    assert rows["12"]["batch"] == 4 and rows["12"]["tries"] == []  # the batch that fitted
+    assert rows["16"]["skipped"] == "failed (exit 1): MemoryError"
+    assert rows["20"] == {"skipped": got["notes"]["tf"]}
+    assert got["notes"]["tf"].startswith("ran out at n=16: batch 4: failed (exit 1)")
 
 
 def test_vqc_rows_stop_after_a_row_over_the_time_limit(monkeypatch):
