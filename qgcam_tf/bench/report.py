@@ -214,6 +214,39 @@ def _vqc_markdown(r: dict, batch: int) -> list[str]:
     return lines
 
 
+def scaling_markdown(scaling: dict) -> list[str]:
+    """Issue 15's rows (:func:`qgcam_tf.bench.suite.scaling_rows`) as a Markdown table:
+    images/s per worker count for training and ``explain-batch``, each beside its paired
+    ratio to the first count, and the in-process rate of the same export."""
+    base = scaling["workers"][0]
+    train, explain = scaling["train_images_per_s"], scaling["explain_batch_images_per_s"]
+    paired = scaling["paired"]
+    lines = [
+        "## Past one process (issue 15)",
+        "",
+        f"{scaling['images']} MNIST digits; the worker counts ran interleaved in "
+        f"{scaling['rounds']} rounds (medians; x{base}: the median over rounds of the "
+        f"rate over {base} worker's in the same round). Training: `qgcam train --distribute "
+        "multi-worker`, local processes on 127.0.0.1, global batch 32, epochs after the "
+        "first. explain-batch: Beam's DirectRunner in multi-process mode, the whole pipeline "
+        "from start to published output.",
+        "",
+        f"| workers | training images/s | x{base} | explain-batch images/s | x{base} |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for w in scaling["workers"]:
+        key = w if w in train else str(w)  # JSON turns the int keys into strings
+        lines.append(
+            f"| {w} | {_fmt(train[key])} | {_fmt(paired['train'][key], 2)} | "
+            f"{_fmt(explain[key])} | {_fmt(paired['explain_batch'][key], 2)} |"
+        )
+    lines.append(
+        f"| in process (export loaded, no Beam) | | | "
+        f"{_fmt(scaling['explain_in_process_images_per_s'])} | |"
+    )
+    return lines
+
+
 def render_markdown(r: dict) -> str:
     """The results as Markdown: machine, VQC table, training, explanations, serving, CLI
     start-up, targets."""
@@ -296,6 +329,8 @@ def render_markdown(r: dict) -> str:
         lines += [f"| {b} | {_fmt(v, 2)} |" for b, v in lat.items()]
     else:
         lines.append(f"Skipped: {r['skipped'].get('export', 'not measured')}")
+    if r.get("scaling"):
+        lines += [""] + scaling_markdown(r["scaling"])
     if r.get("cli_startup"):
         lines += [""] + cli_startup_markdown(r["cli_startup"])
     lines += [

@@ -122,6 +122,9 @@ class BenchConfig:
             retried with a quarter of the batch (down to 1).
         target_ns: the qubit counts of the paired ``tf_xla`` / fastest-peer ratios.
         train_rounds: interleaved rounds of the training pairs against PennyLane-JAX.
+        scale: measure issue 15's scaling rows (training with 1 and 2 local workers of
+            ``MultiWorkerMirroredStrategy``; ``explain-batch`` with 1 and 2 DirectRunner
+            worker processes beside the in-process rate).
     """
 
     ns: Sequence[int] = (4, 6, 8, 10, 12, 16, 20)
@@ -144,6 +147,7 @@ class BenchConfig:
     rss_limit_mb: float = 8192.0
     target_ns: Sequence[int] = (10, 12, 16, 20)
     train_rounds: int = 3
+    scale: bool = True
 
     @classmethod
     def quick(cls) -> BenchConfig:
@@ -161,6 +165,7 @@ class BenchConfig:
             max_seconds_per_row=5.0,
             min_seconds_per_row=0.0,
             xla_models=False,
+            scale=False,
         )
 
     def validate(self) -> None:
@@ -608,6 +613,119 @@ def export_latency(cfg: BenchConfig, workdir: str) -> dict:
     return run_module_json(cmd, timeout=600)
 
 
+SCALE_WORKERS = (1, 2)
+
+
+def scaling_rows(
+    cfg: BenchConfig,
+    workdir: str,
+    *,
+    workers: Sequence[int] = SCALE_WORKERS,
+    rounds: int = 2,
+    images: int = 256,
+    train_rate: Callable[..., float] | None = None,
+    explain_rate: Callable[..., dict] | None = None,
+    in_process_rate: Callable[..., dict] | None = None,
+) -> dict:
+    """Issue 15's scaling rows: training images/s of ``workers`` local worker processes
+    (``qgcam train --distribute multi-worker``) and images/s of ``qgcam explain-batch`` with
+    ``workers`` DirectRunner processes, beside the in-process rate of the same export.
+
+    The worker counts run interleaved, ``rounds`` times (1, 2, 1, 2, ...); each rate is the
+    median of its rounds, and ``paired`` holds the median over rounds of each count's rate
+    divided by the first count's rate in the same round.
+
+    Args:
+        cfg: the benchmark's configuration (``train_n`` qubits, ``image_shape``).
+        workdir: a scratch folder (export, digits, runs).
+        workers: the worker counts; the first is the baseline of the ratios.
+        rounds: interleaved rounds.
+        images: training digits and explained digits.
+        train_rate / explain_rate / in_process_rate: the measurements
+            (:func:`qgcam_tf.bench.distributed.training_images_per_second`,
+            :func:`qgcam_tf.bench.beam.explain_batch_images_per_second`,
+            :func:`qgcam_tf.bench.beam.in_process_images_per_second` by default).
+
+    Returns:
+        ``{"workers", "rounds", "train_images_per_s": {w: rate}, "explain_batch_images_per_s":
+        {w: rate}, "explain_in_process_images_per_s", "paired": {"train": {w: ratio},
+        "explain_batch": {w: ratio}}, "train_rounds", "explain_rounds"}``.
+
+    Raises:
+        ValueError: no worker counts, or ``rounds`` / ``images`` below 1.
+    """
+    if not workers or any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in workers):
+        raise ValueError(f"workers must be ints >= 1, got {workers!r}")
+    for name, value in (("rounds", rounds), ("images", images)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+    if train_rate is None or explain_rate is None or in_process_rate is None:
+        from qgcam_tf.bench import beam, distributed
+
+        train_rate = train_rate or distributed.training_images_per_second
+        explain_rate = explain_rate or beam.explain_batch_images_per_second
+        in_process_rate = in_process_rate or beam.in_process_images_per_second
+    os.makedirs(workdir, exist_ok=True)
+    train_rounds = []
+    for r in range(rounds):
+        train_rounds.append(
+            {
+                w: train_rate(
+                    w,
+                    n_train=images,
+                    epochs=3,
+                    batch_size=32,
+                    n_qubits=cfg.train_n,
+                    depth=1,
+                    out=os.path.join(workdir, f"train-{r}-{w}"),
+                )
+                for w in workers
+            }
+        )
+    from qgcam_tf.bench.beam import write_digits
+    from qgcam_tf.serving.export import export_saved_model
+
+    export = export_saved_model(_model("tf", cfg), os.path.join(workdir, "export"), version=1)
+    paths = write_digits(os.path.join(workdir, "digits"), images)
+    pattern = os.path.join(workdir, "digits", "*.png")
+    local = in_process_rate(export, paths, batch_size=32)
+    explain_rounds = []
+    for r in range(rounds):
+        explain_rounds.append(
+            {
+                w: explain_rate(
+                    w,
+                    export=export,
+                    pattern=pattern,
+                    out=os.path.join(workdir, f"explained-{r}-{w}"),
+                    batch_size=32,
+                )["images_per_second"]
+                for w in workers
+            }
+        )
+    base = workers[0]
+    return {
+        "workers": list(workers),
+        "rounds": rounds,
+        "images": images,
+        "train_images_per_s": {w: _median([x[w] for x in train_rounds]) for w in workers},
+        "explain_batch_images_per_s": {w: _median([x[w] for x in explain_rounds]) for w in workers},
+        "explain_in_process_images_per_s": local["images_per_second"],
+        "paired": {
+            "train": {w: _median([x[w] / x[base] for x in train_rounds]) for w in workers},
+            "explain_batch": {
+                w: _median([x[w] / x[base] for x in explain_rounds]) for w in workers
+            },
+        },
+        "train_rounds": train_rounds,
+        "explain_rounds": explain_rounds,
+    }
+
+
+def _median(values: Sequence[float]) -> float:
+    return float(statistics.median(values))
+
+
 @contextlib.contextmanager
 def _package_path():
     """A temporary directory holding only a link to this qgcam_tf package.
@@ -775,7 +893,7 @@ def run_benchmark(out_dir: str, *, quick: bool = False, config: BenchConfig | No
     train_kinds = (
         ("tfq", "tf", "tf_xla", "classical") if cfg.xla_models else ("tfq", "tf", "classical")
     )
-    total = len(cfg.names) * len(cfg.ns) + 1 + 2 * len(train_kinds) + 1 + 2 + 1
+    total = len(cfg.names) * len(cfg.ns) + 1 + 2 * len(train_kinds) + 1 + 2 + 1 + 1
     bar = _progress(total, "qgcam benchmark")
 
     def step(label: str):
@@ -889,6 +1007,15 @@ def run_benchmark(out_dir: str, *, quick: bool = False, config: BenchConfig | No
     else:
         results["export_explain_latency_ms"] = serve["explain_latency_ms"]
         results["export_tensorflow_quantum_loaded"] = serve["tensorflow_quantum_loaded"]
+    bar.update()
+
+    # Past one process (issue 15) ------------------------------------------------------
+    step("1 and 2 workers: training, explain-batch")
+    if cfg.scale:
+        with tempfile.TemporaryDirectory(prefix="qgcam-bench-scale-") as tmp:
+            results["scaling"] = scaling_rows(cfg, tmp)
+    else:
+        results["skipped"]["scaling"] = "not measured (--quick)"
     bar.update()
 
     # CLI start-up ----------------------------------------------------------------------

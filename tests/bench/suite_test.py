@@ -11,7 +11,7 @@ import sys
 import pytest
 
 import qgcam_tf
-from qgcam_tf.bench import peers, suite, timing
+from qgcam_tf.bench import peers, report, suite, timing
 
 
 def test_config_validation_names_the_field():
@@ -343,6 +343,53 @@ def test_quick_benchmark_writes_valid_json_and_markdown(tmp_path):
     )
     assert set(r["cli_startup"]["commands"]) == set(suite.CLI_COMMANDS)
     assert "## CLI start-up" in md
+
+
+def test_scaling_rows_interleave_worker_counts_and_pair_each_round(tmp_path):
+    """Issue 15's rows: the counts run 1, 2, 1, 2, 1, 2; the rates are medians over rounds and
+    the paired ratio is the median of per-round ratios (1.5 here), not the ratio of the
+    medians (24 / 20 = 1.2); the rendered table shows both."""
+    train = iter([10.0, 18.0, 20.0, 24.0, 30.0, 45.0])  # rounds: 1.8, 1.2, 1.5
+    explain = iter([4.0, 2.0, 8.0, 8.0, 6.0, 9.0])  # rounds: 0.5, 1.0, 1.5
+    calls = []
+
+    def train_rate(w, **kw):
+        calls.append(("train", w, kw["n_train"]))
+        return next(train)
+
+    def explain_rate(w, **kw):
+        calls.append(("explain", w, os.path.basename(kw["out"])))
+        assert os.path.isdir(kw["export"]) and kw["pattern"].endswith("*.png")
+        return {"images_per_second": next(explain)}
+
+    def in_process_rate(export, paths, batch_size):
+        assert len(paths) == 5 and all(os.path.isfile(p) for p in paths)
+        return {"images_per_second": 100.0}
+
+    got = suite.scaling_rows(
+        suite.BenchConfig.quick(),
+        str(tmp_path),
+        rounds=3,
+        images=5,
+        train_rate=train_rate,
+        explain_rate=explain_rate,
+        in_process_rate=in_process_rate,
+    )
+    assert [c[:2] for c in calls] == [("train", 1), ("train", 2)] * 3 + [
+        ("explain", 1),
+        ("explain", 2),
+    ] * 3
+    assert got["train_images_per_s"] == {1: 20.0, 2: 24.0}
+    assert got["paired"]["train"] == {1: 1.0, 2: 1.5}
+    assert got["explain_batch_images_per_s"] == {1: 6.0, 2: 8.0}
+    assert got["paired"]["explain_batch"] == {1: 1.0, 2: 1.0}
+    assert got["explain_in_process_images_per_s"] == 100.0
+    table = "\n".join(report.scaling_markdown(json.loads(json.dumps(got))))
+    assert "| 2 | 24.0 | 1.50 | 8.0 | 1.00 |" in table and "| 100 |" in table
+    with pytest.raises(ValueError, match="workers must be ints >= 1, got"):
+        suite.scaling_rows(suite.BenchConfig.quick(), str(tmp_path), workers=(0,))
+    with pytest.raises(ValueError, match="rounds must be an int >= 1, got 0"):
+        suite.scaling_rows(suite.BenchConfig.quick(), str(tmp_path), rounds=0)
 
 
 if __name__ == "__main__":
