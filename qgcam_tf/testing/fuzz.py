@@ -785,7 +785,12 @@ def _cli_train() -> list[CLICase]:
             ["train", *out, *_TRAIN, "--worker-dir", "{case}/w"],
             r"--worker-dir is for --distribute multi-worker",
         ),
-        _case("train-xla-tfq", ["train", *out, *_TRAIN, "--xla"], r"--xla .*--backend tf"),
+        # --backend tfq typed: MNIST's recipe trains on tf, where --xla is allowed
+        _case(
+            "train-xla-tfq",
+            ["train", *out, *_TRAIN, "--backend", "tfq", "--xla"],
+            r"--xla .*--backend tf",
+        ),
     ]
     return cases
 
