@@ -52,8 +52,8 @@ from qgcam_tf.quantum.compiler import (
     MultiGate,
     circuit_symbol_names,
     parse_operations,
+    readouts_and_qubits,
 )
-from qgcam_tf.quantum.readout import as_pauli_sum
 
 __all__ = ["CommutatorRule", "bracket_derivative", "heisenberg_observable"]
 
@@ -194,17 +194,8 @@ class CommutatorRule:
         qubits: Sequence[cirq.Qid] | None = None,
     ):
         self.symbols = circuit_symbol_names(circuit, symbols)
-        if isinstance(readouts, (cirq.PauliSum, cirq.PauliString, cirq.Operation)):
-            raise TypeError(f"readouts must be a sequence of Pauli sums, got {readouts!r}")
-        self.readouts = tuple(as_pauli_sum(r, f"readouts[{l}]") for l, r in enumerate(readouts))
+        self.readouts, self.qubits = readouts_and_qubits(circuit, readouts, qubits)
         self.n_outputs = len(self.readouts)
-        used = set(circuit.all_qubits()).union(*(total.qubits for total in self.readouts))
-        self.qubits = tuple(sorted(used) if qubits is None else qubits)
-        absent = used - set(self.qubits)
-        if absent:
-            raise ValueError(
-                f"qubits {list(self.qubits)} lack {sorted(absent)} of the circuit or the readouts"
-            )
         qindex = {q: i for i, q in enumerate(self.qubits)}
         sindex = {sympy.Symbol(s): i for i, s in enumerate(self.symbols)}
         self._steps: list = []  # ("fixed", matrix, qubits) or ("power", k)

@@ -86,6 +86,7 @@ __all__ = [
     "apply_dense_gate",
     "circuit_symbol_names",
     "gate_matrix",
+    "readouts_and_qubits",
     "parse_circuit",
     "parse_operation",
     "parse_operations",
@@ -958,6 +959,38 @@ def symbol_values_tensor(symbol_values, symbols: Sequence[str]) -> tf.Tensor:
     return values
 
 
+def readouts_and_qubits(
+    circuit: cirq.AbstractCircuit, readouts: Sequence, qubits: Sequence[cirq.Qid] | None
+) -> tuple[tuple[cirq.PauliSum, ...], tuple[cirq.Qid, ...]]:
+    """The readouts as Pauli sums, and the qubit order of a program that measures them.
+
+    Args:
+        circuit: the circuit.
+        readouts: a sequence of Pauli sums, strings or Z operations (one per output).
+        qubits: the qubit order, or None for the sorted qubits of the circuit and readouts.
+
+    Returns:
+        ``(sums, qubits)``.
+
+    Raises:
+        TypeError: ``readouts`` is one Pauli sum, string or operation instead of a sequence,
+            or a readout has the wrong type.
+        ValueError: ``qubits`` lacks a qubit of the circuit or the readouts, or a readout
+            coefficient is not real.
+    """
+    if isinstance(readouts, (cirq.PauliSum, cirq.PauliString, cirq.Operation)):
+        raise TypeError(f"readouts must be a sequence of Pauli sums, got {readouts!r}")
+    sums = tuple(as_pauli_sum(r, f"readouts[{l}]") for l, r in enumerate(list(readouts)))
+    used = set(circuit.all_qubits()).union(*(total.qubits for total in sums))
+    order = tuple(sorted(used) if qubits is None else qubits)
+    absent = used - set(order)
+    if absent:
+        raise ValueError(
+            f"qubits {list(order)} lack {sorted(absent)} of the circuit or the readouts"
+        )
+    return sums, order
+
+
 class ExpectationProgram:
     """Expectation values of Pauli-sum readouts after a Cirq circuit, in core TensorFlow ops.
 
@@ -1003,19 +1036,7 @@ class ExpectationProgram:
         qubits: Sequence[cirq.Qid] | None = None,
     ):
         names = circuit_symbol_names(circuit, symbols)
-        if isinstance(readouts, (cirq.PauliSum, cirq.PauliString, cirq.Operation)):
-            raise TypeError(f"readouts must be a sequence of Pauli sums, got {readouts!r}")
-        sums = [as_pauli_sum(r, f"readouts[{l}]") for l, r in enumerate(list(readouts))]
-        used = set(circuit.all_qubits()).union(*(total.qubits for total in sums))
-        if qubits is None:
-            qubits = sorted(used)
-        else:
-            qubits = list(qubits)
-            absent = used - set(qubits)
-            if absent:
-                raise ValueError(
-                    f"qubits {qubits} lack {sorted(absent)} of the circuit or the readouts"
-                )
+        sums, qubits = readouts_and_qubits(circuit, readouts, qubits)
         self.circuit = circuit
         self.symbols = tuple(names)
         self.qubits = tuple(qubits)

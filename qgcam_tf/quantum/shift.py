@@ -44,9 +44,9 @@ from qgcam_tf.quantum.compiler import (
     MultiGate,
     circuit_symbol_names,
     parse_operations,
+    readouts_and_qubits,
 )
 from qgcam_tf.quantum.density import DensityCircuit, DensityReadout
-from qgcam_tf.quantum.readout import as_pauli_sum
 
 __all__ = ["ShiftRule", "check_shots", "sample_expectations"]
 
@@ -153,17 +153,8 @@ class ShiftRule:
         if isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1:
             raise ValueError(f"max_rows must be an int >= 1, got {max_rows!r}")
         names = circuit_symbol_names(circuit, symbols)
-        if isinstance(readouts, (cirq.PauliSum, cirq.PauliString, cirq.Operation)):
-            raise TypeError(f"readouts must be a sequence of Pauli sums, got {readouts!r}")
-        self.readouts = tuple(as_pauli_sum(r, f"readouts[{l}]") for l, r in enumerate(readouts))
+        self.readouts, self.qubits = readouts_and_qubits(circuit, readouts, qubits)
         self.n_outputs = len(self.readouts)
-        used = set(circuit.all_qubits()).union(*(total.qubits for total in self.readouts))
-        self.qubits = tuple(sorted(used) if qubits is None else qubits)
-        absent = used - set(self.qubits)
-        if absent:
-            raise ValueError(
-                f"qubits {list(self.qubits)} lack {sorted(absent)} of the circuit or the readouts"
-            )
         self.symbols = tuple(names)
         flips = self._check_readout_error(readout_error)
         self._expand(circuit)
