@@ -327,6 +327,24 @@ def _jax_step(values_fn, x, theta):
     return call
 
 
+def _tensorcircuit_state(tc, n, depth, xr, tv, atan):
+    """The paper's VQC as a tensorcircuit-ng circuit on one input ``xr`` with weights ``tv``
+    ``[depth, n, 3]``; ``atan`` is the backend's arctangent. Returns the final state."""
+    c = tc.Circuit(n)
+    for k in range(n):
+        c.h(k)
+        c.ry(k, theta=atan(xr[k]))
+        c.rz(k, theta=atan(xr[k] ** 2))
+    for d in range(depth):
+        for i in range(n):
+            c.cnot(i, (i + 1) % n)
+        for k in range(n):
+            c.rz(k, theta=tv[d, k, 0])
+            c.ry(k, theta=tv[d, k, 1])
+            c.rz(k, theta=tv[d, k, 2])
+    return c.state()
+
+
 def _vqc_tensorcircuit(n, depth, n_out, x, theta):
     import jax
     import jax.numpy as jnp
@@ -337,19 +355,7 @@ def _vqc_tensorcircuit(n, depth, n_out, x, theta):
     signs = jnp.asarray(z_signs(n, n_out))
 
     def circuit(xr, tv):
-        c = tc.Circuit(n)
-        for k in range(n):
-            c.h(k)
-            c.ry(k, theta=jnp.arctan(xr[k]))
-            c.rz(k, theta=jnp.arctan(xr[k] ** 2))
-        for d in range(depth):
-            for i in range(n):
-                c.cnot(i, (i + 1) % n)
-            for k in range(n):
-                c.rz(k, theta=tv[d, k, 0])
-                c.ry(k, theta=tv[d, k, 1])
-                c.rz(k, theta=tv[d, k, 2])
-        psi = c.state()
+        psi = _tensorcircuit_state(tc, n, depth, xr, tv, jnp.arctan)
         return signs @ (jnp.real(psi) ** 2 + jnp.imag(psi) ** 2)
 
     batched = jax.vmap(circuit, in_axes=(0, None))
@@ -365,19 +371,7 @@ def _vqc_tensorcircuit_tf(n, depth, n_out, x, theta):
     signs = tf.constant(z_signs(n, n_out))
 
     def circuit(xr, tv):
-        c = tc.Circuit(n)
-        for k in range(n):
-            c.h(k)
-            c.ry(k, theta=tf.atan(xr[k]))
-            c.rz(k, theta=tf.atan(xr[k] ** 2))
-        for d in range(depth):
-            for i in range(n):
-                c.cnot(i, (i + 1) % n)
-            for k in range(n):
-                c.rz(k, theta=tv[d, k, 0])
-                c.ry(k, theta=tv[d, k, 1])
-                c.rz(k, theta=tv[d, k, 2])
-        psi = c.state()
+        psi = _tensorcircuit_state(tc, n, depth, xr, tv, tf.atan)
         probs = tf.math.real(psi) ** 2 + tf.math.imag(psi) ** 2
         return tf.linalg.matvec(signs, probs)
 

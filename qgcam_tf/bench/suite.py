@@ -208,6 +208,12 @@ def _progress(total: int, desc: str):
 
 
 # --------------------------------------------------------------------------- rows
+def _circuit_args(n: int, batch: int, cfg: BenchConfig) -> list[str]:
+    """The options that ``peers vqc`` and ``peers pair`` share: the circuit and warm-up."""
+    values = {"--n": n, "--batch": batch, "--depth": cfg.depth, "--warmup": cfg.warmup}
+    return [word for option, value in values.items() for word in (option, str(value))]
+
+
 def vqc_row_command(name: str, n: int, batch: int, cfg: BenchConfig) -> list[str]:
     """The command line of one VQC row: ``python -m qgcam_tf.bench.peers vqc --name NAME``.
 
@@ -227,14 +233,7 @@ def vqc_row_command(name: str, n: int, batch: int, cfg: BenchConfig) -> list[str
         "vqc",
         "--name",
         name,
-        "--n",
-        str(n),
-        "--batch",
-        str(batch),
-        "--depth",
-        str(cfg.depth),
-        "--warmup",
-        str(cfg.warmup),
+        *_circuit_args(n, batch, cfg),
         "--repeats",
         str(cfg.repeats),
         "--check-max-n",
@@ -364,14 +363,7 @@ def pair_command(a: str, b: str, n: int, batch: int, cfg: BenchConfig) -> list[s
         a,
         "--b",
         b,
-        "--n",
-        str(n),
-        "--batch",
-        str(batch),
-        "--depth",
-        str(cfg.depth),
-        "--warmup",
-        str(cfg.warmup),
+        *_circuit_args(n, batch, cfg),
         "--pairs",
         str(2 * cfg.repeats + 1),
     ]
