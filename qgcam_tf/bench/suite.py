@@ -651,12 +651,12 @@ def scaling_rows(
     for name, value in (("rounds", rounds), ("images", images)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-    if train_rate is None or explain_rate is None or in_process_rate is None:
-        from qgcam_tf.bench import beam, distributed
+    from qgcam_tf.bench import beam, distributed
+    from qgcam_tf.serving.export import export_saved_model
 
-        train_rate = train_rate or distributed.training_images_per_second
-        explain_rate = explain_rate or beam.explain_batch_images_per_second
-        in_process_rate = in_process_rate or beam.in_process_images_per_second
+    train_rate = train_rate or distributed.training_images_per_second
+    explain_rate = explain_rate or beam.explain_batch_images_per_second
+    in_process_rate = in_process_rate or beam.in_process_images_per_second
     os.makedirs(workdir, exist_ok=True)
     train_rounds = []
     for r in range(rounds):
@@ -674,11 +674,8 @@ def scaling_rows(
                 for w in workers
             }
         )
-    from qgcam_tf.bench.beam import write_digits
-    from qgcam_tf.serving.export import export_saved_model
-
     export = export_saved_model(_model("tf", cfg), os.path.join(workdir, "export"), version=1)
-    paths = write_digits(os.path.join(workdir, "digits"), images)
+    paths = beam.write_digits(os.path.join(workdir, "digits"), images)
     pattern = os.path.join(workdir, "digits", "*.png")
     local = in_process_rate(export, paths, batch_size=32)
     explain_rounds = []
