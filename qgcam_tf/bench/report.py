@@ -154,6 +154,21 @@ def _cell(r: dict, name: str, n: str, batch: int) -> str:
     return text
 
 
+def _check_cell(r: dict, name: str, n: str) -> str:
+    """pass / **fail** (with the failing part's error over its scale) / — for one row."""
+    passed = (r.get("vqc_check") or {}).get(name, {}).get(n)
+    if passed is None:
+        return "—"
+    if passed:
+        return "pass"
+    check = ((r.get("vqc_rows") or {}).get(name, {}).get(n) or {}).get("check") or {}
+    errors, scales = check.get("max_error") or {}, check.get("scale") or {}
+    worst = max(errors, key=lambda p: errors[p] / scales.get(p, 1.0), default=None)
+    if worst is None:
+        return "**fail**"
+    return f"**fail** ({worst} {errors[worst] / scales.get(worst, 1.0):.1e})"
+
+
 def _vqc_markdown(r: dict, batch: int) -> list[str]:
     """The VQC tables: time, CPU time, peak memory and checks per n, then the notes."""
     names = list(r["vqc_fwd_bwd_ms"])
@@ -192,20 +207,18 @@ def _vqc_markdown(r: dict, batch: int) -> list[str]:
             + " | ".join(_fmt(row.get(n), 2) for n in ns)
             + " |"
         )
-    checks = r.get("vqc_check") or {}
     lines += [
         "",
-        "Checks against the complex128 NumPy reference (values and both gradients within "
-        "1e-5 x max(1, |reference|)) before timing: pass / **fail** / — (not run: above the "
-        "reference's size, or the row did not run):",
+        "Checks against the complex128 NumPy reference before timing: the <Z> values, the "
+        "input gradients and the weight gradient of the batch-mean loss (the summed loss's "
+        "divided by the batch: its float32 rounding grows with the batch, its size does not) "
+        "each within 1e-5 x max(1, |reference|); pass / **fail** (the largest error beside "
+        "it) / — (not run: above the reference's size, or the row did not run):",
         "",
         *head,
     ]
     for name in names:
-        row = checks.get(name, {})
-        cells = " | ".join(
-            "—" if row.get(n) is None else ("pass" if row[n] else "**fail**") for n in ns
-        )
+        cells = " | ".join(_check_cell(r, name, n) for n in ns)
         lines.append(f"| {VQC_LABELS.get(name, name)} | {cells} |")
     notes = r.get("vqc_notes") or {}
     if notes:

@@ -184,7 +184,8 @@ def test_check_passes_the_reference_and_catches_wrong_answers():
     off[1, 2, 0] += 1e-3
     bad = peers.check_against_reference((ref[0], ref[1], off), x, theta, n_out)
     assert bad["passed"] is False
-    assert bad["max_error"]["grad_theta"] == pytest.approx(1e-3, rel=1e-6)
+    assert bad["grad_theta_sum_max_error"] == pytest.approx(1e-3, rel=1e-6)
+    assert bad["max_error"]["grad_theta"] == pytest.approx(1e-3 / len(x), rel=1e-6)
     assert bad["max_error"]["values"] == 0.0 and bad["max_error"]["grad_x"] == 0.0
 
     flipped = peers.check_against_reference((ref[0], -ref[1], ref[2]), x, theta, n_out)
@@ -212,6 +213,37 @@ def test_check_tolerance_is_1e_5_on_order_one_values():
     assert got["passed"] is False
 
 
+def test_weight_gradient_is_checked_as_the_batch_mean_and_wrong_ones_still_fail():
+    """At batch 64 the weight gradient is compared as that of the batch-mean loss: an error
+    of 5e-6 per sample on average (3.2e-4 on the sum) passes, while the sum with one sample
+    left out, one sample counted twice, the wrong sign, 1e-3 added to the sum, or 1e-3 added
+    to one sample's input gradient each fail."""
+    n, depth, n_out = 4, 2, 3
+    x, theta = peers.row_inputs(n, 64, depth)
+    values, gx, gt = peers.reference_vqc(x, theta, n_out)
+    batch = len(x)
+
+    def check(grad_theta, grad_x=gx):
+        return peers.check_against_reference((values, grad_x, grad_theta), x, theta, n_out)
+
+    near = gt.copy()
+    near[0, 1, 2] += 5e-6 * batch
+    got = check(near)
+    assert got["passed"] is True and got["grad_theta_of"] == "batch-mean loss"
+    assert got["max_error"]["grad_theta"] == pytest.approx(5e-6, rel=1e-6)
+    assert got["scale"]["grad_theta"] == max(1.0, float(np.abs(gt).max()) / batch)
+
+    one_out = peers.reference_vqc(x[1:], theta, n_out)[2]  # the sum over the other 63
+    twice = gt + peers.reference_vqc(x[:1], theta, n_out)[2]
+    perturbed = gt.copy()
+    perturbed[1, 3, 0] += 1e-3
+    for wrong in (one_out, twice, -gt, perturbed):
+        assert check(wrong)["passed"] is False
+    gx_off = gx.copy()
+    gx_off[17, 2] += 1e-3
+    assert check(gt, gx_off)["passed"] is False
+
+
 def test_row_inputs_are_fixed_per_n():
     """Every row at one n gets the same inputs (fixed seed), float32, theta in [0, 2 pi)."""
     x1, t1 = peers.row_inputs(5, 4, 2)
@@ -224,9 +256,10 @@ def test_row_inputs_are_fixed_per_n():
 
 @pytest.mark.parametrize("name", ["tf", "tf_xla"])
 def test_qgcam_rows_pass_the_check(name):
-    """The tf and tf+XLA rows at n=4, batch 3 are within the check's tolerance of the
-    reference (values and both gradients), and report their peak RSS."""
-    r = peers.run_vqc_row(name, 4, batch=3, warmup=1, repeats=1)
+    """The float32 tf and tf+XLA rows at n=4, batch 64 (the benchmark's) are within the
+    check's tolerance of the reference (values, input gradients, the weight gradient as a
+    batch mean), and report their peak RSS."""
+    r = peers.run_vqc_row(name, 4, batch=64, warmup=1, repeats=1)
     assert r["check"]["passed"] is True, r["check"]
     assert r["peak_mb"] >= r["baseline_mb"] > 0 and r["memory"] == "ru_maxrss"
     assert r["timing"]["repeats"] == 1

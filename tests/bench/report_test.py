@@ -151,6 +151,17 @@ def _results(**changes) -> dict:
         },
         "vqc_batch": {"tfq": {"4": 64, "6": 64}, "qsim": {"4": 64, "6": 16}},
         "vqc_check": {"tfq": {"4": False, "6": False}, "tf": {"4": True, "6": True}},
+        "vqc_rows": {
+            "tfq": {
+                "4": {
+                    "check": {
+                        "passed": False,
+                        "max_error": {"values": 2e-6, "grad_x": 3.05e-5, "grad_theta": 4e-5},
+                        "scale": {"values": 1.0, "grad_x": 1.0, "grad_theta": 8.0},
+                    }
+                }
+            }
+        },
         "vqc_notes": {"tensorcircuit": "peers not run", "qsim": "batch 16 from n=6"},
         "state_vector_lower_bound_ms": {"4": 0.0123, "6": 0.05},
         "train_images_per_s": {"tfq": 640.0, "classical": 6400.0, "pennylane_jax": 32.0},
@@ -198,7 +209,8 @@ def test_render_markdown_writes_each_table_row_by_hand():
     """The Markdown holds the rows a reader checks by hand: 3 significant digits below 100
     (2 decimals from 1, 3 below 1), whole numbers from 100, a dash for a missing value, the
     batch beside a row run at a smaller one, a cross beside a row that failed its check,
-    peak memory and checks per n, the paired training table, pass / fail / dash."""
+    peak memory and checks per n (a failed one with its worst part's error over its scale),
+    the paired training table, pass / fail / dash."""
     lines = report.render_markdown(_results()).splitlines()
     expected = [
         "# qgcam benchmark",
@@ -217,7 +229,7 @@ def test_render_markdown_writes_each_table_row_by_hand():
         "| state-vector lower bound | 0.012 | 0.050 |",
         "| tf | 700 | 706 |",
         "| tfq (TFQ, adjoint) | 200 | 9.00 |",
-        "| tfq (TFQ, adjoint) | **fail** | **fail** |",
+        "| tfq (TFQ, adjoint) | **fail** (grad_x 3.0e-05) | **fail** |",
         "| tf | pass | pass |",
         "| qsimcirq (parameter shift) | — | — |",
         "- qsimcirq (parameter shift): batch 16 from n=6",
