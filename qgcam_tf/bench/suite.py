@@ -58,11 +58,13 @@ __all__ = [
     "BenchConfig",
     "CLI_COMMANDS",
     "EXECUTORS",
+    "EXPORT_KINDS",
     "cli_startup",
     "explain_call",
     "explain_time",
     "export_latency",
     "fastest_peer",
+    "noisy_results",
     "pair_command",
     "paired_vqc",
     "peers_missing",
@@ -125,6 +127,8 @@ class BenchConfig:
         scale: measure issue 15's scaling rows (training with 1 and 2 local workers of
             ``MultiWorkerMirroredStrategy``; ``explain-batch`` with 1 and 2 DirectRunner
             worker processes beside the in-process rate).
+        noisy: measure the noisy rows (:func:`noisy_results`: exact density-matrix maps
+            against TFQ trajectories, the noise sweep's maps/s per preset).
     """
 
     ns: Sequence[int] = (4, 6, 8, 10, 12, 16, 20)
@@ -148,6 +152,7 @@ class BenchConfig:
     target_ns: Sequence[int] = (10, 12, 16, 20)
     train_rounds: int = 3
     scale: bool = True
+    noisy: bool = True
 
     @classmethod
     def quick(cls) -> BenchConfig:
@@ -166,6 +171,7 @@ class BenchConfig:
             min_seconds_per_row=0.0,
             xla_models=False,
             scale=False,
+            noisy=False,
         )
 
     def validate(self) -> None:
@@ -580,29 +586,96 @@ def explain_time(kind: str, cfg: BenchConfig, call: Callable[[], object] | None 
     return t
 
 
+EXPORT_KINDS = ("hybrid", "classical")
+
+
 def export_latency(cfg: BenchConfig, workdir: str) -> dict:
-    """Latency of the exported ``explain`` signature, batch 1 and ``cfg.batch``, in a
-    subprocess where ``tensorflow_quantum`` cannot be imported."""
+    """The exported ``explain`` signature of the hybrid (``tf`` executor) and of its
+    classical twin, exported the same way, timed in one subprocess where
+    ``tensorflow_quantum`` cannot be imported (:mod:`qgcam_tf.bench.serve_latency`).
+
+    Both go through :func:`~qgcam_tf.serving.export.export_saved_model` with its default
+    method (``qgradcam``: on the twin, whose score layer is classical, that weight is
+    classical Grad-CAM's), as ``qgcam export`` treats a classical run.
+
+    Returns:
+        ``{"explain_latency_ms": {kind: {batch: ms}}, "maps_per_s": {kind: maps/s at
+        cfg.batch}, "hybrid_over_classical": {batch: paired ratio}, "pairs",
+        "tensorflow_quantum_loaded"}`` (kinds :data:`EXPORT_KINDS`, batches 1 and
+        ``cfg.batch``), or ``{"skipped": why}``.
+    """
     try:
         from qgcam_tf.serving.export import export_saved_model
     except ImportError as e:
         return {"skipped": f"qgcam_tf.serving.export is not available ({e})"}
-    model = _model("tf", cfg)
-    path = export_saved_model(model, os.path.join(workdir, "export"), version=1)
+    paths = {
+        kind: export_saved_model(
+            _model("tf" if kind == "hybrid" else kind, cfg),
+            os.path.join(workdir, f"export-{kind}"),
+            version=1,
+        )
+        for kind in EXPORT_KINDS
+    }
     batches = sorted({1, cfg.batch})
     cmd = [
         sys.executable,
         "-m",
         SERVE_MODULE,
-        path,
+        paths["hybrid"],
+        "--classical",
+        paths["classical"],
         "--batches",
         ",".join(map(str, batches)),
         "--warmup",
         str(max(cfg.warmup, 1)),
         "--repeats",
         str(cfg.repeats),
+        "--pairs",
+        str(2 * cfg.repeats + 1),
     ]
-    return run_module_json(cmd, timeout=600)
+    got = run_module_json(cmd, timeout=600)
+    if "skipped" in got:
+        return got
+    latency = {
+        "hybrid": got["explain_latency_ms"],
+        "classical": got["classical_explain_latency_ms"],
+    }
+    return {
+        "explain_latency_ms": latency,
+        "maps_per_s": {
+            kind: cfg.batch / (by_batch[str(cfg.batch)] / 1e3) for kind, by_batch in latency.items()
+        },
+        "hybrid_over_classical": got["hybrid_over_classical"],
+        "pairs": got["pairs"],
+        "tensorflow_quantum_loaded": got["tensorflow_quantum_loaded"],
+    }
+
+
+def noisy_results(cfg: BenchConfig, rows: Callable[..., dict] | None = None) -> dict:
+    """The noisy rows of issue 19, from :func:`qgcam_tf.bench.noisy.noisy_rows`.
+
+    Args:
+        cfg: the run's configuration (handed to ``rows``).
+        rows: the measurement (default :func:`qgcam_tf.bench.noisy.noisy_rows`).
+
+    Returns:
+        ``rows(cfg)``'s dict as it is (``noisy_maps_per_s[method][n]``,
+        ``noise_sweep_maps_per_s[preset]``, ``paired["density_over_trajectories"][n]``,
+        ...), or ``{"skipped": why}`` when the module is missing or the measurement fails
+        (a failure is reported, not raised: the rest of a long run is kept).
+    """
+    if rows is None:
+        try:
+            from qgcam_tf.bench.noisy import noisy_rows as rows
+        except ImportError as e:
+            return {"skipped": f"qgcam_tf.bench.noisy is not available ({e})"}
+    try:
+        got = rows(cfg)
+    except Exception as e:  # noqa: BLE001 - one row's failure must not end the whole run
+        return {"skipped": f"noisy rows failed: {type(e).__name__}: {e}"}
+    if not isinstance(got, dict):
+        return {"skipped": f"noisy rows returned {type(got).__name__}, not a dict"}
+    return got
 
 
 SCALE_WORKERS = (1, 2)
@@ -882,7 +955,7 @@ def run_benchmark(out_dir: str, *, quick: bool = False, config: BenchConfig | No
     train_kinds = (
         ("tfq", "tf", "tf_xla", "classical") if cfg.xla_models else ("tfq", "tf", "classical")
     )
-    total = len(cfg.names) * len(cfg.ns) + 1 + 2 * len(train_kinds) + 1 + 2 + 1 + 1
+    total = len(cfg.names) * len(cfg.ns) + 1 + 2 * len(train_kinds) + 1 + 2 + 1 + 1 + 1
     bar = _progress(total, "qgcam benchmark")
 
     def step(label: str):
@@ -993,9 +1066,25 @@ def run_benchmark(out_dir: str, *, quick: bool = False, config: BenchConfig | No
     if "skipped" in serve:
         results["skipped"]["export"] = serve["skipped"]
         results["export_explain_latency_ms"] = None
+        results["export_explain_maps_per_s"] = None
     else:
         results["export_explain_latency_ms"] = serve["explain_latency_ms"]
+        results["export_explain_maps_per_s"] = serve["maps_per_s"]
         results["export_tensorflow_quantum_loaded"] = serve["tensorflow_quantum_loaded"]
+        paired["export_explain_hybrid_over_classical"] = serve["hybrid_over_classical"]
+    bar.update()
+
+    # Noisy maps (issue 19) ------------------------------------------------------------
+    step("noisy maps: density matrix, trajectories, sweep presets")
+    noisy = noisy_results(cfg) if cfg.noisy else {"skipped": "not measured (--quick)"}
+    if "skipped" in noisy:
+        results["skipped"]["noisy"] = noisy["skipped"]
+    else:
+        for key, value in noisy.items():  # its keys as they are; its ratios join `paired`
+            if key == "paired":
+                paired.update(value)
+            else:
+                results[key] = value
     bar.update()
 
     # Past one process (issue 15) ------------------------------------------------------

@@ -65,6 +65,54 @@ def test_targets_read_the_paired_ratios_against_issue_19s_goals():
     assert t["train_tfq_over_pennylane_jax"]["met"] is None
     for name in report.NOT_MEASURED_HERE:
         assert t[name]["met"] is None and t[name]["not_measured"] is True
+    assert not [k for k in t if k.startswith("export_explain")]  # not in this run
+    r["paired"]["export_explain_hybrid_over_classical"] = {"64": 1.4, "1": 1.1}
+    t = report.targets_table(r)
+    assert [k for k in t if k.startswith("export_explain")] == [
+        "export_explain_hybrid_over_classical_b1",
+        "export_explain_hybrid_over_classical_b64",
+    ]
+    assert t["export_explain_hybrid_over_classical_b64"] == {
+        "value": 1.4,
+        "goal": "reported",
+        "met": None,
+        "paired": True,
+    }
+
+
+NOISY = {
+    "noisy_maps_per_s": {
+        "density": {"4": 800.0, "6": 250.0, "8": 40.0},
+        "trajectories": {"4": 20.0, "6": 12.5, "8": 8.0},
+    },
+    "noise_sweep_maps_per_s": {"rainbow": 3.5, "weber": 12.0},
+    "paired": {"density_over_trajectories": {"4": 41.0, "6": 19.5, "8": 4.9}},
+}
+
+
+def test_noisy_rows_give_one_paired_target_per_n_and_two_tables():
+    """The density / trajectories ratio is a target ">= 10" at each n <= 8 (met above 10,
+    not below); the tables list maps/s per method and n with the paired ratio, and maps/s
+    per sweep preset; without noisy rows the target is listed unmeasured and no table."""
+    r = {"vqc_fwd_bwd_ms": {}, "paired": dict(NOISY["paired"]), **NOISY}
+    t = report.targets_table(r)
+    assert t["noisy_density_over_tfq_100_trajectories_n4"] == {
+        "value": 41.0,
+        "goal": ">= 10",
+        "met": True,
+        "paired": True,
+    }
+    assert t["noisy_density_over_tfq_100_trajectories_n8"]["met"] is False
+    lines = report.noisy_markdown(r)
+    assert "| n | density | trajectories | density / trajectories (paired) |" in lines
+    assert "| 4 | 800 | 20.0 | 41.00 |" in lines
+    assert "| 8 | 40.0 | 8.0 | 4.90 |" in lines
+    assert "| rainbow | 3.5 |" in lines and "| weber | 12.0 |" in lines
+    empty = report.targets_table({"vqc_fwd_bwd_ms": {}})
+    assert empty["noisy_density_over_tfq_100_trajectories (n <= 8)"]["met"] is None
+    assert report.noisy_markdown({"vqc_fwd_bwd_ms": {}}) == []
+    skipped = _results(skipped={"noisy": "not measured (--quick)"})
+    assert "Skipped: not measured (--quick)" in report.render_markdown(skipped).splitlines()
 
 
 CLI = {
@@ -180,7 +228,11 @@ def _results(**changes) -> dict:
         "explain_maps_per_s": {"tf": 128.0, "classical": 256.0},
         "explain_batch_ms": {"tf": 500.0, "classical": 250.0},
         "qgradcam_over_gradcam": {"tf": 1.25},
-        "export_explain_latency_ms": {"1": 3.5, "64": 150.0},
+        "export_explain_latency_ms": {
+            "hybrid": {"1": 3.5, "64": 150.0},
+            "classical": {"1": 2.5, "64": 100.0},
+        },
+        "export_explain_maps_per_s": {"hybrid": 426.7, "classical": 640.0},
         "targets": {
             "qgradcam_tf_over_gradcam": {
                 "value": 1.25,
@@ -198,6 +250,7 @@ def _results(**changes) -> dict:
             "train_tfq_over_pennylane_jax": {"value": None, "goal": "measured beside", "met": None},
             "noise_sweep": {"value": None, "goal": ">= 5", "met": None, "not_measured": True},
         },
+        "paired": {"export_explain_hybrid_over_classical": {"1": 1.3, "64": 1.45}},
         "skipped": {"pennylane_jax_train": "peers not run"},
         "versions": {"tf": "2.18.1", "qsim": "0.22.1 (cirq 1.6.1)"},
     }
@@ -240,8 +293,10 @@ def test_render_markdown_writes_each_table_row_by_hand():
         "| hybrid, PennyLane-JAX | 32.0 | 1 |",
         "| QGrad-CAM, tf | 128 | 500 | 1.25 |",
         "| Grad-CAM, classical twin | 256 | 250 | 1.00 |",
-        "| 1 | 3.50 |",
-        "| 64 | 150 |",
+        "| batch | hybrid (tf) ms | classical twin ms | hybrid / classical (paired) |",
+        "| 1 | 3.50 | 2.50 | 1.30 |",
+        "| 64 | 150 | 100 | 1.45 |",
+        "Throughput at batch 64: hybrid 427 maps/s, classical twin 640 maps/s.",
         "| qgradcam_tf_over_gradcam (paired) | 1.25 | <= 1.2 | **fail** |",
         "| tf_xla_over_fastest_peer_n10 (paired) vs qsim | 0.500 | <= 1 | pass |",
         "| train_tfq_over_pennylane_jax | — | measured beside | — |",

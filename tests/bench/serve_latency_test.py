@@ -60,5 +60,33 @@ def test_times_an_export_without_tensorflow_quantum(tmp_path_factory):
     assert got["tensorflow_quantum_loaded"] is False
 
 
+@pytest.mark.slow
+def test_times_a_classical_export_beside_it_paired(tmp_path_factory):
+    """With --classical, a second export is timed at each batch beside the first, with the
+    paired ratio of the two (their calls alternating); timing an export against itself
+    gives a ratio near 1, and tensorflow_quantum stays unloaded."""
+    export = tiny_export(tmp_path_factory.getbasetemp())
+    cmd = [sys.executable, "-m", "qgcam_tf.bench.serve_latency", export.version_dir]
+    cmd += ["--classical", export.version_dir, "--batches", "1,3"]
+    cmd += ["--warmup", "1", "--repeats", "3", "--pairs", "9"]
+    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert set(got) == {
+        "explain_latency_ms",
+        "classical_explain_latency_ms",
+        "hybrid_over_classical",
+        "pairs",
+        "tensorflow_quantum_loaded",
+    }
+    assert got["pairs"] == 9
+    assert set(got["classical_explain_latency_ms"]) == {"1", "3"}
+    assert all(v > 0 for v in got["classical_explain_latency_ms"].values())
+    # the same export on both sides: the paired ratio is 1 up to timing noise
+    assert all(0.25 < v < 4 for v in got["hybrid_over_classical"].values())
+    assert got["tensorflow_quantum_loaded"] is False
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, *sys.argv[1:]]))

@@ -164,6 +164,31 @@ def test_vqc_rows_stop_after_a_row_over_the_time_limit(monkeypatch):
     )
 
 
+def test_noisy_results_pass_the_rows_through_and_report_failures_as_skipped():
+    """noisy_results hands the config to the noisy rows and returns their dict as it is; a
+    row that raises, or returns no dict, gives {"skipped": why} instead of ending the run;
+    --quick does not measure them."""
+    cfg = suite.BenchConfig(ns=(4,))
+    seen = []
+
+    def rows(c):
+        seen.append(c)
+        return {"noisy_maps_per_s": {"density": {"4": 10.0}}, "paired": {"x": {"4": 2.0}}}
+
+    assert suite.noisy_results(cfg, rows) == rows(cfg) and seen[0] is cfg
+
+    def broken(c):
+        raise RuntimeError("out of memory")
+
+    assert suite.noisy_results(cfg, broken) == {
+        "skipped": "noisy rows failed: RuntimeError: out of memory"
+    }
+    assert suite.noisy_results(cfg, lambda c: [1]) == {
+        "skipped": "noisy rows returned list, not a dict"
+    }
+    assert suite.BenchConfig.quick().noisy is False and cfg.noisy is True
+
+
 def test_fastest_peer_leaves_out_failed_checks_and_other_batches():
     """The fastest peer is the quickest checked row at that n and batch: a faster row whose
     check failed at any n, or that ran at another batch, does not win."""
@@ -309,6 +334,7 @@ def test_quick_benchmark_writes_valid_json_and_markdown(tmp_path):
     assert "pennylane_jax_train" in r["skipped"]
     assert r["pennylane_jax_train_images_per_s"] is None
     assert r["paired"]["qgradcam_over_gradcam"] == r["qgradcam_over_gradcam"]
+    assert r["skipped"]["noisy"] == "not measured (--quick)"
 
     assert set(r["train_images_per_s"]) >= {"tfq", "tf", "classical"}
     for kind, ips in r["train_images_per_s"].items():
@@ -331,7 +357,14 @@ def test_quick_benchmark_writes_valid_json_and_markdown(tmp_path):
     if lat is None:  # only when the export module is missing
         assert "export" in r["skipped"]
     else:
-        assert set(lat) == {"1", "8"} and all(_finite_positive(v) for v in lat.values())
+        assert set(lat) == set(suite.EXPORT_KINDS)
+        for kind, by_batch in lat.items():
+            assert set(by_batch) == {"1", "8"}
+            assert all(_finite_positive(v) for v in by_batch.values())
+            # maps/s at the run's batch and the batch's latency are one measurement
+            assert r["export_explain_maps_per_s"][kind] == pytest.approx(8e3 / by_batch["8"])
+        ratio = r["paired"]["export_explain_hybrid_over_classical"]
+        assert set(ratio) == {"1", "8"} and all(_finite_positive(v) for v in ratio.values())
         assert r["export_tensorflow_quantum_loaded"] is False
 
     assert r["machine"]["cores"] == os.cpu_count()
