@@ -6,7 +6,9 @@ share of empty maps (all zero after the ReLU) and the share of map mass in the o
 the image (:mod:`qgcam_tf.evaluate.placement`). The hybrid is explained by QGrad-CAM, the
 classical twin by Grad-CAM (the same weights on its logits). ``negative_mean_share`` is the
 share of photos whose weighted sum ``sum_k w_k A^k`` has a negative mean over the grid (the
-part of the map the ReLU removes is most of it).
+part of the map the ReLU removes is most of it). ``--split validation`` measures on the
+validation photos held out of the training data instead of the test photos, so that a recipe
+can be chosen without looking at the test photos; ``--accuracy-only`` skips the maps.
 
 Example:
     python scripts/photos_diagnose.py runs/photos-base runs/photos-base-classical \
@@ -29,52 +31,258 @@ def parse_args(argv=None):
     p.add_argument("runs", nargs="+", help="run directories of qgcam train (dogs-vs-cats)")
     p.add_argument("--data-dir", help="the photos (default: the path each run recorded)")
     p.add_argument("--layer", default=None, help="conv layer to explain (default qgcam_conv)")
+    p.add_argument(
+        "--split",
+        choices=("test", "validation"),
+        default="test",
+        help="the photos measured: the test split, or the validation split held out of the "
+        "training photos (for choosing a recipe without the test photos)",
+    )
+    p.add_argument("--accuracy-only", action="store_true", help="accuracy only, no maps")
+    p.add_argument("--method", default="qgradcam", help="CAM method (qgcam explain --method)")
+    p.add_argument(
+        "--target",
+        choices=("class", "margin"),
+        default="class",
+        help="explain the predicted class's score, or its margin over the other class's",
+    )
+    p.add_argument(
+        "--reference",
+        choices=("zero", "bn-mean"),
+        default="zero",
+        help="activations subtracted before the weighted sum: none (Grad-CAM), or the moving "
+        "mean of the BatchNorm after the pooling",
+    )
+    p.add_argument(
+        "--figure",
+        help="also draw Fig. 5's photos of the first run with these maps (--target, --reference) "
+        "to this PNG",
+    )
+    p.add_argument("--per-class", type=int, default=4, help="photos of each class in --figure")
     p.add_argument("--out", help="JSON file to write (default: print only)")
     return p.parse_args(argv)
 
 
-def diagnose_run(run_dir: str, *, data_dir=None, layer=None) -> dict:
-    """Accuracy, empty share and border mass of one run on its test split."""
+def split_arrays(bundle, split: str):
+    """``(x, y)`` NumPy arrays of the bundle's ``split`` ("test" or "validation")."""
+    import numpy as np
+
+    if split == "test":
+        return bundle.test_arrays
+    if split != "validation":
+        raise ValueError(f"split must be 'test' or 'validation', got {split!r}")
+    if bundle.validation is None:
+        raise ValueError("the run has no validation split (trained with validation_fraction 0)")
+    xs, ys = zip(*[(x.numpy(), y.numpy()) for x, y in bundle.validation])
+    return np.concatenate(xs), np.concatenate(ys).reshape(-1)
+
+
+def validation_options(run, *, data_dir=None) -> dict:
+    """The loader options that rebuild the run's validation split: those of
+    ``Run.bundle`` plus the validation share the run trained with (its ``progress.json``)."""
+    with open(os.path.join(run.run_dir, "progress.json")) as f:
+        settings = json.load(f)["settings"]["options"]
+    options = {
+        **run.metadata.get("options", {}),
+        "seed": run.metadata.get("seed", 0),
+        "batch_size": 64,
+        "validation_fraction": settings.get("validation_fraction", 0.0),
+    }
+    if data_dir:
+        options["data_dir"] = data_dir
+    return options
+
+
+class VariantCAM:
+    """A CAM of a two-class model with two departures from Grad-CAM, for diagnosis.
+
+    * ``margin``: explain ``f^c - f^o`` (the explained class's score minus the other's)
+      instead of ``f^c``; the weights are the method's weights of ``c`` minus those of ``o``
+      (Grad-CAM's weights are linear in the gradient, so these are the margin's).
+    * ``reference``: ``[K]`` activations subtracted before the weighted sum,
+      ``ReLU(sum_k w_k (A^k - r_k))``: with ``r`` the moving mean of the BatchNorm after the
+      global average pooling, the map's grid mean is the first-order change of the score from
+      an average photo's features to this photo's, instead of from all-zero features.
+
+    Called like a CAM object of :mod:`qgcam_tf.explain` (``cam(images, class_index=...)``).
+    """
+
+    def __init__(self, cam, *, margin=False, reference=None):
+        self.cam, self.margin, self.reference = cam, bool(margin), reference
+
+    def weighted_sum(self, images, class_index):
+        """``([B, H', W'] weighted sum before the ReLU, probabilities)``."""
+        import tensorflow as tf
+
+        acts, grads, _, probs, ci = self.cam.forward_and_gradients(images, class_index)
+        weights = self.cam.get_cam_weights(acts, grads, images, ci)
+        if self.margin:
+            other = 1 - ci
+            _, grads_o, _, _, _ = self.cam.forward_and_gradients(images, other)
+            weights = weights - self.cam.get_cam_weights(acts, grads_o, images, other)
+        if self.reference is not None:
+            acts = acts - tf.constant(self.reference, acts.dtype)
+        summed = tf.reduce_sum(self.cam.weighted_activations(acts, weights), -1)
+        return summed, probs
+
+    def __call__(self, images, class_index=None):
+        import types
+
+        import numpy as np
+        import tensorflow as tf
+
+        images = tf.constant(np.asarray(images, np.float32))
+        ci = (
+            [-1] * len(images) if class_index is None else np.broadcast_to(class_index, len(images))
+        )
+        summed, probs = self.weighted_sum(images, tf.constant(np.asarray(ci), tf.int64))
+        cams = tf.nn.relu(summed)
+        maps = self.cam.upsample(cams, tf.shape(images)[1:3])
+        return types.SimpleNamespace(
+            maps=maps.numpy(), activations_maps=cams.numpy(), probabilities=probs.numpy()
+        )
+
+
+def diagnose_run(
+    run_dir: str,
+    *,
+    data_dir=None,
+    layer=None,
+    split="test",
+    accuracy_only=False,
+    method="qgradcam",
+    target="class",
+    reference="zero",
+) -> dict:
+    """Accuracy, empty share and border mass of one run on its test (or validation) split.
+
+    ``method`` is a CAM of :data:`qgcam_tf.explain.cams.CAM_METHODS` (QGrad-CAM is Grad-CAM
+    on the classical twin); ``target`` "class" explains the predicted class's score,
+    "margin" that score minus the other class's; ``reference`` "zero" is Grad-CAM's
+    ``ReLU(sum_k w_k A^k)``, "bn-mean" subtracts the moving mean of the BatchNorm ``bn``
+    after the pooling from the activations first (:class:`VariantCAM`; only at
+    ``qgcam_conv``, whose pooled channels that BatchNorm normalises).
+    """
     import numpy as np
     import tensorflow as tf
 
     from qgcam_tf.evaluate.placement import map_placement
-    from qgcam_tf.explain.qgradcam import QGradCAM
+    from qgcam_tf.explain.cams import make_cam
     from qgcam_tf.model.hybrid import CONV_LAYER
     from qgcam_tf.model.run import Run
 
     run = Run.open(run_dir)
     model = run.model(backend="tf")  # the same weights; no TFQ op needed for gradients
-    bundle = run.bundle(data_dir=data_dir)
-    x, y = bundle.test_arrays
-    cam = QGradCAM(model, layer=layer or CONV_LAYER)
-    found = map_placement(cam, x)
+    if split == "validation":
+        bundle = run.adapter().load(validation_options(run, data_dir=data_dir))
+    else:
+        bundle = run.bundle(data_dir=data_dir)
+    x, y = split_arrays(bundle, split)
+    if accuracy_only:
+        predicted = np.argmax(model.predict(x, batch_size=50, verbose=0), axis=1)
+        return {
+            "run": run_dir,
+            "split": split,
+            "n": len(y),
+            f"{split}_accuracy": float(np.mean(predicted == y)),
+        }
+    layer = layer or CONV_LAYER
+    cam = make_cam(method, model, layer=layer)
+    variant = None
+    if target == "margin" or reference == "bn-mean":
+        ref = None
+        if reference == "bn-mean":
+            if layer != CONV_LAYER:
+                raise ValueError(f"reference 'bn-mean' needs layer {CONV_LAYER!r}, got {layer!r}")
+            ref = model.get_layer("bn").moving_mean.numpy()
+        variant = VariantCAM(cam, margin=target == "margin", reference=ref)
+    found = map_placement(variant or cam, x)
     accuracy = float(np.mean(found["predicted"] == y))
     negative = []
     for start in range(0, len(x), 50):
         images = tf.constant(x[start : start + 50])
-        acts, grads, _, _, ci = cam.forward_and_gradients(
-            images, tf.constant([-1] * len(images), tf.int64)
-        )
-        weights = cam.get_cam_weights(acts, grads, images, ci)
-        summed = tf.einsum("bhwk,bk->bhw", acts, weights)
+        predicted = tf.constant([-1] * len(images), tf.int64)
+        if variant is not None:
+            summed = variant.weighted_sum(images, predicted)[0]
+        else:
+            acts, grads, _, _, ci = cam.forward_and_gradients(images, predicted)
+            weights = cam.get_cam_weights(acts, grads, images, ci)
+            summed = tf.reduce_sum(cam.weighted_activations(acts, weights), -1)
         negative.append(tf.reduce_mean(summed, axis=[1, 2]).numpy() < 0)
     negative = np.concatenate(negative)
     out = {k: v for k, v in found.items() if k not in ("predicted", "empty", "border")}
     out.update(
         run=run_dir,
-        layer=layer or CONV_LAYER,
-        grid=list(model.get_layer(layer or CONV_LAYER).output.shape[1:3]),
-        test_accuracy=accuracy,
+        split=split,
+        method=method,
+        target=target,
+        reference=reference,
+        layer=layer,
+        grid=list(model.get_layer(layer).output.shape[1:3]),
+        **{f"{split}_accuracy": accuracy},
         negative_mean_share=float(negative.mean()),
         empty_share_correct=float(found["empty"][found["predicted"] == y].mean()),
     )
     return out
 
 
+def variant_figure(
+    run_dir: str, path: str, *, data_dir=None, per_class=4, seed=0, target="class", reference="zero"
+) -> str:
+    """Fig. 5's photos (those of ``scripts/dogs_vs_cats.py --figure-only --per-class N``,
+    the same ``seed``) with the :class:`VariantCAM` maps of QGrad-CAM for every class."""
+    import numpy as np
+
+    from qgcam_tf.explain.qgradcam import QGradCAM
+    from qgcam_tf.model.run import Run
+    from qgcam_tf.viz.photos import save_photo_figure
+
+    run = Run.open(run_dir)
+    model = run.model(backend="tf")
+    bundle = run.bundle(data_dir=data_dir)
+    x, y = bundle.test_arrays
+    rng = np.random.default_rng(seed)
+    picked = []
+    for c in range(len(bundle.class_names)):
+        picked += rng.permutation(np.flatnonzero(y == c))[:per_class].tolist()
+    ref = model.get_layer("bn").moving_mean.numpy() if reference == "bn-mean" else None
+    cam = VariantCAM(QGradCAM(model), margin=target == "margin", reference=ref)
+    results = [cam(x[picked], class_index=c) for c in range(len(bundle.class_names))]
+    maps = np.stack([r.maps for r in results])
+    return save_photo_figure(
+        x[picked],
+        maps,
+        bundle.class_names,
+        path,
+        probabilities=results[0].probabilities,
+        labels=y[picked],
+    )
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
-    rows = [diagnose_run(r, data_dir=args.data_dir, layer=args.layer) for r in args.runs]
+    rows = [
+        diagnose_run(
+            r,
+            data_dir=args.data_dir,
+            layer=args.layer,
+            split=args.split,
+            accuracy_only=args.accuracy_only,
+            method=args.method,
+            target=args.target,
+            reference=args.reference,
+        )
+        for r in args.runs
+    ]
+    if args.figure:
+        variant_figure(
+            args.runs[0],
+            args.figure,
+            data_dir=args.data_dir,
+            per_class=args.per_class,
+            target=args.target,
+            reference=args.reference,
+        )
     text = json.dumps(rows, indent=2)
     print(text)
     if args.out:
