@@ -17,6 +17,7 @@ DATASET_OPTIONS = {
     "speech": {
         "noise_dir": "folder of background-noise recordings (needed for noise=recorded)",
         "noise": "comma list of recorded, white, pink, brown",
+        "test_noise": "noise kinds of the test clips (default: those of noise)",
         "snr_db": "SNR of the noisy clips in dB, a number or LOW:HIGH (default 5)",
         "labels": "binary (clean/noisy) or type (clean + one class per noise kind)",
         "duration_s": "clip length in seconds (default 1.0)",

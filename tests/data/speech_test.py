@@ -242,7 +242,8 @@ def test_load_speech_on_shared_timit_layout():
 
 def test_a_run_rebuilds_its_trained_test_split(tmp_path):
     """A run's saved metadata (options + training seed) rebuilds exactly its noisy test split,
-    also when it trained on a --limit subset (the test noise draws follow the training ones)."""
+    also when it trained on a --limit subset (the test clips are mixed by a generator of their
+    own, so the training set does not change them)."""
     from qgcam_tf.model.run import Run
 
     _write_clips(tmp_path, 12)
@@ -259,7 +260,183 @@ def test_a_run_rebuilds_its_trained_test_split(tmp_path):
     np.testing.assert_array_equal(again.test_arrays[0], trained.test_arrays[0])
     np.testing.assert_array_equal(again.test_arrays[1], trained.test_arrays[1])
     other = speech.load_speech({**options, "limit": None})  # a different training set ...
-    assert not np.array_equal(other.test_arrays[0], trained.test_arrays[0])  # ... other test noise
+    np.testing.assert_array_equal(other.test_arrays[0], trained.test_arrays[0])  # same test clips
+    assert other.n_train > trained.n_train
+
+
+def _write_manifest(folder, rows, columns) -> None:
+    """``manifest.csv`` with ``columns``: one row per dict of ``rows``."""
+    import csv
+
+    with open(os.path.join(str(folder), "manifest.csv"), "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _speaker_folder(tmp_path, speakers=("ann", "bob", "cy", "dee", "eve", "fay")):
+    """Three clips per speaker in wav/, listed in a manifest with their speaker."""
+    paths = _write_clips(tmp_path / "wav", 3 * len(speakers))
+    rows = [
+        {"path": os.path.relpath(p, str(tmp_path)), "speaker_or_voice": speakers[i // 3]}
+        for i, p in enumerate(paths)
+    ]
+    _write_manifest(tmp_path, rows, ["path", "speaker_or_voice"])
+    return {os.path.normpath(p): speakers[i // 3] for i, p in enumerate(paths)}
+
+
+def _noise_folder(folder):
+    """Noise files of four kinds; keyboard_click and keyboard_typing_sequence are one kind."""
+    os.makedirs(str(folder), exist_ok=True)
+    rng = np.random.default_rng(0)
+    categories = ["keyboard_click"] * 4 + ["keyboard_typing_sequence"] * 2
+    categories += ["animal"] * 3 + ["music"] * 2 + ["household"] * 3
+    rows = []
+    for i, cat in enumerate(categories):
+        path = os.path.join(str(folder), f"n{i:02d}.wav")
+        soundfile.write(path, 0.1 * rng.standard_normal(SR // 2), SR)
+        rows.append({"path": f"n{i:02d}.wav", "category": cat})
+    _write_manifest(folder, rows, ["path", "category"])
+    return {os.path.join(str(folder), r["path"]): r["category"].split("_")[0] for r in rows}
+
+
+def test_split_by_group_holds_out_whole_groups():
+    """split_by_group never splits a group, keeps the test share within the fraction,
+    is deterministic per seed, and a group larger than the share stays in training."""
+    rng = np.random.default_rng(0)
+    groups = [f"g{k}" for k in rng.integers(0, 12, size=200)] + ["big"] * 150
+    files = [f"f{i}" for i in range(len(groups))]
+    of = dict(zip(files, groups))
+    seen_test = set()
+    for seed in range(8):
+        a = speech.split_by_group(files, groups, 0.2, seed)
+        assert a == speech.split_by_group(files, groups, 0.2, seed)
+        assert sorted(a["train"] + a["test"]) == sorted(files)
+        test_groups = {of[f] for f in a["test"]}
+        assert not test_groups & {of[f] for f in a["train"]}
+        assert 0 < len(a["test"]) <= 0.2 * len(files) and "big" not in test_groups
+        seen_test |= test_groups
+    assert len(seen_test) > 3  # seeds hold out different groups
+    with pytest.raises(ValueError, match="one group"):
+        speech.split_by_group(["a", "b"], ["g", "g"], 0.5, 0)
+    with pytest.raises(ValueError, match="fraction must be in"):
+        speech.split_by_group(["a", "b"], ["g", "h"], 1.0, 0)
+    with pytest.raises(ValueError, match="differ in length"):
+        speech.split_by_group(["a", "b"], ["g"], 0.5, 0)
+
+
+def test_find_clips_keeps_speakers_apart(tmp_path):
+    """With a manifest speaker column, no speaker has clips in both splits; in a TIMIT copy
+    with one split, speaker folders are held out whole."""
+    speaker_of = _speaker_folder(tmp_path)
+    for seed in range(5):
+        splits = speech.find_clips(str(tmp_path), test_fraction=0.35, seed=seed)
+        train = {speaker_of[os.path.normpath(p)] for p in splits["train"]}
+        test = {speaker_of[os.path.normpath(p)] for p in splits["test"]}
+        assert test and train and not train & test
+    timit = tmp_path / "timit"
+    for spk in ("FAAA0", "MBBB0", "FCCC0", "MDDD0"):
+        _write_clips(timit / "TRAIN" / "DR1" / spk, 3, ext=".WAV", fmt="NIST")
+    splits = speech.find_clips(str(timit), test_fraction=0.3, seed=0)
+    spk = lambda p: os.path.basename(os.path.dirname(p))  # noqa: E731
+    assert splits["test"] and not {spk(p) for p in splits["train"]} & {
+        spk(p) for p in splits["test"]
+    }
+
+
+def test_split_noise_holds_out_whole_kinds(tmp_path):
+    """Noise files split by kind: clicks and typing sequences (made from the clicks) stay
+    together, and no kind is in both splits."""
+    kind_of = _noise_folder(tmp_path / "noise")
+    for seed in range(6):
+        s = speech.split_noise(str(tmp_path / "noise"), fraction=0.4, seed=seed)
+        train, test = ({kind_of[p] for p in s[k]} for k in ("train", "test"))
+        assert test and train and not train & test
+        assert len(s["train"]) + len(s["test"]) == len(kind_of)
+    with pytest.raises(FileNotFoundError, match="noise directory"):
+        speech.split_noise(str(tmp_path / "absent"))
+
+
+def test_test_clips_use_only_held_out_speakers_and_noise(tmp_path):
+    """load_speech's test split and heldout_sets use held-out speakers and noise kinds only;
+    the set at the training SNR is the bundle's test split, other SNRs change only the level."""
+    speaker_of = _speaker_folder(tmp_path / "speech")
+    kind_of = _noise_folder(tmp_path / "noise")
+    options = {
+        "data_dir": str(tmp_path / "speech"),
+        "noise_dir": str(tmp_path / "noise"),
+        "snr_db": "5",
+        "test_fraction": 0.35,
+        "seed": 3,
+    }
+    bundle = speech.load_speech(options)
+    splits = speech.find_clips(options["data_dir"], test_fraction=0.35, seed=3)
+    noise = speech.split_noise(options["noise_dir"], seed=3)
+    sets = speech.heldout_sets(options, ["0", "5", "10"])
+    np.testing.assert_array_equal(sets["5"].images, bundle.test_arrays[0])
+    np.testing.assert_array_equal(sets["5"].labels, bundle.test_arrays[1])
+    np.testing.assert_array_equal(sets["5"].speech, bundle.test_speech_frames)
+    train_speakers = {speaker_of[os.path.normpath(p)] for p in splits["train"]}
+    train_kinds = {kind_of[p] for p in noise["train"]}
+    for snr, held in sets.items():
+        assert not {speaker_of[os.path.normpath(p)] for p in held.clips} & train_speakers
+        used = [n for n in held.noises if n]
+        assert used and not {kind_of[os.path.join(options["noise_dir"], n)] for n in used} & (
+            train_kinds
+        )
+        np.testing.assert_allclose(held.snr_db[1::2], float(snr))
+        assert np.all(np.isnan(held.snr_db[0::2]))
+        # clean examples do not depend on the SNR; the noisy ones differ
+        np.testing.assert_array_equal(held.images[0::2], sets["5"].images[0::2])
+        assert held.clips == sets["5"].clips and held.noises == sets["5"].noises
+    assert not np.array_equal(sets["0"].images[1::2], sets["10"].images[1::2])
+    # more noise fills the silences more: mean pixel of the noisy images falls with the SNR
+    means = [sets[s].images[1::2].mean() for s in ("0", "5", "10")]
+    assert means[0] > means[1] > means[2]
+    with pytest.raises(ValueError, match="snrs must name"):
+        speech.heldout_sets(options, [])
+
+
+def test_make_examples_mix_at_the_drawn_snr():
+    """make_examples' details give the noise recording and SNR of every noisy example, and
+    the noisy signal minus the clean one has exactly that SNR (NumPy)."""
+    rng = np.random.default_rng(0)
+    cfg = audio.SpectrogramConfig()
+    clips = [0.1 * np.sin(np.arange(SR) / 7.0).astype(np.float32) for _ in range(3)]
+    noises = [rng.standard_normal(SR // 3).astype(np.float32) for _ in range(2)]
+    signals, clean, y, info = speech.make_examples(
+        clips,
+        noises,
+        cfg=cfg,
+        kinds=("recorded",),
+        snr=(2.0, 8.0),
+        labels="binary",
+        rng=np.random.default_rng(1),
+        details=True,
+    )
+    np.testing.assert_array_equal(y, [0, 1] * 3)
+    np.testing.assert_array_equal(info["clip"], [0, 0, 1, 1, 2, 2])
+    assert set(info["noise"][1::2]) <= {0, 1} and np.all(info["noise"][0::2] == -1)
+    for i in range(1, 6, 2):
+        added = signals[i].astype(np.float64) - clean[i]
+        dither = signals[i - 1].astype(np.float64) - clean[i - 1]  # about 1e-4 RMS
+        assert np.sqrt(np.mean(dither**2)) < 2e-4
+        got = 10 * np.log10(np.mean(clean[i].astype(np.float64) ** 2) / np.mean(added**2))
+        assert 2.0 <= info["snr_db"][i] <= 8.0
+        np.testing.assert_allclose(got, info["snr_db"][i], atol=0.05)
+
+
+def test_fresh_colour_for_the_test_clips(tmp_path):
+    """test_noise gives the test clips a noise colour training never heard."""
+    _write_clips(tmp_path, 8)
+    options = {"data_dir": str(tmp_path), "noise": "white", "test_noise": "pink", "seed": 1}
+    bundle = speech.load_speech(options)
+    assert bundle.metadata["noise"] == ["white"] and bundle.metadata["test_noise"] == ["pink"]
+    held = speech.heldout_sets(options, ["5"])["5"]
+    assert set(held.noises) == {"", "pink"}
+    np.testing.assert_array_equal(held.images, bundle.test_arrays[0])
+    with pytest.raises(ValueError, match="without a class"):
+        speech.load_speech({**options, "labels": "type"})
 
 
 if __name__ == "__main__":
