@@ -83,6 +83,20 @@ def add_arguments(p) -> None:
         "randomisation_parts.csv/.md/.png",
     )
     p.add_argument(
+        "--snr-db",
+        nargs="+",
+        default=["0", "5", "10"],
+        metavar="SNR",
+        help="speech runs: SNRs (dB, a number or LOW:HIGH) at which the held-out clips are "
+        "mixed for speech_attention.json/.csv/.png (the training SNR is added)",
+    )
+    p.add_argument(
+        "--explain-class",
+        default="predicted",
+        help="speech runs: the class each map explains: predicted, true or a class name "
+        "(noisy: the noise class on every clip)",
+    )
+    p.add_argument(
         "--randomisation-model",
         type=run_dir,
         metavar="RUN",
@@ -96,10 +110,22 @@ def _flat(groups) -> list[str]:
     return list(dict.fromkeys(n for g in groups for n in g))
 
 
+def _is_speech(run_dir: str) -> bool:
+    import json
+    import os
+
+    try:
+        with open(os.path.join(run_dir, "model.json")) as f:
+            return json.load(f).get("metadata", {}).get("dataset") == "speech"
+    except (OSError, ValueError, AttributeError):
+        return False  # Run.open says what is wrong with it
+
+
 def run(args) -> int:
     metrics = [m for m in _flat(args.metrics) if m != "none"]
     randomise = args.randomisation is not None or args.randomisation_model is not None
-    if not metrics and not randomise:  # said before TensorFlow loads
+    speech = _is_speech(args.model)
+    if not metrics and not randomise and not speech:  # said before TensorFlow loads
         raise ValueError(
             "--metrics none leaves nothing to do: add --randomisation parts or "
             "--randomisation-model RUN, or name a metric"
@@ -124,6 +150,19 @@ def run(args) -> int:
                 seed=args.seed,
                 aug_smooth=args.aug_smooth,
                 eigen_smooth=args.eigen_smooth,
+            )
+        if speech:  # held-out clips at several SNRs: per-clip background attention
+            from qgcam_tf.viz.speech import write_speech_evaluation
+
+            written += write_speech_evaluation(
+                args.model,
+                args.out,
+                snrs=args.snr_db,
+                explain=args.explain_class,
+                data_dir=args.data_dir,
+                batch_size=args.batch_size,
+                backend=args.backend,
+                seed=args.seed,
             )
         if randomise:
             written += write_randomisation(

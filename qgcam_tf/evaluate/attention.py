@@ -5,6 +5,11 @@ energies: :func:`qgcam_tf.data.audio.speech_frames`) split a spectrogram map's m
 its background attention is the mass on non-speech frames divided by their share
 (:func:`attention_ratio`). 1 means no preference, above 1 a map that looks at the noise.
 
+Per clip: :func:`per_clip_attention` (the map of the predicted, the true or a fixed class);
+:func:`attention_by_class` and :func:`attention_summary` give the distribution of the
+correctly classified noisy and clean clips: mean, median and share above 1, each with a
+percentile-bootstrap 95 % interval (:func:`bootstrap_ci`).
+
 :func:`dataset_metrics` names the metrics a dataset adds to a run's ``metrics.json``
 (``qgcam train`` hands them to :func:`qgcam_tf.model.training.train_model`).
 """
@@ -20,7 +25,11 @@ from qgcam_tf.explain.qgradcam import QGradCAM
 
 __all__ = [
     "DATASET_METRICS",
+    "attention_by_class",
     "attention_ratio",
+    "attention_summary",
+    "bootstrap_ci",
+    "per_clip_attention",
     "background_attention",
     "dataset_metrics",
     "speech_metrics",
@@ -54,6 +63,145 @@ def attention_ratio(maps: np.ndarray, speech: np.ndarray) -> np.ndarray:
             background / np.where(total > 0, total, 1.0) / np.where(valid, share, 1.0),
             np.nan,
         )
+
+
+def bootstrap_ci(
+    values, statistic=np.mean, *, n_boot: int = 2000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``statistic`` over ``values``.
+
+    ``n_boot`` resamples of ``len(values)`` values drawn with replacement by
+    ``np.random.default_rng(seed).integers``; the interval is the ``(1 - level) / 2`` and
+    ``(1 + level) / 2`` quantiles of the resampled statistics.
+
+    Args:
+        values: 1-D finite values.
+        statistic: a function of a ``[n_boot, n]`` array along ``axis=1`` (``np.mean``,
+            ``np.median``, ...).
+        n_boot: resamples.
+        level: coverage in (0, 1).
+        seed: the resampling.
+
+    Returns:
+        ``(low, high)``; ``(nan, nan)`` for no values.
+
+    Raises:
+        ValueError: ``values`` is not 1-D or not finite, ``n_boot < 1`` or ``level``
+            outside (0, 1).
+    """
+    values = np.asarray(values, np.float64)
+    if values.ndim != 1 or not np.all(np.isfinite(values)):
+        raise ValueError(f"values must be 1-D and finite, got shape {values.shape}")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 1:
+        raise ValueError(f"n_boot must be an int >= 1, got {n_boot!r}")
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    if values.size == 0:
+        return float("nan"), float("nan")
+    idx = np.random.default_rng(seed).integers(0, values.size, size=(n_boot, values.size))
+    stats = statistic(values[idx], axis=1)
+    lo, hi = np.quantile(stats, [(1.0 - level) / 2.0, (1.0 + level) / 2.0])
+    return float(lo), float(hi)
+
+
+def _share_above_one(x, axis=None):
+    return np.mean(x > 1.0, axis=axis)
+
+
+def attention_summary(ratios, *, n_boot: int = 2000, seed: int = 0) -> dict:
+    """Distribution summary of per-clip background-attention ratios (NaNs dropped).
+
+    Returns:
+        ``{"n", "mean", "mean_ci", "median", "median_ci", "share_above_1",
+        "share_above_1_ci", "quartiles"}``, intervals from :func:`bootstrap_ci` (95 %);
+        values are None when there is no finite ratio.
+    """
+    vals = np.asarray(ratios, np.float64).ravel()
+    vals = vals[np.isfinite(vals)]
+    if vals.size == 0:
+        keys = ("mean", "mean_ci", "median", "median_ci", "share_above_1", "share_above_1_ci")
+        return {"n": 0, **dict.fromkeys(keys), "quartiles": None}
+    out = {"n": int(vals.size)}
+    for name, fn in (("mean", np.mean), ("median", np.median), ("share_above_1", _share_above_one)):
+        out[name] = float(fn(vals))
+        out[f"{name}_ci"] = list(bootstrap_ci(vals, fn, n_boot=n_boot, seed=seed))
+    out["quartiles"] = [float(q) for q in np.quantile(vals, [0.25, 0.75])]
+    return out
+
+
+def per_clip_attention(
+    model, images, labels, speech, *, explain="predicted", batch_size: int = 64
+) -> dict:
+    """QGrad-CAM background attention of every clip.
+
+    Args:
+        model: the trained model.
+        images: ``[N, n_mels, n_frames, 1]`` model inputs.
+        labels: ``[N]`` true classes.
+        speech: bool ``[N, n_frames]`` speech marks of the clean signals.
+        explain: ``"predicted"`` (the map of each clip's predicted class), ``"true"`` (of its
+            true class) or a class index (that class for every clip, e.g. the noisy class).
+        batch_size: images per QGrad-CAM pass.
+
+    Returns:
+        ``{"ratio", "predicted", "label", "correct", "explained", "background_share",
+        "empty", "maps"}``: arrays of length N (``maps`` ``[N, n_mels, n_frames]``);
+        ``ratio`` is :func:`attention_ratio` (NaN where undefined: an empty map, or a clip
+        without speech or without non-speech frames); ``empty`` marks all-zero maps.
+
+    Raises:
+        ValueError: ``explain`` is none of those, or shapes disagree.
+    """
+    labels = np.asarray(labels).astype(np.int64)
+    images = np.asarray(images, np.float32)
+    if len(labels) != len(images):
+        raise ValueError(f"labels ({len(labels)}) and images ({len(images)}) differ in length")
+    if explain == "predicted":
+        class_index = None
+    elif explain == "true":
+        class_index = labels
+    elif isinstance(explain, (int, np.integer)) and not isinstance(explain, bool):
+        class_index = int(explain)
+    else:
+        raise ValueError(f"explain must be 'predicted', 'true' or a class index, got {explain!r}")
+    cam = QGradCAM(model, batch_size=batch_size)
+    result = cam(images, class_index)
+    predicted = np.argmax(result.probabilities, axis=1)
+    speech = np.asarray(speech, bool)
+    return {
+        "ratio": attention_ratio(result.maps, speech),
+        "predicted": predicted,
+        "label": labels,
+        "correct": predicted == labels,
+        "explained": np.asarray(result.class_index),
+        "background_share": (~speech).mean(axis=1),
+        "empty": ~np.any(result.maps > 0, axis=(1, 2)),
+        "maps": result.maps,
+    }
+
+
+def attention_by_class(per_clip: dict, class_names, *, n_boot: int = 2000, seed: int = 0) -> dict:
+    """:func:`attention_summary` of correctly classified noisy and clean clips.
+
+    Args:
+        per_clip: what :func:`per_clip_attention` returns.
+        class_names: the run's classes (one is ``"clean"``; every other is noise).
+
+    Returns:
+        ``{"noisy": summary, "clean": summary}``, each summary with ``n_correct`` (correctly
+        classified clips of the class) and ``n_empty`` (those of them with an all-zero map)
+        beside ``n`` (those with a ratio).
+    """
+    clean = per_clip["label"] == list(class_names).index("clean")
+    ok = per_clip["correct"]
+    return {
+        name: {
+            **attention_summary(per_clip["ratio"][ok & mask], n_boot=n_boot, seed=seed),
+            "n_correct": int(np.sum(ok & mask)),
+            "n_empty": int(np.sum(ok & mask & per_clip["empty"])),
+        }
+        for name, mask in (("noisy", ~clean), ("clean", clean))
+    }
 
 
 def background_attention(

@@ -185,5 +185,38 @@ def test_bad_arguments_exit_2_while_parsing(runs, recorded, tmp_path, capsys, ar
     assert recorded == []
 
 
+def test_speech_runs_reach_the_speech_evaluation(tmp_path, monkeypatch, capsys):
+    """A speech run: --metrics none is enough, and --snr-db / --explain-class reach
+    write_speech_evaluation (defaults 0 5 10 and predicted)."""
+    import json
+
+    import qgcam_tf.viz.speech
+
+    run = fake_run_dir(tmp_path / "speech")
+    with open(tmp_path / "speech" / "model.json", "w") as f:
+        json.dump({"keras_model": {}, "metadata": {"dataset": "speech"}}, f)
+    calls = []
+
+    def fake(run_dir, out, **kwargs):
+        calls.append((run_dir, out, kwargs))
+        return [f"{out}/speech_attention.json"]
+
+    monkeypatch.setattr(qgcam_tf.viz.speech, "write_speech_evaluation", fake)
+    out = str(tmp_path / "o")
+    assert main(["evaluate", "--model", run, "--out", out, "--metrics", "none"]) == 0
+    out2 = str(tmp_path / "o2")
+    argv = ["evaluate", "--model", run, "--out", out2, "--metrics", "none", "--snr-db", "0:10"]
+    assert main([*argv, "2", "--explain-class", "noisy"]) == 0
+    common = dict(data_dir=None, batch_size=64, backend="tfq", seed=0)
+    assert calls == [
+        (run, out, dict(snrs=["0", "5", "10"], explain="predicted", **common)),
+        (run, out2, dict(snrs=["0:10", "2"], explain="noisy", **common)),
+    ]
+    assert capsys.readouterr().out.splitlines() == [
+        f"wrote {out}/speech_attention.json",
+        f"wrote {out2}/speech_attention.json",
+    ]
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, *sys.argv[1:]]))

@@ -7,9 +7,13 @@ import pytest
 
 from qgcam_tf.evaluate.attention import (
     DATASET_METRICS,
+    attention_by_class,
     attention_ratio,
+    attention_summary,
     background_attention,
+    bootstrap_ci,
     dataset_metrics,
+    per_clip_attention,
     speech_metrics,
 )
 
@@ -100,6 +104,81 @@ def test_speech_metrics_read_the_bundles_test_split():
     assert got == background_attention(model, x, y, marks, ("clean", "noisy"), batch_size=4)
     with pytest.raises(ValueError, match="test_speech_frames"):
         speech_metrics(model, DatasetBundle(*common, test_arrays=(x, y)))
+
+
+def test_bootstrap_ci_matches_numpy():
+    """bootstrap_ci is the percentile interval of statistics of NumPy resamples (same draws)."""
+    values = np.array([0.5, 1.5, 0.9, 2.0, 1.1, 0.7, 3.0])
+    for stat in (np.mean, np.median):
+        idx = np.random.default_rng(4).integers(0, 7, size=(500, 7))
+        stats = np.array([stat(values[row]) for row in idx])
+        want = np.quantile(stats, [0.05, 0.95])
+        got = bootstrap_ci(values, stat, n_boot=500, level=0.9, seed=4)
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+    lo, hi = bootstrap_ci(np.full(5, 2.0))
+    assert lo == hi == 2.0
+    assert np.isnan(bootstrap_ci(np.array([]))).all()
+    with pytest.raises(ValueError, match="finite"):
+        bootstrap_ci(np.array([1.0, np.nan]))
+    with pytest.raises(ValueError, match="level"):
+        bootstrap_ci(values, level=1.0)
+    with pytest.raises(ValueError, match="n_boot"):
+        bootstrap_ci(values, n_boot=0)
+
+
+def test_attention_summary_by_hand():
+    """attention_summary drops NaNs; mean, median, share above 1 and quartiles as NumPy gives
+    them, each interval containing its statistic; no values give None."""
+    ratios = np.array([0.5, np.nan, 1.5, 2.5, 0.8, 1.2])
+    got = attention_summary(ratios, n_boot=300)
+    vals = ratios[np.isfinite(ratios)]
+    assert got["n"] == 5
+    np.testing.assert_allclose(got["mean"], 1.3, rtol=1e-12)
+    np.testing.assert_allclose(got["median"], 1.2, rtol=1e-12)
+    np.testing.assert_allclose(got["share_above_1"], 0.6, rtol=1e-12)
+    np.testing.assert_allclose(got["quartiles"], np.quantile(vals, [0.25, 0.75]))
+    for key in ("mean", "median", "share_above_1"):
+        lo, hi = got[f"{key}_ci"]
+        assert lo <= got[key] <= hi
+    want = bootstrap_ci(vals, np.mean, n_boot=300)
+    np.testing.assert_allclose(got["mean_ci"], want)
+    empty = attention_summary(np.array([np.nan]))
+    assert empty["n"] == 0 and empty["median"] is None and empty["share_above_1_ci"] is None
+
+
+def test_per_clip_attention_against_numpy():
+    """per_clip_attention's ratios are NumPy's mass-on-background / share of the maps of the
+    class it explains (predicted, true or one fixed class); attention_by_class keeps correct
+    clips of each class only."""
+    from qgcam_tf.explain.qgradcam import QGradCAM
+
+    model = _two_class_model(seed=2)
+    rng = np.random.default_rng(2)
+    x = rng.uniform(size=(6, 16, 16, 1)).astype(np.float32)
+    marks = np.zeros((6, 16), bool)
+    marks[:, 3:9] = True  # 10 of 16 frames are background
+    labels = np.array([0, 1, 0, 1, 0, 1])
+    for explain, class_index in (("predicted", None), ("true", labels), (1, 1)):
+        got = per_clip_attention(model, x, labels, marks, explain=explain, batch_size=4)
+        maps = QGradCAM(model)(x, class_index).maps.astype(np.float64)
+        total = maps.sum(axis=(1, 2))
+        background = maps[:, :, ~marks[0]].sum(axis=(1, 2))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            want = np.where(total > 0, background / total / (10 / 16), np.nan)
+        np.testing.assert_allclose(got["ratio"], want, rtol=1e-5)
+        np.testing.assert_array_equal(got["empty"], total == 0)
+        np.testing.assert_allclose(got["background_share"], 10 / 16)
+        assert np.array_equal(got["correct"], got["predicted"] == labels)
+    by_class = attention_by_class(got, ("clean", "noisy"), n_boot=50)
+    for name, cls in (("noisy", 1), ("clean", 0)):
+        mask = got["correct"] & (labels == cls)
+        assert by_class[name]["n_correct"] == int(mask.sum())
+        vals = got["ratio"][mask & np.isfinite(got["ratio"])]
+        assert by_class[name]["n"] == vals.size
+        if vals.size:
+            np.testing.assert_allclose(by_class[name]["median"], np.median(vals))
+    with pytest.raises(ValueError, match="explain must be"):
+        per_clip_attention(model, x, labels, marks, explain="loudest")
 
 
 if __name__ == "__main__":

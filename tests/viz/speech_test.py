@@ -85,5 +85,110 @@ def test_figure_of_the_test_split(tmp_path):
         viz_speech.test_split_figure(model, DatasetBundle(*common, test_arrays=(x, y)), "x.png")
 
 
+def _speech_run(tmp_path):
+    """A saved (untrained) speech run on 8 tone-burst clips of 4 speakers and 4 noise files of
+    2 kinds, tf executor."""
+    import csv
+    import os
+
+    import soundfile
+    import tensorflow as tf
+
+    from qgcam_tf.data.speech import load_speech
+    from qgcam_tf.model.hybrid import build_hybrid_model
+    from qgcam_tf.model.run import save_model
+    from qgcam_tf.quantum.circuits import VQCSpec
+
+    sr, rng = 16000, np.random.default_rng(0)
+    for name, n, column, kind in (
+        ("speech", 8, "speaker_or_voice", None),
+        ("noise", 4, "category", 1),
+    ):
+        os.makedirs(tmp_path / name)
+        rows = []
+        for i in range(n):
+            t = np.arange(sr) / sr
+            x = (
+                0.1 * rng.standard_normal(sr)
+                if kind
+                else np.where(
+                    (t > 0.3) & (t < 0.6), 0.4 * np.sin(2 * np.pi * (200 + 50 * i) * t), 0.0
+                )
+            )
+            soundfile.write(str(tmp_path / name / f"c{i}.wav"), x.astype(np.float32), sr)
+            rows.append({"path": f"c{i}.wav", column: f"k{i // 2}"})
+        with open(tmp_path / name / "manifest.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=["path", column])
+            writer.writeheader()
+            writer.writerows(rows)
+    options = {
+        "data_dir": str(tmp_path / "speech"),
+        "noise_dir": str(tmp_path / "noise"),
+        "snr_db": "5",
+        "test_fraction": 0.3,
+        "seed": 1,
+    }
+    bundle = load_speech(options)
+    tf.keras.utils.set_random_seed(0)
+    model = build_hybrid_model(
+        (64, 64, 1), 2, vqc=VQCSpec(2, 1, 2), backend="tf", conv_filters=(4, 4)
+    )
+    run = str(tmp_path / "run")
+    meta = {**bundle.metadata, "seed": 1, "class_names": list(bundle.class_names)}
+    save_model(model, run, metadata=meta)
+    return run, options
+
+
+def test_speech_evaluation_per_clip_files(tmp_path):
+    """write_speech_evaluation: per SNR (those given plus the training SNR) the accuracy and
+    the noisy/clean summaries of the CSV's per-clip ratios; the figures are PNGs."""
+    import csv
+    import json
+
+    from qgcam_tf.data.speech import heldout_sets
+    from qgcam_tf.evaluate.attention import attention_summary
+    from qgcam_tf.model.run import Run
+
+    run, options = _speech_run(tmp_path)
+    out = str(tmp_path / "eval")
+    written = viz_speech.write_speech_evaluation(run, out, snrs=["0", "10"], examples=1)
+    names = [p.rsplit("/", 1)[1] for p in written]
+    assert names[:3] == ["speech_attention.json", "speech_attention.csv", "speech_attention.png"]
+    with open(written[0]) as f:
+        summary = json.load(f)
+    with open(written[1]) as f:
+        rows = list(csv.DictReader(f))
+    assert list(summary["per_snr"]) == ["0", "10", "5"]
+    model = Run.open(run).model()
+    sets = heldout_sets(options, ["0", "10", "5"])
+    for snr, held in sets.items():
+        mine = [r for r in rows if r["snr"] == snr]
+        assert len(mine) == len(held.labels)
+        predicted = np.argmax(model.predict(held.images, verbose=0), axis=1)
+        np.testing.assert_allclose(
+            summary["per_snr"][snr]["accuracy"], np.mean(predicted == held.labels), rtol=1e-6
+        )
+        for name in ("noisy", "clean"):
+            vals = [
+                float(r["ratio"])
+                for r in mine
+                if r["label"] == name and r["correct"] == "1" and r["ratio"]
+            ]
+            got = summary["per_snr"][snr][name]
+            assert got["n"] == len(vals)
+            if vals:
+                np.testing.assert_allclose(
+                    got["median"], attention_summary(np.array(vals))["median"], atol=1e-4
+                )
+    np.testing.assert_allclose(
+        summary["mean_accuracy"],
+        np.mean([summary["per_snr"][s]["accuracy"] for s in ("0", "10", "5")]),
+    )
+    for path in written[2:]:
+        assert matplotlib.image.imread(path).ndim == 3
+    with pytest.raises(ValueError, match="explain must be"):
+        viz_speech.write_speech_evaluation(run, out, explain="music")
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, *sys.argv[1:]]))
