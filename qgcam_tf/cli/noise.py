@@ -76,7 +76,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--method",
         choices=SIMULATION_METHODS,
         default="auto",
-        help="simulation: exact density matrix, TFQ trajectories, or auto (<= 8 qubits: density)",
+        help=(
+            "simulation: exact density matrix, TFQ trajectories, or auto (exact up to 10 "
+            "qubits for the paper circuit, 8 for other circuits)"
+        ),
     )
     p.add_argument(
         "--repetitions",

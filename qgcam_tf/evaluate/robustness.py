@@ -46,6 +46,7 @@ from qgcam_tf.model.hybrid import CONV_LAYER
 from qgcam_tf.model.layers import CircuitLayer, VQCLayer
 from qgcam_tf.noise.executors import (
     DENSITY_MAX_QUBITS,
+    EXACT_MAX_QUBITS,
     NoisyExpectationProgram,
     noisy_executor,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "MAP_METRICS",
     "QuantumTarget",
     "compare_maps",
+    "noisy_maps",
     "noisy_predict",
     "is_random",
     "noise_configs",
@@ -377,7 +379,21 @@ def noisy_predict(
     return np.concatenate(out)
 
 
-def _noisy_maps(cam: QGradCAM, images, class_index, config: NoiseConfig, seed: int) -> np.ndarray:
+def noisy_maps(
+    cam: QGradCAM, images: np.ndarray, class_index, config: NoiseConfig, seed: int = 0
+) -> np.ndarray:
+    """The QGrad-CAM maps ``[B, H, W]`` of ``images`` with ``config``'s noise and shots: the
+    parameter-shift weights of :meth:`~qgcam_tf.explain.qgradcam.QGradCAM.explicit_weights`
+    (each shifted circuit run noisy) combined with the activations, as :func:`run_sweep`
+    computes them for each configuration and repeat.
+
+    Args:
+        cam: the QGrad-CAM of the model.
+        images: ``[B, H, W, C]``.
+        class_index: the classes explained (as ``explicit_weights`` takes them).
+        config: the noise configuration.
+        seed: seed of the shot sampler.
+    """
     weights = cam.explicit_weights(
         images, class_index, shots=config.shots, noise=config.model, seed=seed
     )
@@ -446,7 +462,7 @@ def run_sweep(
                 score_layer=target.layer.name,
             )
             acc.append(np.argmax(probs, -1) == labels)
-            maps = _noisy_maps(cam, images, class_index, config, seed=int(rng.integers(2**31)))
+            maps = noisy_maps(cam, images, class_index, config, seed=int(rng.integers(2**31)))
             for m, v in compare_maps(ref.maps, maps).items():
                 metric[m].append(v)
             if r == 0:
@@ -480,7 +496,8 @@ def _method(config: NoiseConfig, model) -> str:
     if config.model.method != "auto":
         return config.model.method
     target = model if isinstance(model, QuantumTarget) else quantum_target(model)
-    return "density" if target.n_qubits <= DENSITY_MAX_QUBITS else "trajectories"
+    limit = DENSITY_MAX_QUBITS if target.spec is None else EXACT_MAX_QUBITS
+    return "density" if target.n_qubits <= limit else "trajectories"
 
 
 def is_random(config: NoiseConfig, model) -> bool:

@@ -7,6 +7,15 @@
 row, so ``"auto"`` uses it up to :data:`DENSITY_MAX_QUBITS`); ``"trajectories"`` averages
 TensorFlow Quantum's Monte-Carlo trajectories.
 
+Both exact paths first try :class:`~qgcam_tf.quantum.density.HeisenbergExpectation`: when
+every row agrees on the symbols used after the first multi-qubit gate (the trained weights;
+the encoding comes before), the noisy channel of the rest of the circuit is evolved once
+in the Heisenberg picture and each row is a contraction with its qubits' Bloch vectors,
+which is what makes the noise sweep's parameter-shift maps cheap. Its memory does not
+grow with the batch, so the paper circuit's ``"auto"`` stays exact up to
+:data:`EXACT_MAX_QUBITS`. Gradients of those calls run the density-matrix path (autodiff
+through the evolution), so the results and their gradients are those of the density method.
+
 :class:`NoisyExpectationProgram` does the same for any circuit and Pauli-sum readouts: the
 noisy counterpart of :class:`~qgcam_tf.quantum.compiler.ExpectationProgram`, with the
 channels and readout error of :func:`~qgcam_tf.noise.circuits.add_noise`.
@@ -23,16 +32,45 @@ from qgcam_tf.noise.circuits import add_noise, noisy_circuit, noisy_readout_oper
 from qgcam_tf.noise.model import NoiseModel, check_execution
 from qgcam_tf.noise.presets import make_noise
 from qgcam_tf.quantum.circuits import VQCSpec
-from qgcam_tf.quantum.compiler import circuit_symbol_names, symbol_values_tensor
+from qgcam_tf.quantum.compiler import (
+    UnsupportedGateError,
+    circuit_symbol_names,
+    symbol_values_tensor,
+)
 from qgcam_tf.quantum.shards import run_in_shards, tfq_shards
 
 __all__ = [
     "DENSITY_MAX_QUBITS",
+    "EXACT_MAX_QUBITS",
     "NoisyExpectationProgram",
     "noisy_executor",
 ]
 
 DENSITY_MAX_QUBITS = 8  # the largest circuit "auto" simulates with density matrices
+# The largest paper circuit "auto" simulates exactly: its Heisenberg coefficients take
+# 8 * L * 4**n bytes (n = 10: 80 MiB), its density fallback 8 * 4**n bytes per row.
+EXACT_MAX_QUBITS = 10
+
+
+def _exact(fast, slow, values):
+    """``fast(values)`` when it applies (eager, rows agreeing on its fixed columns), with the
+    gradient of ``slow``; else ``slow(values)``."""
+    import tensorflow as tf
+
+    if fast is None or not tf.executing_eagerly() or not fast.applies(values.numpy()):
+        return slow(values)
+
+    @tf.custom_gradient
+    def run(v):
+        def grad(dy):
+            with tf.GradientTape() as tape:
+                tape.watch(v)
+                y = slow(v)
+            return tape.gradient(y, v, output_gradients=dy)
+
+        return fast(v.numpy()), grad
+
+    return run(values)
 
 
 class _TrajectoryExecutor:
@@ -86,17 +124,25 @@ class _DensityExecutor:
     """Exact density-matrix simulation in plain TensorFlow (:mod:`qgcam_tf.quantum.density`)."""
 
     def __init__(self, spec: VQCSpec, noise: NoiseModel, max_batch: int | None):
-        from qgcam_tf.quantum.density import DensityCircuit
+        from qgcam_tf.quantum.density import DensityCircuit, HeisenbergExpectation
 
         circuit, symbols, qubits = noisy_circuit(spec, noise)
         self._circuit = DensityCircuit(circuit, symbols, qubits=qubits)
         self._signs = self._circuit.z_signs([[l] for l in range(spec.n_outputs)])
         self._max_batch = max_batch or max(1, 2**26 // 4**spec.n_qubits)
+        self._fast = HeisenbergExpectation(
+            circuit, symbols, noisy_readout_operators(spec, noise), qubits=qubits
+        )
 
     def __call__(self, symbol_values):
         import tensorflow as tf
 
         values = tf.convert_to_tensor(symbol_values, tf.float32)
+        return _exact(self._fast, self._density, values)
+
+    def _density(self, values):
+        import tensorflow as tf
+
         total = int(values.shape[0])
         if total <= self._max_batch:
             return self._circuit.expectation_z(values, self._signs)
@@ -123,7 +169,7 @@ def noisy_executor(
             (``"rainbow"``, ``"weber"``).
         method: ``"density"`` (exact, plain TensorFlow, differentiable by backprop),
             ``"trajectories"`` (TFQ's noisy backend, Monte-Carlo, parameter-shift gradients),
-            or ``"auto"``: density up to :data:`DENSITY_MAX_QUBITS` qubits, trajectories
+            or ``"auto"``: density up to :data:`EXACT_MAX_QUBITS` qubits, trajectories
             above. Default: the model's ``method``.
         repetitions: trajectories per row for ``"trajectories"`` (default: the model's).
         max_batch: rows per density-matrix pass (default: as many as fit 512 MiB).
@@ -139,7 +185,7 @@ def noisy_executor(
     repetitions = noise.repetitions if repetitions is None else repetitions
     check_execution(method, repetitions)
     if method == "auto":
-        method = "density" if spec.n_qubits <= DENSITY_MAX_QUBITS else "trajectories"
+        method = "density" if spec.n_qubits <= EXACT_MAX_QUBITS else "trajectories"
     return _cached_executor(spec, noise, method, int(repetitions), max_batch)
 
 
@@ -226,11 +272,21 @@ class NoisyExpectationProgram:
         self.method = method
         self.repetitions = int(repetitions) if _has_channels(self.noisy.circuit) else 1
         if method == "density":
-            from qgcam_tf.quantum.density import DensityCircuit, DensityReadout
+            from qgcam_tf.quantum.density import (
+                DensityCircuit,
+                DensityReadout,
+                HeisenbergExpectation,
+            )
 
             self._density = DensityCircuit(self.noisy.circuit, names, qubits=self.noisy.qubits)
             self._readout = DensityReadout(self.noisy.readouts, self.noisy.qubits)
             self._max_batch = max_batch or max(1, 2**26 // 4**n)
+            try:
+                self._fast = HeisenbergExpectation(
+                    self.noisy.circuit, names, self.noisy.readouts, qubits=self.noisy.qubits
+                )
+            except UnsupportedGateError:  # a gate on more than 3 qubits: density matrices
+                self._fast = None
         else:
             import tensorflow as tf
             import tensorflow_quantum as tfq
@@ -248,20 +304,25 @@ class NoisyExpectationProgram:
 
         values = symbol_values_tensor(symbol_values, self.symbols)
         if self.method == "density":
-            rows = values.shape[0]
-            if rows is None or rows <= self._max_batch:
-                return self._readout(self._density.density_matrix(values))
-            parts = [
-                self._readout(self._density.density_matrix(values[i : i + self._max_batch]))
-                for i in range(0, rows, self._max_batch)
-            ]
-            return tf.concat(parts, axis=0)
+            return _exact(self._fast, self._density_rows, values)
         rows = values.shape[0]
         limit = _TrajectoryExecutor.max_batch
         if rows is not None and rows > limit:
             parts = [self(values[i : i + limit]) for i in range(0, rows, limit)]
             return tf.concat(parts, axis=0)
         return run_in_shards(self._trajectories, values, tfq_shards())
+
+    def _density_rows(self, values):
+        import tensorflow as tf
+
+        rows = values.shape[0]
+        if rows is None or rows <= self._max_batch:
+            return self._readout(self._density.density_matrix(values))
+        parts = [
+            self._readout(self._density.density_matrix(values[i : i + self._max_batch]))
+            for i in range(0, rows, self._max_batch)
+        ]
+        return tf.concat(parts, axis=0)
 
     def _trajectories(self, values):
         import tensorflow as tf

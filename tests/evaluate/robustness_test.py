@@ -152,13 +152,14 @@ def test_run_sweep_zero_noise_reproduces_the_model(tiny_images, tiny_noisy_cam):
 
 def test_is_random_for_shots_and_noisy_trajectories_only(tiny_noisy_cam):
     """Shots and noisy trajectories vary between runs; exact, density and channel-free
-    trajectories do not; "auto" follows the qubit count (density up to 8 qubits)."""
+    trajectories do not; "auto" follows the qubit count (the paper circuit: density up to
+    EXACT_MAX_QUBITS = 10 qubits)."""
     from qgcam_tf.evaluate.robustness import NoiseConfig, is_random
     from qgcam_tf.model.hybrid import build_hybrid_model
 
     small, _ = tiny_noisy_cam  # 3 qubits
     tf.keras.utils.set_random_seed(0)
-    large = build_hybrid_model((8, 8, 1), 3, vqc=VQCSpec(9, 1, 3), backend="tf", conv_filters=(4,))
+    large = build_hybrid_model((8, 8, 1), 3, vqc=VQCSpec(11, 1, 3), backend="tf", conv_filters=(4,))
 
     def config(noise, shots=None):
         return NoiseConfig("depolarizing", 0.05, 0.05, noise, shots)

@@ -18,7 +18,7 @@ from scipy import stats  # noqa: E402
 
 from qgcam_tf.noise.circuits import noisy_circuit  # noqa: E402
 from qgcam_tf.noise.executors import (  # noqa: E402
-    DENSITY_MAX_QUBITS,
+    EXACT_MAX_QUBITS,
     NoisyExpectationProgram,
     noisy_executor,
 )
@@ -26,6 +26,7 @@ from qgcam_tf.noise.model import NoiseModel  # noqa: E402
 from qgcam_tf.noise.presets import make_noise  # noqa: E402
 from qgcam_tf.quantum.circuits import VQCSpec, build_vqc  # noqa: E402
 from qgcam_tf.quantum.compiler import ExpectationProgram  # noqa: E402
+from qgcam_tf.quantum.density import HeisenbergExpectation  # noqa: E402
 from qgcam_tf.quantum.executors import make_executor  # noqa: E402
 from qgcam_tf.testing.tfq_models import circuit_cases  # noqa: E402
 
@@ -78,6 +79,43 @@ def test_density_executor_matches_cirq(n, preset, strength, rng):
     # the noise is visible: the noiseless circuit differs by far more than the tolerance
     clean = make_executor(spec, "tf")(tf.constant(values)).numpy()
     assert np.abs(clean - ref).max() > 1e-3
+
+
+def _shared_weights(spec, rng, rows=4):
+    """Rows of random encodings that share one random set of weights (as a trained model)."""
+    values = _values(spec, rng, rows)
+    values[:, 2 * spec.n_qubits :] = values[0, 2 * spec.n_qubits :]
+    return values
+
+
+@pytest.mark.parametrize("n,preset,strength", CASES)
+def test_heisenberg_path_with_shared_weights_matches_cirq(n, preset, strength, rng):
+    """Rows sharing the weights take the Heisenberg path; it equals cirq's complex128
+    DensityMatrixSimulator within 1e-5, hardware presets included."""
+    spec, noise = _model(n, preset, strength)
+    values = _shared_weights(spec, rng)
+    got = noisy_executor(spec, noise, method="density")(tf.constant(values)).numpy()
+    np.testing.assert_allclose(got, _cirq_reference(spec, noise, values), atol=1e-5)
+
+
+def test_heisenberg_path_gradients_are_the_density_paths(rng):
+    """A call on shared weights (the fast path) has the gradient of the density-matrix path:
+    equal to central differences of the Cirq reference (1e-3)."""
+    spec, noise = _model(3, "rainbow", None)
+    values = _shared_weights(spec, rng, rows=2)
+    run = noisy_executor(spec, noise, method="density")
+    x = tf.constant(values)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        out = tf.reduce_sum(run(x))
+    grad = tape.gradient(out, x).numpy()
+    eps = 1e-3
+    for j in (0, 2 * spec.n_qubits - 1, 2 * spec.n_qubits, values.shape[1] - 1):
+        shift = np.zeros(values.shape[1])
+        shift[j] = eps
+        plus = _cirq_reference(spec, noise, values + shift).sum(axis=1)
+        minus = _cirq_reference(spec, noise, values - shift).sum(axis=1)
+        np.testing.assert_allclose(grad[:, j], (plus - minus) / (2 * eps), atol=1e-3)
 
 
 # The trajectory test. TFQ's noisy op seeds its Philox generator from OS entropy
@@ -143,11 +181,11 @@ def test_noisy_executor_rejects_a_non_model():
         noisy_executor(spec, 0.1)
 
 
-def test_auto_takes_density_up_to_density_max_qubits():
-    """method "auto" is the density executor up to DENSITY_MAX_QUBITS qubits and the
-    trajectory executor above (executors are cached, so "auto" returns the same object)."""
+def test_auto_takes_density_up_to_exact_max_qubits():
+    """method "auto" is the paper circuit's density executor up to EXACT_MAX_QUBITS qubits and
+    the trajectory executor above (executors are cached, so "auto" returns the same object)."""
     noise = NoiseModel(depolarizing=0.01)
-    small, large = VQCSpec(DENSITY_MAX_QUBITS, 1, 2), VQCSpec(DENSITY_MAX_QUBITS + 1, 1, 2)
+    small, large = VQCSpec(EXACT_MAX_QUBITS, 1, 2), VQCSpec(EXACT_MAX_QUBITS + 1, 1, 2)
     assert noisy_executor(small, noise) is noisy_executor(small, noise, method="density")
     assert noisy_executor(large, noise) is noisy_executor(
         large, noise, method="trajectories", repetitions=noise.repetitions
@@ -374,6 +412,24 @@ def test_noisy_program_gradients_match_central_differences(rng):
         plus = _reference(circuit, symbols, readouts, model, values + shift).sum(axis=1)
         minus = _reference(circuit, symbols, readouts, model, values - shift).sum(axis=1)
         np.testing.assert_allclose(grad[:, j], (plus - minus) / (2 * eps), atol=1e-3)
+
+
+@pytest.mark.parametrize("name", list(GENERAL))
+def test_noisy_program_heisenberg_path_matches_cirq(name, rng):
+    """Rows that agree on the symbols used after the first multi-qubit gate take the
+    Heisenberg path of the density method; it equals the Cirq reference within 1e-5."""
+    _, circuit, symbols, readouts, model = GENERAL[name]
+    program = NoisyExpectationProgram(circuit, symbols, readouts, model, method="density")
+    noisy = program.noisy
+    fixed = HeisenbergExpectation(
+        noisy.circuit, program.symbols, noisy.readouts, qubits=noisy.qubits
+    ).fixed_columns
+    values = _symbol_values(symbols, rng, 3)
+    values[:, list(fixed)] = values[0, list(fixed)]
+    got = program(tf.constant(values)).numpy()
+    np.testing.assert_allclose(
+        got, _reference(circuit, symbols, readouts, model, values), atol=1e-5
+    )
 
 
 # Trajectories on any circuit, bounded as the paper-circuit test above: CHUNKS independent

@@ -18,6 +18,7 @@ from qgcam_tf.quantum.compiler import CompiledCircuit, UnsupportedGateError  # n
 from qgcam_tf.quantum.density import (  # noqa: E402
     DensityCircuit,
     DensityReadout,
+    HeisenbergExpectation,
     superoperator,
 )
 
@@ -183,6 +184,44 @@ def test_density_readout_equals_the_trace_with_the_pauli_sum_matrix(rng):
     np.testing.assert_allclose(got, want, atol=1e-5)
     with pytest.raises(ValueError, match=r"acts on qubit cirq.LineQubit\(5\), not in qubits"):
         DensityReadout([cirq.Z(cirq.LineQubit(5))], q)
+
+
+def test_heisenberg_expectation_matches_cirq(rng):
+    """HeisenbergExpectation (gates, channels, a two-qubit channel and a Toffoli after the
+    product part, Pauli sums in every basis) equals Tr(rho O) of cirq's complex128 density
+    matrices within 1e-5, on rows that differ in the prefix symbol only."""
+    q = cirq.LineQubit.range(3)
+    e = sympy.Symbol("e")
+    encoding = cirq.Circuit(cirq.ry(e).on(q[0]), cirq.rz(2 * e - 0.4).on(q[1]))
+    circuit = (
+        encoding
+        + _mixed_circuit(q)
+        + cirq.Circuit(cirq.TOFFOLI(*q), cirq.depolarize(0.02, n_qubits=2).on(q[0], q[2]))
+    )
+    readouts = [
+        cirq.X(q[0]) * cirq.Y(q[1]) * cirq.Z(q[2]) - 0.3 * cirq.Y(q[0]),
+        0.7 * cirq.Y(q[1]) * cirq.Y(q[2]) + 0.2 * cirq.X(q[2]) + 1.5,
+        cirq.Z(q[1]),
+    ]
+    h = HeisenbergExpectation(circuit, [A, B, C, e], readouts, qubits=q)
+    assert h.fixed_columns == (0, 1, 2)  # a, b, c act after a CNOT; e only before
+    values = rng.uniform(-np.pi, np.pi, size=(4, 4)).astype(np.float32)
+    values[:, :3] = values[0, :3]
+    rho = _reference(circuit, q, [A, B, C, e], values)
+    want = np.array([[np.trace(r @ o.matrix(q)).real for o in readouts] for r in rho])
+    np.testing.assert_allclose(h(values).numpy(), want, atol=1e-5)
+    np.testing.assert_allclose(h(values, max_rows=3).numpy(), want, atol=1e-5)
+
+
+def test_heisenberg_expectation_refuses_rows_that_differ_after_the_product_part(rng):
+    """Rows that differ on a symbol of the entangled part are refused (applies() is False)."""
+    q = cirq.LineQubit.range(2)
+    circuit = cirq.Circuit(cirq.ry(A).on(q[0]), cirq.CNOT(*q), cirq.rx(B).on(q[1]))
+    h = HeisenbergExpectation(circuit, [A, B], [cirq.Z(q[1])], qubits=q)
+    values = np.array([[0.1, 0.2], [0.3, 0.4]], np.float32)
+    assert not h.applies(values)
+    with pytest.raises(ValueError, match=r"symbol_values: the rows differ on the columns \[1\]"):
+        h(values)
 
 
 def test_superoperator_of_depolarizing_channel():
