@@ -95,15 +95,19 @@ RECIPES: dict[str, Recipe] = {
         backend="tfq",
         options={"image_size": "64", "augment": "flip", "padding": "reflect"},
     ),
-    # docs/experiments.md, "Speech in background noise": the values used there.
+    # docs/experiments.md, "Speech in background noise": 4 qubits, 20 epochs, noise mixed at
+    # 0-10 dB SNR; 0.92 clean-vs-noisy accuracy on held-out speakers and noise kinds at 0, 5
+    # and 10 dB, averaged over seeds 0-2 (runs speech-recipe-s0..2). Recorded noise needs
+    # --option noise-dir=DIR (without it the noise is white, pink and brown).
     "speech": Recipe(
-        epochs=2,
-        qubits=10,
+        epochs=20,
+        qubits=4,
         depth=2,
         learning_rate=5e-3,
         lr_schedule="constant",
-        batch_size=64,
+        batch_size=32,
         backend="tfq",
+        options={"snr_db": "0:10"},
     ),
 }
 

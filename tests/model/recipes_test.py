@@ -40,6 +40,15 @@ def test_the_photo_recipe_is_the_documented_one():
     assert dict(r.options) == {"image_size": "64", "augment": "flip", "padding": "reflect"}
 
 
+def test_the_speech_recipe_is_the_documented_one():
+    """Speech trains what docs/experiments.md measured on held-out clips: 20 epochs, 4 qubits,
+    depth 2, lr 0.005, batch 32, tfq, noise mixed at 0-10 dB."""
+    r = RECIPES["speech"]
+    assert (r.epochs, r.qubits, r.depth, r.learning_rate, r.batch_size) == (20, 4, 2, 0.005, 32)
+    assert (r.lr_schedule, r.backend) == ("constant", "tfq")
+    assert dict(r.options) == {"snr_db": "0:10"}
+
+
 def test_resolve_takes_given_values_and_fills_the_rest_from_the_recipe():
     """A given value wins and its flag is listed; every value left None is the recipe's."""
     recipe = RECIPES["speech"]
