@@ -185,6 +185,7 @@ def diagnose_run(
             "split": split,
             "n": len(y),
             f"{split}_accuracy": float(np.mean(predicted == y)),
+            "correct": (predicted == y).astype(int).tolist(),
         }
     layer = layer or CONV_LAYER
     cam = make_cam(method, model, layer=layer)
@@ -227,13 +228,23 @@ def diagnose_run(
 
 
 def variant_figure(
-    run_dir: str, path: str, *, data_dir=None, per_class=4, seed=0, target="class", reference="zero"
+    run_dir: str,
+    path: str,
+    *,
+    data_dir=None,
+    per_class=4,
+    seed=0,
+    method="qgradcam",
+    layer=None,
+    target="class",
+    reference="zero",
 ) -> str:
     """Fig. 5's photos (those of ``scripts/dogs_vs_cats.py --figure-only --per-class N``,
-    the same ``seed``) with the :class:`VariantCAM` maps of QGrad-CAM for every class."""
+    the same ``seed``) with the :class:`VariantCAM` maps of ``method`` for every class."""
     import numpy as np
 
-    from qgcam_tf.explain.qgradcam import QGradCAM
+    from qgcam_tf.explain.cams import make_cam
+    from qgcam_tf.model.hybrid import CONV_LAYER
     from qgcam_tf.model.run import Run
     from qgcam_tf.viz.photos import save_photo_figure
 
@@ -246,7 +257,10 @@ def variant_figure(
     for c in range(len(bundle.class_names)):
         picked += rng.permutation(np.flatnonzero(y == c))[:per_class].tolist()
     ref = model.get_layer("bn").moving_mean.numpy() if reference == "bn-mean" else None
-    cam = VariantCAM(QGradCAM(model), margin=target == "margin", reference=ref)
+    if ref is not None and (layer or CONV_LAYER) != CONV_LAYER:
+        raise ValueError(f"reference 'bn-mean' needs layer {CONV_LAYER!r}, got {layer!r}")
+    cam = make_cam(method, model, layer=layer or CONV_LAYER)
+    cam = VariantCAM(cam, margin=target == "margin", reference=ref)
     results = [cam(x[picked], class_index=c) for c in range(len(bundle.class_names))]
     maps = np.stack([r.maps for r in results])
     return save_photo_figure(
@@ -257,6 +271,36 @@ def variant_figure(
         probabilities=results[0].probabilities,
         labels=y[picked],
     )
+
+
+def seed_summary(rows, *, split="test", n_boot=10000, seed=0) -> dict:
+    """Accuracy over runs that differ only in their seed, on the same photos: the mean, each
+    run's, a 95 % t interval over the runs, and a 95 % bootstrap interval of the mean over
+    the photos (the photos resampled, each run's answers on a photo kept together).
+
+    Raises:
+        ValueError: fewer than 2 rows, or rows measured on different numbers of photos.
+    """
+    import numpy as np
+    from scipy import stats
+
+    if len(rows) < 2:
+        raise ValueError(f"rows must hold at least 2 runs, got {len(rows)}")
+    correct = np.array([r["correct"] for r in rows], float)  # [runs, photos]
+    per_run = correct.mean(axis=1)
+    mean, sd = float(per_run.mean()), float(per_run.std(ddof=1))
+    half = float(stats.t.ppf(0.975, len(rows) - 1) * sd / np.sqrt(len(rows)))
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, correct.shape[1], size=(n_boot, correct.shape[1]))
+    boot = correct.mean(axis=0)[picks].mean(axis=1)
+    return {
+        "runs": [r["run"] for r in rows],
+        "split": split,
+        f"{split}_accuracy_per_run": per_run.tolist(),
+        f"{split}_accuracy_mean": mean,
+        "t_interval_95_over_runs": [mean - half, mean + half],
+        "bootstrap_interval_95_over_photos": np.percentile(boot, [2.5, 97.5]).tolist(),
+    }
 
 
 def main(argv=None) -> int:
@@ -280,10 +324,14 @@ def main(argv=None) -> int:
             args.figure,
             data_dir=args.data_dir,
             per_class=args.per_class,
+            method=args.method,
+            layer=args.layer,
             target=args.target,
             reference=args.reference,
         )
-    text = json.dumps(rows, indent=2)
+    if args.accuracy_only and len(rows) > 1:
+        rows.append({"summary": seed_summary(rows, split=args.split)})
+    text = json.dumps(rows)
     print(text)
     if args.out:
         from qgcam_tf.fileio import write_json_atomic
