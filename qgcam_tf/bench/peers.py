@@ -309,7 +309,13 @@ def _tf_step(loss_and_values, variables, jit: bool):
         return values, gx, gt
 
     fn = tf.function(step, jit_compile=jit)
-    return lambda: tuple(np.asarray(t) for t in fn())
+
+    def call():
+        return tuple(np.asarray(t) for t in fn())
+
+    if jit:
+        call.optimized_hlo = lambda: fn.experimental_get_compiler_ir()(stage="optimized_hlo")
+    return call
 
 
 def _vqc_tf(name, n, depth, n_out, x, theta):
@@ -349,6 +355,7 @@ def _jax_step(values_fn, x, theta):
         (_, v), (gx, gt) = step(xj, tj)
         return np.asarray(v), np.asarray(gx), np.asarray(gt)
 
+    call.optimized_hlo = lambda: step.lower(xj, tj).compile().as_text()
     return call
 
 
@@ -511,6 +518,9 @@ def vqc_call(
 
     Returns:
         ``(call, version)``: the call and the version string of the library that runs it.
+        The call of a row compiled by XLA as one step (``tf_xla`` and the rows run by
+        ``jax.jit``) also has ``call.optimized_hlo()``: the text of the compiled step's
+        optimised HLO module (what ``benchmarks/profile_row.py hlo`` counts).
 
     Raises:
         ValueError: an unknown ``name``.

@@ -314,6 +314,30 @@ def test_profile_row_script_prints_an_op_table(tmp_path):
     assert shares and 0 < sum(shares) <= 100 + len(shares)  # rounded shares of the top ops
 
 
+def test_profile_row_script_counts_the_xla_steps_instructions():
+    """`python benchmarks/profile_row.py hlo --name tf_xla` prints the opcodes of the
+    compiled step's entry computation, whose counts add up to the total it names (with at
+    least one dot: the R_Y products); a row not compiled by XLA is refused, naming it."""
+    script = os.path.join(
+        os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "benchmarks", "profile_row.py"
+    )
+    cmd = [sys.executable, script, "hlo", "--n", "4", "--name", "tf_xla", "--top", "100"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.strip().splitlines()
+    head = lines[0].split()
+    assert head[:3] == ["XLA", "tf_xla", "n=4:"] and lines[1] == "| opcode | instructions |"
+    counts = {row.split("|")[1].strip(): int(row.split("|")[2]) for row in lines[3:]}
+    assert sum(counts.values()) == int(head[3]) and counts.get("dot", 0) >= 1
+    refused = subprocess.run(
+        [sys.executable, script, "hlo", "--n", "4", "--name", "tf"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert refused.returncode == 2 and "'tf' is not compiled by XLA" in refused.stderr
+
+
 @pytest.mark.slow
 def test_quick_benchmark_writes_valid_json_and_markdown(tmp_path):
     """`qgcam benchmark --quick` writes benchmark.json/.md with every required key, sane values."""
