@@ -390,7 +390,7 @@ class HeisenbergExpectation:
         )
         n, L = self.n_qubits, self.n_outputs
         index = {q: i for i, q in enumerate(self.qubits)}
-        c = self._initial.astype(np.float64)
+        c = self._initial  # float32: the evolution is memory-bound, its rounding ~1e-7
         pending: dict[int, np.ndarray] = {}
         for op in reversed(self._rest):  # E^dagger applies the last operation first
             op = cirq.resolve_parameters(op, resolver)
@@ -504,7 +504,7 @@ def _apply_transfer(c: np.ndarray, transfer: np.ndarray, axes: list[int]) -> np.
     """``c[l, .., p_a, .., p_b, ..] -> sum_q R[(p_a, p_b), (q_a, q_b)] c[l, .., q_a, .., q_b, ..]``
     over the qubit ``axes`` (in the order of ``transfer``) of ``c`` ``[L, 4, .., 4]``."""
     k = len(axes)
-    r = transfer.reshape((4,) * (2 * k))
+    r = transfer.astype(c.dtype).reshape((4,) * (2 * k))
     out = np.tensordot(r, c, axes=(list(range(k, 2 * k)), [1 + a for a in axes]))
     return np.moveaxis(out, list(range(k)), [1 + a for a in axes])
 
