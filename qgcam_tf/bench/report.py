@@ -324,51 +324,63 @@ def export_markdown(r: dict) -> list[str]:
 
 def noisy_markdown(r: dict) -> list[str]:
     """The noisy rows (:func:`qgcam_tf.bench.noisy.noisy_rows`): noisy maps/s per method and
-    ``n`` with the paired density / trajectories ratio, then the noise sweep's maps/s per
-    preset. Empty when the run has neither."""
-    maps = r.get("noisy_maps_per_s") or {}
-    sweep = r.get("noise_sweep_maps_per_s") or {}
+    ``n`` with the paired density / trajectories ratio, the density rows' peak memory and
+    the agreement of the two methods' maps; then the noise sweep's maps/s per preset. Empty
+    when the run has neither."""
+    noisy = r.get("noisy") or {}
+    maps = r.get("noisy_maps_per_s") or noisy.get("noisy_maps_per_s") or {}
+    sweep = r.get("noise_sweep_maps_per_s") or noisy.get("noise_sweep_maps_per_s") or {}
     lines: list[str] = []
     if maps:
         ratio = (r.get("paired") or {}).get("density_over_trajectories") or {}
+        peak = (noisy.get("peak_mb") or {}).get("density") or {}
+        agreement = noisy.get("agreement") or {}
         ns = sorted({n for by_n in maps.values() for n in by_n} | set(ratio), key=int)
         methods = list(maps)
+        params = noisy.get("params") or {}
         lines += [
             "## Noisy maps (maps/s)",
             "",
-            "QGrad-CAM maps of the paper VQC under noise: `density` = the exact density "
-            "matrix, `trajectories` = TensorFlow Quantum with 100 trajectories; the last "
-            "column is the paired speed-up (calls alternating, median of per-pair ratios).",
+            "QGrad-CAM maps of the paper VQC under noise"
+            + (
+                f" (`{params['preset']}` at {params['strength']:g}, batch {params['batch']})"
+                if {"preset", "strength", "batch"} <= set(params)
+                else ""
+            )
+            + ": `density` = the exact density matrix, `trajectories` = TensorFlow Quantum "
+            "with 100 trajectories; the ratio is paired (calls alternating, median of "
+            "per-pair ratios); agreement: RMS difference of the mean trajectory maps from the "
+            "exact ones, in standard errors (near 1: they agree).",
             "",
-            "| n | " + " | ".join(methods) + " | density / trajectories (paired) |",
-            "|---:|" + "---:|" * (len(methods) + 1),
+            "| n | "
+            + " | ".join(f"{m} maps/s" for m in methods)
+            + " | density / trajectories (paired) | density peak MB | agreement |",
+            "|---:|" + "---:|" * (len(methods) + 3),
         ]
         for n in ns:
             cells = " | ".join(_fmt((maps[m] or {}).get(n)) for m in methods)
-            lines.append(f"| {n} | {cells} | {_fmt(ratio.get(n), 2)} |")
-        peak = r.get("noisy_peak_mb") or {}
-        if peak:
-            lines += [
-                "",
-                "Peak memory (MB): "
-                + "; ".join(
-                    f"{m} " + ", ".join(f"n={n} {_fmt(v)}" for n, v in by_n.items())
-                    for m, by_n in peak.items()
-                )
-                + ".",
-            ]
+            lines.append(
+                f"| {n} | {cells} | {_fmt(ratio.get(n), 2)} | {_fmt(peak.get(n))} | "
+                f"{_fmt(agreement.get(n), 2)} |"
+            )
     if sweep:
         if lines:
             lines.append("")
+        method = noisy.get("noise_sweep_method") or {}
+        seconds = noisy.get("noise_sweep_seconds") or {}
         lines += [
             "## Noise sweep (maps/s per preset)",
             "",
-            "The inner call of `qgcam noise`, one sweep point per preset.",
+            "One sweep point of `qgcam noise` (noisy predictions, then the noisy maps), "
+            "method `auto`.",
             "",
-            "| preset | maps/s |",
-            "|---|---:|",
+            "| preset | maps/s | seconds | method |",
+            "|---|---:|---:|---|",
         ]
-        lines += [f"| {preset} | {_fmt(v)} |" for preset, v in sweep.items()]
+        lines += [
+            f"| {preset} | {_fmt(v)} | {_fmt(seconds.get(preset), 2)} | {method.get(preset, '—')} |"
+            for preset, v in sweep.items()
+        ]
     return lines
 
 

@@ -94,7 +94,21 @@ def test_noisy_rows_give_one_paired_target_per_n_and_two_tables():
     """The density / trajectories ratio is a target ">= 10" at each n <= 8 (met above 10,
     not below); the tables list maps/s per method and n with the paired ratio, and maps/s
     per sweep preset; without noisy rows the target is listed unmeasured and no table."""
-    r = {"vqc_fwd_bwd_ms": {}, "paired": dict(NOISY["paired"]), **NOISY}
+    noisy = {
+        **NOISY,
+        "peak_mb": {"density": {"4": 900.0, "6": 950.0, "8": 1200.0}},
+        "agreement": {"4": 1.1, "6": 0.9, "8": 1.3},
+        "noise_sweep_seconds": {"rainbow": 4.6, "weber": 1.25},
+        "noise_sweep_method": {"rainbow": "density", "weber": "density"},
+        "params": {"preset": "depolarizing", "strength": 0.02, "batch": 16},
+    }
+    r = {
+        "vqc_fwd_bwd_ms": {},
+        "paired": dict(NOISY["paired"]),
+        "noisy_maps_per_s": NOISY["noisy_maps_per_s"],
+        "noise_sweep_maps_per_s": NOISY["noise_sweep_maps_per_s"],
+        "noisy": noisy,
+    }
     t = report.targets_table(r)
     assert t["noisy_density_over_tfq_100_trajectories_n4"] == {
         "value": 41.0,
@@ -104,10 +118,15 @@ def test_noisy_rows_give_one_paired_target_per_n_and_two_tables():
     }
     assert t["noisy_density_over_tfq_100_trajectories_n8"]["met"] is False
     lines = report.noisy_markdown(r)
-    assert "| n | density | trajectories | density / trajectories (paired) |" in lines
-    assert "| 4 | 800 | 20.0 | 41.00 |" in lines
-    assert "| 8 | 40.0 | 8.0 | 4.90 |" in lines
-    assert "| rainbow | 3.5 |" in lines and "| weber | 12.0 |" in lines
+    assert (
+        "| n | density maps/s | trajectories maps/s | density / trajectories (paired) "
+        "| density peak MB | agreement |"
+    ) in lines
+    assert "| 4 | 800 | 20.0 | 41.00 | 900 | 1.10 |" in lines
+    assert "| 8 | 40.0 | 8.0 | 4.90 | 1200 | 1.30 |" in lines
+    assert "| rainbow | 3.5 | 4.60 | density |" in lines
+    assert "| weber | 12.0 | 1.25 | density |" in lines
+    assert any("(`depolarizing` at 0.02, batch 16)" in line for line in lines)
     empty = report.targets_table({"vqc_fwd_bwd_ms": {}})
     assert empty["noisy_density_over_tfq_100_trajectories (n <= 8)"]["met"] is None
     assert report.noisy_markdown({"vqc_fwd_bwd_ms": {}}) == []

@@ -167,7 +167,7 @@ def test_vqc_rows_stop_after_a_row_over_the_time_limit(monkeypatch):
 def test_noisy_results_pass_the_rows_through_and_report_failures_as_skipped():
     """noisy_results hands the config to the noisy rows and returns their dict as it is; a
     row that raises, or returns no dict, gives {"skipped": why} instead of ending the run;
-    --quick does not measure them."""
+    the default config measures them."""
     cfg = suite.BenchConfig(ns=(4,))
     seen = []
 
@@ -186,7 +186,7 @@ def test_noisy_results_pass_the_rows_through_and_report_failures_as_skipped():
     assert suite.noisy_results(cfg, lambda c: [1]) == {
         "skipped": "noisy rows returned list, not a dict"
     }
-    assert suite.BenchConfig.quick().noisy is False and cfg.noisy is True
+    assert cfg.noisy is True
 
 
 def test_fastest_peer_leaves_out_failed_checks_and_other_batches():
@@ -358,7 +358,14 @@ def test_quick_benchmark_writes_valid_json_and_markdown(tmp_path):
     assert "pennylane_jax_train" in r["skipped"]
     assert r["pennylane_jax_train_images_per_s"] is None
     assert r["paired"]["qgradcam_over_gradcam"] == r["qgradcam_over_gradcam"]
-    assert r["skipped"]["noisy"] == "not measured (--quick)"
+    # the noisy rows, shrunk to n = 4 by the quick config: rates, their paired ratio, a sweep
+    assert "noisy" not in r["skipped"], r["skipped"]
+    assert set(r["noisy_maps_per_s"]) == {"density", "trajectories"}
+    assert all(_finite_positive(v["4"]) for v in r["noisy_maps_per_s"].values())
+    assert _finite_positive(r["paired"]["density_over_trajectories"]["4"])
+    assert r["noise_sweep_maps_per_s"] == r["noisy"]["noise_sweep_maps_per_s"]
+    assert "noisy_density_over_tfq_100_trajectories_n4" in r["targets"]
+    assert "## Noisy maps (maps/s)" in md and "## Noise sweep (maps/s per preset)" in md
 
     assert set(r["train_images_per_s"]) >= {"tfq", "tf", "classical"}
     for kind, ips in r["train_images_per_s"].items():
