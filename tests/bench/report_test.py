@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pathlib
 import sys
 
 import pytest
@@ -356,6 +357,24 @@ def test_rendered_tables_go_into_a_document_under_its_own_headings(tmp_path):
     assert "# qgcam benchmark" not in text
     assert "\n### VQC forward + backward (ms, batch 64)\n" in block
     assert "\n## " not in block
+
+
+@pytest.mark.parametrize("doc", ["docs/performance.md", "README.md"])
+def test_make_bench_regenerates_the_repositorys_own_documents(doc, tmp_path):
+    """`qgcam benchmark --update-doc docs/performance.md README.md` (make bench) can rewrite
+    both documents: each has the markers once, and a synthetic run's tables replace the
+    block while every line outside it is kept."""
+    source = pathlib.Path(__file__).resolve().parents[2] / doc
+    text = source.read_text()
+    assert text.count(report.DOC_BEGIN) == 1 and text.count(report.DOC_END) == 1
+    copy = tmp_path / "doc.md"
+    copy.write_text(text)
+    report.update_doc(str(copy), report.render_markdown(_results(**NOISY)))
+    new = copy.read_text()
+    before, _, after = text.partition(report.DOC_BEGIN)
+    assert new.startswith(before + report.DOC_BEGIN + "\nMachine: Test CPU")
+    assert new.endswith(report.DOC_END + after.partition(report.DOC_END)[2])
+    assert "### Noisy maps (maps/s)" in new and "| hybrid (tf) ms |" in new
 
 
 if __name__ == "__main__":
