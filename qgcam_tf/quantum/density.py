@@ -364,6 +364,8 @@ class HeisenbergExpectation:
                     p[qindex[q]] = pauli_index[pauli]
                 self._initial[(l, *p)] += float(np.real(term.coefficient))
         self._cache: dict = {}
+        self._flat: dict = {}
+        self._rows = None
 
     def applies(self, symbol_values) -> bool:
         """Whether the rows of ``symbol_values`` agree on :attr:`fixed_columns`."""
@@ -412,10 +414,16 @@ class HeisenbergExpectation:
         for k, transfer in sorted(pending.items()):
             c = _apply_transfer(c, transfer, [k])
         h = (n + 1) // 2
-        coeffs = tf.constant(c.reshape(L, 4**h, 4 ** (n - h)), tf.float32)
+        c = c.reshape(L, 4**h, 4 ** (n - h))
+        coeffs = tf.constant(c)
         if len(self._cache) >= 4:
-            self._cache.pop(next(iter(self._cache)))
+            old = self._cache.pop(next(iter(self._cache)))
+            del self._flat[old.ref()]
         self._cache[key] = coeffs
+        # [4**h, L * 4**(n-h)]: the right operand of the rows' matmul
+        self._flat[coeffs.ref()] = tf.constant(
+            np.ascontiguousarray(c.transpose(1, 0, 2)).reshape(4**h, -1)
+        )
         return coeffs
 
     def bloch_vectors(self, symbol_values) -> tf.Tensor:
@@ -445,18 +453,28 @@ class HeisenbergExpectation:
                 f"{list(self.fixed_columns)} that the circuit uses after its first "
                 "multi-qubit gate; run DensityCircuit instead"
             )
+        coeffs = self.coefficients(values[0, list(self.fixed_columns)])
+        flat = self._flat[coeffs.ref()]
+        if self._rows is None:  # one graph for every batch size (the ops are many and small)
+            spec = [
+                tf.TensorSpec([None, len(self.symbol_names)], tf.float32),
+                tf.TensorSpec(flat.shape, tf.float32),
+            ]
+            self._rows = tf.function(self._contract, input_signature=spec)
+        parts = [
+            self._rows(tf.constant(values[start : start + max_rows]), flat)
+            for start in range(0, len(values), max_rows)
+        ]
+        # identity terms are in the coefficients: E^dagger(I) = I for a trace-preserving E
+        return tf.concat(parts, axis=0) if parts else tf.zeros([0, self.n_outputs])
+
+    def _contract(self, values, flat):
         n, L = self.n_qubits, self.n_outputs
         h = (n + 1) // 2
-        coeffs = self.coefficients(values[0, list(self.fixed_columns)])
-        flat = tf.reshape(tf.transpose(coeffs, [1, 0, 2]), [4**h, L * 4 ** (n - h)])
-        parts = []
-        for start in range(0, len(values), max_rows):
-            v = self.bloch_vectors(values[start : start + max_rows])  # [b, n, 4]
-            left, right = _kron_rows(v[:, :h]), _kron_rows(v[:, h:])
-            t = tf.reshape(tf.linalg.matmul(left, flat), [-1, L, 4 ** (n - h)])
-            parts.append(tf.einsum("blc,bc->bl", t, right))
-        # identity terms are in the coefficients: E^dagger(I) = I for a trace-preserving E
-        return tf.concat(parts, axis=0) if parts else tf.zeros([0, L])
+        v = self.bloch_vectors(values)  # [b, n, 4]
+        left, right = _kron_rows(v[:, :h]), _kron_rows(v[:, h:])
+        t = tf.reshape(tf.linalg.matmul(left, flat), [-1, L, 4 ** (n - h)])
+        return tf.einsum("blc,bc->bl", t, right)
 
 
 def _pauli_basis(k: int) -> list[np.ndarray]:
