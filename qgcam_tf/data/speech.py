@@ -21,12 +21,12 @@ The model input is the log-mel image ``[n_mels, n_frames, 1]`` (:mod:`qgcam_tf.d
 Speech / non-speech marks come from the clean clip's frame energies (``test_speech_frames``
 of the bundle); :mod:`qgcam_tf.evaluate.attention` scores maps against them.
 
-Options (``qgcam train --option KEY=VALUE``; :data:`qgcam_tf.data.DATASET_OPTIONS`): ``noise_dir``,
-``noise`` (comma list of ``recorded,white,pink,brown``), ``test_noise`` (the kinds of the test
-clips, default ``noise``: a colour training never heard is a fresh noise), ``snr_db`` (``5`` or a range
-``0:10``), ``labels`` (``binary``: clean/noisy, or ``type``: clean + one class per noise
-kind), ``duration_s``, ``fmax`` (top of the mel filterbank, Hz; default 7600), ``test_fraction``,
-``limit``, ``seed``, ``batch_size``.
+Options (``qgcam train --option KEY=VALUE``; :data:`qgcam_tf.data.DATASET_OPTIONS`):
+``noise_dir``, ``noise`` (comma list of ``recorded,white,pink,brown``), ``test_noise`` (the
+kinds of the test clips, default ``noise``: a colour training never heard is a fresh noise),
+``snr_db`` (``5`` or a range ``0:10``), ``labels`` (``binary``: clean/noisy, or ``type``:
+clean + one class per noise kind), ``duration_s``, ``fmax`` (top of the mel filterbank, Hz;
+default 7600), ``test_fraction``, ``limit``, ``seed``, ``batch_size``.
 """
 
 from __future__ import annotations
@@ -372,17 +372,17 @@ def make_examples(clips, noises, *, cfg, kinds, snr, labels, rng, details: bool 
         ``(signals [2N, n_samples], clean [2N, n_samples], y [2N])``; with ``details``, a fourth
         item ``{"clip": [2N] clip index, "noise": [2N] noise recording index (-1 for a
         colour or a clean example), "kind": [2N] noise kind ("" when clean), "snr_db": [2N]
-        (NaN when clean)}``.
+        (NaN when clean), "added": [2N, n_samples] the scaled noise (zeros when clean)}``.
     """
     signals, cleans, ys = [], [], []
-    info = {"clip": [], "noise": [], "kind": [], "snr_db": []}
+    info = {"clip": [], "noise": [], "kind": [], "snr_db": [], "added": []}
     dither = lambda: (DITHER_RMS * rng.standard_normal(cfg.n_samples)).astype(np.float32)  # noqa: E731
     for i, clip in enumerate(clips):
         seg = _segment(clip, cfg, rng)
         kind = kinds[i % len(kinds)]
         noise, which = _noise_for(kind, noises, cfg.n_samples, rng)
         level = rng.uniform(*snr)
-        noisy, _ = audio.mix_at_snr(seg, noise, level)
+        noisy, added = audio.mix_at_snr(seg, noise, level)
         signals += [seg + dither(), noisy + dither()]
         cleans += [seg, seg]
         ys += [0, 1 if labels == "binary" else 1 + kinds.index(kind)]
@@ -390,6 +390,7 @@ def make_examples(clips, noises, *, cfg, kinds, snr, labels, rng, details: bool 
         info["noise"] += [-1, which]
         info["kind"] += ["", kind]
         info["snr_db"] += [float("nan"), float(level)]
+        info["added"] += [np.zeros_like(added), added]
     out = (np.stack(signals), np.stack(cleans), np.asarray(ys, np.int64))
     if details:
         return (*out, {k: np.asarray(v) for k, v in info.items()})
@@ -547,6 +548,13 @@ def _type_labels(y: np.ndarray, test_kinds, kinds) -> np.ndarray:
     return lookup[y]
 
 
+def _noise_dominant(clean: np.ndarray, added: np.ndarray, cfg) -> np.ndarray:
+    """Cells where the noise's mel power exceeds the clean speech's (both above the floor)."""
+    speech_img = _spectrogram_images(clean, cfg)[..., 0]
+    noise_img = _spectrogram_images(added, cfg)[..., 0]
+    return (noise_img > speech_img) & (noise_img > 0)
+
+
 @dataclasses.dataclass
 class HeldOutSet:
     """The test clips of a speech run mixed at one SNR (or an SNR range).
@@ -559,6 +567,9 @@ class HeldOutSet:
         clips: ``[2N]`` the speech file of each example.
         noises: ``[2N]`` the noise of each example (a file, a colour, or "" when clean).
         snr_db: float ``[2N]`` the SNR drawn (NaN when clean).
+        noise_dominant: bool ``[2N, n_mels, n_frames]``, the spectrogram cells where the added
+            noise has more mel power than the clean speech (all False for a clean example):
+            where the noise can be seen.
     """
 
     snr: str
@@ -568,6 +579,7 @@ class HeldOutSet:
     clips: list
     noises: list
     snr_db: np.ndarray
+    noise_dominant: np.ndarray
 
 
 def heldout_sets(options: dict, snrs: Sequence) -> dict[str, HeldOutSet]:
@@ -623,6 +635,7 @@ def heldout_sets(options: dict, snrs: Sequence) -> dict[str, HeldOutSet]:
             clips=[kept[i] for i in info["clip"]],
             noises=noise,
             snr_db=info["snr_db"],
+            noise_dominant=_noise_dominant(clean, info["added"], setup.cfg),
         )
     return out
 

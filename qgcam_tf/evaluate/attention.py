@@ -65,6 +65,37 @@ def attention_ratio(maps: np.ndarray, speech: np.ndarray) -> np.ndarray:
         )
 
 
+def mask_ratio(maps: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Per map: (mass on the cells of ``mask`` / total mass) / (share of cells in ``mask``).
+
+    The cell-level form of :func:`attention_ratio`: with ``mask`` the cells where the added
+    noise outweighs the speech, above 1 means the map sits on the noise.
+
+    Args:
+        maps: ``[B, H, W]`` non-negative maps.
+        mask: bool ``[B, H, W]``.
+
+    Returns:
+        ``[B]`` ratios; NaN where the mask is empty or full, or the map is zero.
+
+    Raises:
+        ValueError: the shapes differ.
+    """
+    maps = np.asarray(maps, np.float64)
+    mask = np.asarray(mask, bool)
+    if maps.ndim != 3 or mask.shape != maps.shape:
+        raise ValueError(
+            f"maps [B, H, W] and mask must have one shape: {maps.shape} vs {mask.shape}"
+        )
+    total = maps.sum(axis=(1, 2))
+    inside = np.where(mask, maps, 0.0).sum(axis=(1, 2))
+    share = mask.mean(axis=(1, 2))
+    valid = (share > 0) & (share < 1) & (total > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = inside / np.where(valid, total, 1.0) / np.where(valid, share, 1.0)
+    return np.where(valid, ratio, np.nan)
+
+
 def bootstrap_ci(
     values, statistic=np.mean, *, n_boot: int = 2000, level: float = 0.95, seed: int = 0
 ) -> tuple[float, float]:
@@ -130,7 +161,7 @@ def attention_summary(ratios, *, n_boot: int = 2000, seed: int = 0) -> dict:
 
 
 def per_clip_attention(
-    model, images, labels, speech, *, explain="predicted", batch_size: int = 64
+    model, images, labels, speech, *, explain="predicted", noise_mask=None, batch_size: int = 64
 ) -> dict:
     """QGrad-CAM background attention of every clip.
 
@@ -141,6 +172,8 @@ def per_clip_attention(
         speech: bool ``[N, n_frames]`` speech marks of the clean signals.
         explain: ``"predicted"`` (the map of each clip's predicted class), ``"true"`` (of its
             true class) or a class index (that class for every clip, e.g. the noisy class).
+        noise_mask: optional bool ``[N, n_mels, n_frames]``, the cells where the added noise
+            outweighs the speech; adds ``"noise_ratio"`` (:func:`mask_ratio`).
         batch_size: images per QGrad-CAM pass.
 
     Returns:
@@ -168,7 +201,9 @@ def per_clip_attention(
     result = cam(images, class_index)
     predicted = np.argmax(result.probabilities, axis=1)
     speech = np.asarray(speech, bool)
+    extra = {} if noise_mask is None else {"noise_ratio": mask_ratio(result.maps, noise_mask)}
     return {
+        **extra,
         "ratio": attention_ratio(result.maps, speech),
         "predicted": predicted,
         "label": labels,
@@ -190,11 +225,12 @@ def attention_by_class(per_clip: dict, class_names, *, n_boot: int = 2000, seed:
     Returns:
         ``{"noisy": summary, "clean": summary}``, each summary with ``n_correct`` (correctly
         classified clips of the class) and ``n_empty`` (those of them with an all-zero map)
-        beside ``n`` (those with a ratio).
+        beside ``n`` (those with a ratio); with ``per_clip["noise_ratio"]`` also
+        ``"noise_dominance"``: the summary of that ratio over the correct noisy clips.
     """
     clean = per_clip["label"] == list(class_names).index("clean")
     ok = per_clip["correct"]
-    return {
+    out = {
         name: {
             **attention_summary(per_clip["ratio"][ok & mask], n_boot=n_boot, seed=seed),
             "n_correct": int(np.sum(ok & mask)),
@@ -202,6 +238,11 @@ def attention_by_class(per_clip: dict, class_names, *, n_boot: int = 2000, seed:
         }
         for name, mask in (("noisy", ~clean), ("clean", clean))
     }
+    if "noise_ratio" in per_clip:
+        out["noise_dominance"] = attention_summary(
+            per_clip["noise_ratio"][ok & ~clean], n_boot=n_boot, seed=seed
+        )
+    return out
 
 
 def background_attention(

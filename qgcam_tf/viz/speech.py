@@ -185,6 +185,7 @@ CSV_COLUMNS = (
     "explained",
     "background_share",
     "ratio",
+    "noise_ratio",
 )
 
 
@@ -311,7 +312,13 @@ def write_speech_evaluation(
     clean_index = list(names).index("clean")
     for snr, held in sets.items():
         per = per_clip_attention(
-            model, held.images, held.labels, held.speech, explain=target, batch_size=batch_size
+            model,
+            held.images,
+            held.labels,
+            held.speech,
+            explain=target,
+            noise_mask=held.noise_dominant,
+            batch_size=batch_size,
         )
         by_class = attention_by_class(per, names, seed=seed)
         noisy = held.labels != clean_index
@@ -336,6 +343,9 @@ def write_speech_evaluation(
                     "explained": names[int(per["explained"][i])],
                     "background_share": f"{per['background_share'][i]:.4f}",
                     "ratio": "" if not np.isfinite(per["ratio"][i]) else f"{per['ratio'][i]:.4f}",
+                    "noise_ratio": ""
+                    if not np.isfinite(per["noise_ratio"][i])
+                    else f"{per['noise_ratio'][i]:.4f}",
                 }
             )
     numeric = [s for s in sets if ":" not in s]
@@ -379,8 +389,13 @@ def write_speech_evaluation(
         picked += rng.permutation(np.flatnonzero(ok & (held.labels == c)))[:examples].tolist()
     if picked:
         titles = [
-            f"{names[held.labels[i]]} {held.snr} dB {os.path.basename(held.noises[i])} "
-            f"(ratio {r['ratio'][i]:.2f})"
+            f"{names[held.labels[i]]}"
+            + (
+                f" {held.snr} dB {os.path.splitext(os.path.basename(held.noises[i]))[0][-12:]}"
+                if held.noises[i]
+                else ""
+            )
+            + f", ratio {r['ratio'][i]:.2f}"
             for i in picked
         ]
         written.append(

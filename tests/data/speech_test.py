@@ -390,6 +390,9 @@ def test_test_clips_use_only_held_out_speakers_and_noise(tmp_path):
         np.testing.assert_array_equal(held.images[0::2], sets["5"].images[0::2])
         assert held.clips == sets["5"].clips and held.noises == sets["5"].noises
     assert not np.array_equal(sets["0"].images[1::2], sets["10"].images[1::2])
+    # noise-dominated cells: none in a clean example, and more at 0 dB than at 10 dB
+    assert not sets["5"].noise_dominant[0::2].any()
+    assert sets["0"].noise_dominant.sum() > sets["10"].noise_dominant.sum() > 0
     # more noise fills the silences more: mean pixel of the noisy images falls with the SNR
     means = [sets[s].images[1::2].mean() for s in ("0", "5", "10")]
     assert means[0] > means[1] > means[2]

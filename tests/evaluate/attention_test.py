@@ -13,6 +13,7 @@ from qgcam_tf.evaluate.attention import (
     background_attention,
     bootstrap_ci,
     dataset_metrics,
+    mask_ratio,
     per_clip_attention,
     speech_metrics,
 )
@@ -179,6 +180,30 @@ def test_per_clip_attention_against_numpy():
             np.testing.assert_allclose(by_class[name]["median"], np.median(vals))
     with pytest.raises(ValueError, match="explain must be"):
         per_clip_attention(model, x, labels, marks, explain="loudest")
+
+
+def test_mask_ratio_by_hand():
+    """mask_ratio = (mass in the mask / total) / (mask share), NaN for an empty or full mask
+    or a zero map; it equals attention_ratio when the mask is whole non-speech frames."""
+    maps = np.zeros((4, 2, 4))
+    maps[0] = [[1, 0, 0, 0], [1, 0, 0, 2]]  # total 4
+    mask = np.zeros((4, 2, 4), bool)
+    mask[0, :, 0] = True  # 2 of 8 cells, mass 2
+    mask[1] = True
+    maps[1] = 1.0
+    mask[2, 0, 0] = True  # zero map
+    maps[3] = np.arange(8).reshape(2, 4)
+    got = mask_ratio(maps, mask)
+    np.testing.assert_allclose(got[0], (2 / 4) / (2 / 8))
+    assert np.isnan(got[1:]).all()  # full mask, zero map, empty mask
+    rng = np.random.default_rng(0)
+    m = rng.uniform(size=(5, 3, 6))
+    speech = rng.uniform(size=(5, 6)) < 0.5
+    speech[:, 0], speech[:, 1] = True, False
+    frames = np.broadcast_to(~speech[:, None, :], m.shape)
+    np.testing.assert_allclose(mask_ratio(m, frames), attention_ratio(m, speech), rtol=1e-12)
+    with pytest.raises(ValueError, match="one shape"):
+        mask_ratio(m, frames[:, :2])
 
 
 if __name__ == "__main__":
