@@ -235,7 +235,7 @@ def _vqc_markdown(r: dict, batch: int) -> list[str]:
         )
     lines += [
         "",
-        "Checks against the complex128 NumPy reference before timing: the <Z> values, the "
+        "Checks against the complex128 NumPy reference before timing: the `<Z>` values, the "
         "input gradients and the weight gradient of the batch-mean loss (the summed loss's "
         "divided by the batch: its float32 rounding grows with the batch, its size does not) "
         "each within 1e-5 x max(1, |reference|); pass / **fail** (the largest error beside "
