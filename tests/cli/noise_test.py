@@ -56,7 +56,8 @@ def test_cli_missing_model_exits_2(capsys, tmp_path):
 
 @pytest.mark.slow
 def test_cli_sweep_writes_csv_and_plots(tmp_path, capsys):
-    """`qgcam noise` on an MNIST-shaped model writes noise.csv, noise.png and noise_maps.png."""
+    """`qgcam noise` on an MNIST-shaped 10-qubit model writes noise.csv, noise.png and
+    noise_maps.png, simulating it exactly by default."""
     from qgcam_tf.cli.main import main
     from qgcam_tf.data.mnist import load_mnist
     from qgcam_tf.model.hybrid import build_hybrid_model
@@ -104,7 +105,9 @@ def test_cli_sweep_writes_csv_and_plots(tmp_path, capsys):
         ("rainbow", 1.0),
     ]
     assert float(rows[0]["pearson_mean"]) == pytest.approx(1.0, abs=1e-4)
-    assert {r["method"] for r in rows} == {"trajectories"}
+    # auto: the paper circuit is exact up to EXACT_MAX_QUBITS = 10 qubits, so no repeats
+    assert {r["method"] for r in rows} == {"density"}
+    assert {r["repeats"] for r in rows} == {"1"}
     for name in ("noise.png", "noise_maps.png", "noise.json"):
         assert (out / name).stat().st_size > 1000
 
