@@ -85,19 +85,13 @@ def test_figure_of_the_test_split(tmp_path):
         viz_speech.test_split_figure(model, DatasetBundle(*common, test_arrays=(x, y)), "x.png")
 
 
-def _speech_run(tmp_path):
-    """A saved (untrained) speech run on 8 tone-burst clips of 4 speakers and 4 noise files of
-    2 kinds, tf executor."""
+def _tiny_speech_data(tmp_path):
+    """8 tone-burst clips of 4 speakers and 4 noise files of 2 kinds, each folder with its
+    manifest; returns the two folders."""
     import csv
     import os
 
     import soundfile
-    import tensorflow as tf
-
-    from qgcam_tf.data.speech import load_speech
-    from qgcam_tf.model.hybrid import build_hybrid_model
-    from qgcam_tf.model.run import save_model
-    from qgcam_tf.quantum.circuits import VQCSpec
 
     sr, rng = 16000, np.random.default_rng(0)
     for name, n, column, kind in (
@@ -121,6 +115,19 @@ def _speech_run(tmp_path):
             writer = csv.DictWriter(f, fieldnames=["path", column])
             writer.writeheader()
             writer.writerows(rows)
+    return str(tmp_path / "speech"), str(tmp_path / "noise")
+
+
+def _speech_run(tmp_path):
+    """A saved (untrained) speech run on :func:`_tiny_speech_data`, tf executor."""
+    import tensorflow as tf
+
+    from qgcam_tf.data.speech import load_speech
+    from qgcam_tf.model.hybrid import build_hybrid_model
+    from qgcam_tf.model.run import save_model
+    from qgcam_tf.quantum.circuits import VQCSpec
+
+    _tiny_speech_data(tmp_path)
     options = {
         "data_dir": str(tmp_path / "speech"),
         "noise_dir": str(tmp_path / "noise"),
@@ -188,6 +195,70 @@ def test_speech_evaluation_per_clip_files(tmp_path):
         assert matplotlib.image.imread(path).ndim == 3
     with pytest.raises(ValueError, match="explain must be"):
         viz_speech.write_speech_evaluation(run, out, explain="music")
+
+
+def _doc_commands(path: str) -> list[list[str]]:
+    """The shell commands (continuations joined, comments dropped) of the fenced blocks
+    between ``<!-- speech-commands:begin -->`` and ``<!-- speech-commands:end -->``."""
+    import re
+    import shlex
+
+    text = open(path).read()
+    regions = re.findall(
+        r"<!-- speech-commands:begin -->(.*?)<!-- speech-commands:end -->", text, re.S
+    )
+    commands = []
+    for region in regions:
+        for block in re.findall(r"```[a-z]*\n(.*?)```", region, re.S):
+            for line in block.replace("\\\n", " ").splitlines():
+                line = line.split("#", 1)[0].strip()
+                if line:
+                    commands.append(shlex.split(line))
+    return commands
+
+
+def test_the_docs_speech_commands_run(tmp_path, monkeypatch):
+    """Every command of docs/experiments.md's speech section runs, on tiny data (the shared
+    folders replaced by 8 clips and 4 noise files, TIMIT by the TIMIT-format fixture) and a
+    tiny model (training flags added), and writes what the page says; each `cp` source exists."""
+    import os
+
+    from qgcam_tf.cli.main import main
+    from qgcam_tf.testing.data import shared_data
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    commands = _doc_commands(os.path.join(root, "docs", "experiments.md"))
+    assert [c[:2] for c in commands if c[0] == "qgcam"], "the section shows its commands"
+    speech_dir, noise_dir = _tiny_speech_data(tmp_path)
+    timit = shared_data("speech-mini", "timit-format")
+    subs = {
+        "../shared/data/speech-mini": speech_dir,
+        "../shared/data/noise-mini": noise_dir,
+        "TIMIT/TEST/DR1/FAKS0": os.path.join(timit, "TEST", "DR1", "MCRD0"),
+        "TIMIT": timit,
+        "NOISE": noise_dir,
+    }
+    monkeypatch.chdir(tmp_path)
+    copied = 0
+    for command in commands:
+        argv = []
+        for word in command:
+            for key, value in subs.items():
+                if word == key or word.startswith(key + "/") or word.endswith("=" + key):
+                    word = word.replace(key, value, 1)
+                    break
+            argv.append(word)
+        if argv[0] == "cp":
+            assert os.path.isfile(argv[1]), f"{argv[1]} is not written by the commands before it"
+            copied += 1
+            continue
+        assert argv[0] == "qgcam", f"unexpected command {command}"
+        if argv[1] == "train":
+            argv += ["--epochs", "1", "--qubits", "2", "--depth", "1", "--batch-size", "8"]
+        if argv[1] in ("train", "evaluate"):
+            argv += ["--backend", "tf"]
+        assert main(argv[1:]) == 0, argv
+    assert copied
 
 
 if __name__ == "__main__":
