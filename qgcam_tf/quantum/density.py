@@ -304,8 +304,9 @@ class HeisenbergExpectation:
     coefficients with the prefix's Bloch vectors ``(1, <X>, <Y>, <Z>)`` of each qubit. The
     results equal :class:`DensityCircuit` with :class:`DensityReadout` (complex64 rounding).
 
-    Memory: ``L * 16 * 4**n`` bytes for the ``L`` evolved observables (n = 10, 10 readouts:
-    160 MiB), independent of the batch; time per row ``2 * L * 4**n`` flops.
+    Memory: ``8 * L * 4**n`` bytes kept for the ``L`` evolved observables (two float32
+    copies; n = 10, 10 readouts: 80 MiB) and about as much again while evolving them,
+    independent of the batch; time per row ``2 * L * 4**n`` flops.
 
     Args:
         circuit: as :class:`DensityCircuit` (unitary gates, single-qubit channels).
