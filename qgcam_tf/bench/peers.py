@@ -318,6 +318,16 @@ def _tf_step(loss_and_values, variables, jit: bool):
     return call
 
 
+def _tfq_version() -> str:
+    """The installed TensorFlow Quantum's version, as the other rows report theirs."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"tensorflow-quantum {version('tensorflow-quantum')}"
+    except PackageNotFoundError:
+        return "tensorflow-quantum (version unknown)"
+
+
 def _vqc_tf(name, n, depth, n_out, x, theta):
     import types
 
@@ -331,7 +341,7 @@ def _vqc_tf(name, n, depth, n_out, x, theta):
         layer = VQCLayer(VQCSpec(n_qubits=n, depth=depth, n_outputs=n_out), "tfq")
         layer(xt)
         layer.theta.assign(np.reshape(theta, layer.theta.shape))
-        return _tf_step(lambda xv, tv: layer(xv), (xt, layer.theta), False), "tfq"
+        return _tf_step(lambda xv, tv: layer(xv), (xt, layer.theta), False), _tfq_version()
     from qgcam_tf.quantum.paper_kernel import PaperKernel
 
     spec = types.SimpleNamespace(n_qubits=n, depth=depth, n_outputs=n_out, ansatz="paper")

@@ -1098,7 +1098,7 @@ def run_benchmark(out_dir: str, *, quick: bool = False, config: BenchConfig | No
         with tempfile.TemporaryDirectory(prefix="qgcam-bench-scale-") as tmp:
             results["scaling"] = scaling_rows(cfg, tmp)
     else:
-        results["skipped"]["scaling"] = "not measured (--quick)"
+        results["skipped"]["scaling"] = "not measured (scale=False)"
     bar.update()
 
     # CLI start-up ----------------------------------------------------------------------
