@@ -124,5 +124,102 @@ def test_bad_input_is_one_clear_error(call, error, match):
         call()
 
 
+def _diagnose_script():
+    """scripts/photos_diagnose.py as a module (scripts/ is no package)."""
+    import importlib.util
+    import os
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    path = os.path.join(root, "scripts", "photos_diagnose.py")
+    spec = importlib.util.spec_from_file_location("photos_diagnose", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def tiny_photo_run(tmp_path_factory):
+    """A hybrid trained 1 epoch on 16x16 random photos (8 per class in train/, 4 in test/)."""
+    from PIL import Image
+
+    from qgcam_tf.cli.main import main
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path_factory.mktemp("photos")
+    for split, count in (("train", 8), ("test", 4)):
+        (folder / split).mkdir()
+        for name in ("cat", "dog"):
+            for i in range(count):
+                pixels = rng.integers(0, 256, size=(16, 16, 3), dtype=np.uint8)
+                Image.fromarray(pixels).save(folder / split / f"{name}.{i}.png")
+    run = str(tmp_path_factory.mktemp("run") / "run")
+    argv = ["train", "--dataset", "dogs-vs-cats", "--data-dir", str(folder), "--out", run]
+    argv += ["--epochs", "1", "--qubits", "2", "--depth", "1", "--batch-size", "4"]
+    argv += ["--backend", "tf", "--validation-fraction", "0.25", "--no-tensorboard"]
+    argv += ["--option", "image-size=16", "--option", "augment=none"]
+    assert main(argv) == 0
+    return run
+
+
+def test_diagnose_script_runs_the_documented_variants(tiny_photo_run, tmp_path):
+    """scripts/photos_diagnose.py as docs/experiments.md runs it: validation accuracy equals
+    the model's own predictions on the rebuilt validation split; the seed summary of two
+    copies of a run has their accuracy as mean and a zero-width t interval; the zero
+    reference and class target reproduce QGrad-CAM's maps, and the margin's weighted sum is
+    the difference of the two classes' weighted sums (NumPy)."""
+    import json
+
+    import tensorflow as tf
+
+    from qgcam_tf.explain.qgradcam import QGradCAM
+    from qgcam_tf.model.run import Run
+
+    diag = _diagnose_script()
+    out = str(tmp_path / "val.json")
+    assert (
+        diag.main(
+            [tiny_photo_run, tiny_photo_run, "--split", "validation"]
+            + ["--accuracy-only", "--out", out]
+        )
+        == 0
+    )
+    rows = json.load(open(out))
+    run = Run.open(tiny_photo_run)
+    model = run.model(backend="tf")
+    bundle = run.adapter().load(diag.validation_options(run))
+    x, y = diag.split_arrays(bundle, "validation")
+    assert len(y) == 4  # 0.25 of the 16 training photos
+    expected = float(np.mean(np.argmax(model.predict(x, verbose=0), axis=1) == y))
+    assert rows[0]["validation_accuracy"] == pytest.approx(expected, abs=1e-12)
+    summary = rows[-1]["summary"]
+    assert summary["validation_accuracy_mean"] == pytest.approx(expected, abs=1e-12)
+    assert summary["t_interval_95_over_runs"] == pytest.approx([expected, expected], abs=1e-12)
+
+    x_test = run.bundle().test_arrays[0]
+    cam = QGradCAM(model)
+    plain = diag.VariantCAM(cam, reference=np.zeros(model.get_layer("bn").moving_mean.shape))
+    # float32: the script sums the weighted maps in another order than QGrad-CAM's einsum
+    np.testing.assert_allclose(plain(x_test).maps, cam(x_test).maps, atol=1e-5)
+    images = tf.constant(x_test)
+    sums = []
+    for c in (0, 1):
+        acts, grads, _, _, ci = cam.forward_and_gradients(
+            images, tf.constant([c] * len(x_test), tf.int64)
+        )
+        weights = cam.get_cam_weights(acts, grads, images, ci).numpy()
+        sums.append(np.einsum("bhwk,bk->bhw", acts.numpy(), weights))
+    margin = diag.VariantCAM(cam, margin=True)
+    got = margin.weighted_sum(images, tf.constant([1] * len(x_test), tf.int64))[0].numpy()
+    reference = sums[1] - sums[0]
+    np.testing.assert_allclose(got, reference, rtol=1e-4, atol=1e-5 * np.abs(reference).max())
+
+    figure = str(tmp_path / "fig.png")
+    argv = [tiny_photo_run, "--reference", "bn-mean", "--figure", figure, "--per-class", "1"]
+    assert diag.main(argv + ["--out", str(tmp_path / "d.json")]) == 0
+    row = json.load(open(tmp_path / "d.json"))[0]
+    assert (row["reference"], row["n"]) == ("bn-mean", 8) and 0 <= row["empty_share"] <= 1
+    assert (tmp_path / "fig.png").stat().st_size > 1000
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, *sys.argv[1:]]))
