@@ -282,24 +282,25 @@ def seed_summary(rows, *, split="test", n_boot=10000, seed=0) -> dict:
         ValueError: fewer than 2 rows, or rows measured on different numbers of photos.
     """
     import numpy as np
-    from scipy import stats
+
+    from qgcam_tf.evaluate.attention import bootstrap_ci
+    from qgcam_tf.evaluate.metrics import mean_ci
 
     if len(rows) < 2:
         raise ValueError(f"rows must hold at least 2 runs, got {len(rows)}")
     correct = np.array([r["correct"] for r in rows], float)  # [runs, photos]
     per_run = correct.mean(axis=1)
-    mean, sd = float(per_run.mean()), float(per_run.std(ddof=1))
-    half = float(stats.t.ppf(0.975, len(rows) - 1) * sd / np.sqrt(len(rows)))
-    rng = np.random.default_rng(seed)
-    picks = rng.integers(0, correct.shape[1], size=(n_boot, correct.shape[1]))
-    boot = correct.mean(axis=0)[picks].mean(axis=1)
+    mean, half = mean_ci(per_run)
     return {
         "runs": [r["run"] for r in rows],
         "split": split,
         f"{split}_accuracy_per_run": per_run.tolist(),
         f"{split}_accuracy_mean": mean,
         "t_interval_95_over_runs": [mean - half, mean + half],
-        "bootstrap_interval_95_over_photos": np.percentile(boot, [2.5, 97.5]).tolist(),
+        # each photo's answers over the runs stay together: resample the per-photo means
+        "bootstrap_interval_95_over_photos": list(
+            bootstrap_ci(correct.mean(axis=0), n_boot=n_boot, seed=seed)
+        ),
     }
 
 

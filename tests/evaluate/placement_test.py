@@ -161,6 +161,28 @@ def tiny_photo_run(tmp_path_factory):
     return run
 
 
+def test_seed_summary_equals_numpy_and_scipy():
+    """seed_summary's t interval over runs and bootstrap interval over photos equal a direct
+    scipy t formula and a NumPy percentile bootstrap of the per-photo means."""
+    from scipy import stats
+
+    diag = _diagnose_script()
+    correct = np.array([[1, 0, 1, 1, 0, 1], [1, 1, 0, 1, 0, 1], [0, 1, 1, 1, 1, 1]], float)
+    rows = [{"run": f"r{i}", "correct": list(c)} for i, c in enumerate(correct)]
+    got = diag.seed_summary(rows, n_boot=500, seed=3)
+    per_run = correct.mean(axis=1)
+    half = stats.t.ppf(0.975, 2) * per_run.std(ddof=1) / np.sqrt(3)
+    assert got["test_accuracy_mean"] == pytest.approx(per_run.mean(), abs=1e-12)
+    np.testing.assert_allclose(
+        got["t_interval_95_over_runs"], [per_run.mean() - half, per_run.mean() + half], atol=1e-12
+    )
+    picks = np.random.default_rng(3).integers(0, 6, size=(500, 6))
+    boot = correct.mean(axis=0)[picks].mean(axis=1)
+    np.testing.assert_allclose(
+        got["bootstrap_interval_95_over_photos"], np.percentile(boot, [2.5, 97.5]), atol=1e-12
+    )
+
+
 def test_diagnose_script_runs_the_documented_variants(tiny_photo_run, tmp_path):
     """scripts/photos_diagnose.py as docs/experiments.md runs it: validation accuracy equals
     the model's own predictions on the rebuilt validation split; the seed summary of two
