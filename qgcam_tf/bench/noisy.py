@@ -57,13 +57,14 @@ from __future__ import annotations
 
 import dataclasses
 import resource
-import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["NoisyParams", "interleaved_pairs", "noisy_rows"]
+from qgcam_tf.bench.timing import interleaved_pairs
+
+__all__ = ["NoisyParams", "noisy_rows"]
 
 METHODS = ("density", "trajectories")
 
@@ -137,49 +138,6 @@ def _params(cfg_or_params) -> NoisyParams:
         fields["sweep_batch"] = fields["batch"]
         fields["sweep_presets"] = ("depolarizing",)
     return NoisyParams(**fields)
-
-
-def interleaved_pairs(
-    fn_a: Callable[[], object],
-    fn_b: Callable[[], object],
-    *,
-    pairs: int,
-    warmup: int = 1,
-    clock: Callable[[], float] = time.perf_counter,
-) -> dict:
-    """Times ``fn_a`` and ``fn_b`` back to back ``pairs`` times (after ``warmup`` untimed pairs).
-
-    Returns:
-        ``{"seconds": [[a_s, b_s], ...], "ratio": median of b_s / a_s, "a_s": median a_s,
-        "b_s": median b_s, "results": [(a_result, b_result), ...]}``: ``ratio`` is the
-        speedup of ``a`` over ``b``, each pair's ratio taken on the same machine state.
-
-    Raises:
-        ValueError: ``pairs < 1`` or ``warmup < 0``.
-    """
-    if isinstance(pairs, bool) or not isinstance(pairs, int) or pairs < 1:
-        raise ValueError(f"pairs must be an int >= 1, got {pairs!r}")
-    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
-        raise ValueError(f"warmup must be an int >= 0, got {warmup!r}")
-    for _ in range(warmup):
-        fn_a()
-        fn_b()
-    seconds, results = [], []
-    for _ in range(pairs):
-        t0 = clock()
-        a = fn_a()
-        t1 = clock()
-        b = fn_b()
-        t2 = clock()
-        seconds.append([t1 - t0, t2 - t1])
-        results.append((a, b))
-    return {
-        "seconds": seconds,
-        "ratio": statistics.median(b / a for a, b in seconds),
-        "a_s": statistics.median(a for a, _ in seconds),
-        "b_s": statistics.median(b for _, b in seconds),
-        "results": results,
-    }
 
 
 def _peak_mb() -> float:

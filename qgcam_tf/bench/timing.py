@@ -29,6 +29,7 @@ import numpy as np
 __all__ = [
     "COMPLEX64_BYTES",
     "FWD_BWD_PASSES",
+    "interleaved_pairs",
     "machine_info",
     "measure_bandwidth",
     "paired_ratio",
@@ -128,18 +129,51 @@ def paired_ratio(
         raise ValueError(f"pairs must be >= 1, got {pairs}")
     if warmup < 0:
         raise ValueError(f"warmup must be >= 0, got {warmup}")
+    timed = interleaved_pairs(fn_a, fn_b, pairs=pairs, warmup=warmup, clock=clock)
+    return statistics.median(a / b for a, b in timed["seconds"])
+
+
+def interleaved_pairs(
+    fn_a: Callable[[], object],
+    fn_b: Callable[[], object],
+    *,
+    pairs: int,
+    warmup: int = 1,
+    clock: Callable[[], float] = time.perf_counter,
+) -> dict:
+    """Times ``fn_a`` and ``fn_b`` back to back ``pairs`` times (after ``warmup`` untimed pairs).
+
+    Returns:
+        ``{"seconds": [[a_s, b_s], ...], "ratio": median of b_s / a_s, "a_s": median a_s,
+        "b_s": median b_s, "results": [(a_result, b_result), ...]}``: ``ratio`` is the
+        speedup of ``a`` over ``b``, each pair's ratio taken on the same machine state.
+
+    Raises:
+        ValueError: ``pairs < 1`` or ``warmup < 0``.
+    """
+    if isinstance(pairs, bool) or not isinstance(pairs, int) or pairs < 1:
+        raise ValueError(f"pairs must be an int >= 1, got {pairs!r}")
+    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+        raise ValueError(f"warmup must be an int >= 0, got {warmup!r}")
     for _ in range(warmup):
         fn_a()
         fn_b()
-    ratios = []
+    seconds, results = [], []
     for _ in range(pairs):
         t0 = clock()
-        fn_a()
+        a = fn_a()
         t1 = clock()
-        fn_b()
+        b = fn_b()
         t2 = clock()
-        ratios.append((t1 - t0) / (t2 - t1))
-    return statistics.median(ratios)
+        seconds.append([t1 - t0, t2 - t1])
+        results.append((a, b))
+    return {
+        "seconds": seconds,
+        "ratio": statistics.median(b / a for a, b in seconds),
+        "a_s": statistics.median(a for a, _ in seconds),
+        "b_s": statistics.median(b for _, b in seconds),
+        "results": results,
+    }
 
 
 def state_vector_lower_bound_ms(

@@ -1,5 +1,5 @@
-"""qgcam_tf.bench.noisy: the interleaved pairs' bookkeeping with a fake clock, and one tiny
-run of noisy_rows whose numbers must agree with each other and with the maps they time."""
+"""qgcam_tf.bench.noisy: one tiny run of noisy_rows whose numbers must agree with each other
+and with the maps they time."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import numpy as np  # noqa: E402
 
-from qgcam_tf.bench.noisy import NoisyParams, interleaved_pairs, noisy_rows  # noqa: E402
+from qgcam_tf.bench.noisy import NoisyParams, noisy_rows  # noqa: E402
 
 TINY = NoisyParams(
     ns=(2,),
@@ -28,43 +28,6 @@ TINY = NoisyParams(
     sweep_n=2,
     sweep_batch=3,
 )
-
-
-class FakeClock:
-    """A clock that moves only when a timed call advances it."""
-
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def call(self, seconds: list[float], result):
-        """A callable that takes the next of ``seconds`` each call and returns ``result``."""
-        it = iter(seconds)
-
-        def fn():
-            self.now += next(it)
-            return result
-
-        return fn
-
-
-def test_interleaved_pairs_ratio_is_the_median_of_per_pair_ratios():
-    """With a fake clock, the recorded seconds are the calls' own and the ratio is the median
-    of b/a per pair, not the ratio of medians; the warmup pair is not recorded."""
-    clock = FakeClock()
-    a = clock.call([9.0, 1.0, 2.0, 4.0], "a")
-    b = clock.call([9.0, 10.0, 30.0, 8.0], "b")
-    out = interleaved_pairs(a, b, pairs=3, warmup=1, clock=clock)
-    assert out["seconds"] == [[1.0, 10.0], [2.0, 30.0], [4.0, 8.0]]
-    assert out["ratio"] == 10.0  # median of 10, 15, 2
-    assert out["a_s"] == 2.0 and out["b_s"] == 10.0
-    assert out["results"] == [("a", "b")] * 3
-    with pytest.raises(ValueError, match="pairs must be an int >= 1, got 0"):
-        interleaved_pairs(a, b, pairs=0)
-    with pytest.raises(ValueError, match="warmup must be an int >= 0, got -1"):
-        interleaved_pairs(a, b, pairs=1, warmup=-1)
 
 
 def test_params_are_checked():

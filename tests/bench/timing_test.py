@@ -140,6 +140,32 @@ def test_paired_ratio_of_known_durations():
     assert r == pytest.approx(3.0, rel=1e-12)
 
 
+def test_interleaved_pairs_ratio_is_the_median_of_per_pair_ratios():
+    """With a fake clock, the recorded seconds are the calls' own and the ratio is the median
+    of b/a per pair, not the ratio of medians; the warmup pair is not recorded."""
+    clock = FakeClock()
+    a_time = clock.sequence([9.0, 1.0, 2.0, 4.0])
+    b_time = clock.sequence([9.0, 10.0, 30.0, 8.0])
+
+    def a():
+        a_time()
+        return "a"
+
+    def b():
+        b_time()
+        return "b"
+
+    out = timing.interleaved_pairs(a, b, pairs=3, warmup=1, clock=lambda: clock.wall)
+    assert out["seconds"] == [[1.0, 10.0], [2.0, 30.0], [4.0, 8.0]]
+    assert out["ratio"] == 10.0  # median of 10, 15, 2
+    assert out["a_s"] == 2.0 and out["b_s"] == 10.0
+    assert out["results"] == [("a", "b")] * 3
+    with pytest.raises(ValueError, match="pairs must be an int >= 1, got 0"):
+        timing.interleaved_pairs(a, b, pairs=0)
+    with pytest.raises(ValueError, match="warmup must be an int >= 0, got -1"):
+        timing.interleaved_pairs(a, b, pairs=1, warmup=-1)
+
+
 def test_paired_ratio_rejects_bad_counts():
     """pairs < 1 and warmup < 0 are refused, naming the argument and the value."""
     with pytest.raises(ValueError, match="pairs must be >= 1, got 0"):
