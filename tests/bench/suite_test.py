@@ -294,6 +294,27 @@ def _finite_positive(value) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value) and value > 0
 
 
+def test_qgradcam_parts_script_checks_the_vqc_variants_and_prints_each_part():
+    """`python benchmarks/qgradcam_parts.py` (the QGrad-CAM profile of docs/performance.md)
+    finds the VQC's input gradient equal within 1e-5 on tf, with the layer under XLA and as
+    one XLA cluster, then prints a finite positive paired ratio for each of its 7 parts."""
+    script = os.path.join(
+        os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
+        "benchmarks",
+        "qgradcam_parts.py",
+    )
+    cmd = [sys.executable, script, "--n", "3", "--batch", "4", "--pairs", "2"]
+    proc = subprocess.run([*cmd, "--image-size", "8"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.strip().splitlines()
+    assert lines[0].startswith("VQC variants agree: largest difference ")
+    assert float(lines[0].split()[5]) <= 1e-5
+    rows = [line.split("|") for line in lines if line.startswith("| ") and "---" not in line]
+    ratios = {r[1].strip(): float(r[2]) for r in rows[1:]}
+    assert len(ratios) == 7 and "QGrad-CAM, tf hybrid" in ratios
+    assert all(_finite_positive(v) for v in ratios.values())
+
+
 def test_profile_row_script_prints_an_op_table(tmp_path):
     """`python benchmarks/profile_row.py vqc` (the profile docs/performance.md asks for where
     a target is missed) prints a Markdown table of op types whose shares add up to at most
