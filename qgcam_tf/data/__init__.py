@@ -11,6 +11,7 @@ DATASET_OPTIONS = {
         "augment": "comma list of flip, crop, brightness, or none (default flip)",
         "conv_filters": "comma list of conv block widths (default 16,32,64,128)",
         "padding": "how the conv blocks pad: zero or reflect (default reflect)",
+        "dropout": "Dropout rate on the pooled features before the encoding (default 0: none)",
         "test_dir": "a labelled test folder (default: train/'s test/ sibling or a held-out part)",
         "test_fraction": "share of photos held out when there is no test folder (default 0.1)",
     },

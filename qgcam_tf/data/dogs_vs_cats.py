@@ -19,8 +19,9 @@ of ``flip`` (horizontal), ``crop`` (a random crop of up to 1/8 of the side) and 
 
 Options: ``image_size``, ``augment``, ``conv_filters`` (comma list, default ``16,32,64,128``:
 the last block is ``qgcam_conv``, after three poolings), ``padding`` (``reflect``, the default,
-or ``zero``: how the conv blocks pad), ``test_dir``, ``test_fraction``, ``limit``, ``seed``,
-``batch_size``.
+or ``zero``: how the conv blocks pad), ``dropout`` (rate of a Dropout on the pooled features
+before the encoding Dense, default 0: none), ``test_dir``, ``test_fraction``, ``limit``,
+``seed``, ``batch_size``.
 """
 
 from __future__ import annotations
@@ -258,6 +259,17 @@ def _padding(value) -> str:
     return padding
 
 
+def _dropout(value) -> float:
+    # default 0: no Dropout layer, the models of every run before the option existed
+    try:
+        rate = 0.0 if value is None else float(value)
+    except ValueError:
+        rate = -1.0
+    if not 0 <= rate < 1:
+        raise ValueError(f"dropout must be a number in [0, 1), got {value!r}")
+    return rate
+
+
 def load_dogs_vs_cats(options: dict) -> DatasetBundle:
     """Builds the training and test pipelines (see the module docstring for the options).
 
@@ -273,6 +285,7 @@ def load_dogs_vs_cats(options: dict) -> DatasetBundle:
     kinds = _augmentations(options.get("augment"))
     filters = _conv_filters(options.get("conv_filters"))
     padding = _padding(options.get("padding"))
+    dropout = _dropout(options.get("dropout"))
     found = find_photos(
         options.get("data_dir"),
         test_dir=options.get("test_dir"),
@@ -315,7 +328,7 @@ def load_dogs_vs_cats(options: dict) -> DatasetBundle:
         class_names=found["class_names"],
         n_train=len(x_tr),
         n_test=len(x_te),
-        model_kwargs={"conv_filters": filters, "padding": padding},
+        model_kwargs={"conv_filters": filters, "padding": padding, "dropout": dropout},
         metadata={
             "dataset": "dogs-vs-cats",
             "input_shape": list(shape),

@@ -122,6 +122,19 @@ def _conv(h, filters: int, padding: str, name: str):
     return keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name=name)(h)
 
 
+def _check_dropout(rate) -> None:
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+        raise ValueError(f"dropout must be a number in [0, 1), got {rate!r}")
+
+
+def _dropout(h, rate: float):
+    """``Dropout(rate)`` named ``dropout`` (the pooled features, training only), or ``h``
+    itself at rate 0."""
+    if rate == 0:
+        return h
+    return keras.layers.Dropout(float(rate), name="dropout")(h)
+
+
 def _blocks(conv_filters) -> list[tuple[int, ...]]:
     """Each block's conv widths: an int is one conv, a sequence of ints convs in a row."""
     blocks = []
@@ -274,6 +287,7 @@ def build_hybrid_model(
     backend: str = "tfq",
     conv_filters: Sequence[int] = (32, 64),
     padding: str = "zero",
+    dropout: float = 0.0,
     backbone: str = "none",
     backbone_weights: str | None = None,
     fine_tune: bool = False,
@@ -301,6 +315,8 @@ def build_hybrid_model(
             last block sees without coarsening its map); the last conv is ``qgcam_conv``.
         padding: how the conv blocks pad, ``"zero"`` (Keras ``'same'``) or ``"reflect"``
             (mirrored borders, :class:`ReflectionPadding2D`).
+        dropout: rate of a Dropout layer ``dropout`` after the BatchNormalization (on the
+            pooled features, before the encoding Dense), in [0, 1); 0 (default) adds no layer.
         backbone: ``"none"`` (the conv blocks above) or a Keras Applications backbone of
             :data:`BACKBONES` (``conv_filters`` and ``padding`` are then unused). Its layers
             are this model's own, after a frozen 1x1 conv ``backbone_preprocess`` that maps
@@ -322,11 +338,13 @@ def build_hybrid_model(
         An uncompiled functional ``tf_keras.Model`` with output ``probabilities``.
 
     Raises:
-        ValueError: a shape, class count, backend, padding, backbone or weights is invalid;
+        ValueError: a shape, class count, backend, padding, dropout, backbone or weights is
+            invalid;
             ``"imagenet"`` weights are neither cached nor downloadable.
         FileNotFoundError: the weights file does not exist.
     """
     shape = _check_shape(input_shape)
+    _check_dropout(dropout)
     if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
         raise ValueError(f"n_classes must be an int >= 2, got {n_classes!r}")
     spec = vqc or VQCSpec(n_qubits=max(10, n_classes), depth=2, n_outputs=n_classes)
@@ -339,6 +357,7 @@ def build_hybrid_model(
     h = keras.layers.GlobalAveragePooling2D(name="gap")(features)
     # momentum 0.9: the moving statistics settle within the few hundred steps of a short run
     h = keras.layers.BatchNormalization(momentum=0.9, synchronized=sync_batchnorm, name="bn")(h)
+    h = _dropout(h, dropout)
     if int(features.shape[-1]) != spec.n_qubits:
         h = keras.layers.Dense(spec.n_qubits, name="to_qubits")(h)
     scores = VQCLayer(spec, backend, jit_compile=jit_compile, name=VQC_LAYER)(h)
@@ -353,6 +372,7 @@ def build_classical_twin(
     *,
     conv_filters: Sequence[int] = (32, 64),
     padding: str = "zero",
+    dropout: float = 0.0,
     backbone: str = "none",
     backbone_weights: str | None = None,
     fine_tune: bool = False,
@@ -362,10 +382,12 @@ def build_classical_twin(
     """The same CNN with a Dense softmax head instead of the VQC (the classical baseline);
     the arguments are :func:`build_hybrid_model`'s."""
     shape = _check_shape(input_shape)
+    _check_dropout(dropout)
     images = keras.Input(shape, name="images")
     features = _features(images, conv_filters, padding, backbone, backbone_weights, fine_tune)
     h = keras.layers.GlobalAveragePooling2D(name="gap")(features)
     h = keras.layers.BatchNormalization(momentum=0.9, synchronized=sync_batchnorm, name="bn")(h)
+    h = _dropout(h, dropout)
     logits = keras.layers.Dense(n_classes, name="logits")(h)
     probs = keras.layers.Softmax(name="probabilities")(logits)
     return keras.Model(images, probs, name=name)

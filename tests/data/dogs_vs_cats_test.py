@@ -48,11 +48,19 @@ def test_shared_mini_layout_train_and_test():
 
 def test_shared_mini_bundle_and_load_files():
     """The bundle's test images equal what load_files makes of the same JPEGs; the default
-    backbone pads by reflection."""
+    backbone pads by reflection and has no dropout, and option dropout sets its rate."""
     root = shared_data("dogs-vs-cats-mini")
     bundle = dvc.load_dogs_vs_cats({"data_dir": root, "limit": 16, "image_size": 32})
     assert bundle.n_train == 16 and bundle.n_test == 200 and bundle.input_shape == (32, 32, 3)
-    assert bundle.model_kwargs == {"conv_filters": (16, 32, 64, 128), "padding": "reflect"}
+    assert bundle.model_kwargs == {
+        "conv_filters": (16, 32, 64, 128),
+        "padding": "reflect",
+        "dropout": 0.0,
+    }
+    with_dropout = dvc.load_dogs_vs_cats(
+        {"data_dir": root, "limit": 4, "image_size": 16, "dropout": "0.3"}
+    )
+    assert with_dropout.model_kwargs["dropout"] == 0.3
     x_test, y_test = bundle.test_arrays
     paths, labels = dvc.find_photos(root)["test"]
     np.testing.assert_array_equal(y_test, labels)
@@ -144,8 +152,8 @@ def test_directory_errors(tmp_path, setup, error, match):
 
 
 def test_image_size_and_file_errors(tmp_path):
-    """image_size < 8, bad augment/conv_filters/padding, an empty path list, and a missing or
-    broken file are named in the error."""
+    """image_size < 8, bad augment/conv_filters/padding/dropout, an empty path list, and a
+    missing or broken file are named in the error."""
     with pytest.raises(ValueError, match="needs a data directory"):
         dvc.load_dogs_vs_cats({"data_dir": None})
     with pytest.raises(ValueError, match="image_size must be >= 8"):
@@ -156,6 +164,11 @@ def test_image_size_and_file_errors(tmp_path):
         dvc.load_dogs_vs_cats({"data_dir": str(tmp_path), "conv_filters": "16,x"})
     with pytest.raises(ValueError, match="padding must be 'zero' or 'reflect', got 'mirror'"):
         dvc.load_dogs_vs_cats({"data_dir": str(tmp_path), "padding": "mirror"})
+    for rate in ("1", "-0.2", "half"):
+        with pytest.raises(
+            ValueError, match=f"dropout must be a number in \\[0, 1\\), got '{rate}'"
+        ):
+            dvc.load_dogs_vs_cats({"data_dir": str(tmp_path), "dropout": rate})
     meta = {"input_shape": [16, 16, 3]}
     with pytest.raises(ValueError, match="no image files"):
         dvc.load_photo_files([], meta)

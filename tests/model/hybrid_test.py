@@ -215,6 +215,40 @@ def test_reflect_padding_conv_equals_numpy_and_reloads(tmp_path):
     np.testing.assert_allclose(load_model(str(tmp_path))(x).numpy(), model(x).numpy(), atol=1e-6)
 
 
+def test_dropout_masks_pooled_features_in_training_only_and_reloads(tmp_path):
+    """dropout=0.5: a Dropout layer between bn and to_qubits (hybrid) or logits (twin) that
+    in training zeroes features or scales them by 1/(1-rate), and at inference passes them
+    unchanged, so the model equals a dropout-free model with the same weights; rate 0 adds no
+    layer, a rate outside [0, 1) is refused naming dropout, and the saved model reloads."""
+    keras.utils.set_random_seed(5)
+    kw = dict(vqc=VQCSpec(2, 1, 2), backend="tf", conv_filters=(3,))
+    model = build_hybrid_model((6, 6, 1), 2, dropout=0.5, **kw)
+    names = [l.name for l in model.layers]
+    assert names[names.index("bn") : names.index("bn") + 3] == ["bn", "dropout", "to_qubits"]
+    plain = build_hybrid_model((6, 6, 1), 2, **kw)
+    assert "dropout" not in [l.name for l in plain.layers]
+    plain.set_weights(model.get_weights())
+    x = np.random.default_rng(3).uniform(size=(4, 6, 6, 1)).astype(np.float32)
+    np.testing.assert_allclose(model(x, training=False).numpy(), plain(x).numpy(), atol=1e-6)
+    feats = keras.Model(model.inputs, model.get_layer("bn").output)(x, training=True).numpy()
+    probe = keras.Model(model.inputs, model.get_layer("dropout").output)
+    dropped = probe(x, training=True).numpy()
+    # the bn output of the same call (training mode: batch statistics), masked or doubled
+    kept = np.isclose(dropped, 2.0 * feats, atol=1e-5)
+    assert np.all(kept | (dropped == 0.0))
+    twin = build_classical_twin((6, 6, 1), 2, conv_filters=(3,), dropout=0.25)
+    names = [l.name for l in twin.layers]
+    assert names[names.index("bn") : names.index("bn") + 3] == ["bn", "dropout", "logits"]
+    assert twin.get_layer("dropout").rate == 0.25
+    save_model(model, str(tmp_path))
+    np.testing.assert_allclose(load_model(str(tmp_path))(x).numpy(), model(x).numpy(), atol=1e-6)
+    for rate in (1.0, -0.1, "0.5"):
+        with pytest.raises(ValueError, match="dropout must be a number in"):
+            build_hybrid_model((6, 6, 1), 2, dropout=rate, **kw)
+        with pytest.raises(ValueError, match="dropout must be a number in"):
+            build_classical_twin((6, 6, 1), 2, conv_filters=(3,), dropout=rate)
+
+
 def _numpy_conv(x, kernel, bias):
     """A 3x3 'same' (zero-padded) conv followed by ReLU, in NumPy."""
     padded = np.pad(x, [(0, 0), (1, 1), (1, 1), (0, 0)])
