@@ -43,6 +43,8 @@ Usage (each prints one JSON object on stdout; progress goes to stderr):
     PYTHONPATH=... benchmarks/.venv-bench/bin/python -m qgcam_tf.bench.peers \\
         pair --a tf_xla --b tensorcircuit --n 12
     PYTHONPATH=... benchmarks/.venv-bench/bin/python -m qgcam_tf.bench.peers train --n 10
+    PYTHONPATH=... benchmarks/.venv-bench/bin/python -m qgcam_tf.bench.peers train \\
+        --model classical    # the peer's classical twin (the same CNN, a dense softmax head)
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ __all__ = [
     "MAIN_NAMES",
     "NAMES",
     "PEER_NAMES",
+    "TRAIN_CONV_FILTERS",
+    "TRAIN_MODELS",
     "build_parser",
     "check_against_reference",
     "main",
@@ -633,37 +637,86 @@ def _init_dense(key, fan_in, shape):
     return jax.random.uniform(key, shape, minval=-limit, maxval=limit)
 
 
-def pennylane_jax_train(n: int = 10, batch: int = 64, depth: int = 2, image_size: int = 28):
+TRAIN_MODELS = ("hybrid", "classical", "vqc")
+# build_hybrid_model's default backbone (qgcam_tf.model.hybrid), which the peer's CNN copies.
+TRAIN_CONV_FILTERS = (32, 64)
+
+
+def pennylane_jax_train(
+    n: int = 10,
+    batch: int = 64,
+    depth: int = 2,
+    image_size: int = 28,
+    *,
+    model: str = "hybrid",
+    conv_filters: tuple[int, int] = TRAIN_CONV_FILTERS,
+):
     """A training step of the MNIST default model with a PennyLane-JAX QNode, ready to time.
 
-    The model is qgcam's hybrid written in JAX: conv 3x3x16 + ReLU, max-pool 2, conv
-    3x3x32 + ReLU, global average pool, batch normalisation (batch statistics), dense to
-    ``n``, the QNode (default.qubit, backprop, broadcast batch) reading 10 ``<Z>``, a
-    trainable scale, softmax cross-entropy; Adam (lr 1e-3). The whole step is ``jax.jit``-ed.
+    The model is qgcam's hybrid written in JAX: conv 3x3 (``conv_filters[0]``) + ReLU,
+    max-pool 2, conv 3x3 (``conv_filters[1]``) + ReLU, global average pool, batch
+    normalisation (batch statistics), dense to ``n``, the QNode (default.qubit, backprop,
+    broadcast batch) reading ``min(10, n)`` ``<Z>``, a trainable scale, softmax
+    cross-entropy; Adam (lr 1e-3). The whole step is ``jax.jit``-ed. The default filters
+    are those of ``build_hybrid_model`` (:data:`TRAIN_CONV_FILTERS`), so the two CNNs have
+    the same weights' shapes.
+
+    Args:
+        n: qubits.
+        batch: images per step.
+        depth: VQC layers.
+        image_size: the side of the square one-channel images.
+        model: ``"hybrid"`` (the above); ``"classical"``, the peer's classical twin: the
+            same CNN with a dense softmax head (``min(10, n)`` classes) instead of the dense,
+            QNode and scale, as ``build_classical_twin``; ``"vqc"``, the QNode alone: the
+            VQC forward + backward call of ``peers vqc --name pennylane_jax`` (loss
+            ``sum(<Z>^2)``, gradients w.r.t. the inputs and the weights, batch ``batch``).
+        conv_filters: the two convs' filters.
 
     Returns:
-        ``(step, versions)``: ``step()`` runs one optimizer step on a fixed batch and blocks
-        until its loss is ready; ``versions`` names PennyLane's and JAX's.
+        ``(step, versions)``: ``step()`` runs one optimizer step on a fixed batch (for
+        ``"vqc"``, one forward + backward call) and blocks until it is done; ``versions``
+        names PennyLane's and JAX's, and ``"parameters"`` the number of trainable values.
+
+    Raises:
+        ValueError: an unknown ``model`` or ``conv_filters`` that are not two ints >= 1.
     """
     import jax
     import jax.numpy as jnp
     import pennylane as qml
 
+    if model not in TRAIN_MODELS:
+        raise ValueError(f"model must be one of {TRAIN_MODELS}, got {model!r}")
+    if len(conv_filters) != 2 or any(
+        isinstance(f, bool) or not isinstance(f, int) or f < 1 for f in conv_filters
+    ):
+        raise ValueError(f"conv_filters must be two ints >= 1, got {conv_filters!r}")
     n_out = min(10, n)
-    qnode = _pennylane_qnode(n, depth, n_out, "default.qubit", "backprop")
+    if model == "vqc":
+        x, theta = row_inputs(n, batch, depth)
+        call, _ = _vqc_pennylane("pennylane_jax", n, depth, n_out, x, theta)
+        versions = {"pennylane": qml.__version__, "jax": jax.__version__}
+        return call, {**versions, "parameters": int(theta.size)}
+    f1, f2 = conv_filters
     keys = jax.random.split(jax.random.PRNGKey(0), 4)
     params = {
-        "c1": _init_dense(keys[0], 9, (3, 3, 1, 16)),
-        "b1": jnp.zeros(16),
-        "c2": _init_dense(keys[1], 144, (3, 3, 16, 32)),
-        "b2": jnp.zeros(32),
-        "gamma": jnp.ones(32),
-        "beta": jnp.zeros(32),
-        "w": _init_dense(keys[2], 32, (32, n)),
-        "bw": jnp.zeros(n),
-        "theta": jax.random.uniform(keys[3], (depth, n, 3), minval=0.0, maxval=2 * np.pi),
-        "scale": jnp.asarray(5.0),
+        "c1": _init_dense(keys[0], 9, (3, 3, 1, f1)),
+        "b1": jnp.zeros(f1),
+        "c2": _init_dense(keys[1], 9 * f1, (3, 3, f1, f2)),
+        "b2": jnp.zeros(f2),
+        "gamma": jnp.ones(f2),
+        "beta": jnp.zeros(f2),
     }
+    if model == "hybrid":
+        qnode = _pennylane_qnode(n, depth, n_out, "default.qubit", "backprop")
+        params.update(
+            w=_init_dense(keys[2], f2, (f2, n)),
+            bw=jnp.zeros(n),
+            theta=jax.random.uniform(keys[3], (depth, n, 3), minval=0.0, maxval=2 * np.pi),
+            scale=jnp.asarray(5.0),
+        )
+    else:
+        params.update(w=_init_dense(keys[2], f2, (f2, n_out)), bw=jnp.zeros(n_out))
     dn = ("NHWC", "HWIO", "NHWC")
 
     def forward(p, images):
@@ -675,6 +728,8 @@ def pennylane_jax_train(n: int = 10, batch: int = 64, depth: int = 2, image_size
         mean, var = h.mean(axis=0), h.var(axis=0)
         h = (h - mean) / jnp.sqrt(var + 1e-3) * p["gamma"] + p["beta"]
         z = h @ p["w"] + p["bw"]
+        if model == "classical":
+            return jax.nn.log_softmax(z)
         scores = jnp.stack(qnode(z, p["theta"]), axis=-1).astype(jnp.float32)
         return jax.nn.log_softmax(scores * p["scale"])
 
@@ -713,14 +768,22 @@ def pennylane_jax_train(n: int = 10, batch: int = 64, depth: int = 2, image_size
         state.update(p=p, m=m, v=v, k=k)
         return float(loss)
 
-    return step, {"pennylane": qml.__version__, "jax": jax.__version__}
+    count = int(sum(np.size(a) for a in jax.tree_util.tree_leaves(params)))
+    return step, {"pennylane": qml.__version__, "jax": jax.__version__, "parameters": count}
 
 
 def _serve_train(args) -> int:
     """The training rounds protocol: build, warm up, print ``{"ready": versions}``; then for
     each line ``time`` on stdin, time ``--repeats`` steps and print their timing; ``quit``
     (or end of input) exits. The parent interleaves these rounds with its own."""
-    step, versions = pennylane_jax_train(args.n, args.batch, args.depth, args.image_size)
+    step, versions = pennylane_jax_train(
+        args.n,
+        args.batch,
+        args.depth,
+        args.image_size,
+        model=args.model,
+        conv_filters=args.conv_filters,
+    )
     for _ in range(max(args.warmup, 1)):
         step()
     print(json.dumps({"ready": versions}), flush=True)
@@ -751,10 +814,20 @@ def _positive(text: str) -> int:
     return value
 
 
+def _filters(text: str) -> tuple[int, int]:
+    try:
+        value = tuple(int(f) for f in text.split(","))
+    except ValueError:
+        value = ()
+    if len(value) != 2 or min(value) < 1:
+        raise argparse.ArgumentTypeError(f"expected two ints >= 1 as A,B, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line: ``vqc --name NAME --n N``, ``pair --a NAME --b NAME --n N`` and
-    ``train --n N [--rounds]``, each with ``--batch``, ``--depth``, ``--warmup`` and
-    ``--repeats``."""
+    ``train --n N [--model hybrid|classical|vqc] [--conv-filters A,B]``, each with
+    ``--batch``, ``--depth``, ``--warmup`` and ``--repeats``."""
     p = argparse.ArgumentParser(
         prog="python -m qgcam_tf.bench.peers", description=__doc__.splitlines()[0]
     )
@@ -769,6 +842,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--pairs", type=_positive, default=15)
     t = sub.add_parser("train", help="PennyLane-JAX training rounds (stdin: time | quit)")
     t.add_argument("--image-size", type=_positive, default=28)
+    t.add_argument("--model", choices=TRAIN_MODELS, default="hybrid")
+    t.add_argument("--conv-filters", type=_filters, default=TRAIN_CONV_FILTERS)
     for s, n_default, repeats in ((v, 10, 7), (pr, 10, 7), (t, 10, 5)):
         s.add_argument("--n", type=_positive, default=n_default)
         s.add_argument("--batch", type=_positive, default=64)
