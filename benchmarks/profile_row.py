@@ -23,8 +23,9 @@ fusion, dot, reduce... is one kernel run per call) by opcode, for a row compiled
 step (``tf_xla``, and the peers run by ``jax.jit``: run those with the peers' interpreter).
 
 The training target (``tf`` images/s / PennyLane-JAX's): ``train`` profiles one Adam step
-of the ``tf`` hybrid and of its classical twin (``qgcam benchmark``'s training calls) and
-adds the op types by how much longer they take in the hybrid's step than in the twin's.
+of the ``tf`` hybrid and of its classical twin (``qgcam benchmark``'s training calls),
+then the op types by how much longer they take in the hybrid's step than in the twin's,
+and the slowest ops by name (which conv, forward or which gradient) in both steps.
 ``train-split`` times, in interleaved rounds (each round: every step here, then every
 peer's step in its own process of the peers' interpreter, ``--peer-python``), the ``tf``
 hybrid, the twin and the ``tf`` VQC forward + backward alone, and PennyLane-JAX's hybrid,
@@ -55,12 +56,13 @@ _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, _ROOT)
 
 
-def op_summary(call, iterations: int, logdir: str) -> tuple[list, float]:
+def op_summary(call, iterations: int, logdir: str, *, by_name: bool = False) -> tuple[list, float]:
     """Runs ``call`` ``iterations`` times under ``tf.profiler``.
 
     Returns:
         ``(rows, wall_ms)``: rows ``(op type, ms per call, events per call)``, slowest
-        first, and the mean wall time of one call while profiled.
+        first, and the mean wall time of one call while profiled. With ``by_name``, rows
+        also hold the ops by their full name: ``(rows_by_type, rows_by_name, wall_ms)``.
     """
     import tensorflow as tf
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
@@ -79,8 +81,8 @@ def op_summary(call, iterations: int, logdir: str) -> tuple[list, float]:
     space = xplane_pb2.XSpace()
     with open(path, "rb") as f:
         space.ParseFromString(f.read())
-    total = collections.Counter()
-    count = collections.Counter()
+    total, count = collections.Counter(), collections.Counter()
+    named, named_count = collections.Counter(), collections.Counter()
     for plane in space.planes:
         meta = plane.event_metadata
         for line in plane.lines:
@@ -93,7 +95,12 @@ def op_summary(call, iterations: int, logdir: str) -> tuple[list, float]:
                 kind = name.rsplit(":", 1)[1]
                 total[kind] += event.duration_ps / 1e9 / iterations
                 count[kind] += 1 / iterations
+                named[name] += event.duration_ps / 1e9 / iterations
+                named_count[name] += 1 / iterations
     rows = sorted(((k, v, count[k]) for k, v in total.items()), key=lambda r: -r[1])
+    if by_name:
+        by = sorted(((k, v, named_count[k]) for k, v in named.items()), key=lambda r: -r[1])
+        return rows, by, wall_ms
     return rows, wall_ms
 
 
@@ -382,6 +389,21 @@ def _diff(hybrid: list, twin: list, top: int) -> None:
         print(f"| {kind} | {h.get(kind, 0.0):.2f} | {t.get(kind, 0.0):.2f} | {d:+.2f} |")
 
 
+def _strip_model(name: str) -> str:
+    """An op's name without its model's scope (``qgcam_hybrid/``, ``classical_twin/``)."""
+    return re.sub(r"(^|/)(qgcam_hybrid|classical_twin)/", r"\1", name)
+
+
+def _by_name(hybrid: dict, twin: dict, top: int) -> None:
+    """Prints the slowest ops by name (model scope dropped), the hybrid's ms beside the twin's."""
+    rows = sorted(set(hybrid) | set(twin), key=lambda k: -max(hybrid.get(k, 0), twin.get(k, 0)))
+    print("\nslowest ops by name (the model's scope dropped)")
+    print("| op | hybrid ms | twin ms |")
+    print("|---|---:|---:|")
+    for name in rows[:top]:
+        print(f"| {name} | {hybrid.get(name, 0.0):.2f} | {twin.get(name, 0.0):.2f} |")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     from qgcam_tf.bench.peers import NAMES
@@ -426,17 +448,20 @@ def main(argv=None) -> int:
         return train_variants(args)
     if args.target == "train":
         cfg = _bench_config(args)
-        got = {}
+        got, names = {}, {}
         for kind, title in (
             ("tf", "Training step, tf hybrid"),
             ("classical", "Training step, classical twin"),
         ):
-            rows, wall = op_summary(
-                train_step(kind, cfg), args.iterations, os.path.join(args.logdir, f"train-{kind}")
+            logdir = os.path.join(args.logdir, f"train-{kind}")
+            rows, by_name, wall = op_summary(
+                train_step(kind, cfg), args.iterations, logdir, by_name=True
             )
             _print(f"{title} (n={args.n}, batch {args.batch})", rows, wall, args.top)
             got[kind] = rows
+            names[kind] = {_strip_model(k): ms for k, ms, _ in by_name}
         _diff(got["tf"], got["classical"], args.top)
+        _by_name(names["tf"], names["classical"], args.top)
     elif args.target == "qgradcam":
         from qgcam_tf.bench.suite import BenchConfig, explain_call
 

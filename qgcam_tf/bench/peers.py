@@ -681,16 +681,16 @@ def pennylane_jax_train(
     Raises:
         ValueError: an unknown ``model`` or ``conv_filters`` that are not two ints >= 1.
     """
+    if model not in TRAIN_MODELS:
+        raise ValueError(f"model must be one of {TRAIN_MODELS}, got {model!r}")
+    if not isinstance(conv_filters, (tuple, list)) or len(conv_filters) != 2 or any(
+        isinstance(f, bool) or not isinstance(f, int) or f < 1 for f in conv_filters
+    ):
+        raise ValueError(f"conv_filters must be two ints >= 1, got {conv_filters!r}")
     import jax
     import jax.numpy as jnp
     import pennylane as qml
 
-    if model not in TRAIN_MODELS:
-        raise ValueError(f"model must be one of {TRAIN_MODELS}, got {model!r}")
-    if len(conv_filters) != 2 or any(
-        isinstance(f, bool) or not isinstance(f, int) or f < 1 for f in conv_filters
-    ):
-        raise ValueError(f"conv_filters must be two ints >= 1, got {conv_filters!r}")
     n_out = min(10, n)
     if model == "vqc":
         x, theta = row_inputs(n, batch, depth)

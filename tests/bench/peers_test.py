@@ -8,7 +8,9 @@ only when their import fails.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 import types
@@ -291,18 +293,93 @@ def test_parser_reads_the_three_commands():
     assert (a.command, a.a, a.b, a.n, a.pairs) == ("pair", "tf_xla", "lightning", 12, 5)
     a = p.parse_args(["train", "--n", "10", "--image-size", "8"])
     assert (a.command, a.n, a.image_size, a.batch) == ("train", 10, 8, 64)
+    assert (a.model, a.conv_filters) == ("hybrid", (32, 64))
+    a = p.parse_args(["train", "--model", "classical", "--conv-filters", "16,32"])
+    assert (a.model, a.conv_filters) == ("classical", (16, 32))
     assert set(peers.NAMES) == set(peers.MAIN_NAMES) | set(peers.PEER_NAMES)
 
 
 @pytest.mark.parametrize(
-    "argv", [["vqc", "--name", "cuquantum"], ["vqc", "--name", "tf", "--n", "0"]]
+    "argv",
+    [
+        ["vqc", "--name", "cuquantum"],
+        ["vqc", "--name", "tf", "--n", "0"],
+        ["train", "--conv-filters", "16"],
+        ["train", "--conv-filters", "16,0"],
+    ],
 )
 def test_parser_rejects_bad_names_and_sizes(argv, capsys):
-    """An unknown name or a qubit count below 1 exits 2 with a message quoting it."""
+    """An unknown name, a qubit count below 1 or filters that are not two positive ints exit 2
+    with a message quoting the value."""
     with pytest.raises(SystemExit) as e:
         peers.build_parser().parse_args(argv)
     assert e.value.code == 2
     assert repr(argv[-1]) in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (
+            {"model": "quantum"},
+            "model must be one of ('hybrid', 'classical', 'vqc'), got 'quantum'",
+        ),
+        ({"conv_filters": (16,)}, "conv_filters must be two ints >= 1, got (16,)"),
+        ({"conv_filters": (16, 0)}, "conv_filters must be two ints >= 1, got (16, 0)"),
+    ],
+)
+def test_training_peer_rejects_a_bad_model_or_filters(kwargs, message):
+    """pennylane_jax_train refuses an unknown model or bad filters before it imports JAX."""
+    with pytest.raises(ValueError, match=re.escape(message)):
+        peers.pennylane_jax_train(**kwargs)
+
+
+PEER_PYTHON = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+    "benchmarks",
+    ".venv-bench",
+    "bin",
+    "python",
+)
+
+
+@pytest.mark.skipif(
+    not os.path.exists(PEER_PYTHON), reason="the peers' virtualenv (benchmarks/setup_peers.sh)"
+)
+def test_training_peer_has_the_weights_of_our_hybrid_and_twin():
+    """PennyLane-JAX's training models have as many trainable values as build_hybrid_model's
+    hybrid (default filters, 4 qubits, 4 classes) and build_classical_twin (same CNN, heads
+    and VQC), and steps of each lower the loss of its fixed batch (peers' interpreter)."""
+    from qgcam_tf.model.hybrid import build_classical_twin, build_hybrid_model
+    from qgcam_tf.quantum.circuits import VQCSpec
+
+    code = (
+        "import json\n"
+        "from qgcam_tf.bench.peers import pennylane_jax_train\n"
+        "out = {}\n"
+        "for m in ('hybrid', 'classical', 'vqc'):\n"
+        "    step, v = pennylane_jax_train(4, 4, 2, 8, model=m)\n"
+        "    out[m] = [v['parameters']] + ([step(), step(), step()] if m != 'vqc' else [])\n"
+        "print(json.dumps(out))\n"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {**os.environ, "PYTHONPATH": root, "JAX_PLATFORMS": "cpu"}
+    proc = subprocess.run(
+        [PEER_PYTHON, "-c", code], capture_output=True, text=True, env=env, timeout=600
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+
+    def trainable(model) -> int:
+        return int(sum(np.prod(w.shape) for w in model.trainable_weights))
+
+    hybrid = build_hybrid_model((8, 8, 1), 4, vqc=VQCSpec(4, 2, 4), backend="tf")
+    twin = build_classical_twin((8, 8, 1), 4)
+    assert got["hybrid"][0] == trainable(hybrid) and got["classical"][0] == trainable(twin)
+    assert got["vqc"] == [2 * 4 * 3]
+    for model in ("hybrid", "classical"):
+        losses = got[model][1:]
+        assert losses[2] < losses[0], (model, losses)
 
 
 def test_imports_without_the_qgcam_stack():
@@ -326,8 +403,6 @@ def test_imports_without_the_qgcam_stack():
 def test_main_prints_one_json_line_per_row():
     """`python -m qgcam_tf.bench.peers vqc --name tf` prints one JSON line: the checked row
     with its batch, a positive median and its peak RSS."""
-    import json
-
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     cmd = [sys.executable, "-m", "qgcam_tf.bench.peers", "vqc", "--name", "tf", "--n", "3"]
     cmd += ["--batch", "2", "--warmup", "1", "--repeats", "1"]

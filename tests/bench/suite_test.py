@@ -359,6 +359,129 @@ def test_profile_row_script_counts_the_xla_steps_instructions():
     assert refused.returncode == 2 and "'tf' is not compiled by XLA" in refused.stderr
 
 
+PROFILE_ROW = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+    "benchmarks",
+    "profile_row.py",
+)
+TINY_TRAIN = ["--n", "3", "--batch", "4", "--image-size", "8"]
+
+
+def _md_rows(text: str) -> list[list[str]]:
+    """The cells of a Markdown table's body rows (header and rule left out)."""
+    rows = [l.split("|")[1:-1] for l in text.splitlines() if l.startswith("| ")]
+    return [[c.strip() for c in r] for r in rows[1:]]
+
+
+def test_profile_row_train_prints_both_steps_and_their_difference(tmp_path):
+    """`profile_row.py train` (the training profile of docs/performance.md) prints the op
+    table of the tf hybrid's step, the twin's, per op type the hybrid's ms minus the twin's,
+    and the ops by name (the conv filter gradient among them), which all agree with the first
+    two tables (to their rounding)."""
+    cmd = [sys.executable, PROFILE_ROW, "train", *TINY_TRAIN, "--iterations", "1", "--top", "5000"]
+    proc = subprocess.run([*cmd, "--logdir", str(tmp_path)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    hybrid, twin, diff, names = proc.stdout.strip().split("\n\n")
+    assert hybrid.startswith("Training step, tf hybrid (n=3, batch 4): ")
+    assert twin.startswith("Training step, classical twin (n=3, batch 4): ")
+    h = {r[0]: float(r[1]) for r in _md_rows(hybrid)}
+    t = {r[0]: float(r[1]) for r in _md_rows(twin)}
+    assert "_MklNativeFusedConv2D" in t or "Conv2D" in t
+    d = _md_rows(diff)
+    assert len(d) == len(set(h) | set(t))
+    for kind, hms, tms, dms in d:
+        assert float(hms) == h.get(kind, 0.0) and float(tms) == t.get(kind, 0.0)
+        assert abs(float(dms) - (float(hms) - float(tms))) <= 0.011
+    total = float(diff.splitlines()[0].split()[3])
+    assert abs(total - (sum(h.values()) - sum(t.values()))) <= 0.006 * (len(h) + len(t)) + 0.01
+    # by name, without the model's scope: the same ops, so the same sums (to the rounding)
+    by_name = _md_rows(names)
+    assert "gradient_tape/qgcam_conv/Conv2D/Conv2DBackpropFilter" in {
+        r[0].split(":")[0] for r in by_name
+    }
+    for column, by_type in ((1, h), (2, t)):
+        total = sum(float(r[column]) for r in by_name)
+        assert abs(total - sum(by_type.values())) <= 0.006 * (len(by_name) + len(by_type)) + 0.01
+
+
+def test_profile_row_train_split_interleaves_our_steps_with_the_peers(tmp_path):
+    """`profile_row.py train-split` starts one peer process per PennyLane-JAX row (hybrid,
+    twin, VQC alone, hybrid with 16/32 filters) with the run's sizes, and each row's ratio
+    to the tf hybrid and to the twin is the median of per-round ratios (fake peers that
+    report fixed step times stand in for PennyLane-JAX)."""
+    log = tmp_path / "argv.log"
+    fake = tmp_path / "python"
+    fake.write_text(
+        f"#!{sys.executable}\n"
+        "import json, sys\n"
+        "argv = sys.argv[1:]\n"
+        "model = argv[argv.index('--model') + 1]\n"
+        "small = '--conv-filters' in argv and argv[argv.index('--conv-filters') + 1] == '16,32'\n"
+        "ms = {'hybrid': 100.0, 'classical': 50.0, 'vqc': 40.0}[model] * (0.8 if small else 1)\n"
+        f"open({str(log)!r}, 'a').write(' '.join(argv) + '\\n')\n"
+        "print(json.dumps({'ready': {'pennylane': 'p', 'jax': 'j'}}), flush=True)\n"
+        "for line in sys.stdin:\n"
+        "    if line.strip() != 'time':\n"
+        "        break\n"
+        "    print(json.dumps({'wall_ms': ms}), flush=True)\n"
+    )
+    fake.chmod(0o755)
+    cmd = [sys.executable, PROFILE_ROW, "train-split", *TINY_TRAIN, "--rounds", "3"]
+    proc = subprocess.run(
+        [*cmd, "--repeats", "1", "--peer-python", str(fake)], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    argvs = sorted(log.read_text().splitlines())
+    assert len(argvs) == 4 and all(a.startswith("-m qgcam_tf.bench.peers train ") for a in argvs)
+    assert all("--n 3 --batch 4 --image-size 8 --repeats 1" in a for a in argvs)
+    assert [a.split("--model ")[1] for a in argvs] == [
+        "classical",
+        "hybrid",
+        "hybrid --conv-filters 16,32",
+        "vqc",
+    ]
+    rows = {r[0]: [float(c) for c in r[1:]] for r in _md_rows(proc.stdout)}
+    assert "(PennyLane p, JAX j; " in proc.stdout
+    peer_ms = {
+        "PennyLane-JAX hybrid": 100.0,
+        "PennyLane-JAX twin": 50.0,
+        "PennyLane-JAX VQC fwd+bwd": 40.0,
+        "PennyLane-JAX hybrid, 16/32 filters": 80.0,
+    }
+    assert set(rows) == {"tf hybrid", "tf twin", "tf VQC fwd+bwd", *peer_ms}
+    assert rows["tf hybrid"][2] == 1.0 and rows["tf twin"][3] == 1.0
+    for label, ms in peer_ms.items():
+        ms_row, per_s, over_hybrid, over_twin = rows[label]
+        assert ms_row == ms and per_s == round(1e3 * 4 / ms)
+        # a constant peer time over the median of 3 of ours is the median of the 3 ratios
+        assert over_hybrid == pytest.approx(ms / rows["tf hybrid"][0], rel=0.01, abs=0.01)
+        assert over_twin == pytest.approx(ms / rows["tf twin"][0], rel=0.01, abs=0.01)
+
+
+def test_profile_row_train_variants_time_one_of_each_kind():
+    """`profile_row.py train-variants --variant 2 --variant 6` times the twin's step under
+    XLA against the default in this process and the hybrid with oneDNN off in a child
+    against a default child, each a finite positive ratio; zero rounds are refused."""
+    cmd = [sys.executable, PROFILE_ROW, "train-variants", *TINY_TRAIN, "--variant", "2"]
+    cmd += ["--variant", "6", "--pairs", "2", "--rounds", "2", "--repeats", "1"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = {r[0]: (float(r[1]), r[2]) for r in _md_rows(proc.stdout)}
+    assert set(rows) == {
+        "twin, XLA over the whole step",
+        "hybrid, oneDNN off (TF_ENABLE_ONEDNN_OPTS=0)",
+    }
+    assert rows["twin, XLA over the whole step"][1] == "2 pairs, one process"
+    assert rows["hybrid, oneDNN off (TF_ENABLE_ONEDNN_OPTS=0)"][1] == "2 rounds, two processes"
+    assert all(_finite_positive(ratio) for ratio, _ in rows.values())
+    refused = subprocess.run(
+        [sys.executable, PROFILE_ROW, "train-variants", "--rounds", "0"],
+        capture_output=True,
+        text=True,
+    )
+    assert refused.returncode == 2 and "--rounds must be >= 1, got 0" in refused.stderr
+
+
 @pytest.mark.slow
 def test_quick_benchmark_writes_valid_json_and_markdown(tmp_path):
     """`qgcam benchmark --quick` writes benchmark.json/.md with every required key, sane values."""
