@@ -34,12 +34,12 @@ def test_every_builtin_dataset_has_a_recipe_of_valid_values():
 
 def test_the_photo_recipe_is_the_documented_one():
     """Dogs vs Cats trains what docs/experiments.md chose on validation photos: 60 epochs,
-    8 qubits, depth 2, lr 0.002 with cosine decay, batch 32, 64-pixel photos with flips, crops
+    8 qubits, depth 2, lr 0.002 with cosine decay, batch 32, 96-pixel photos with flips, crops
     and reflection padding."""
     r = RECIPES["dogs-vs-cats"]
     assert (r.epochs, r.qubits, r.depth, r.learning_rate, r.batch_size) == (60, 8, 2, 0.002, 32)
     assert (r.lr_schedule, r.backend) == ("cosine", "tfq")
-    assert dict(r.options) == {"image_size": "64", "augment": "flip,crop", "padding": "reflect"}
+    assert dict(r.options) == {"image_size": "96", "augment": "flip,crop", "padding": "reflect"}
 
 
 def test_the_speech_recipe_is_the_documented_one():
@@ -78,7 +78,7 @@ def test_describe_names_every_flag_with_its_value():
     line = describe(RECIPES["dogs-vs-cats"])
     for field, flag in RECIPE_FIELDS.items():
         assert f"{flag} {getattr(RECIPES['dogs-vs-cats'], field)}" in line
-    assert "--option image-size=64" in line and "--option augment=flip" in line
+    assert "--option image-size=96" in line and "--option augment=flip" in line
 
 
 def _cosine_reference(lr, total, per_epoch):
