@@ -683,8 +683,10 @@ def pennylane_jax_train(
     """
     if model not in TRAIN_MODELS:
         raise ValueError(f"model must be one of {TRAIN_MODELS}, got {model!r}")
-    if not isinstance(conv_filters, (tuple, list)) or len(conv_filters) != 2 or any(
-        isinstance(f, bool) or not isinstance(f, int) or f < 1 for f in conv_filters
+    if (
+        not isinstance(conv_filters, (tuple, list))
+        or len(conv_filters) != 2
+        or any(isinstance(f, bool) or not isinstance(f, int) or f < 1 for f in conv_filters)
     ):
         raise ValueError(f"conv_filters must be two ints >= 1, got {conv_filters!r}")
     import jax
