@@ -166,39 +166,9 @@ def train_step(kind: str, cfg, *, jit_compile: bool = False):
 
         x, theta = row_inputs(cfg.train_n, cfg.batch, cfg.depth)
         return vqc_call("tf", cfg.train_n, cfg.depth, min(10, cfg.train_n), x, theta)[0]
-    if not jit_compile:
-        from qgcam_tf.bench.suite import train_call
+    from qgcam_tf.bench.suite import train_call
 
-        return train_call(kind, cfg)
-    import numpy as np
-    import tensorflow as tf
-    import tf_keras as keras
-
-    from qgcam_tf.model.hybrid import build_classical_twin, build_hybrid_model
-    from qgcam_tf.quantum.circuits import VQCSpec
-
-    n_classes = min(10, cfg.train_n)
-    if kind == "classical":
-        model = build_classical_twin(cfg.image_shape, n_classes)
-    else:
-        spec = VQCSpec(n_qubits=cfg.train_n, depth=cfg.depth, n_outputs=n_classes)
-        model = build_hybrid_model(cfg.image_shape, n_classes, vqc=spec, backend="tf")
-    rng = np.random.default_rng(0)
-    images = tf.constant(rng.uniform(0, 1, (cfg.batch, *cfg.image_shape)).astype(np.float32))
-    labels = tf.constant(rng.integers(0, n_classes, cfg.batch))
-    opt = keras.optimizers.Adam(1e-3)
-    loss_fn = keras.losses.SparseCategoricalCrossentropy()
-    opt.build(model.trainable_variables)
-
-    @tf.function(jit_compile=True)
-    def step(x, y):
-        with tf.GradientTape() as tape:
-            loss = loss_fn(y, model(x, training=True))
-        grads = tape.gradient(loss, model.trainable_variables)
-        opt.apply_gradients(zip(grads, model.trainable_variables))
-        return loss
-
-    return lambda: step(images, labels).numpy()
+    return train_call(kind, cfg, jit_compile=jit_compile)
 
 
 def _children(specs):

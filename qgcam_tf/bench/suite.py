@@ -432,9 +432,11 @@ def _model(kind: str, cfg: BenchConfig):
     )
 
 
-def train_call(kind: str, cfg: BenchConfig) -> Callable[[], object]:
+def train_call(kind: str, cfg: BenchConfig, *, jit_compile: bool = False) -> Callable[[], object]:
     """One optimizer step (Adam, sparse cross-entropy) of the hybrid (``kind``: ``tfq``,
-    ``tf``, ``tf_xla``) or of the classical twin, in ``tf.function``, ready to time."""
+    ``tf``, ``tf_xla``) or of the classical twin, in ``tf.function``, ready to time;
+    ``jit_compile`` compiles the whole step with XLA (its optimizer state is built first,
+    since XLA cannot create variables)."""
     import tensorflow as tf
     import tf_keras as keras
 
@@ -443,8 +445,10 @@ def train_call(kind: str, cfg: BenchConfig) -> Callable[[], object]:
     images, labels = _data(cfg, n_classes)
     opt = keras.optimizers.Adam(1e-3)
     loss_fn = keras.losses.SparseCategoricalCrossentropy()
+    if jit_compile:
+        opt.build(model.trainable_variables)
 
-    @tf.function
+    @tf.function(jit_compile=jit_compile or None)
     def train_step(x, y):
         with tf.GradientTape() as tape:
             loss = loss_fn(y, model(x, training=True))
