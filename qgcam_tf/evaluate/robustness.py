@@ -400,7 +400,7 @@ def noisy_maps(
     maps = []
     for start in range(0, len(images), cam.batch_size):
         batch = tf.constant(images[start : start + cam.batch_size])
-        acts = cam.probe(batch, training=False)[0]
+        acts = cam.probe_outputs(batch)[0]
         cams = cam.combine(acts, tf.constant(weights[start : start + cam.batch_size]))
         maps.append(cam.upsample(cams, tf.shape(batch)[1:3]).numpy())
     return np.concatenate(maps)

@@ -477,6 +477,9 @@ class BaseCAM:
         self.image_model = images_only(self.class_model, self.circuits)
         self.probe = images_only(probe, self.circuits)
         self._explain_fn = tf.function(self.explain_tensors, reduce_retracing=True)
+        self._probe_fn = tf.function(
+            lambda images: self.probe(images, training=False), reduce_retracing=True
+        )
 
     @property
     def explain_fn(self):
@@ -486,6 +489,13 @@ class BaseCAM:
         int64 ``[B]`` tensors (no input checks) to time or reuse the graph.
         """
         return self._explain_fn
+
+    def probe_outputs(self, images: tf.Tensor) -> list[tf.Tensor]:
+        """``probe(images, training=False)`` as a ``tf.function`` (traced once per batch
+        shape): the conv activations, the scores and the probabilities of float32
+        ``[B, H, W, C]`` images (no input checks). Called eagerly, the Keras model runs op by
+        op, which for a small batch costs more than the ops themselves."""
+        return self._probe_fn(images)
 
     # -- hook ---------------------------------------------------------------------------
     def get_cam_weights(self, activations, grads, images, class_index) -> tf.Tensor:

@@ -284,12 +284,11 @@ class QGradCAM(BaseCAM):
                 run = noisy_executor(target.layer.spec, noise)
         else:
             rule = self.shift_rule(noise)
+        forward, pullback = self._explicit_graphs(target)
         out = []
         for start in range(0, len(images), self.batch_size):
             batch = tf.constant(images[start : start + self.batch_size])
-            with tf.GradientTape() as tape:
-                acts, x, probs = target.probe(batch, training=False)
-                values = x if target.to_values is None else target.to_values(x)
+            x, values, probs = forward(batch)
             cls = target_class_index(ci[start : start + len(batch)], probs).numpy()
             # A one-output model: readout 0 for both classes, negated for class 0.
             if self.one_output:
@@ -313,9 +312,41 @@ class QGradCAM(BaseCAM):
                 g = np.zeros(values.shape, np.float64)  # [B, S]; 0 for the trained weights
                 g[:, columns] = jac[np.arange(len(jac)), :, readout] * sign[:, None]
                 g = tf.constant(g, values.dtype)
-            grads = tape.gradient(values, acts, output_gradients=g)
-            out.append(tf.reduce_mean(grads, axis=[1, 2]).numpy())
+            out.append(pullback(batch, g).numpy())
         return np.concatenate(out)
+
+    def _explicit_graphs(self, target: _Target) -> tuple[Callable, Callable]:
+        """The classical parts of :meth:`explicit_weights` as ``tf.function`` s, built once:
+        ``forward(batch) -> (x, symbol values, probabilities)`` and ``pullback(batch, g) ->
+        [B, K]``, the spatial means of the vector-Jacobian product of ``g`` (d score / d
+        symbol values) through the classical layers to the conv activations. The pullback
+        runs the probe again under its own tape, so neither keeps an eager tape alive while
+        the circuit is differentiated outside TensorFlow; eager, the Keras model would run op
+        by op, which for a small batch costs more than the ops themselves."""
+        graphs = getattr(self, "_explicit_graph_fns", None)
+        if graphs is not None:
+            return graphs
+
+        def symbol_values_of(x):
+            return x if target.to_values is None else target.to_values(x)
+
+        def forward(batch):
+            _, x, probs = target.probe(batch, training=False)
+            return x, symbol_values_of(x), probs
+
+        def pullback(batch, g):
+            with tf.GradientTape() as tape:
+                acts, x, _ = target.probe(batch, training=False)
+                values = symbol_values_of(x)
+            grads = tape.gradient(values, acts, output_gradients=g)
+            return tf.reduce_mean(grads, axis=[1, 2])
+
+        graphs = (
+            tf.function(forward, reduce_retracing=True),
+            tf.function(pullback, reduce_retracing=True),
+        )
+        self._explicit_graph_fns = graphs
+        return graphs
 
 
 def _shift_rule_angle_gradients(run, x, theta, shots, rng) -> np.ndarray:
