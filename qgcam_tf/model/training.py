@@ -574,7 +574,10 @@ def train_model(
                 stages["test_accuracy_before_bn_recalibration"] = evaluate("evaluate-before-bn")[1]
                 run.save_progress()
             if "bn_recalibrated" not in stages:
-                n_bn = sum(isinstance(x, keras.layers.BatchNormalization) for x in model.layers)
+                n_bn = sum(
+                    isinstance(x, keras.layers.BatchNormalization) and x.trainable
+                    for x in model.layers
+                )
                 say(
                     f"recalibrating BatchNorm statistics: {n_bn} layer(s) x {steps} "
                     "training batches"
