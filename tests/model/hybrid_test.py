@@ -325,14 +325,17 @@ def test_backbone_without_weights_explains_its_last_block():
     assert twin.get_layer("qgcam_conv").output_shape == (None, 1, 1, 1280)
 
 
-@pytest.mark.parametrize("fine_tune", [False, True])
-def test_backbone_weights_file_is_loaded(tmp_path, fine_tune):
+@pytest.mark.parametrize(
+    "backbone, fine_tune",
+    [("mobilenetv2-0.35", False), ("mobilenetv2-0.35", True), ("efficientnet-lite0", False)],
+)
+def test_backbone_weights_file_is_loaded(tmp_path, backbone, fine_tune):
     """A weights file written by build_backbone(...).save_weights is what the hybrid holds:
     frozen, still after one training step; fine-tuned, before it (and the step moves them)."""
     from qgcam_tf.model.hybrid import build_backbone
 
     keras.utils.set_random_seed(5)
-    source = build_backbone("mobilenetv2-0.35", (32, 32, 3))
+    source = build_backbone(backbone, (32, 32, 3))
     path = str(tmp_path / "backbone.weights.h5")
     source.save_weights(path)
     keras.utils.set_random_seed(6)  # other random weights, unless the file is loaded
@@ -341,7 +344,7 @@ def test_backbone_weights_file_is_loaded(tmp_path, fine_tune):
         2,
         vqc=VQCSpec(2, 1, 2),
         backend="tf",
-        backbone="mobilenetv2-0.35",
+        backbone=backbone,
         backbone_weights=path,
         fine_tune=fine_tune,
     )
