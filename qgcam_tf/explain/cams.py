@@ -20,19 +20,24 @@ References:
     Draelos, Carin. HiResCAM. arXiv 2011.08891.
     Jiang et al. LayerCAM. IEEE TIP 30 (2021).
     Wang et al. Score-CAM. arXiv 1910.01279.
+    Sundararajan, Taly, Yan. Axiomatic Attribution for Deep Networks. arXiv 1703.01365.
+    Sattarzadeh et al. Integrated Grad-CAM. arXiv 2102.07805.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
+import tf_keras as keras
 
-from qgcam_tf.explain.base import BaseCAM, normalize_maps, target_class_index
+from qgcam_tf.explain.base import BaseCAM, _TiledCircuits, normalize_maps, target_class_index
 from qgcam_tf.explain.qgradcam import QGradCAM
 
 __all__ = [
     "CAM_METHODS",
     "GradCAMPlusPlus",
     "HiResCAM",
+    "IntegratedQGradCAM",
     "LayerCAM",
     "ScoreCAM",
     "RandomCAM",
@@ -70,6 +75,88 @@ class LayerCAM(HiResCAM):
 
     def get_cam_weights(self, activations, grads, images, class_index):
         return tf.nn.relu(grads)
+
+
+class IntegratedQGradCAM(BaseCAM):
+    """Integrated QGrad-CAM: the gradient of the class's log-probability averaged along the
+    straight path from all-zero activations to the image's, instead of taken at the image.
+
+    :math:`w_k = \\frac{1}{m}\\sum_{i=1}^{m} \\frac{1}{WH}\\sum_{ij}
+    \\partial \\log p_c(\\alpha_i A) / \\partial A^k_{ij}` with the midpoints
+    :math:`\\alpha_i = (i - 1/2)/m`; the map is :math:`\\mathrm{ReLU}(\\sum_k w_k A^k)`.
+    The path integral is that of integrated gradients (Sundararajan et al. 2017) taken at the
+    conv layer, as Integrated Grad-CAM (Sattarzadeh et al. 2021) does.
+
+    Two departures from QGrad-CAM, both measured on Dogs vs Cats (docs/experiments.md):
+
+    * **The path instead of the point.** A VQC's readout is a sum of products of cosines of
+      the encoded features, so its slope at the image can point the other way from the
+      change that got it there: on a trained hybrid QGrad-CAM's weighted sum was negative on
+      average for 70 % of the test photos, its classical twin's for 10 %. Averaged along the
+      path, the weights satisfy completeness: behind a global average pool, the grid sum of
+      :math:`\\sum_k w_k A^k` is :math:`\\log p_c(A) - \\log p_c(0)` up to the
+      midpoint rule's error (``tests/explain/cams_test.py``).
+    * **The log-probability instead of the score.** The hybrid's score of class ``c`` is one
+      qubit's readout, while its decision compares all readouts through the softmax; a class
+      can win by lowering the others' readouts, which the score alone does not see.
+
+    The head from the activations to the probabilities runs ``steps`` times per batch (the
+    conv layers once). A model whose probabilities depend on the images through other paths
+    than ``layer`` (a skip connection around it) cannot be explained this way.
+
+    Args:
+        model, layer, score_layer, batch_size, circuits, decision, aug_smooth,
+            eigen_smooth: as :class:`~qgcam_tf.explain.base.BaseCAM` (``score_layer`` only
+            names the scores reported beside the maps).
+        steps: points of the midpoint rule along the path (default 16).
+
+    Raises:
+        ValueError: ``steps`` < 1, or the probabilities do not depend on the images through
+            ``layer`` alone.
+    """
+
+    def __init__(self, *args, steps: int = 16, **kwargs):
+        super().__init__(*args, **kwargs)
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+            raise ValueError(f"steps must be an int >= 1, got {steps!r}")
+        self.steps = int(steps)
+        model = self.class_model
+        circuits_inputs = [t for t in model.inputs if t.dtype == tf.string]
+        try:
+            self._head = keras.Model(
+                [model.get_layer(self.layer).output, *circuits_inputs], model.output
+            )
+        except ValueError as e:
+            raise ValueError(
+                f"IntegratedQGradCAM needs a model whose probabilities depend on the images "
+                f"only through layer {self.layer!r} (no path around it): {e}"
+            ) from None
+        self._tilers = [_TiledCircuits(self.circuits) for _ in circuits_inputs]
+
+    def head_probabilities(self, activations: tf.Tensor) -> tf.Tensor:
+        """The model's class probabilities computed from ``layer``'s activations."""
+        if not self._tilers:
+            return self._head(activations, training=False)
+        feed = [activations, *[tile(activations) for tile in self._tilers]]
+        return self._head(feed, training=False)
+
+    def forward_and_gradients(self, images, class_index):
+        acts, scores, probs = self.probe(images, training=False)
+        return acts, None, scores, probs, target_class_index(class_index, probs)
+
+    def get_cam_weights(self, activations, grads, images, class_index):
+        total = tf.zeros_like(activations)
+        tiny = np.finfo(np.float32).tiny
+        for i in range(self.steps):
+            alpha = (i + 0.5) / self.steps
+            with tf.GradientTape() as tape:
+                scaled = alpha * activations
+                tape.watch(scaled)
+                p = self.head_probabilities(scaled)
+                chosen = tf.gather(p, class_index, axis=1, batch_dims=1)
+                target = tf.math.log(tf.maximum(chosen, tiny))
+            total += tape.gradient(target, scaled)
+        return tf.reduce_mean(total, axis=[1, 2]) / float(self.steps)
 
 
 class _ForwardOnlyCAM(BaseCAM):
@@ -175,6 +262,7 @@ class CentreCAM(_ForwardOnlyCAM):
 
 CAM_METHODS = {
     "qgradcam": QGradCAM,
+    "integrated": IntegratedQGradCAM,
     "gradcam++": GradCAMPlusPlus,
     "hirescam": HiResCAM,
     "layercam": LayerCAM,

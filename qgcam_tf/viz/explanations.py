@@ -23,6 +23,7 @@ __all__ = ["METHOD_TITLES", "write_explanations"]
 # How figures name each CAM method.
 METHOD_TITLES = {
     "qgradcam": "QGrad-CAM",
+    "integrated": "Integrated QGrad-CAM",
     "gradcam++": "Grad-CAM++",
     "hirescam": "HiResCAM",
     "layercam": "LayerCAM",

@@ -168,7 +168,10 @@ def test_help_shows_defaults_where_they_say_something(capsys):
     assert "(default: None)" not in train
     assert train.count("(default: recompute") == 1  # --no-recalibrate-bn says it itself
     evaluate = flat(help_text(capsys, "evaluate"))
-    assert "(default: qgradcam gradcam++ hirescam layercam scorecam random centre)" in evaluate
+    assert (
+        "(default: qgradcam integrated gradcam++ hirescam layercam scorecam random centre)"
+        in evaluate
+    )
     assert "methods run on the twin (default: gradcam random)" in evaluate
     noise = flat(help_text(capsys, "noise"))
     assert "(default: 0.0 0.01 0.02 0.05)" in noise

@@ -545,7 +545,10 @@ def test_each_method_exports_and_matches_its_in_process_cam(method, method_expor
     want = make_cam(method, tf_model)(images, class_index)
     np.testing.assert_allclose(got["heatmap"], want.maps, atol=SAME_MODEL_ATOL)
     spread = want.maps.max(axis=(1, 2)) - want.maps.min(axis=(1, 2))
-    assert np.all(spread > 0.5), spread  # real maps, so the comparison says something
+    # real maps, so the comparison says something; Integrated QGrad-CAM's map of class 0 for
+    # the second image is empty on this untrained model (log p_0 falls along the whole path)
+    real = spread > 0.5
+    assert real.all() or (method == "integrated" and real.sum() == 3), spread
     np.testing.assert_array_equal(got["class_index"], want.class_index)
     np.testing.assert_array_equal(got["class_index"][[1, 2]], [0, 1])
     np.testing.assert_allclose(got["probabilities"], want.probabilities, atol=PROB_ATOL)
