@@ -6,9 +6,11 @@ Example (the shared 1000-photo sample; the full Kaggle set works the same with
     python scripts/dogs_vs_cats.py --data-dir ../shared/data/dogs-vs-cats-mini \
         --out runs/dogs_vs_cats --epochs 30 --qubits 8 --baseline
 
-Only the figure, from a run trained before (``--per-class`` photos of each class):
+Only the figure, from a run trained before (``--per-class`` photos of each class;
+``--methods`` draws each CAM method's maps side by side, default QGrad-CAM's alone):
     python scripts/dogs_vs_cats.py --data-dir ../shared/data/dogs-vs-cats-mini \
-        --out runs/dogs_vs_cats --figure-only --per-class 4 --figure fig5.png
+        --out runs/dogs_vs_cats --figure-only --per-class 4 --figure fig5.png \
+        --methods qgradcam,integrated
 """
 
 import argparse
@@ -49,7 +51,21 @@ def parse_args(argv=None):
         metavar="1..10",
         help="photos of each class in the figure",
     )
-    return p.parse_args(argv)
+    p.add_argument(
+        "--methods",
+        default=None,
+        help="with --figure-only: comma-separated CAM methods drawn side by side "
+        "(qgcam explain --method names; default qgradcam alone)",
+    )
+    args = p.parse_args(argv)
+    if args.methods is not None:
+        from qgcam_tf.explain import METHOD_NAMES
+
+        args.methods = [m for m in args.methods.split(",") if m]
+        bad = [m for m in args.methods if m not in METHOD_NAMES]
+        if bad or not args.methods:
+            p.error(f"--methods: unknown {bad or args.methods!r}; choose from {METHOD_NAMES}")
+    return args
 
 
 def main(argv=None) -> int:
@@ -68,7 +84,14 @@ def main(argv=None) -> int:
         model = run.model(backend="tf")  # the same weights; tf needs no TFQ op
         print(
             "wrote",
-            test_split_figure(model, bundle, path, per_class=args.per_class, seed=args.seed),
+            test_split_figure(
+                model,
+                bundle,
+                path,
+                per_class=args.per_class,
+                seed=args.seed,
+                methods=args.methods,
+            ),
         )
         return 0
 

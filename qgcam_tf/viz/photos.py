@@ -13,7 +13,13 @@ import numpy as np
 
 from qgcam_tf.viz.common import overlay, pyplot, save_figure
 
-__all__ = ["save_photo_figure", "class_maps", "explain_photo_figures", "test_split_figure"]
+__all__ = [
+    "save_photo_figure",
+    "class_maps",
+    "explain_photo_figures",
+    "split_figure_maps",
+    "test_split_figure",
+]
 
 
 def class_maps(cam, images: np.ndarray, n_classes: int):
@@ -32,18 +38,21 @@ def save_photo_figure(
     labels: Sequence[int] | None = None,
     alpha: float = 0.45,
     dpi: int = 100,
+    method_names: Sequence[str] | None = None,
 ) -> str:
-    """One row per photo: the photo, then its QGrad-CAM overlay for each class.
+    """One row per photo: the photo, then its CAM overlay for each class (for each method).
 
     Args:
         images: ``[B, H, W, 3]`` in [0, 1].
-        maps: ``[C, B, H, W]`` in [0, 1], one map per class and photo.
+        maps: ``[C, B, H, W]`` in [0, 1], one map per class and photo; with
+            ``method_names``, ``[M, C, B, H, W]``: the columns of each method side by side.
         class_names: ``C`` names (column titles).
         path: PNG to write.
         probabilities: ``[B, C]`` model output, shown in the titles.
         labels: ``[B]`` true classes, shown in the titles.
         alpha: weight of the heatmap in the overlay.
         dpi: resolution of the PNG.
+        method_names: ``M`` names, one per method of ``maps`` (shown in the column titles).
 
     Returns:
         ``path``.
@@ -55,12 +64,20 @@ def save_photo_figure(
 
     images = np.asarray(images, np.float32)
     maps = np.asarray(maps, np.float32)
-    if images.ndim != 4 or maps.shape != (len(class_names),) + images.shape[:3]:
+    methods = None if method_names is None else list(method_names)
+    lead = () if methods is None else (len(methods),)
+    if images.ndim != 4 or maps.shape != lead + (len(class_names),) + images.shape[:3]:
+        want = "" if methods is None else f"{len(methods)}, "
         raise ValueError(
-            f"need images [B, H, W, C] and maps [{len(class_names)}, B, H, W]; "
+            f"need images [B, H, W, C] and maps [{want}{len(class_names)}, B, H, W]; "
             f"got {images.shape}, {maps.shape}"
         )
-    n, c = len(images), len(class_names)
+    columns = []  # (title, [B, H, W] maps)
+    for m, name in enumerate(methods or [None]):
+        for k, class_name in enumerate(class_names):
+            title = f"map for '{class_name}'" if name is None else f"{name}: '{class_name}'"
+            columns.append((title, maps[k] if name is None else maps[m, k]))
+    n, c = len(images), len(columns)
     fig, axes = plt.subplots(n, c + 1, figsize=(1.7 * (c + 1), 1.8 * n), squeeze=False)
     for i in range(n):
         head = "photo"
@@ -72,9 +89,9 @@ def save_photo_figure(
             )
         axes[i, 0].imshow(np.clip(images[i], 0, 1))
         axes[i, 0].set_title(head, fontsize=7)
-        for k in range(c):
-            axes[i, k + 1].imshow(overlay(images[i], maps[k, i], alpha=alpha))
-            axes[i, k + 1].set_title(f"map for '{class_names[k]}'", fontsize=7)
+        for k, (title, column) in enumerate(columns):
+            axes[i, k + 1].imshow(overlay(images[i], column[i], alpha=alpha))
+            axes[i, k + 1].set_title(title, fontsize=7)
         for ax in axes[i]:
             ax.axis("off")
     fig.tight_layout()
@@ -107,16 +124,17 @@ def explain_photo_figures(
     ]
 
 
-def test_split_figure(
-    model, bundle, path: str, *, per_class: int = 2, seed: int = 0, dpi: int = 100
-) -> str:
-    """Fig. 5 from a photo bundle's test split: ``per_class`` photos of each class with the
-    map of every class.
+def split_figure_maps(model, bundle, *, per_class: int = 2, seed: int = 0, methods=None):
+    """The photos and maps of :func:`test_split_figure`: ``per_class`` test photos of each
+    class (drawn with ``seed``) and every class's map by each CAM method.
+
+    Returns:
+        ``(picked indices into the test arrays, [M, C, B, H, W] maps, [B, C] probabilities)``.
 
     Raises:
-        ValueError: the bundle has no test arrays.
+        ValueError: the bundle has no test arrays; an unknown method.
     """
-    from qgcam_tf.explain.qgradcam import QGradCAM
+    from qgcam_tf.explain.cams import make_cam
 
     if bundle.test_arrays is None:
         raise ValueError("bundle has no test arrays")
@@ -125,7 +143,45 @@ def test_split_figure(
     picked = []
     for c in range(len(bundle.class_names)):
         picked += rng.permutation(np.flatnonzero(y == c))[:per_class].tolist()
-    maps, probs = class_maps(QGradCAM(model), x[picked], len(bundle.class_names))
+    maps, probs = [], None
+    for method in methods or ("qgradcam",):
+        m, probs = class_maps(make_cam(method, model), x[picked], len(bundle.class_names))
+        maps.append(m)
+    return picked, np.stack(maps), probs
+
+
+def test_split_figure(
+    model,
+    bundle,
+    path: str,
+    *,
+    per_class: int = 2,
+    seed: int = 0,
+    dpi: int = 100,
+    methods: Sequence[str] | None = None,
+) -> str:
+    """Fig. 5 from a photo bundle's test split: ``per_class`` photos of each class with the
+    map of every class; by QGrad-CAM, or by each CAM method of ``methods`` (names of
+    :data:`~qgcam_tf.explain.cams.CAM_METHODS`) side by side.
+
+    Raises:
+        ValueError: the bundle has no test arrays; an unknown method.
+    """
+    picked, maps, probs = split_figure_maps(
+        model, bundle, per_class=per_class, seed=seed, methods=methods
+    )
+    _, y = bundle.test_arrays
+    x = bundle.test_arrays[0][picked]
+    from qgcam_tf.viz.explanations import METHOD_TITLES
+
+    names = None if methods is None else [METHOD_TITLES.get(m, m) for m in methods]
     return save_photo_figure(
-        x[picked], maps, bundle.class_names, path, probabilities=probs, labels=y[picked], dpi=dpi
+        x,
+        maps[0] if names is None else maps,
+        bundle.class_names,
+        path,
+        probabilities=probs,
+        labels=y[picked],
+        dpi=dpi,
+        method_names=names,
     )

@@ -88,6 +88,22 @@ def test_figure_of_the_test_split(tmp_path):
     bundle = DatasetBundle(ds, ds, (16, 16, 3), ("cat", "dog"), 6, 6, test_arrays=(x, y))
     path = photos.test_split_figure(model, bundle, str(tmp_path / "fig.png"), per_class=1, dpi=40)
     assert matplotlib.image.imread(path).ndim == 3
+    # two methods side by side: each column holds that method's own maps of those photos
+    from qgcam_tf.explain.cams import IntegratedQGradCAM
+    from qgcam_tf.explain.qgradcam import QGradCAM
+
+    methods = ("qgradcam", "integrated")
+    picked, maps, probs = photos.split_figure_maps(model, bundle, per_class=2, methods=methods)
+    assert sorted(y[picked].tolist()) == [0, 0, 1, 1]
+    for m, cam in enumerate((QGradCAM(model), IntegratedQGradCAM(model))):
+        for c in (0, 1):
+            np.testing.assert_allclose(maps[m, c], cam(x[picked], class_index=c).maps, atol=1e-6)
+    np.testing.assert_allclose(probs, model(x[picked]).numpy(), atol=1e-6)
+    wide = photos.test_split_figure(
+        model, bundle, str(tmp_path / "wide.png"), per_class=1, dpi=40, methods=methods
+    )
+    ratio = matplotlib.image.imread(wide).shape[1] / matplotlib.image.imread(path).shape[1]
+    assert 1.5 < ratio < 1.8  # 5 columns against 3
     bundle.test_arrays = None
     with pytest.raises(ValueError, match="no test arrays"):
         photos.test_split_figure(model, bundle, str(tmp_path / "none.png"))
