@@ -59,6 +59,13 @@ def parse_args(argv=None):
         "to this PNG",
     )
     p.add_argument("--per-class", type=int, default=4, help="photos of each class in --figure")
+    p.add_argument(
+        "--agree-with",
+        metavar="RUN",
+        help="also compare each run's maps with Grad-CAM's of this run (the classical twin) "
+        "on the photos both classify correctly, for the true class: the share whose peak lies "
+        "where the twin's map is >= half its maximum, and the mass enrichment there",
+    )
     p.add_argument("--out", help="JSON file to write (default: print only)")
     return p.parse_args(argv)
 
@@ -153,6 +160,7 @@ def diagnose_run(
     method="qgradcam",
     target="class",
     reference="zero",
+    agree_with=None,
 ) -> dict:
     """Accuracy, empty share and border mass of one run on its test (or validation) split.
 
@@ -161,7 +169,8 @@ def diagnose_run(
     "margin" that score minus the other class's; ``reference`` "zero" is Grad-CAM's
     ``ReLU(sum_k w_k A^k)``, "bn-mean" subtracts the moving mean of the BatchNorm ``bn``
     after the pooling from the activations first (:class:`VariantCAM`; only at
-    ``qgcam_conv``, whose pooled channels that BatchNorm normalises).
+    ``qgcam_conv``, whose pooled channels that BatchNorm normalises). ``agree_with``, a run
+    directory (the classical twin), adds :func:`twin_agreement`.
     """
     import numpy as np
     import tensorflow as tf
@@ -212,6 +221,10 @@ def diagnose_run(
         negative.append(tf.reduce_mean(summed, axis=[1, 2]).numpy() < 0)
     negative = np.concatenate(negative)
     out = {k: v for k, v in found.items() if k not in ("predicted", "empty", "border")}
+    if agree_with is not None:
+        out["agreement"] = twin_agreement(
+            variant or cam, found["predicted"], agree_with, x, y, data_dir=data_dir
+        )
     out.update(
         run=run_dir,
         split=split,
@@ -225,6 +238,49 @@ def diagnose_run(
         empty_share_correct=float(found["empty"][found["predicted"] == y].mean()),
     )
     return out
+
+
+def twin_agreement(cam, predicted, twin_dir, x, y, *, data_dir=None, batch_size=50) -> dict:
+    """``cam``'s maps of the true class against Grad-CAM's of the run ``twin_dir`` (the
+    classical twin; QGrad-CAM's for a hybrid run), on the photos that both models classify correctly
+    (:func:`qgcam_tf.evaluate.placement.region_agreement`, the twin's region being where its
+    map is at least half its maximum): the share of photos whose map peaks inside it, and
+    the map's mass enrichment there (mean and median; 1.0 is a uniform map's).
+    """
+    import numpy as np
+
+    from qgcam_tf.evaluate.placement import region_agreement
+    from qgcam_tf.explain.qgradcam import QGradCAM
+    from qgcam_tf.model.run import Run
+
+    twin = Run.open(twin_dir).model(backend="tf")
+    reference = QGradCAM(twin)  # on the twin: Grad-CAM of its logits
+    twin_predicted = np.concatenate(
+        [
+            np.argmax(twin.predict(x[i : i + batch_size], verbose=0), axis=1)
+            for i in range(0, len(x), batch_size)
+        ]
+    )
+    both = np.flatnonzero((predicted == y) & (twin_predicted == y))
+    if len(both) == 0:
+        raise ValueError(f"no photo is classified correctly by both the run and {twin_dir}")
+    pointing, enrichment = [], []
+    for start in range(0, len(both), batch_size):
+        idx = both[start : start + batch_size]
+        mine = np.asarray(cam(x[idx], class_index=y[idx]).maps)
+        theirs = np.asarray(reference(x[idx], class_index=y[idx]).maps)
+        found = region_agreement(mine, theirs)
+        pointing.append(found["pointing"])
+        enrichment.append(found["enrichment"])
+    pointing, enrichment = np.concatenate(pointing), np.concatenate(enrichment)
+    kept = enrichment[~np.isnan(enrichment)]
+    return {
+        "twin": twin_dir,
+        "n_both_correct": int(len(both)),
+        "pointing_share": float(pointing.mean()),
+        "enrichment_mean": float(kept.mean()) if len(kept) else float("nan"),
+        "enrichment_median": float(np.median(kept)) if len(kept) else float("nan"),
+    }
 
 
 def variant_figure(
@@ -316,6 +372,7 @@ def main(argv=None) -> int:
             method=args.method,
             target=args.target,
             reference=args.reference,
+            agree_with=args.agree_with,
         )
         for r in args.runs
     ]

@@ -9,6 +9,10 @@ Two numbers diagnose photo maps that fail (docs/experiments.md, "Dogs vs Cats"):
   ``1 - (1 - 2 * fraction)**2`` of its mass there (0.4375 for 1/8, :func:`uniform_border_mass`);
   a map hugging the edges puts more.
 
+A third compares two maps of the same photo (:func:`region_agreement`): how much of one map
+sits where the other is high, e.g. QGrad-CAM's map of the hybrid against Grad-CAM's of its
+classical twin, on photos that have no object masks.
+
 NumPy only; :func:`map_placement` runs any CAM object of :mod:`qgcam_tf.explain` over images.
 """
 
@@ -27,6 +31,7 @@ __all__ = [
     "border_mass",
     "placement_summary",
     "map_placement",
+    "region_agreement",
 ]
 
 BORDER_FRACTION = 1.0 / 8.0
@@ -181,3 +186,46 @@ def map_placement(
         border=border_mass(maps, fraction),
     )
     return summary
+
+
+def region_agreement(maps, reference_maps, threshold: float = 0.5) -> dict:
+    """How far ``maps`` agree with ``reference_maps`` (both ``[B, H, W]``, >= 0), photo by
+    photo, the reference's region being where it is at least ``threshold`` times its own
+    maximum:
+
+    * ``pointing``: whether the map's maximum (its first position, in row-major order)
+      lies inside the region (an empty map misses);
+    * ``enrichment``: the map's mass inside the region divided by the region's share of the
+      image (1.0: no better than a uniform map; NaN for a map of no mass or an empty
+      reference).
+
+    Returns:
+        ``{"pointing": [B] bool, "enrichment": [B] float, "region_share": [B] float}``.
+
+    Raises:
+        ValueError: shapes differ, negative or non-finite values, ``threshold`` outside (0, 1].
+    """
+    maps = _check_maps(maps)
+    ref = _check_maps(reference_maps, "reference_maps")
+    if maps.shape != ref.shape:
+        raise ValueError(
+            f"maps and reference_maps must have one shape, got {maps.shape}, {ref.shape}"
+        )
+    if np.any(maps < 0) or np.any(ref < 0):
+        raise ValueError("maps must be >= 0 (after the ReLU)")
+    if isinstance(threshold, bool) or not 0.0 < float(threshold) <= 1.0:
+        raise ValueError(f"threshold must be in (0, 1], got {threshold!r}")
+    b = len(maps)
+    peak = ref.reshape(b, -1).max(axis=1)
+    region = (ref >= float(threshold) * peak[:, None, None]) & (peak[:, None, None] > 0)
+    share = region.reshape(b, -1).mean(axis=1)
+    flat = maps.reshape(b, -1)
+    top = flat.argmax(axis=1)
+    pointing = (flat.max(axis=1) > 0) & region.reshape(b, -1)[np.arange(b), top]
+    total = flat.sum(axis=1)
+    inside = (maps * region).reshape(b, -1).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        enrichment = np.where(
+            (total > 0) & (share > 0), inside / np.where(total > 0, total, 1.0) / share, np.nan
+        )
+    return {"pointing": pointing, "enrichment": enrichment, "region_share": share}

@@ -58,6 +58,44 @@ def test_border_mass_by_hand():
     np.testing.assert_allclose(mass_share(maps[:2], ~ring), 1 - got[:2], atol=1e-12)
 
 
+def test_region_agreement_by_hand():
+    """Pointing and enrichment against a reference map's region (>= half its maximum),
+    against loops over the pixels; empty maps miss and give NaN; bad input is an error."""
+    from qgcam_tf.evaluate.placement import region_agreement
+
+    rng = np.random.default_rng(3)
+    ref = rng.uniform(0, 1, (4, 6, 5))
+    maps = rng.uniform(0, 1, (4, 6, 5))
+    maps[1] = 0.0
+    ref[2] = 0.0
+    got = region_agreement(maps, ref, threshold=0.5)
+    for b in range(4):
+        region = [
+            (i, j)
+            for i in range(6)
+            for j in range(5)
+            if ref[b].max() > 0 and ref[b, i, j] >= 0.5 * ref[b].max()
+        ]
+        share = len(region) / 30
+        assert got["region_share"][b] == pytest.approx(share)
+        best = max(((maps[b, i, j], -(i * 5 + j)), (i, j)) for i in range(6) for j in range(5))[1]
+        assert got["pointing"][b] == (maps[b].max() > 0 and best in region)
+        if maps[b].sum() > 0 and share > 0:
+            inside = sum(maps[b, i, j] for i, j in region)
+            assert got["enrichment"][b] == pytest.approx(inside / maps[b].sum() / share)
+        else:
+            assert np.isnan(got["enrichment"][b])
+    assert not got["pointing"][1] and not got["pointing"][2]
+    same = region_agreement(ref[:1], ref[:1])
+    assert same["pointing"][0] and same["enrichment"][0] > 1.0
+    with pytest.raises(ValueError, match="one shape"):
+        region_agreement(maps[:, :5], ref)
+    with pytest.raises(ValueError, match="threshold"):
+        region_agreement(maps, ref, threshold=0.0)
+    with pytest.raises(ValueError, match=">= 0"):
+        region_agreement(-maps, ref)
+
+
 def test_empty_maps_and_summary():
     """Empty = every value <= atol; the summary averages border mass over maps with mass."""
     cams = np.zeros((4, 2, 2))
@@ -188,7 +226,8 @@ def test_diagnose_script_runs_the_documented_variants(tiny_photo_run, tmp_path):
     the model's own predictions on the rebuilt validation split; the seed summary of two
     copies of a run has their accuracy as mean and a zero-width t interval; the zero
     reference and class target reproduce QGrad-CAM's maps, and the margin's weighted sum is
-    the difference of the two classes' weighted sums (NumPy)."""
+    the difference of the two classes' weighted sums (NumPy); a run compared with itself
+    (--agree-with) peaks inside its own region wherever its map has mass."""
     import json
 
     import tensorflow as tf
@@ -241,6 +280,18 @@ def test_diagnose_script_runs_the_documented_variants(tiny_photo_run, tmp_path):
     row = json.load(open(tmp_path / "d.json"))[0]
     assert (row["reference"], row["n"]) == ("bn-mean", 8) and 0 <= row["empty_share"] <= 1
     assert (tmp_path / "fig.png").stat().st_size > 1000
+
+    # a run against itself: every map with mass peaks inside its own region
+    argv = [tiny_photo_run, "--agree-with", tiny_photo_run, "--out", str(tmp_path / "a.json")]
+    assert diag.main(argv) == 0
+    agreement = json.load(open(tmp_path / "a.json"))[0]["agreement"]
+    x_test, y_test = run.bundle().test_arrays
+    correct = np.argmax(model.predict(x_test, verbose=0), axis=1) == y_test
+    own = cam(x_test[correct], class_index=y_test[correct]).activations_maps
+    assert agreement["n_both_correct"] == int(correct.sum())
+    has_mass = own.reshape(len(own), -1).max(axis=1) > 0
+    assert agreement["pointing_share"] == pytest.approx(has_mass.mean(), abs=1e-12)
+    assert agreement["enrichment_mean"] > 1.0 or not has_mass.any()
 
 
 if __name__ == "__main__":
