@@ -13,3 +13,15 @@ METHOD_NAMES = (
     "random",
     "centre",
 )
+
+# How figures name each CAM method (qgcam_tf.viz.explanations and the photo figure).
+METHOD_TITLES = {
+    "qgradcam": "QGrad-CAM",
+    "integrated": "Integrated QGrad-CAM",
+    "gradcam++": "Grad-CAM++",
+    "hirescam": "HiResCAM",
+    "layercam": "LayerCAM",
+    "scorecam": "Score-CAM",
+    "random": "random map",
+    "centre": "centre map",
+}

@@ -36,6 +36,7 @@ __all__ = [
     "AUGMENTATIONS",
     "BaseCAM",
     "CAMResult",
+    "TiledCircuits",
     "check_class_index_tensor",
     "check_images",
     "default_score_layer",
@@ -232,7 +233,7 @@ def _check_circuits(circuits, model: keras.Model):
     return cirq.Circuit() if circuits is None else circuits
 
 
-class _TiledCircuits(keras.layers.Layer):
+class TiledCircuits(keras.layers.Layer):
     """Images ``[B, ...]`` -> ``circuits`` serialised ``B`` times (string ``[B]``)."""
 
     def __init__(self, circuits: cirq.Circuit, **kwargs):
@@ -268,7 +269,7 @@ def images_only(model: keras.Model, circuits) -> keras.Model:
     if circuits is None:
         return model
     images = keras.Input(numeric[0].shape[1:], dtype=numeric[0].dtype, name="images")
-    tiled = _TiledCircuits(circuits, name="circuits")(images)
+    tiled = TiledCircuits(circuits, name="circuits")(images)
     feed = [images if t.dtype != tf.string else tiled for t in model.inputs]
     return keras.Model(images, model(feed), name=f"{model.name}_images")
 

@@ -30,7 +30,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from qgcam_tf.explain.base import BaseCAM, _TiledCircuits, normalize_maps, target_class_index
+from qgcam_tf.explain.base import BaseCAM, TiledCircuits, normalize_maps, target_class_index
 from qgcam_tf.explain.qgradcam import QGradCAM
 
 __all__ = [
@@ -131,7 +131,7 @@ class IntegratedQGradCAM(BaseCAM):
                 f"IntegratedQGradCAM needs a model whose probabilities depend on the images "
                 f"only through layer {self.layer!r} (no path around it): {e}"
             ) from None
-        self._tilers = [_TiledCircuits(self.circuits) for _ in circuits_inputs]
+        self._tilers = [TiledCircuits(self.circuits) for _ in circuits_inputs]
 
     def head_probabilities(self, activations: tf.Tensor) -> tf.Tensor:
         """The model's class probabilities computed from ``layer``'s activations."""

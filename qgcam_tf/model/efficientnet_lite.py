@@ -34,6 +34,9 @@ import tf_keras as keras
 __all__ = [
     "LITE0_BLOCKS",
     "LITE0_PACKAGE",
+    "TORCH_LEGACY_MAGIC",
+    "conv_kernel",
+    "depthwise_kernel",
     "efficientnet_lite0",
     "lite0_imagenet_file",
     "lite0_keras_weights",
@@ -65,7 +68,7 @@ _STORAGE_DTYPES = {
     "ByteStorage": np.uint8,
     "BoolStorage": np.bool_,
 }
-_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 
 
 def _block_specs():
@@ -181,7 +184,7 @@ def read_torch_legacy(path: str | os.PathLike) -> dict[str, np.ndarray]:
             magic = pickle.load(f)
         except Exception as e:
             raise ValueError(f"{path}: not a legacy PyTorch file ({e})") from None
-        if magic != _LEGACY_MAGIC:
+        if magic != TORCH_LEGACY_MAGIC:
             raise ValueError(
                 f"{path}: not a legacy PyTorch file (a zip-format file needs torch.load)"
             )
@@ -241,13 +244,15 @@ def _bn_weights(state, prefix):
     return [state[f"{prefix}.{k}"] for k in ("weight", "bias", "running_mean", "running_var")]
 
 
-def _conv(state, name):
-    # PyTorch [out, in, kh, kw] -> Keras [kh, kw, in, out]
+def conv_kernel(state, name):
+    """``[state[name.weight]]`` as a Keras conv kernel: PyTorch [out, in, kh, kw] -> Keras
+    [kh, kw, in, out]."""
     return [state[f"{name}.weight"].transpose(2, 3, 1, 0)]
 
 
-def _depthwise(state, name):
-    # PyTorch [channels, 1, kh, kw] -> Keras [kh, kw, channels, 1]
+def depthwise_kernel(state, name):
+    """``[state[name.weight]]`` as a Keras depthwise kernel: PyTorch [channels, 1, kh, kw] ->
+    Keras [kh, kw, channels, 1]."""
     return [state[f"{name}.weight"].transpose(2, 3, 0, 1)]
 
 
@@ -261,17 +266,17 @@ def lite0_keras_weights(state: dict[str, np.ndarray], include_top: bool = False)
         ValueError: a tensor is missing or has another shape than the network's.
     """
     try:
-        out = {"stem_conv": _conv(state, "_conv_stem"), "stem_bn": _bn_weights(state, "_bn0")}
+        out = {"stem_conv": conv_kernel(state, "_conv_stem"), "stem_bn": _bn_weights(state, "_bn0")}
         for i, (_, _, expand, _, _) in enumerate(_block_specs()):
             p = f"_blocks.{i}"
             if expand != 1:
-                out[f"block{i}_expand"] = _conv(state, f"{p}._expand_conv")
+                out[f"block{i}_expand"] = conv_kernel(state, f"{p}._expand_conv")
                 out[f"block{i}_expand_bn"] = _bn_weights(state, f"{p}._bn0")
-            out[f"block{i}_dw"] = _depthwise(state, f"{p}._depthwise_conv")
+            out[f"block{i}_dw"] = depthwise_kernel(state, f"{p}._depthwise_conv")
             out[f"block{i}_dw_bn"] = _bn_weights(state, f"{p}._bn1")
-            out[f"block{i}_project"] = _conv(state, f"{p}._project_conv")
+            out[f"block{i}_project"] = conv_kernel(state, f"{p}._project_conv")
             out[f"block{i}_project_bn"] = _bn_weights(state, f"{p}._bn2")
-        out["head_conv"] = _conv(state, "_conv_head")
+        out["head_conv"] = conv_kernel(state, "_conv_head")
         out["head_bn"] = _bn_weights(state, "_bn1")
         if include_top:
             out["predictions"] = [state["_fc.weight"].T, state["_fc.bias"]]

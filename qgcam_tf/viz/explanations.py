@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from qgcam_tf.data.checks import fitted_as, is_constant, resolve_fit
+from qgcam_tf.explain import METHOD_TITLES
 from qgcam_tf.explain.cams import make_cam
 from qgcam_tf.fileio import atomic_path
 from qgcam_tf.model.hybrid import CONV_LAYER
@@ -19,18 +20,6 @@ from qgcam_tf.viz.common import save_grid, save_overlay
 from qgcam_tf.viz.datasets import explain_figures, split_figures
 
 __all__ = ["METHOD_TITLES", "write_explanations"]
-
-# How figures name each CAM method.
-METHOD_TITLES = {
-    "qgradcam": "QGrad-CAM",
-    "integrated": "Integrated QGrad-CAM",
-    "gradcam++": "Grad-CAM++",
-    "hirescam": "HiResCAM",
-    "layercam": "LayerCAM",
-    "scorecam": "Score-CAM",
-    "random": "random map",
-    "centre": "centre map",
-}
 
 
 def _stem(source: str) -> str:

@@ -172,7 +172,7 @@ def test_split_figure(
     )
     _, y = bundle.test_arrays
     x = bundle.test_arrays[0][picked]
-    from qgcam_tf.viz.explanations import METHOD_TITLES
+    from qgcam_tf.explain import METHOD_TITLES
 
     names = None if methods is None else [METHOD_TITLES.get(m, m) for m in methods]
     return save_photo_figure(

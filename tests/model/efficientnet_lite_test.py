@@ -103,11 +103,11 @@ def test_layouts_follow_pytorch_to_keras():
     [c, 1, kh, kw] becomes [kh, kw, c, 1], element by element (NumPy indexing as reference)."""
     rng = np.random.default_rng(1)
     w = rng.normal(size=(5, 4, 3, 2))
-    (k,) = el._conv({"c.weight": w}, "c")
+    (k,) = el.conv_kernel({"c.weight": w}, "c")
     for o, i, h, v in np.ndindex(*w.shape):
         assert k[h, v, i, o] == w[o, i, h, v]
     d = rng.normal(size=(6, 1, 3, 3))
-    (k,) = el._depthwise({"d.weight": d}, "d")
+    (k,) = el.depthwise_kernel({"d.weight": d}, "d")
     for c, _, h, v in np.ndindex(*d.shape):
         assert k[h, v, c, 0] == d[c, 0, h, v]
 
@@ -154,7 +154,11 @@ def _legacy_file(path, tensors: dict[str, tuple[np.ndarray, tuple]]):
     assert stand_in in data
     data = data.replace(stand_in, b"ctorch._utils\n_rebuild_tensor_v2\n")
     with open(path, "wb") as f:
-        for head in (el._LEGACY_MAGIC, 1001, {"protocol_version": 1001, "little_endian": True}):
+        for head in (
+            el.TORCH_LEGACY_MAGIC,
+            1001,
+            {"protocol_version": 1001, "little_endian": True},
+        ):
             pickle.dump(head, f, protocol=2)
         f.write(data)
         pickle.dump(list(tensors), f, protocol=2)
@@ -183,7 +187,7 @@ def test_reader_keeps_strides_and_refuses_bad_files(tmp_path):
         el.read_torch_legacy(tmp_path / "text.pth")
     evil = tmp_path / "evil.pth"
     with open(evil, "wb") as f:
-        for head in (el._LEGACY_MAGIC, 1001, {"little_endian": True}):
+        for head in (el.TORCH_LEGACY_MAGIC, 1001, {"little_endian": True}):
             pickle.dump(head, f, protocol=2)
         f.write(b"cos\nsystem\n(S'true'\ntR.")
     with pytest.raises(pickle.UnpicklingError, match="names os.system"):
