@@ -43,6 +43,7 @@ __all__ = [
     "RandomCAM",
     "CentreCAM",
     "make_cam",
+    "method_name",
 ]
 
 
@@ -281,3 +282,12 @@ def make_cam(method: str, model, **kwargs) -> BaseCAM:
     if method not in CAM_METHODS:
         raise ValueError(f"method must be one of {sorted(CAM_METHODS)}, got {method!r}")
     return CAM_METHODS[method](model, **kwargs)
+
+
+def method_name(cam) -> str:
+    """The :data:`CAM_METHODS` key of ``cam``'s class, for file names and titles;
+    ``"qgradcam"`` for an object of any other class (a stand-in of tests, or None)."""
+    for name, cls in CAM_METHODS.items():
+        if type(cam) is cls:
+            return name
+    return "qgradcam"

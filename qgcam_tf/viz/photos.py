@@ -106,12 +106,15 @@ def explain_photo_figures(
     (paper Fig. 5).
 
     Returns:
-        The PNG paths written (``out_dir/photos_qgradcam.png``).
+        The PNG paths written (``out_dir/photos_METHOD.png``, METHOD the CAM's key of
+        :data:`~qgcam_tf.explain.cams.CAM_METHODS`: ``photos_qgradcam.png`` by default).
     """
     names = metadata.get("class_names") or ["cat", "dog"]
     n = min(len(images), max_photos)
     maps, probs = class_maps(cam, images[:n], len(names))
-    out = os.path.join(out_dir, "photos_qgradcam.png")
+    from qgcam_tf.explain.cams import method_name
+
+    out = os.path.join(out_dir, f"photos_{method_name(cam)}.png")
     return [
         save_photo_figure(
             images[:n],

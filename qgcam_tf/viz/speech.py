@@ -119,7 +119,8 @@ def explain_speech_figures(
     (:func:`qgcam_tf.data.speech.speech_frames_from_images`).
 
     Returns:
-        The PNG paths written (``out_dir/speech_qgradcam.png``).
+        The PNG paths written (``out_dir/speech_METHOD.png``, METHOD the CAM's key of
+        :data:`~qgcam_tf.explain.cams.CAM_METHODS`: ``speech_qgradcam.png`` by default).
     """
     from qgcam_tf.data.speech import speech_frames_from_images
 
@@ -130,7 +131,9 @@ def explain_speech_figures(
         pred = int(np.argmax(result.probabilities[i]))
         head = f"{names[int(labels[i])]}, " if labels is not None else ""
         titles.append(f"{head}pred {names[pred]} ({result.probabilities[i, pred]:.2f})")
-    out = os.path.join(out_dir, "speech_qgradcam.png")
+    from qgcam_tf.explain.cams import method_name
+
+    out = os.path.join(out_dir, f"speech_{method_name(cam)}.png")
     speech = speech_frames_from_images(images[:n])
     return [save_speech_figure(images[:n], result.maps[:n], speech, out, titles=titles)]
 

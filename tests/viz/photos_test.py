@@ -71,6 +71,27 @@ def test_explain_photo_figures_caps_the_rows(tmp_path):
     assert 2.0 < rows5 / rows2 < 3.0  # 5 rows against 2
 
 
+def test_explain_photo_figure_is_named_after_the_method(tmp_path):
+    """`qgcam explain --method integrated` writes photos_integrated.png, not a QGrad-CAM name;
+    each registered method's key names its file."""
+    import tf_keras as keras
+
+    from qgcam_tf.explain.cams import CAM_METHODS, make_cam, method_name
+    from qgcam_tf.model.hybrid import build_classical_twin
+
+    keras.utils.set_random_seed(0)
+    model = build_classical_twin((16, 16, 3), 2, conv_filters=(4, 4))
+    images = np.random.default_rng(1).uniform(size=(2, 16, 16, 3)).astype(np.float32)
+    cam = make_cam("integrated", model)
+    meta = {"class_names": ["cat", "dog"]}
+    paths = explain_photo_figures(str(tmp_path), images, cam, None, meta)
+    assert paths == [str(tmp_path / "photos_integrated.png")]
+    assert matplotlib.image.imread(paths[0]).ndim == 3
+    for name in CAM_METHODS:
+        assert method_name(make_cam(name, model)) == name
+    assert method_name(None) == "qgradcam"
+
+
 def test_figure_of_the_test_split(tmp_path):
     """Fig. 5 from a bundle's test split: a readable PNG; without test arrays, ValueError."""
     import tensorflow as tf
