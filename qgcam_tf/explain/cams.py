@@ -92,11 +92,12 @@ class IntegratedQGradCAM(BaseCAM):
 
     * **The path instead of the point.** A VQC's readout is a sum of products of cosines of
       the encoded features, so its slope at the image can point the other way from the
-      change that got it there: on a trained hybrid QGrad-CAM's weighted sum was negative on
-      average for 70 % of the test photos, its classical twin's for 10 %. Averaged along the
-      path, the weights satisfy completeness: behind a global average pool, the grid sum of
-      :math:`\\sum_k w_k A^k` is :math:`\\log p_c(A) - \\log p_c(0)` up to the
-      midpoint rule's error (``tests/explain/cams_test.py``).
+      change that got it there: on three trained photo hybrids QGrad-CAM's weighted sum was
+      negative on average for 55-70 % of the test photos, their classical twin's for 10 %.
+      Averaged along the path, the weights satisfy completeness: behind a global average
+      pool, the grid sum of :math:`\\sum_k w_k A^k` is
+      :math:`\\log p_c(A) - \\log p_c(0)` up to the midpoint rule's error
+      (``tests/explain/cams_test.py``).
     * **The log-probability instead of the score.** The hybrid's score of class ``c`` is one
       qubit's readout, while its decision compares all readouts through the softmax; a class
       can win by lowering the others' readouts, which the score alone does not see.
