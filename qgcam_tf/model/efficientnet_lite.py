@@ -147,6 +147,23 @@ def _rebuild_tensor(storage, offset, size, stride, *_):
     return (storage, int(offset), tuple(size), tuple(stride))
 
 
+class _Refused(pickle.UnpicklingError):
+    """A pickle named something this reader does not import."""
+
+
+class _DataUnpickler(pickle.Unpickler):
+    """Plain data only (numbers, strings, lists, dicts): any global is refused."""
+
+    def find_class(self, module, name):
+        raise _Refused(
+            f"not a plain PyTorch state dict: it names {module}.{name}, which is not read"
+        )
+
+
+def _load_data(f):
+    return _DataUnpickler(f).load()
+
+
 class _LegacyUnpickler(pickle.Unpickler):
     """Resolves only what a state dict of plain tensors needs; anything else is refused (a
     pickle may name any callable, so nothing outside this list is ever imported)."""
@@ -158,7 +175,7 @@ class _LegacyUnpickler(pickle.Unpickler):
             return name
         if module == "collections" and name == "OrderedDict":
             return collections.OrderedDict
-        raise pickle.UnpicklingError(
+        raise _Refused(
             f"not a plain PyTorch state dict: it names {module}.{name}, which is not read"
         )
 
@@ -176,24 +193,29 @@ def read_torch_legacy(path: str | os.PathLike) -> dict[str, np.ndarray]:
     so a tensor stored in TensorFlow's layout comes back with PyTorch's shape and values).
 
     Raises:
-        ValueError: not a legacy PyTorch file, or truncated.
+        ValueError: not a legacy PyTorch file, truncated, or a tensor that reaches outside its
+            storage.
+        pickle.UnpicklingError: a pickle names anything but a tensor rebuild, a storage type
+            or OrderedDict (nothing else is ever imported).
     """
     path = os.fspath(path)
     with open(path, "rb") as f:
         try:
-            magic = pickle.load(f)
+            magic = _load_data(f)
+        except _Refused:
+            raise
         except Exception as e:
             raise ValueError(f"{path}: not a legacy PyTorch file ({e})") from None
         if magic != TORCH_LEGACY_MAGIC:
             raise ValueError(
                 f"{path}: not a legacy PyTorch file (a zip-format file needs torch.load)"
             )
-        pickle.load(f)  # protocol version
-        info = pickle.load(f)
-        if not info.get("little_endian", True):
+        _load_data(f)  # protocol version
+        info = _load_data(f)
+        if not isinstance(info, dict) or not info.get("little_endian", True):
             raise ValueError(f"{path}: big-endian files are not read")
         state = _LegacyUnpickler(f).load()
-        keys = pickle.load(f)
+        keys = _load_data(f)
         storages = {}
         tensors = [t for t in state.values() if isinstance(t, tuple)]
         by_key = {t[0].key: t[0] for t in tensors}
@@ -213,6 +235,15 @@ def read_torch_legacy(path: str | os.PathLike) -> dict[str, np.ndarray]:
             continue
         storage, offset, size, stride = value
         flat = storages[storage.key]
+        # as_strided reads whatever memory the strides reach: check they stay in the storage
+        last = offset + sum((n - 1) * st for n, st in zip(size, stride) if n > 0)
+        if (
+            offset < 0
+            or any(n < 0 for n in size)
+            or any(st < 0 for st in stride)
+            or (all(n > 0 for n in size) and last >= len(flat))
+        ):
+            raise ValueError(f"{path}: tensor {name!r} reaches outside its storage")
         item = flat.itemsize
         out[name] = np.lib.stride_tricks.as_strided(
             flat[offset:], shape=size, strides=tuple(s * item for s in stride)

@@ -169,8 +169,9 @@ def _legacy_file(path, tensors: dict[str, tuple[np.ndarray, tuple]]):
 
 def test_reader_keeps_strides_and_refuses_bad_files(tmp_path):
     """Strided storage (a kernel stored in TensorFlow's layout) comes back as NumPy's
-    as_strided view of it; a truncated file, a non-PyTorch file and a pickle that names any
-    other callable are one clear error each."""
+    as_strided view of it; a truncated file, a non-PyTorch file, a pickle that names any
+    other callable (in any of the file's pickles) and strides that reach past the storage are
+    one clear error each."""
     values = np.arange(24, dtype=np.float32)
     path = tmp_path / "x.pth"
     _legacy_file(path, {"w": (values, ((2, 3, 4), (1, 8, 2))), "b": (values[:3], ((3,), (1,)))})
@@ -192,6 +193,14 @@ def test_reader_keeps_strides_and_refuses_bad_files(tmp_path):
         f.write(b"cos\nsystem\n(S'true'\ntR.")
     with pytest.raises(pickle.UnpicklingError, match="names os.system"):
         el.read_torch_legacy(evil)
+    # nor in any of the other pickles (here the first, where the magic number belongs)
+    evil.write_bytes(b"cos\nsystem\n(S'true'\ntR." + data)
+    with pytest.raises(pickle.UnpicklingError, match="names os.system"):
+        el.read_torch_legacy(evil)
+    # a tensor whose strides reach past its storage is refused, not read from other memory
+    _legacy_file(tmp_path / "far.pth", {"w": (values, ((2, 3, 4), (1, 8, 3)))})
+    with pytest.raises(ValueError, match="reaches outside its storage"):
+        el.read_torch_legacy(tmp_path / "far.pth")
     with pytest.raises(ValueError, match="not an EfficientNet-Lite0 state dict"):
         el.lite0_keras_weights({"w": values})
 
