@@ -17,7 +17,16 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-__all__ = ["recalibrate_batchnorm"]
+__all__ = ["recalibrate_batchnorm", "recalibrated_layers"]
+
+
+def recalibrated_layers(model: keras.Model) -> list:
+    """The BatchNormalization layers :func:`recalibrate_batchnorm` recomputes: the trainable
+    ones, in model order (a frozen one, a pretrained backbone's, ran in inference mode
+    throughout training and keeps its statistics)."""
+    return [
+        x for x in model.layers if isinstance(x, keras.layers.BatchNormalization) and x.trainable
+    ]
 
 
 def recalibrate_batchnorm(
@@ -46,9 +55,7 @@ def recalibrate_batchnorm(
     """
     # a frozen layer (a pretrained backbone's) ran in inference mode throughout training: the
     # layers after it learnt on its own statistics, so they stay
-    layers = [
-        x for x in model.layers if isinstance(x, keras.layers.BatchNormalization) and x.trainable
-    ]
+    layers = recalibrated_layers(model)
     done = 0
     for layer in layers:
         probe = keras.Model(model.inputs, layer.input)

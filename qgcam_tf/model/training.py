@@ -53,7 +53,7 @@ from qgcam_tf.data.registry import DatasetBundle
 from qgcam_tf.fileio import atomic_path, write_json_atomic
 from qgcam_tf.model.distribute import is_chief, worker_index
 from qgcam_tf.model.hybrid import build_classical_twin, build_hybrid_model
-from qgcam_tf.model.recalibrate import recalibrate_batchnorm
+from qgcam_tf.model.recalibrate import recalibrate_batchnorm, recalibrated_layers
 from qgcam_tf.model.recipes import LR_SCHEDULES, learning_rate_schedule
 from qgcam_tf.model.run import (
     MODEL_WEIGHTS,
@@ -574,10 +574,7 @@ def train_model(
                 stages["test_accuracy_before_bn_recalibration"] = evaluate("evaluate-before-bn")[1]
                 run.save_progress()
             if "bn_recalibrated" not in stages:
-                n_bn = sum(
-                    isinstance(x, keras.layers.BatchNormalization) and x.trainable
-                    for x in model.layers
-                )
+                n_bn = len(recalibrated_layers(model))
                 say(
                     f"recalibrating BatchNorm statistics: {n_bn} layer(s) x {steps} "
                     "training batches"
